@@ -1,0 +1,390 @@
+import { randomUUID } from "node:crypto";
+import type { AbstractAgent } from "@ag-ui/client";
+import type { BaseEvent, Message, RunAgentInput } from "@ag-ui/core";
+import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
+import { ThreadlineError } from "./errors.js";
+import { isOwnerGone, newInstanceId } from "./instance.js";
+import type { Logger } from "./logger.js";
+import { silentLogger } from "./logger.js";
+import { RunTracker } from "./run-tracker.js";
+import { RunWriter } from "./run-writer.js";
+import type { ThreadStore } from "./store.js";
+import type { MultitaskStrategy, RunInput, RunRecord, RunTrigger } from "./types.js";
+import { ViewBuilder } from "./view.js";
+
+/** An agent, or a factory for one per run. Agents are cloned per run: they hold run state. */
+export type AgentSource = AbstractAgent | (() => AbstractAgent);
+
+export interface StartRunRequest {
+  threadId: string;
+  agentId: string;
+  input?: RunInput;
+  trigger?: RunTrigger;
+  multitask?: MultitaskStrategy;
+  /** Use this run id (e.g. the one a CopilotKit client chose); must be unique. */
+  runId?: string;
+}
+
+export interface StartRunResult {
+  runId: string;
+  status: RunRecord["status"];
+  threadId: string;
+  interrupted?: string;
+}
+
+export interface CoordinatorOptions {
+  store: ThreadStore;
+  agents: Record<string, AgentSource>;
+  logger?: Logger;
+  instanceId?: string;
+  /** How long a run's lease lasts without renewal. Default 15 s. */
+  leaseMs?: number;
+  /** How often expired leases of other instances are looked for. Default leaseMs / 2. */
+  sweepMs?: number;
+  now?: () => number;
+}
+
+interface ActiveRun {
+  threadId: string;
+  runId: string;
+  writer: RunWriter;
+  abort: (reason: "cancel" | "interrupt" | "lease") => void;
+  done: Promise<void>;
+}
+
+/**
+ * The run coordinator: at most one active run per thread, multitask strategies, execution of
+ * `@ag-ui/client` agents into the thread's log, leases and recovery of runs a dead process left.
+ */
+export class Coordinator {
+  readonly instanceId: string;
+  readonly store: ThreadStore;
+  private readonly agents: Record<string, AgentSource>;
+  private readonly logger: Logger;
+  private readonly leaseMs: number;
+  private readonly sweepMs: number;
+  private readonly now: () => number;
+  private readonly active = new Map<string, ActiveRun>();
+  private readonly pumping = new Map<string, Promise<void>>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(opts: CoordinatorOptions) {
+    this.store = opts.store;
+    this.agents = opts.agents;
+    this.logger = opts.logger ?? silentLogger;
+    this.instanceId = opts.instanceId ?? newInstanceId();
+    this.leaseMs = opts.leaseMs ?? 15_000;
+    this.sweepMs = opts.sweepMs ?? Math.max(250, Math.floor(this.leaseMs / 2));
+    this.now = opts.now ?? Date.now;
+  }
+
+  agentIds(): string[] {
+    return Object.keys(this.agents);
+  }
+
+  hasAgent(agentId: string): boolean {
+    return Object.hasOwn(this.agents, agentId);
+  }
+
+  /** Recovers what a crashed process left, restarts queues, and starts the lease sweeper. */
+  async start(): Promise<void> {
+    await this.sweep(true);
+    for (const threadId of await this.store.listIdleThreadsWithQueue()) this.pump(threadId);
+    this.sweeper = setInterval(() => {
+      this.sweep(false).catch((error) => this.logger.warn({ err: error }, "lease sweep failed"));
+    }, this.sweepMs);
+    this.sweeper.unref();
+  }
+
+  async startRun(req: StartRunRequest): Promise<StartRunResult> {
+    if (this.closing) throw new ThreadlineError("UNAVAILABLE", "the server is shutting down");
+    if (!this.hasAgent(req.agentId)) {
+      throw new ThreadlineError("AGENT_NOT_FOUND", `unknown agent '${req.agentId}'`, {
+        details: { agents: this.agentIds() },
+      });
+    }
+    const run: RunRecord = {
+      runId: req.runId ?? randomUUID(),
+      threadId: req.threadId,
+      agentId: req.agentId,
+      trigger: req.trigger ?? { kind: "api" },
+      status: "queued",
+      input: req.input ?? {},
+      createdAt: this.now(),
+    };
+    const existing = req.runId ? await this.store.getRun(req.threadId, req.runId) : null;
+    if (existing) {
+      throw new ThreadlineError("CONFLICT", `run '${req.runId}' already exists on this thread`);
+    }
+    const result = await this.store.enqueueRun(run, req.multitask ?? "reject");
+    if (result.interrupted) this.active.get(req.threadId)?.abort("interrupt");
+    this.pump(req.threadId);
+    return {
+      runId: run.runId,
+      threadId: run.threadId,
+      status: result.run.status,
+      ...(result.interrupted ? { interrupted: result.interrupted } : {}),
+    };
+  }
+
+  async cancelRun(threadId: string, runId: string): Promise<RunRecord> {
+    const run = await this.store.requestCancel(threadId, runId);
+    if (!run) throw new ThreadlineError("RUN_NOT_FOUND", `unknown run '${runId}' on '${threadId}'`);
+    const local = this.active.get(threadId);
+    if (local?.runId === runId) {
+      local.abort("cancel");
+      await local.done;
+      return (await this.store.getRun(threadId, runId)) ?? run;
+    }
+    return run;
+  }
+
+  /** The run currently executing in this process for a thread, if any. */
+  localRun(threadId: string): { runId: string } | undefined {
+    const a = this.active.get(threadId);
+    return a ? { runId: a.runId } : undefined;
+  }
+
+  /** Resolves when the thread has no local run executing or queued for this process. */
+  async idle(threadId: string): Promise<void> {
+    for (;;) {
+      const p = this.pumping.get(threadId);
+      if (!p) return;
+      await p;
+    }
+  }
+
+  /** Claims and executes the thread's queued runs one after another. */
+  pump(threadId: string): void {
+    if (this.closing || this.pumping.has(threadId)) return;
+    const p = (async () => {
+      try {
+        for (;;) {
+          if (this.closing) return;
+          const claimed = await this.store.claimNextRun(
+            threadId,
+            this.instanceId,
+            this.leaseMs,
+            this.now(),
+          );
+          if (!claimed) return;
+          await this.execute(claimed.run, claimed.fence);
+        }
+      } catch (error) {
+        this.logger.error({ err: error, threadId }, "run queue failed");
+      } finally {
+        this.pumping.delete(threadId);
+      }
+    })();
+    this.pumping.set(threadId, p);
+  }
+
+  private resolveAgent(agentId: string): AbstractAgent {
+    const source = this.agents[agentId];
+    if (!source) throw new ThreadlineError("AGENT_NOT_FOUND", `unknown agent '${agentId}'`);
+    return typeof source === "function" ? source() : source.clone();
+  }
+
+  private async execute(run: RunRecord, fence: { runId: string; token: number }): Promise<void> {
+    const { threadId, runId } = run;
+    const thread = await this.store.getThread(threadId);
+    const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {});
+    let fatal: unknown;
+    let stopAgent: (() => void) | undefined;
+    const writer = new RunWriter({
+      store: this.store,
+      threadId,
+      fence,
+      view,
+      onFatal: (error) => {
+        fatal = error;
+        this.logger.warn({ err: error, threadId, runId }, "append failed; stopping run");
+        stopAgent?.();
+      },
+    });
+
+    const newMessages = (run.input.messages ?? []).filter((m) => !view.has(m.id));
+    const input: RunAgentInput = {
+      threadId,
+      runId,
+      messages: [...view.getMessages().map((m) => structuredClone(m)), ...newMessages],
+      state: run.input.state ?? view.state ?? {},
+      tools: run.input.tools ?? [],
+      context: run.input.context ?? [],
+      forwardedProps: run.input.forwardedProps ?? {},
+    };
+    writer.start({ ...input, messages: newMessages }, run.trigger, run.agentId);
+
+    let outcome: { kind: "cancel" | "interrupt" | "lease"; reason: string } | undefined;
+    let resolveStopped!: () => void;
+    const stopped = new Promise<void>((r) => {
+      resolveStopped = r;
+    });
+    let agent: AbstractAgent | undefined;
+    const abort = (kind: "cancel" | "interrupt" | "lease") => {
+      if (outcome) return;
+      outcome = {
+        kind,
+        reason:
+          kind === "cancel"
+            ? "cancelled"
+            : kind === "interrupt"
+              ? "interrupted by a newer run"
+              : "lease lost",
+      };
+      try {
+        agent?.abortRun();
+      } catch (error) {
+        this.logger.debug({ err: error }, "abortRun threw");
+      }
+      void agent?.detachActiveRun().catch(() => undefined);
+      resolveStopped();
+    };
+    stopAgent = () => abort("lease");
+
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => {
+      resolveDone = r;
+    });
+    const entry: ActiveRun = { threadId, runId, writer, abort, done };
+    this.active.set(threadId, entry);
+    const renew = setInterval(
+      () => {
+        this.store
+          .renewLease(threadId, fence, this.leaseMs, this.now())
+          .then((r) => {
+            if (!r.ok) abort("lease");
+            else if (r.cancelRequested) abort("cancel");
+          })
+          .catch((error) => this.logger.warn({ err: error, runId }, "lease renewal failed"));
+      },
+      Math.max(100, Math.floor(this.leaseMs / 3)),
+    );
+    renew.unref();
+
+    try {
+      let agentError: unknown;
+      try {
+        agent = this.resolveAgent(run.agentId);
+        agent.threadId = threadId;
+        agent.messages = input.messages;
+        agent.state = structuredClone(input.state);
+        const running = agent.runAgent(
+          {
+            runId,
+            tools: input.tools,
+            context: input.context,
+            forwardedProps: input.forwardedProps,
+          },
+          { onEvent: ({ event }) => writer.write(event as BaseEvent) },
+        );
+        await Promise.race([running, stopped]);
+        // Swallow a late rejection of an agent we stopped.
+        running.catch(() => undefined);
+      } catch (error) {
+        agentError = error;
+      }
+      if (outcome?.kind === "lease" || fatal) {
+        // We may no longer write: whoever holds the thread now closes the run.
+      } else if (outcome) {
+        writer.cancel(outcome.reason);
+      } else if (agentError) {
+        const message = agentError instanceof Error ? agentError.message : String(agentError);
+        this.logger.warn({ err: agentError, threadId, runId }, "agent failed");
+        writer.fail(message);
+      } else {
+        writer.finish();
+      }
+      await writer.flushed();
+    } finally {
+      clearInterval(renew);
+      this.active.delete(threadId);
+      resolveDone();
+    }
+  }
+
+  /**
+   * Closes runs whose holder is gone: lease expired, or (same host) its process is dead.
+   * The closing RUN_ERROR has code INTERRUPTED, so followers and queues move on.
+   */
+  private async sweep(startup: boolean): Promise<void> {
+    const now = this.now();
+    const candidates = await this.store.listStaleRuns(now, { all: startup });
+    for (const run of candidates) {
+      if (this.active.get(run.threadId)?.runId === run.runId) continue;
+      const expired = !run.lease || run.lease.expiresAt <= now;
+      const gone = run.lease ? isOwnerGone(run.lease.owner, this.instanceId) : true;
+      if (!expired && !gone) continue;
+      await this.interruptStale(run, gone && !expired).catch((error) =>
+        this.logger.warn({ err: error, runId: run.runId }, "could not close a stale run"),
+      );
+    }
+  }
+
+  private async interruptStale(run: RunRecord, force: boolean): Promise<void> {
+    const claimed = await this.store.takeOverRun(
+      run.threadId,
+      run.runId,
+      this.instanceId,
+      this.leaseMs,
+      this.now(),
+      force,
+    );
+    if (!claimed) return;
+    const tracker = new RunTracker();
+    if (claimed.run.startSeq !== undefined) {
+      let after = claimed.run.startSeq - 1;
+      for (;;) {
+        const page = await this.store.read(run.threadId, { after, limit: 1000 });
+        for (const r of page) if (r.runId === run.runId) tracker.apply(r.event);
+        if (page.length < 1000) break;
+        after = page[page.length - 1]!.seq;
+      }
+    }
+    const message = "the process running this run stopped before it finished";
+    if (!tracker.runStarted) {
+      await this.store.markRunEnded(run.threadId, run.runId, "interrupted", this.now(), {
+        code: RUN_ERROR_INTERRUPTED,
+        message,
+      });
+    } else {
+      const events = [
+        ...tracker.closingEvents(),
+        { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent,
+      ];
+      await this.store.append(run.threadId, claimed.fence, events);
+    }
+    this.logger.info({ threadId: run.threadId, runId: run.runId }, "closed an interrupted run");
+    this.pump(run.threadId);
+  }
+
+  /**
+   * Stops taking work; lets local runs finish for up to `graceMs`, then closes the rest as
+   * INTERRUPTED so their followers are not left hanging.
+   */
+  async close(graceMs = 5_000): Promise<void> {
+    this.closing = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    const runs = [...this.active.values()];
+    const all = Promise.all(runs.map((r) => r.done));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      for (const r of this.active.values()) {
+        r.writer.fail("the server shut down before the run finished", RUN_ERROR_INTERRUPTED);
+        r.abort("lease");
+      }
+      await Promise.all(runs.map((r) => r.writer.flushed()));
+    }
+    await Promise.all([...this.pumping.values()]);
+  }
+}
+
+export type { Message };

@@ -1,0 +1,307 @@
+import { type BaseEvent, EventType } from "@ag-ui/core";
+import { type ReplayMode, SSE_EVENT_REOPEN, SSE_EVENT_SNAPSHOT } from "../protocol.js";
+import { ThreadlineError } from "./errors.js";
+import { type FanOut, type LiveItem, type LiveSink, toLiveItem } from "./fanout.js";
+import { isTerminalEvent, RunTracker } from "./run-tracker.js";
+import { encodeFrame } from "./sse.js";
+import type { ThreadStore } from "./store.js";
+
+export type FollowItemKind = "event" | "snapshot" | "reopen";
+
+export interface FollowItem {
+  /** The log position this item represents (for synthetic items: the cursor they summarise). */
+  seq: number;
+  event: BaseEvent;
+  kind: FollowItemKind;
+  /** The run a log event belongs to (absent on snapshot items). */
+  runId?: string;
+  /** The item's SSE frame (shared bytes for log events). */
+  frame: Uint8Array;
+}
+
+export interface FollowOptions {
+  /** Cursor: deliver events with seq > after. Default 0. */
+  after?: number;
+  /** Default: `compact` when after is 0, `full` otherwise. */
+  replay?: ReplayMode;
+  /** false: end once the replay caught up with the log. Default true. */
+  live?: boolean;
+  /** Bytes of undelivered live frames kept per follower before it falls back to the store. */
+  maxQueueBytes?: number;
+  signal?: AbortSignal;
+}
+
+const PAGE = 1000;
+const DEFAULT_MAX_QUEUE_BYTES = 1 << 20;
+
+/**
+ * A follow stream of one thread: replay from the store, then the live tail, seamlessly.
+ *
+ * It attaches to the live fan-out *before* reading the store, and from then on delivers strictly
+ * `cursor + 1`: a live item at or below the cursor is a duplicate and dropped, a live item beyond
+ * `cursor + 1` reveals a hole and the store fills it. A follower too slow for the live tail has its
+ * queue dropped once it exceeds `maxQueueBytes` and continues from the store — memory stays
+ * bounded, the writer never waits, and nothing is skipped.
+ */
+export class Follow implements AsyncIterable<FollowItem>, LiveSink {
+  readonly threadId: string;
+  private cursor: number;
+  private readonly live: boolean;
+  private readonly replay: ReplayMode;
+  private readonly maxQueueBytes: number;
+  private queue: LiveItem[] = [];
+  private queueBytes = 0;
+  private lagging = false;
+  /** Highest seq announced live, even while lagging: tells the follower the store has more. */
+  private highestSeen = 0;
+  private prefix: FollowItem[] = [];
+  private started = false;
+  private caughtUp = false;
+  private ended = false;
+  private wake: (() => void) | undefined;
+  private detach: (() => void) | undefined;
+  /** Number of times the live queue overflowed and the follower fell back to the store. */
+  overflows = 0;
+
+  constructor(
+    private readonly store: ThreadStore,
+    private readonly fanout: FanOut,
+    threadId: string,
+    opts: FollowOptions = {},
+  ) {
+    this.threadId = threadId;
+    this.cursor = Math.max(0, Math.floor(opts.after ?? 0));
+    this.replay = opts.replay ?? (this.cursor === 0 ? "compact" : "full");
+    this.live = opts.live ?? true;
+    this.maxQueueBytes = opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
+    opts.signal?.addEventListener("abort", () => this.close(), { once: true });
+    if (opts.signal?.aborted) this.close();
+  }
+
+  /** The seq of the last log event delivered (or summarised by a snapshot). */
+  get position(): number {
+    return this.cursor;
+  }
+
+  /**
+   * Attaches and prepares the replay. Throws THREAD_NOT_FOUND for an unknown thread and
+   * BAD_REQUEST for a cursor beyond the log. Called by the first `next()` if not called before.
+   */
+  async open(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    if (this.live) this.detach = this.fanout.attach(this.threadId, this);
+    try {
+      const thread = await this.store.getThread(this.threadId);
+      if (!thread) {
+        throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${this.threadId}'`);
+      }
+      if (this.cursor > thread.lastSeq) {
+        throw new ThreadlineError(
+          "BAD_REQUEST",
+          `cursor ${this.cursor} is beyond the end of thread '${this.threadId}' (last seq ${thread.lastSeq})`,
+          { details: { lastSeq: thread.lastSeq } },
+        );
+      }
+      if (this.replay === "none") {
+        this.cursor = thread.lastSeq;
+        this.prefix = await this.reopenAt(this.cursor);
+      } else if (this.replay === "compact" && thread.lastSeq > 0) {
+        this.cursor = thread.lastSeq;
+        const snap = snapshotRun(this.threadId, thread.lastSeq, thread.messages, thread.state);
+        const all = [...snap, ...(await this.reopenAt(this.cursor))];
+        // The last frame of the prefix carries the cursor it stands for, so a client that
+        // drops right after it resumes after the snapshot instead of starting over.
+        const last = all[all.length - 1]!;
+        last.frame = encodeFrame(last.event, { id: last.seq, name: frameName(last.kind) });
+        this.prefix = all;
+      } else if (this.cursor > 0) {
+        this.prefix = await this.reopenAt(this.cursor);
+      }
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+  }
+
+  /** LiveSink: called by the fan-out with committed items. Never blocks. */
+  push(items: readonly LiveItem[]): void {
+    const last = items[items.length - 1];
+    if (last && last.seq > this.highestSeen) this.highestSeen = last.seq;
+    if (this.ended) return;
+    if (this.lagging) {
+      this.notify();
+      return;
+    }
+    for (const item of items) {
+      this.queue.push(item);
+      this.queueBytes += item.frame.byteLength;
+    }
+    if (this.queueBytes > this.maxQueueBytes) {
+      // Too slow for the live tail: drop the queue, continue from the store.
+      this.queue = [];
+      this.queueBytes = 0;
+      this.lagging = true;
+      this.overflows += 1;
+    }
+    this.notify();
+  }
+
+  /** Next items available (waits for at least one); null when the stream ended. */
+  async nextBatch(): Promise<FollowItem[] | null> {
+    if (!this.started) await this.open();
+    for (;;) {
+      if (this.ended) return null;
+      if (this.prefix.length > 0) {
+        const out = this.prefix;
+        this.prefix = [];
+        return out;
+      }
+      const live = this.takeLive();
+      if (live.length > 0) return live;
+      if (!this.caughtUp || this.lagging || this.highestSeen > this.cursor) {
+        const page = await this.store.read(this.threadId, { after: this.cursor, limit: PAGE });
+        if (this.ended) return null;
+        if (page.length < PAGE) {
+          this.caughtUp = true;
+          this.lagging = false;
+        }
+        const out: FollowItem[] = [];
+        for (const r of page) {
+          if (r.seq !== this.cursor + 1) break;
+          this.cursor = r.seq;
+          out.push({ ...toLiveItem(r), kind: "event" });
+        }
+        if (out.length > 0) return out;
+        if (!this.live && this.caughtUp) {
+          this.close();
+          return null;
+        }
+        if (!(this.caughtUp && this.highestSeen > this.cursor)) continue;
+        // Announced but not readable yet: wait for the next announcement rather than spin.
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  /** Consecutive live items from cursor + 1 on; drops duplicates at or below the cursor. */
+  private takeLive(): FollowItem[] {
+    const out: FollowItem[] = [];
+    while (this.queue.length > 0) {
+      const item = this.queue[0]!;
+      if (item.seq > this.cursor + 1) break;
+      this.queue.shift();
+      this.queueBytes -= item.frame.byteLength;
+      if (item.seq <= this.cursor) continue;
+      this.cursor = item.seq;
+      out.push({
+        seq: item.seq,
+        runId: item.runId,
+        event: item.event,
+        kind: "event",
+        frame: item.frame,
+      });
+    }
+    return out;
+  }
+
+  async next(): Promise<IteratorResult<FollowItem>> {
+    const batch = this.pending.length > 0 ? null : await this.nextBatch();
+    if (batch) this.pending.push(...batch);
+    const item = this.pending.shift();
+    return item ? { value: item, done: false } : { value: undefined, done: true };
+  }
+  private pending: FollowItem[] = [];
+
+  [Symbol.asyncIterator](): AsyncIterator<FollowItem> {
+    return {
+      next: () => this.next(),
+      return: async () => {
+        this.close();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.detach?.();
+    this.queue = [];
+    this.queueBytes = 0;
+    this.notify();
+  }
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /**
+   * When `seq` falls inside a run (the run started at or before it and had not ended), the
+   * events that re-open it: its RUN_STARTED and a START for every construct still open.
+   */
+  private async reopenAt(seq: number): Promise<FollowItem[]> {
+    if (seq === 0) return [];
+    const [at] = await this.store.read(this.threadId, { after: seq - 1, limit: 1 });
+    if (!at || isTerminalEvent(at.event)) return [];
+    const run = await this.store.getRun(this.threadId, at.runId);
+    const tracker = new RunTracker();
+    let after = (run?.startSeq ?? at.seq) - 1;
+    while (after < seq) {
+      const page = await this.store.read(this.threadId, {
+        after,
+        limit: Math.min(PAGE, seq - after),
+      });
+      if (page.length === 0) break;
+      for (const r of page) if (r.runId === at.runId) tracker.apply(r.event);
+      after = page[page.length - 1]!.seq;
+    }
+    if (!tracker.isOpen || !tracker.runStarted) return [];
+    const events = [tracker.runStarted, ...tracker.reopenEvents()];
+    return events.map((event) => ({
+      seq,
+      runId: at.runId,
+      event,
+      kind: "reopen" as const,
+      frame: encodeFrame(event, { name: SSE_EVENT_REOPEN }),
+    }));
+  }
+}
+
+function frameName(kind: FollowItemKind): string | undefined {
+  return kind === "snapshot"
+    ? SSE_EVENT_SNAPSHOT
+    : kind === "reopen"
+      ? SSE_EVENT_REOPEN
+      : undefined;
+}
+
+/** The compact replay: the thread's messages and state as one self-contained AG-UI run. */
+function snapshotRun(
+  threadId: string,
+  seq: number,
+  messages: unknown[],
+  state: unknown,
+): FollowItem[] {
+  const runId = `threadline-snapshot-${seq}`;
+  const events = [
+    { type: EventType.RUN_STARTED, threadId, runId },
+    { type: EventType.MESSAGES_SNAPSHOT, messages },
+    { type: EventType.STATE_SNAPSHOT, snapshot: state ?? {} },
+    { type: EventType.RUN_FINISHED, threadId, runId },
+  ] as BaseEvent[];
+  return events.map((event) => ({
+    seq,
+    event,
+    kind: "snapshot" as const,
+    frame: encodeFrame(event, { name: SSE_EVENT_SNAPSHOT }),
+  }));
+}

@@ -1,0 +1,29 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+
+/**
+ * Lease owners are `host:pid:nonce`. On one host (the embedded SQLite case) that lets a
+ * restarted process see at once that a lease's holder is gone, instead of waiting for the
+ * lease to expire — a pid that is not alive, or our own pid with another nonce (containers
+ * often restart as pid 1), cannot be running the run any more.
+ */
+export function newInstanceId(): string {
+  return `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
+export function isOwnerGone(owner: string, self: string): boolean {
+  if (owner === self) return false;
+  const [host, pidText] = owner.split(":");
+  const [myHost, myPid] = self.split(":");
+  if (host !== myHost || pidText === undefined) return false;
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (String(pid) === myPid) return true;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    // EPERM means the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}

@@ -1,0 +1,112 @@
+import type { BaseEvent, Context, Message, Tool } from "@ag-ui/core";
+
+/** One committed event of a thread's log. `seq` is per thread, starts at 1, gapless. */
+export interface EventRecord {
+  seq: number;
+  runId: string;
+  /** Commit time, epoch milliseconds. */
+  at: number;
+  event: BaseEvent;
+}
+
+export const TRIGGER_KINDS = ["client", "api", "schedule", "heartbeat", "webhook"] as const;
+export type TriggerKind = (typeof TRIGGER_KINDS)[number];
+
+/** Where a run came from. Copied into `RUN_STARTED.metadata.threadline.trigger`. */
+export interface RunTrigger {
+  kind: TriggerKind;
+  scheduleId?: string;
+  /** ISO time of the schedule tick this run fires for. */
+  fireAt?: string;
+  hookId?: string;
+  deliveryId?: string;
+  /** Free-form label (e.g. the caller of `startRun`). */
+  source?: string;
+}
+
+export const RUN_STATUSES = [
+  "queued",
+  "running",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "interrupted",
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set([
+  "succeeded",
+  "failed",
+  "cancelled",
+  "interrupted",
+]);
+
+export const MULTITASK_STRATEGIES = ["reject", "enqueue", "interrupt"] as const;
+export type MultitaskStrategy = (typeof MULTITASK_STRATEGIES)[number];
+
+/** What a run is asked to do, beyond the thread's own messages and state. */
+export interface RunInput {
+  /** Messages to add to the thread (only those the thread has not seen are added). */
+  messages?: Message[];
+  /** Replaces the thread's state for this run when given. */
+  state?: unknown;
+  forwardedProps?: unknown;
+  tools?: Tool[];
+  context?: Context[];
+}
+
+export interface RunLease {
+  owner: string;
+  /** Fencing token: strictly increasing per thread; appends must present the current one. */
+  token: number;
+  expiresAt: number;
+}
+
+export interface RunRecord {
+  runId: string;
+  threadId: string;
+  agentId: string;
+  trigger: RunTrigger;
+  status: RunStatus;
+  input: RunInput;
+  createdAt: number;
+  startedAt?: number;
+  endedAt?: number;
+  /** Seq of the run's RUN_STARTED, once it has been appended. */
+  startSeq?: number;
+  error?: { code: string; message: string };
+  lease?: RunLease;
+  cancelRequested?: boolean;
+}
+
+export interface ThreadSummary {
+  threadId: string;
+  createdAt: number;
+  updatedAt: number;
+  lastSeq: number;
+  activeRunId: string | null;
+  metadata: Record<string, unknown>;
+}
+
+/** The thread's materialized view, kept current as events are appended. */
+export interface ThreadView extends ThreadSummary {
+  messages: Message[];
+  state: unknown;
+}
+
+/**
+ * Changes to the materialized view that travel with an append, so the view commits atomically
+ * with the events. Computed by the writer (see `view.ts`); stores only persist it.
+ */
+export interface ViewUpdate {
+  /** Replace every message (a MESSAGES_SNAPSHOT). Applied before `upsert`. */
+  replaceMessages?: Message[];
+  /** Messages added or changed, in first-seen order. */
+  upsertMessages?: Message[];
+  /** The new state, when it changed. */
+  state?: { value: unknown };
+}
+
+export interface Fence {
+  runId: string;
+  token: number;
+}

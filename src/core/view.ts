@@ -1,0 +1,307 @@
+import {
+  type ActivityDeltaEvent,
+  type ActivitySnapshotEvent,
+  type AssistantMessage,
+  type BaseEvent,
+  EventType,
+  type Message,
+  type MessagesSnapshotEvent,
+  type ReasoningMessageContentEvent,
+  type ReasoningMessageStartEvent,
+  type RunStartedEvent,
+  type StateDeltaEvent,
+  type StateSnapshotEvent,
+  type TextMessageContentEvent,
+  type TextMessageStartEvent,
+  type ToolCallArgsEvent,
+  type ToolCallResultEvent,
+  type ToolCallStartEvent,
+} from "@ag-ui/core";
+import jsonPatch from "fast-json-patch";
+import type { ViewUpdate } from "./types.js";
+
+type AnyMessage = Message & { content?: unknown; toolCalls?: AssistantMessage["toolCalls"] };
+
+/**
+ * The thread's materialized view (messages + state) as the writer of a run keeps it in memory.
+ * It folds events the way `@ag-ui/client`'s `defaultApplyEvents` does (the test suite checks
+ * both agree), in O(1) per event, and records what changed so an append can persist only the
+ * touched messages: per-event cost does not depend on how long the thread is.
+ */
+export class ViewBuilder {
+  private messages: AnyMessage[];
+  private index = new Map<string, number>();
+  private toolCallOwner = new Map<string, string>();
+  private dirty = new Set<string>();
+  private replaced = false;
+  private stateChanged = false;
+  state: unknown;
+
+  constructor(messages: readonly Message[], state: unknown) {
+    this.messages = messages.map((m) => structuredClone(m) as AnyMessage);
+    this.state = structuredClone(state ?? {});
+    this.reindex();
+  }
+
+  getMessages(): Message[] {
+    return this.messages;
+  }
+
+  has(messageId: string): boolean {
+    return this.index.has(messageId);
+  }
+
+  apply(event: BaseEvent): void {
+    switch (event.type) {
+      case EventType.RUN_STARTED: {
+        for (const m of (event as RunStartedEvent).input?.messages ?? []) {
+          if (!this.index.has(m.id)) this.push(structuredClone(m) as AnyMessage);
+        }
+        return;
+      }
+      case EventType.TEXT_MESSAGE_START: {
+        const e = event as TextMessageStartEvent;
+        if (!this.index.has(e.messageId)) {
+          this.push({
+            id: e.messageId,
+            role: e.role ?? "assistant",
+            content: "",
+            ...(e.name === undefined ? {} : { name: e.name }),
+          } as AnyMessage);
+        }
+        return;
+      }
+      case EventType.TEXT_MESSAGE_CONTENT:
+      case EventType.REASONING_MESSAGE_CONTENT: {
+        const e = event as TextMessageContentEvent | ReasoningMessageContentEvent;
+        const m = this.get(e.messageId);
+        if (!m || m.role === "activity") return;
+        m.content = `${typeof m.content === "string" ? m.content : ""}${e.delta}`;
+        this.dirty.add(m.id);
+        return;
+      }
+      case EventType.REASONING_MESSAGE_START: {
+        const e = event as ReasoningMessageStartEvent;
+        if (!this.index.has(e.messageId)) {
+          this.push({ id: e.messageId, role: "reasoning", content: "" } as AnyMessage);
+        }
+        return;
+      }
+      case EventType.TOOL_CALL_START: {
+        const e = event as ToolCallStartEvent;
+        const ownerId = this.toolCallOwner.get(e.toolCallId);
+        if (ownerId) {
+          const tc = this.get(ownerId)?.toolCalls?.find((t) => t.id === e.toolCallId);
+          if (tc && tc.function.name !== e.toolCallName) {
+            tc.function.name = e.toolCallName;
+            this.dirty.add(ownerId);
+          }
+          return;
+        }
+        let owner = e.parentMessageId ? this.get(e.parentMessageId) : undefined;
+        if (owner?.role !== "assistant") {
+          const id = e.parentMessageId && !owner ? e.parentMessageId : e.toolCallId;
+          owner = { id, role: "assistant", toolCalls: [] } as AnyMessage;
+          this.push(owner);
+        }
+        owner.toolCalls ??= [];
+        owner.toolCalls.push({
+          id: e.toolCallId,
+          type: "function",
+          function: { name: e.toolCallName, arguments: "" },
+        });
+        this.toolCallOwner.set(e.toolCallId, owner.id);
+        this.dirty.add(owner.id);
+        return;
+      }
+      case EventType.TOOL_CALL_ARGS: {
+        const e = event as ToolCallArgsEvent;
+        const ownerId = this.toolCallOwner.get(e.toolCallId);
+        const tc = ownerId
+          ? this.get(ownerId)?.toolCalls?.find((t) => t.id === e.toolCallId)
+          : undefined;
+        if (!tc || !ownerId) return;
+        tc.function.arguments += e.delta;
+        this.dirty.add(ownerId);
+        return;
+      }
+      case EventType.TOOL_CALL_RESULT: {
+        const e = event as ToolCallResultEvent;
+        const msg = {
+          id: e.messageId,
+          role: e.role ?? "tool",
+          toolCallId: e.toolCallId,
+          content: e.content,
+        } as AnyMessage;
+        const ownerId = this.toolCallOwner.get(e.toolCallId);
+        const ownerIdx = ownerId === undefined ? undefined : this.index.get(ownerId);
+        if (ownerIdx === undefined || this.index.has(e.messageId)) {
+          this.upsert(msg);
+          return;
+        }
+        // Like the client: the result goes right after its assistant message and earlier results.
+        let at = ownerIdx + 1;
+        while (at < this.messages.length && this.messages[at]?.role === "tool") at++;
+        if (at === this.messages.length) {
+          this.push(msg);
+        } else {
+          this.messages.splice(at, 0, msg);
+          this.reindex();
+          this.replaced = true;
+        }
+        return;
+      }
+      case EventType.MESSAGES_SNAPSHOT: {
+        const incoming = (event as MessagesSnapshotEvent).messages as AnyMessage[];
+        const byId = new Map(incoming.map((m) => [m.id, m]));
+        const keepActivity = !incoming.some((m) => m.role === "activity");
+        const keepReasoning = !incoming.some((m) => m.role === "reasoning");
+        const kept = this.messages
+          .filter(
+            (m) =>
+              byId.has(m.id) ||
+              (keepActivity && m.role === "activity") ||
+              (keepReasoning && m.role === "reasoning"),
+          )
+          .map((m) => (byId.has(m.id) ? structuredClone(byId.get(m.id)!) : m));
+        const seen = new Set(kept.map((m) => m.id));
+        for (const m of incoming) if (!seen.has(m.id)) kept.push(structuredClone(m));
+        this.messages = kept;
+        this.reindex();
+        this.replaced = true;
+        return;
+      }
+      case EventType.ACTIVITY_SNAPSHOT: {
+        const e = event as ActivitySnapshotEvent;
+        const existing = this.get(e.messageId);
+        if (existing && existing.role !== "activity") return;
+        if (existing && e.replace === false) return;
+        this.upsert({
+          id: e.messageId,
+          role: "activity",
+          activityType: e.activityType,
+          content: structuredClone(e.content),
+        } as unknown as AnyMessage);
+        return;
+      }
+      case EventType.ACTIVITY_DELTA: {
+        const e = event as ActivityDeltaEvent;
+        const m = this.get(e.messageId) as (AnyMessage & { content: unknown }) | undefined;
+        if (m?.role !== "activity") return;
+        try {
+          m.content = jsonPatch.applyPatch(
+            structuredClone(m.content ?? {}),
+            structuredClone(e.patch) as jsonPatch.Operation[],
+            true,
+            false,
+          ).newDocument;
+          this.dirty.add(m.id);
+        } catch {
+          // An invalid patch is the agent's bug; the client skips it too.
+        }
+        return;
+      }
+      case EventType.STATE_SNAPSHOT: {
+        this.state = structuredClone((event as StateSnapshotEvent).snapshot);
+        this.stateChanged = true;
+        return;
+      }
+      case EventType.STATE_DELTA: {
+        try {
+          this.state = jsonPatch.applyPatch(
+            structuredClone(this.state ?? {}),
+            structuredClone((event as StateDeltaEvent).delta) as jsonPatch.Operation[],
+            true,
+            false,
+          ).newDocument;
+          this.stateChanged = true;
+        } catch {
+          // Same as the client: a failing patch leaves the state as it was.
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** What changed since the last call; resets the change tracking. */
+  takeUpdate(): ViewUpdate | undefined {
+    const update: ViewUpdate = {};
+    if (this.replaced) {
+      update.replaceMessages = this.messages.map((m) => structuredClone(m));
+    } else if (this.dirty.size > 0) {
+      update.upsertMessages = [...this.dirty]
+        .map((id) => this.get(id))
+        .filter((m): m is AnyMessage => m !== undefined)
+        .sort((a, b) => (this.index.get(a.id) ?? 0) - (this.index.get(b.id) ?? 0))
+        .map((m) => structuredClone(m));
+    }
+    if (this.stateChanged) update.state = { value: structuredClone(this.state) };
+    this.dirty.clear();
+    this.replaced = false;
+    this.stateChanged = false;
+    return update.replaceMessages || update.upsertMessages || update.state ? update : undefined;
+  }
+
+  private get(id: string): AnyMessage | undefined {
+    const i = this.index.get(id);
+    return i === undefined ? undefined : this.messages[i];
+  }
+
+  private push(m: AnyMessage): void {
+    this.index.set(m.id, this.messages.length);
+    this.messages.push(m);
+    for (const tc of m.toolCalls ?? []) this.toolCallOwner.set(tc.id, m.id);
+    this.dirty.add(m.id);
+  }
+
+  private upsert(m: AnyMessage): void {
+    const i = this.index.get(m.id);
+    if (i === undefined) {
+      this.push(m);
+      return;
+    }
+    this.messages[i] = m;
+    for (const tc of m.toolCalls ?? []) this.toolCallOwner.set(tc.id, m.id);
+    this.dirty.add(m.id);
+  }
+
+  private reindex(): void {
+    this.index.clear();
+    this.toolCallOwner.clear();
+    this.messages.forEach((m, i) => {
+      this.index.set(m.id, i);
+      for (const tc of m.toolCalls ?? []) this.toolCallOwner.set(tc.id, m.id);
+    });
+  }
+}
+
+/**
+ * Applies a view update to a plain message list (for stores that keep the list in memory).
+ * Returns the new list; O(changed) for upserts thanks to the index.
+ */
+export function applyViewUpdate(
+  messages: Message[],
+  index: Map<string, number>,
+  update: ViewUpdate,
+): Message[] {
+  let list = messages;
+  if (update.replaceMessages) {
+    list = update.replaceMessages.map((m) => structuredClone(m));
+    index.clear();
+    list.forEach((m, i) => {
+      index.set(m.id, i);
+    });
+  }
+  for (const m of update.upsertMessages ?? []) {
+    const i = index.get(m.id);
+    if (i === undefined) {
+      index.set(m.id, list.length);
+      list.push(structuredClone(m));
+    } else {
+      list[i] = structuredClone(m);
+    }
+  }
+  return list;
+}

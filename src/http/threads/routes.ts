@@ -1,0 +1,144 @@
+import { randomUUID } from "node:crypto";
+import { Hono } from "hono";
+import { ThreadlineError } from "../../core/errors.js";
+import {
+  HEADER_LAST_EVENT_ID,
+  HEADER_REPLAY_MODE,
+  HEADER_THREAD_LAST_SEQ,
+  QUERY_AFTER,
+  QUERY_FOLLOW,
+  QUERY_REPLAY,
+  REPLAY_MODES,
+  type ReplayMode,
+} from "../../protocol.js";
+import type { Threadline } from "../../threadline.js";
+import { authorize } from "../auth.js";
+import { sseResponse } from "../sse.js";
+import { createThreadBodySchema, jsonBody, pathId, startRunBodySchema } from "../validation.js";
+
+function parseCursor(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^\d{1,15}$/.test(value.trim())) {
+    throw new ThreadlineError(
+      "BAD_REQUEST",
+      `${name} must be a non-negative integer (a seq), got '${value}'`,
+    );
+  }
+  return Number(value.trim());
+}
+
+function parseBool(value: string | undefined, name: string, fallback: boolean): boolean {
+  if (value === undefined || value === "") return fallback;
+  if (value === "true" || value === "1") return true;
+  if (value === "false" || value === "0") return false;
+  throw new ThreadlineError("BAD_REQUEST", `${name} must be true or false, got '${value}'`);
+}
+
+function parseLimit(value: string | undefined, max: number, fallback: number): number {
+  const n = parseCursor(value, "limit");
+  return n === undefined ? fallback : Math.min(Math.max(n, 1), max);
+}
+
+/** Native thread API: see README "HTTP API" and PROTOCOL.md. */
+export function threadRoutes(tl: Threadline): Hono {
+  const app = new Hono();
+  const hook = tl.options.authorize;
+
+  app.get("/threads", async (c) => {
+    await authorize(hook, c.req.raw, { action: "read" });
+    const limit = parseLimit(c.req.query("limit"), 1000, 100);
+    const offset = parseCursor(c.req.query("offset"), "offset") ?? 0;
+    return c.json({ threads: await tl.store.listThreads({ limit, offset }) });
+  });
+
+  app.post("/threads", async (c) => {
+    const body = await jsonBody(c, createThreadBodySchema);
+    const threadId = body.threadId ?? randomUUID();
+    await authorize(hook, c.req.raw, { threadId, action: "write" });
+    return c.json(await tl.store.ensureThread(threadId, body.metadata), 201);
+  });
+
+  app.get("/threads/:threadId", async (c) => {
+    const threadId = pathId(c, "threadId");
+    await authorize(hook, c.req.raw, { threadId, action: "read" });
+    const thread = await tl.store.getThread(threadId);
+    if (!thread) throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${threadId}'`);
+    const activeRun = thread.activeRunId
+      ? await tl.store.getRun(threadId, thread.activeRunId)
+      : null;
+    return c.json({ ...thread, activeRun });
+  });
+
+  app.get("/threads/:threadId/events", async (c) => {
+    const threadId = pathId(c, "threadId");
+    await authorize(hook, c.req.raw, { threadId, action: "read" });
+    const after =
+      parseCursor(c.req.header(HEADER_LAST_EVENT_ID), HEADER_LAST_EVENT_ID) ??
+      parseCursor(c.req.query(QUERY_AFTER), QUERY_AFTER) ??
+      0;
+    const replayParam = c.req.query(QUERY_REPLAY);
+    if (replayParam !== undefined && !REPLAY_MODES.includes(replayParam as ReplayMode)) {
+      throw new ThreadlineError(
+        "BAD_REQUEST",
+        `${QUERY_REPLAY} must be one of ${REPLAY_MODES.join(", ")}, got '${replayParam}'`,
+      );
+    }
+    const replay = (replayParam as ReplayMode | undefined) ?? (after === 0 ? "compact" : "full");
+    const live = parseBool(c.req.query(QUERY_FOLLOW), QUERY_FOLLOW, true);
+    const follow = tl.follow(threadId, { after, replay, live, signal: c.req.raw.signal });
+    await follow.open();
+    return sseResponse(follow, {
+      ...(tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs }),
+      headers: { [HEADER_THREAD_LAST_SEQ]: String(follow.position), [HEADER_REPLAY_MODE]: replay },
+    });
+  });
+
+  app.post("/threads/:threadId/runs", async (c) => {
+    const threadId = pathId(c, "threadId");
+    const body = await jsonBody(c, startRunBodySchema);
+    await authorize(hook, c.req.raw, { threadId, action: "write" });
+    const result = await tl.startRun({
+      threadId,
+      agentId: body.agentId,
+      ...(body.runId ? { runId: body.runId } : {}),
+      multitask: body.multitask ?? "reject",
+      trigger: { kind: "api" },
+      input: {
+        ...(body.messages ? { messages: body.messages } : {}),
+        ...(body.state === undefined ? {} : { state: body.state }),
+        ...(body.forwardedProps === undefined ? {} : { forwardedProps: body.forwardedProps }),
+        ...(body.tools ? { tools: body.tools as never } : {}),
+        ...(body.context ? { context: body.context as never } : {}),
+      },
+    });
+    return c.json(result, 202);
+  });
+
+  app.get("/threads/:threadId/runs", async (c) => {
+    const threadId = pathId(c, "threadId");
+    await authorize(hook, c.req.raw, { threadId, action: "read" });
+    if (!(await tl.store.getThread(threadId))) {
+      throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${threadId}'`);
+    }
+    const limit = parseLimit(c.req.query("limit"), 1000, 100);
+    return c.json({ runs: await tl.store.listRuns(threadId, { limit }) });
+  });
+
+  app.get("/threads/:threadId/runs/:runId", async (c) => {
+    const threadId = pathId(c, "threadId");
+    const runId = pathId(c, "runId");
+    await authorize(hook, c.req.raw, { threadId, action: "read" });
+    const run = await tl.store.getRun(threadId, runId);
+    if (!run) throw new ThreadlineError("RUN_NOT_FOUND", `unknown run '${runId}' on '${threadId}'`);
+    return c.json(run);
+  });
+
+  app.post("/threads/:threadId/runs/:runId/cancel", async (c) => {
+    const threadId = pathId(c, "threadId");
+    const runId = pathId(c, "runId");
+    await authorize(hook, c.req.raw, { threadId, action: "write" });
+    return c.json(await tl.cancelRun(threadId, runId));
+  });
+
+  return app;
+}

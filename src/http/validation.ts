@@ -1,0 +1,85 @@
+import { type Message, MessageSchema } from "@ag-ui/core";
+import type { Context } from "hono";
+import { z } from "zod";
+import { ThreadlineError } from "../core/errors.js";
+import { MULTITASK_STRATEGIES } from "../core/types.js";
+
+/** Thread, run and agent ids: printable, no slashes in practice, bounded. */
+export const idSchema = z
+  .string()
+  .min(1, "must not be empty")
+  .max(200, "must be at most 200 characters")
+  .regex(/^[A-Za-z0-9._:@~-]+$/, "may contain only letters, digits and . _ : @ ~ -");
+
+/** AG-UI messages are validated by @ag-ui/core's own schema. */
+export const messageSchema = z.custom<Message>((value) => MessageSchema.safeParse(value).success, {
+  message: "is not a valid AG-UI message",
+});
+
+export const multitaskSchema = z.enum(MULTITASK_STRATEGIES);
+
+export const startRunBodySchema = z.strictObject({
+  agentId: idSchema,
+  runId: idSchema.optional(),
+  messages: z.array(messageSchema).max(10_000).optional(),
+  state: z.unknown().optional(),
+  forwardedProps: z.unknown().optional(),
+  tools: z.array(z.looseObject({ name: z.string() })).optional(),
+  context: z.array(z.looseObject({ description: z.string(), value: z.string() })).optional(),
+  multitask: multitaskSchema.optional(),
+});
+
+export const createThreadBodySchema = z.strictObject({
+  threadId: idSchema.optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** Formats zod issues as one readable sentence per problem: `messages.0.role: ...`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.length ? `${i.path.join(".")}: ` : ""}${i.message}`)
+    .join("; ");
+}
+
+export function parseWith<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  what: string,
+): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new ThreadlineError(
+      "VALIDATION_FAILED",
+      `invalid ${what}: ${describeIssues(result.error)}`,
+      {
+        details: result.error.issues.map((i) => ({ path: i.path, message: i.message })),
+      },
+    );
+  }
+  return result.data;
+}
+
+/** Reads a JSON body: 400 INVALID_JSON for malformed JSON, then validates with `schema`. */
+export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
+  let text: string;
+  try {
+    text = await c.req.text();
+  } catch (error) {
+    if (ThreadlineError.is(error)) throw error;
+    throw new ThreadlineError("BAD_REQUEST", "could not read the request body", { cause: error });
+  }
+  let value: unknown;
+  try {
+    value = text.trim() === "" ? {} : JSON.parse(text);
+  } catch (error) {
+    throw new ThreadlineError(
+      "INVALID_JSON",
+      `request body is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  return parseWith(schema, value, "request body");
+}
+
+export function pathId(c: Context, name: string): string {
+  return parseWith(idSchema, c.req.param(name), `path parameter '${name}'`);
+}

@@ -1,0 +1,64 @@
+/**
+ * Wire names of the Threadline follow protocol (see PROTOCOL.md), shared by server and client.
+ * This module must stay free of Node-only imports: `threadline/client` runs in browsers.
+ */
+
+/** Query parameters of `GET /threads/:threadId/events`. */
+export const QUERY_AFTER = "after";
+export const QUERY_REPLAY = "replay";
+export const QUERY_FOLLOW = "follow";
+
+/** Standard SSE resume header; its value is the last `seq` the client received. */
+export const HEADER_LAST_EVENT_ID = "Last-Event-ID";
+/** Response header naming the thread's last committed seq when the stream opened. */
+export const HEADER_THREAD_LAST_SEQ = "X-Threadline-Last-Seq";
+/** Response header echoing the replay mode the server chose. */
+export const HEADER_REPLAY_MODE = "X-Threadline-Replay";
+
+export const REPLAY_MODES = ["full", "compact", "none"] as const;
+export type ReplayMode = (typeof REPLAY_MODES)[number];
+
+/**
+ * SSE `event:` names. Log events carry no `event:` field (stock AG-UI parsers ignore it anyway).
+ * Synthetic frames are tagged so a resuming client can tell them from the log:
+ * - `snapshot`: the compact-replay prefix (a self-contained run summarising the thread);
+ * - `reopen`: re-opens the run in progress (its RUN_STARTED and open START events) so a stream
+ *   that begins mid-run is valid AG-UI. A client that already holds the run drops these.
+ */
+export const SSE_EVENT_SNAPSHOT = "snapshot";
+export const SSE_EVENT_REOPEN = "reopen";
+
+/** Comment line written while a stream is idle. Never an event: nothing may be sent between runs. */
+export const SSE_KEEPALIVE = ": keepalive\n\n";
+export const DEFAULT_KEEPALIVE_MS = 15_000;
+
+/** Key under an AG-UI event's `metadata` where Threadline puts its own data (provenance etc.). */
+export const METADATA_KEY = "threadline";
+
+/** Forwarded-props key a CopilotKit client uses to ask `/agent/:id/connect` to keep following. */
+export const FORWARDED_PROPS_KEY = "threadline";
+
+/** Stable error codes of JSON error responses `{ "error": { "code", "message" } }`. */
+export const ERROR_CODES = {
+  badRequest: "BAD_REQUEST",
+  invalidJson: "INVALID_JSON",
+  validation: "VALIDATION_FAILED",
+  unauthorized: "UNAUTHORIZED",
+  forbidden: "FORBIDDEN",
+  notFound: "NOT_FOUND",
+  threadNotFound: "THREAD_NOT_FOUND",
+  runNotFound: "RUN_NOT_FOUND",
+  agentNotFound: "AGENT_NOT_FOUND",
+  threadBusy: "THREAD_BUSY",
+  payloadTooLarge: "PAYLOAD_TOO_LARGE",
+  leaseLost: "LEASE_LOST",
+  conflict: "CONFLICT",
+  internal: "INTERNAL",
+  unavailable: "UNAVAILABLE",
+} as const;
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** `RUN_ERROR.code` used when a run's process died and another one closed it. */
+export const RUN_ERROR_INTERRUPTED = "INTERRUPTED";
+/** `RUN_ERROR.code` when the agent failed. */
+export const RUN_ERROR_AGENT_FAILED = "AGENT_ERROR";

@@ -1,0 +1,309 @@
+import type { BaseEvent, Message } from "@ag-ui/core";
+import { ThreadlineError } from "../../core/errors.js";
+import {
+  type AppendListener,
+  type ClaimedRun,
+  type EnqueueResult,
+  errorOfTerminal,
+  type ScheduleRecordBase,
+  statusOfTerminal,
+  type ThreadStore,
+  type Unsubscribe,
+} from "../../core/store.js";
+import type {
+  EventRecord,
+  Fence,
+  MultitaskStrategy,
+  RunRecord,
+  RunStatus,
+  ThreadSummary,
+  ThreadView,
+  ViewUpdate,
+} from "../../core/types.js";
+import { applyViewUpdate } from "../../core/view.js";
+import { ListenerRegistry } from "../listeners.js";
+
+interface ThreadData {
+  summary: ThreadSummary;
+  events: EventRecord[];
+  messages: Message[];
+  index: Map<string, number>;
+  state: unknown;
+  fenceToken: number;
+  runs: Map<string, RunRecord>;
+  queue: string[];
+}
+
+/** Backing data of a memory store; pass the same object to a second store to simulate restart. */
+export interface MemoryStoreData {
+  threads: Map<string, ThreadData>;
+  claims: Set<string>;
+  schedules: Map<string, ScheduleRecordBase>;
+}
+
+export function createMemoryData(): MemoryStoreData {
+  return { threads: new Map(), claims: new Set(), schedules: new Map() };
+}
+
+export interface MemoryStoreOptions {
+  data?: MemoryStoreData;
+}
+
+/** An in-process store for tests and demos; nothing survives the process. */
+export function createMemoryStore(opts: MemoryStoreOptions = {}): ThreadStore {
+  return new MemoryStore(opts.data ?? createMemoryData());
+}
+
+const copy = <T>(v: T): T => structuredClone(v);
+
+class MemoryStore implements ThreadStore {
+  readonly kind = "memory";
+  private listeners = new ListenerRegistry();
+
+  constructor(private readonly data: MemoryStoreData) {}
+
+  private thread(threadId: string): ThreadData | undefined {
+    return this.data.threads.get(threadId);
+  }
+
+  private ensure(threadId: string, metadata?: Record<string, unknown>): ThreadData {
+    let t = this.data.threads.get(threadId);
+    if (!t) {
+      const now = Date.now();
+      t = {
+        summary: {
+          threadId,
+          createdAt: now,
+          updatedAt: now,
+          lastSeq: 0,
+          activeRunId: null,
+          metadata: metadata ?? {},
+        },
+        events: [],
+        messages: [],
+        index: new Map(),
+        state: {},
+        fenceToken: 0,
+        runs: new Map(),
+        queue: [],
+      };
+      this.data.threads.set(threadId, t);
+    }
+    return t;
+  }
+
+  async ensureThread(threadId: string, metadata?: Record<string, unknown>) {
+    return copy(this.ensure(threadId, metadata).summary);
+  }
+
+  async getThread(threadId: string): Promise<ThreadView | null> {
+    const t = this.thread(threadId);
+    if (!t) return null;
+    return { ...copy(t.summary), messages: copy(t.messages), state: copy(t.state) };
+  }
+
+  async listThreads(opts: { limit?: number; offset?: number } = {}) {
+    const all = [...this.data.threads.values()].map((t) => t.summary);
+    all.sort((a, b) => b.updatedAt - a.updatedAt || (a.threadId < b.threadId ? -1 : 1));
+    const offset = opts.offset ?? 0;
+    return copy(all.slice(offset, offset + (opts.limit ?? 100)));
+  }
+
+  async append(
+    threadId: string,
+    fence: Fence,
+    events: readonly BaseEvent[],
+    view?: ViewUpdate,
+  ): Promise<EventRecord[]> {
+    const t = this.thread(threadId);
+    const run = t?.runs.get(fence.runId);
+    if (!t || !run || t.summary.activeRunId !== fence.runId || t.fenceToken !== fence.token) {
+      throw new ThreadlineError("LEASE_LOST", `run ${fence.runId} no longer holds ${threadId}`);
+    }
+    const now = Date.now();
+    const records: EventRecord[] = [];
+    for (const event of events) {
+      const record = { seq: t.summary.lastSeq + 1, runId: fence.runId, at: now, event };
+      t.summary.lastSeq = record.seq;
+      t.events.push(record);
+      records.push(record);
+      if (event.type === "RUN_STARTED" && run.startSeq === undefined) run.startSeq = record.seq;
+      if (event.type === "RUN_FINISHED" || event.type === "RUN_ERROR") {
+        run.status = statusOfTerminal(event);
+        const error = errorOfTerminal(event);
+        if (error) run.error = error;
+        run.endedAt = now;
+        delete run.lease;
+        t.summary.activeRunId = null;
+      }
+    }
+    if (view) {
+      t.messages = applyViewUpdate(t.messages, t.index, view);
+      if (view.state) t.state = copy(view.state.value);
+    }
+    t.summary.updatedAt = now;
+    this.listeners.emit(threadId, records);
+    return records;
+  }
+
+  async read(threadId: string, opts: { after: number; limit?: number }) {
+    const t = this.thread(threadId);
+    if (!t) return [];
+    // seq N lives at index N-1: the log is gapless.
+    return t.events.slice(Math.max(0, opts.after), Math.max(0, opts.after) + (opts.limit ?? 1000));
+  }
+
+  subscribe(threadId: string, listener: AppendListener): Unsubscribe {
+    return this.listeners.add(threadId, listener);
+  }
+
+  async enqueueRun(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult> {
+    const t = this.ensure(run.threadId);
+    const busy = t.summary.activeRunId !== null || t.queue.length > 0;
+    if (strategy === "reject" && busy) {
+      throw new ThreadlineError("THREAD_BUSY", `thread ${run.threadId} already has a run`, {
+        details: { activeRunId: t.summary.activeRunId, queued: t.queue.length },
+      });
+    }
+    const stored = copy({ ...run, status: "queued" as const });
+    t.runs.set(run.runId, stored);
+    const result: EnqueueResult = { run: copy(stored) };
+    if (strategy === "interrupt") {
+      t.queue.unshift(run.runId);
+      const active = t.summary.activeRunId ? t.runs.get(t.summary.activeRunId) : undefined;
+      if (active) {
+        active.cancelRequested = true;
+        result.interrupted = active.runId;
+      }
+    } else {
+      t.queue.push(run.runId);
+    }
+    return result;
+  }
+
+  async claimNextRun(threadId: string, owner: string, leaseMs: number, now: number) {
+    const t = this.thread(threadId);
+    if (!t || t.summary.activeRunId !== null) return null;
+    const runId = t.queue.shift();
+    const run = runId ? t.runs.get(runId) : undefined;
+    if (!run) return null;
+    t.fenceToken += 1;
+    run.status = "running";
+    run.startedAt = now;
+    run.lease = { owner, token: t.fenceToken, expiresAt: now + leaseMs };
+    t.summary.activeRunId = run.runId;
+    return { run: copy(run), fence: { runId: run.runId, token: t.fenceToken } };
+  }
+
+  async renewLease(threadId: string, fence: Fence, leaseMs: number, now: number) {
+    const t = this.thread(threadId);
+    const run = t?.runs.get(fence.runId);
+    if (!t || !run?.lease || run.status !== "running" || t.fenceToken !== fence.token) {
+      return { ok: false, cancelRequested: false };
+    }
+    run.lease.expiresAt = now + leaseMs;
+    return { ok: true, cancelRequested: run.cancelRequested === true };
+  }
+
+  async takeOverRun(
+    threadId: string,
+    runId: string,
+    owner: string,
+    leaseMs: number,
+    now: number,
+    force = false,
+  ): Promise<ClaimedRun | null> {
+    const t = this.thread(threadId);
+    const run = t?.runs.get(runId);
+    if (!t || !run || run.status !== "running" || t.summary.activeRunId !== runId) return null;
+    if (!force && run.lease && run.lease.expiresAt > now) return null;
+    t.fenceToken += 1;
+    run.lease = { owner, token: t.fenceToken, expiresAt: now + leaseMs };
+    return { run: copy(run), fence: { runId, token: t.fenceToken } };
+  }
+
+  async markRunEnded(
+    threadId: string,
+    runId: string,
+    status: RunStatus,
+    now: number,
+    error?: { code: string; message: string },
+  ) {
+    const t = this.thread(threadId);
+    const run = t?.runs.get(runId);
+    if (!t || !run) return null;
+    t.queue = t.queue.filter((id) => id !== runId);
+    if (t.summary.activeRunId === runId) t.summary.activeRunId = null;
+    run.status = status;
+    run.endedAt = now;
+    delete run.lease;
+    if (error) run.error = error;
+    return copy(run);
+  }
+
+  async requestCancel(threadId: string, runId: string) {
+    const t = this.thread(threadId);
+    const run = t?.runs.get(runId);
+    if (!t || !run) return null;
+    if (run.status === "queued") {
+      return this.markRunEnded(threadId, runId, "cancelled", Date.now());
+    }
+    if (run.status === "running") run.cancelRequested = true;
+    return copy(run);
+  }
+
+  async getRun(threadId: string, runId: string) {
+    const run = this.thread(threadId)?.runs.get(runId);
+    return run ? copy(run) : null;
+  }
+
+  async listRuns(threadId: string, opts: { limit?: number } = {}) {
+    const t = this.thread(threadId);
+    if (!t) return [];
+    return copy([...t.runs.values()].reverse().slice(0, opts.limit ?? 100));
+  }
+
+  async listStaleRuns(now: number, opts: { all?: boolean } = {}) {
+    const out: RunRecord[] = [];
+    for (const t of this.data.threads.values()) {
+      for (const run of t.runs.values()) {
+        if (run.status !== "running") continue;
+        if (opts.all || !run.lease || run.lease.expiresAt <= now) out.push(copy(run));
+      }
+    }
+    return out;
+  }
+
+  async listIdleThreadsWithQueue() {
+    return [...this.data.threads.values()]
+      .filter((t) => t.summary.activeRunId === null && t.queue.length > 0)
+      .map((t) => t.summary.threadId);
+  }
+
+  async claim(key: string) {
+    if (this.data.claims.has(key)) return false;
+    this.data.claims.add(key);
+    return true;
+  }
+
+  async putSchedule<S extends ScheduleRecordBase>(schedule: S) {
+    this.data.schedules.set(schedule.id, copy(schedule));
+  }
+
+  async getSchedule<S extends ScheduleRecordBase>(id: string) {
+    const s = this.data.schedules.get(id);
+    return s ? (copy(s) as S) : null;
+  }
+
+  async listSchedules<S extends ScheduleRecordBase>() {
+    return [...this.data.schedules.values()].map((s) => copy(s) as S);
+  }
+
+  async deleteSchedule(id: string) {
+    return this.data.schedules.delete(id);
+  }
+
+  async close() {
+    this.listeners.clear();
+  }
+}

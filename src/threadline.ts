@@ -1,0 +1,98 @@
+import type { ServerType } from "@hono/node-server";
+import type { Hono } from "hono";
+import { type AgentSource, Coordinator, type StartRunRequest } from "./core/coordinator.js";
+import { FanOut } from "./core/fanout.js";
+import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
+import { type Logger, silentLogger } from "./core/logger.js";
+import type { ThreadStore } from "./core/store.js";
+import { createApp } from "./http/app.js";
+import type { AuthorizeHook } from "./http/auth.js";
+import { listen } from "./http/listen.js";
+
+export interface ThreadlineOptions {
+  store: ThreadStore;
+  agents: Record<string, AgentSource>;
+  logger?: Logger;
+  /** Bearer token every route but /healthz requires. */
+  token?: string;
+  /** Fine-grained access control for library users; runs after the token check. */
+  authorize?: AuthorizeHook;
+  /** Whether `/agent/:id/connect` keeps following when the request does not say. Default false. */
+  connectFollowDefault?: boolean;
+  /** SSE keep-alive comment interval. Default 15 s. */
+  keepaliveMs?: number;
+  /** Maximum request body size in bytes. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Run lease duration (recovery bound for multi-instance stores). Default 15 s. */
+  leaseMs?: number;
+  instanceId?: string;
+}
+
+export interface ListenOptions {
+  port?: number;
+  host?: string;
+}
+
+export interface Threadline {
+  readonly app: Hono;
+  readonly store: ThreadStore;
+  readonly coordinator: Coordinator;
+  readonly fanout: FanOut;
+  readonly options: ThreadlineOptions;
+  /** Resolves once start-up recovery (interrupted runs, queues) is done. */
+  readonly ready: Promise<void>;
+  fetch(request: Request): Promise<Response>;
+  startRun: Coordinator["startRun"];
+  cancelRun: Coordinator["cancelRun"];
+  /** Follow a thread: replay, then the live tail, until aborted or `return()`ed. */
+  follow(threadId: string, opts?: FollowOptions): Follow;
+  listen(
+    opts?: ListenOptions,
+  ): Promise<{ url: string; server: ServerType; close(): Promise<void> }>;
+  /** Graceful stop: finish or interrupt local runs, close the store. */
+  close(opts?: { graceMs?: number }): Promise<void>;
+}
+
+/** Creates a Threadline runtime: a Hono app plus the programmatic API. */
+export function createThreadline(options: ThreadlineOptions): Threadline {
+  const logger = options.logger ?? silentLogger;
+  const coordinator = new Coordinator({
+    store: options.store,
+    agents: options.agents,
+    logger,
+    ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+    ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
+  });
+  const fanout = new FanOut(options.store);
+  const ready = coordinator.start();
+  ready.catch((error) => logger.error({ err: error }, "start-up recovery failed"));
+  const follows = new Set<Follow>();
+
+  const tl: Threadline = {
+    store: options.store,
+    coordinator,
+    fanout,
+    options,
+    ready,
+    app: undefined as unknown as Hono,
+    fetch: (request) => Promise.resolve(tl.app.fetch(request)),
+    startRun: (req: StartRunRequest) => coordinator.startRun(req),
+    cancelRun: (threadId, runId) => coordinator.cancelRun(threadId, runId),
+    follow(threadId, opts) {
+      const f = new Follow(options.store, fanout, threadId, opts);
+      follows.add(f);
+      return f;
+    },
+    listen: (opts) => listen(tl, opts),
+    async close(opts) {
+      await coordinator.close(opts?.graceMs);
+      for (const f of follows) f.close();
+      fanout.close();
+      await options.store.close();
+    },
+  };
+  (tl as { app: Hono }).app = createApp(tl);
+  return tl;
+}
+
+export type { FollowItem, FollowOptions };

@@ -1,0 +1,53 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { DemoAgent } from "../../src/demo/demo-agent.js";
+import { createMemoryStore } from "../../src/stores/memory/index.js";
+import { createThreadline, type Threadline } from "../../src/threadline.js";
+import { collectFrames, countType, eventsOf } from "../helpers/sse.js";
+import { verifyWithAgUi } from "../helpers/verify.js";
+
+let tl: Threadline | undefined;
+afterEach(async () => {
+  await tl?.close({ graceMs: 100 });
+  tl = undefined;
+});
+
+describe("follow over HTTP (in-process)", () => {
+  it("a follower sees runs started after it attached and stays attached", async () => {
+    tl = createThreadline({ store: createMemoryStore(), agents: { demo: new DemoAgent() } });
+    const create = await tl.app.request("/threads", {
+      method: "POST",
+      body: JSON.stringify({ threadId: "t1" }),
+    });
+    expect(create.status).toBe(201);
+    const res = await tl.app.request("/threads/t1/events");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const collecting = collectFrames(res.body!, (f) => countType(f, "RUN_FINISHED") >= 2);
+    for (let i = 0; i < 2; i++) {
+      const r = await tl.app.request("/threads/t1/runs", {
+        method: "POST",
+        body: JSON.stringify({
+          agentId: "demo",
+          multitask: "enqueue",
+          messages: [{ id: `u${i}`, role: "user", content: `hello ${i}` }],
+          forwardedProps: { demo: { delayMs: 1 } },
+        }),
+      });
+      expect(r.status).toBe(202);
+    }
+    const frames = await collecting;
+    const events = eventsOf(frames);
+    await verifyWithAgUi(events);
+    expect(countType(frames, "RUN_STARTED")).toBe(2);
+    const ids = frames.filter((f) => f.id).map((f) => Number(f.id));
+    expect(ids).toEqual(ids.map((_, i) => ids[0]! + i));
+    const thread = await (await tl.app.request("/threads/t1")).json();
+    expect(thread.messages.map((m: { role: string }) => m.role)).toEqual([
+      "user",
+      "assistant",
+      "user",
+      "assistant",
+    ]);
+    expect(thread.state.turns).toBe(2);
+  });
+});
