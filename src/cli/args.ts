@@ -1,0 +1,78 @@
+import { parseArgs } from "node:util";
+import { ThreadlineError } from "../core/errors.js";
+const DEFAULT_STORE = "sqlite:./.threadline/threadline.db";
+
+export interface ServeArgs {
+  host: string;
+  port: number;
+  store: string;
+  config?: string;
+  token?: string;
+  insecure: boolean;
+  demo: boolean;
+  logLevel: string;
+}
+
+export const USAGE = `Usage: threadline serve [options]
+
+Options:
+  --host <host>       interface to bind (default 127.0.0.1)
+  --port <port>       port (default 8787; env PORT)
+  --store <spec>      memory: | sqlite:<path> | postgres://... | redis://...
+                      (default ${DEFAULT_STORE}; env THREADLINE_STORE)
+  --config <file>     config module (agents, schedules, hooks); default ./threadline.config.{ts,js,mjs} if present
+  --token <token>     require "Authorization: Bearer <token>" (env THREADLINE_TOKEN)
+  --insecure          allow a non-loopback host without a token
+  --no-demo           do not register the built-in demo agent and heartbeat
+  --log-level <lvl>   pino level (default info; env LOG_LEVEL)
+  -h, --help          show this help
+`;
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArgs {
+  const { values } = parseArgs({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      host: { type: "string" },
+      port: { type: "string" },
+      store: { type: "string" },
+      config: { type: "string" },
+      token: { type: "string" },
+      insecure: { type: "boolean", default: false },
+      "no-demo": { type: "boolean", default: false },
+      "log-level": { type: "string" },
+    },
+  });
+  const portText = values.port ?? env.PORT ?? "8787";
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ThreadlineError(
+      "BAD_REQUEST",
+      `--port must be an integer 0-65535, got '${portText}'`,
+    );
+  }
+  const host = values.host ?? env.HOST ?? "127.0.0.1";
+  const token = values.token ?? env.THREADLINE_TOKEN ?? undefined;
+  const insecure = values.insecure === true;
+  if (!isLoopback(host) && !token && !insecure) {
+    throw new ThreadlineError(
+      "BAD_REQUEST",
+      `refusing to bind ${host} without a token: anyone on the network could run agents. ` +
+        "Set --token / THREADLINE_TOKEN, or pass --insecure if that is really what you want.",
+    );
+  }
+  return {
+    host,
+    port,
+    store: values.store ?? env.THREADLINE_STORE ?? DEFAULT_STORE,
+    ...(values.config ? { config: values.config } : {}),
+    ...(token ? { token } : {}),
+    insecure,
+    demo: values["no-demo"] !== true,
+    logLevel: values["log-level"] ?? env.LOG_LEVEL ?? "info",
+  };
+}

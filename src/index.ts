@@ -1,0 +1,25 @@
+/**
+ * threadline — durable AG-UI agent threads.
+ * Subpaths: `threadline/client` (browser-safe), `threadline/copilotkit`, `threadline/stores/*`.
+ */
+export { defineConfig, type ThreadlineConfig } from "./cli/config.js";
+export {
+  type AgentSource,
+  Coordinator,
+  type StartRunRequest,
+  type StartRunResult,
+} from "./core/coordinator.js";
+export { ThreadlineError } from "./core/errors.js";
+export { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
+export type { Logger } from "./core/logger.js";
+export type { AppendListener, ThreadStore } from "./core/store.js";
+export type * from "./core/types.js";
+export { DemoAgent, type DemoScript } from "./demo/demo-agent.js";
+export type { AuthorizeContext, AuthorizeHook } from "./http/auth.js";
+export * from "./protocol.js";
+export {
+  createThreadline,
+  type ListenOptions,
+  type Threadline,
+  type ThreadlineOptions,
+} from "./threadline.js";
