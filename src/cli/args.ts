@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { ThreadlineError } from "../core/errors.js";
+
 const DEFAULT_STORE = "sqlite:./.threadline/threadline.db";
 
 export interface ServeArgs {
