@@ -179,6 +179,9 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
         }
         if (!(this.caughtUp && this.highestSeen > this.cursor)) continue;
         // Announced but not readable yet: wait for the next announcement rather than spin.
+      } else if (!this.live) {
+        this.close();
+        return null;
       }
       await new Promise<void>((resolve) => {
         this.wake = resolve;

@@ -1,0 +1,175 @@
+import type { BaseEvent } from "@ag-ui/core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ThreadlineError } from "../../src/core/errors.js";
+import { DemoAgent } from "../../src/demo/demo-agent.js";
+import { createMemoryStore } from "../../src/stores/memory/index.js";
+import { createThreadline, type Threadline } from "../../src/threadline.js";
+import { GateAgent, waitFor } from "../helpers/agents.js";
+import { verifyWithAgUi } from "../helpers/verify.js";
+
+let tl: Threadline;
+beforeEach(() => {
+  GateAgent.reset();
+  tl = createThreadline({
+    store: createMemoryStore(),
+    agents: { gate: new GateAgent(), demo: new DemoAgent() },
+  });
+});
+afterEach(async () => {
+  await tl.close({ graceMs: 50 });
+});
+
+async function logOf(threadId: string): Promise<BaseEvent[]> {
+  return (await tl.store.read(threadId, { after: 0, limit: 100_000 })).map((r) => r.event);
+}
+
+async function runStatus(threadId: string, runId: string) {
+  return (await tl.store.getRun(threadId, runId))?.status;
+}
+
+const ended = (threadId: string, runId: string) =>
+  waitFor(async () => {
+    const s = await runStatus(threadId, runId);
+    return s && s !== "running" && s !== "queued" ? s : undefined;
+  }, `run ${runId} to end`);
+
+describe("coordinator", () => {
+  it("closes open messages and writes RUN_ERROR when the agent throws", async () => {
+    const { runId } = await tl.startRun({ threadId: "t", agentId: "gate" });
+    const run = await GateAgent.nth(0);
+    run.started();
+    run.text("m1", "half a ");
+    // Let the events reach the log first: @ag-ui/client's pipeline drops events still in
+    // flight when the source errors, as it would for any runner.
+    await waitFor(async () => (await logOf("t")).length >= 3, "content committed");
+    run.fail("model exploded");
+    expect(await ended("t", runId)).toBe("failed");
+    const log = await logOf("t");
+    await verifyWithAgUi(log);
+    expect(log.map((e) => e.type)).toEqual([
+      "RUN_STARTED",
+      "TEXT_MESSAGE_START",
+      "TEXT_MESSAGE_CONTENT",
+      "TEXT_MESSAGE_END",
+      "RUN_ERROR",
+    ]);
+    expect(log[4]).toMatchObject({ code: "AGENT_ERROR", message: "model exploded" });
+    const run2 = await tl.store.getRun("t", runId);
+    expect(run2?.error).toEqual({ code: "AGENT_ERROR", message: "model exploded" });
+  });
+
+  it("cancel ends the run with RUN_FINISHED outcome cancelled", async () => {
+    const { runId } = await tl.startRun({ threadId: "t", agentId: "gate" });
+    const run = await GateAgent.nth(0);
+    run.started();
+    run.text("m1", "abc");
+    await waitFor(async () => (await logOf("t")).length >= 3, "content committed");
+    const after = await tl.cancelRun("t", runId);
+    expect(after.status).toBe("cancelled");
+    const log = await logOf("t");
+    await verifyWithAgUi(log);
+    const last = log[log.length - 1] as BaseEvent & {
+      metadata?: { threadline?: { outcome?: string } };
+    };
+    expect(last.type).toBe("RUN_FINISHED");
+    expect(last.metadata?.threadline?.outcome).toBe("cancelled");
+    // Events the agent emits after the cancel are dropped, not appended after the terminal event.
+    run.emit({ type: "TEXT_MESSAGE_CONTENT", messageId: "m1", delta: "late" } as BaseEvent);
+    expect((await logOf("t")).length).toBe(log.length);
+  });
+
+  it("a run the agent ends without RUN_FINISHED is closed validly", async () => {
+    const { runId } = await tl.startRun({ threadId: "t", agentId: "gate" });
+    const run = await GateAgent.nth(0);
+    run.started();
+    run.text("m1", "the agent never finishes its message");
+    run.emit({ type: "STEP_STARTED", stepName: "s" } as BaseEvent);
+    run.complete();
+    expect(await ended("t", runId)).toBe("succeeded");
+    const log = await logOf("t");
+    await verifyWithAgUi(log);
+    expect(log.map((e) => e.type).slice(-3)).toEqual([
+      "TEXT_MESSAGE_END",
+      "STEP_FINISHED",
+      "RUN_FINISHED",
+    ]);
+  });
+
+  it("multitask: reject → THREAD_BUSY, enqueue → FIFO, interrupt → cancels the active run", async () => {
+    const first = await tl.startRun({ threadId: "t", agentId: "gate" });
+    await GateAgent.nth(0);
+    await expect(
+      tl.startRun({ threadId: "t", agentId: "gate", multitask: "reject" }),
+    ).rejects.toSatisfy(
+      (e) => ThreadlineError.is(e, "THREAD_BUSY") && (e as ThreadlineError).status === 409,
+    );
+    const second = await tl.startRun({ threadId: "t", agentId: "gate", multitask: "enqueue" });
+    const third = await tl.startRun({ threadId: "t", agentId: "gate", multitask: "enqueue" });
+    expect(second.status).toBe("queued");
+    const fourth = await tl.startRun({ threadId: "t", agentId: "gate", multitask: "interrupt" });
+    expect(fourth.interrupted).toBe(first.runId);
+    expect(await ended("t", first.runId)).toBe("cancelled");
+    // The interrupting run goes first, then the FIFO.
+    const r1 = await GateAgent.nth(1);
+    expect(r1.input.runId).toBe(fourth.runId);
+    r1.started();
+    r1.finish();
+    const r2 = await GateAgent.nth(2);
+    expect(r2.input.runId).toBe(second.runId);
+    r2.started();
+    r2.finish();
+    const r3 = await GateAgent.nth(3);
+    expect(r3.input.runId).toBe(third.runId);
+    r3.started();
+    r3.finish();
+    await ended("t", third.runId);
+    await verifyWithAgUi(await logOf("t"));
+  });
+
+  it("assembles server-run input from the thread's messages and state; RUN_STARTED carries only new messages", async () => {
+    await tl.startRun({
+      threadId: "t",
+      agentId: "demo",
+      input: {
+        messages: [{ id: "u1", role: "user", content: "one" }],
+        forwardedProps: { demo: { delayMs: 0 } },
+      },
+    });
+    await waitFor(
+      async () =>
+        (await tl.store.getThread("t"))?.activeRunId === null && (await logOf("t")).length > 0,
+      "first run",
+    );
+    const { runId } = await tl.startRun({
+      threadId: "t",
+      agentId: "gate",
+      trigger: { kind: "schedule", scheduleId: "s1" },
+    });
+    const run = await GateAgent.nth(0);
+    expect(run.input.messages.map((m) => m.id)).toEqual([
+      "u1",
+      "msg-" + (await tl.store.listRuns("t"))[1]!.runId,
+    ]);
+    expect(run.input.state).toMatchObject({ turns: 1 });
+    run.finish();
+    await ended("t", runId);
+    const started = (await logOf("t")).filter((e) => e.type === "RUN_STARTED") as Array<
+      BaseEvent & {
+        input?: { messages: unknown[] };
+        metadata?: { threadline?: { trigger?: unknown } };
+      }
+    >;
+    expect(started[0]!.input!.messages).toHaveLength(1);
+    expect(started[1]!.input!.messages).toHaveLength(0);
+    expect(started[1]!.metadata?.threadline?.trigger).toEqual({
+      kind: "schedule",
+      scheduleId: "s1",
+    });
+  });
+
+  it("unknown agent is AGENT_NOT_FOUND", async () => {
+    await expect(tl.startRun({ threadId: "t", agentId: "nope" })).rejects.toSatisfy((e) =>
+      ThreadlineError.is(e, "AGENT_NOT_FOUND"),
+    );
+  });
+});
