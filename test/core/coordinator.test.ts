@@ -148,7 +148,7 @@ describe("coordinator", () => {
     const run = await GateAgent.nth(0);
     expect(run.input.messages.map((m) => m.id)).toEqual([
       "u1",
-      "msg-" + (await tl.store.listRuns("t"))[1]!.runId,
+      `msg-${(await tl.store.listRuns("t"))[1]!.runId}`,
     ]);
     expect(run.input.state).toMatchObject({ turns: 1 });
     run.finish();
