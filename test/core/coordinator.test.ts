@@ -113,13 +113,16 @@ describe("coordinator", () => {
     const r1 = await GateAgent.nth(1);
     expect(r1.input.runId).toBe(fourth.runId);
     r1.started();
+    r1.started();
     r1.finish();
     const r2 = await GateAgent.nth(2);
     expect(r2.input.runId).toBe(second.runId);
     r2.started();
+    r2.started();
     r2.finish();
     const r3 = await GateAgent.nth(3);
     expect(r3.input.runId).toBe(third.runId);
+    r3.started();
     r3.started();
     r3.finish();
     await ended("t", third.runId);
