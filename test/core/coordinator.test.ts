@@ -113,16 +113,13 @@ describe("coordinator", () => {
     const r1 = await GateAgent.nth(1);
     expect(r1.input.runId).toBe(fourth.runId);
     r1.started();
-    r1.started();
     r1.finish();
     const r2 = await GateAgent.nth(2);
     expect(r2.input.runId).toBe(second.runId);
     r2.started();
-    r2.started();
     r2.finish();
     const r3 = await GateAgent.nth(3);
     expect(r3.input.runId).toBe(third.runId);
-    r3.started();
     r3.started();
     r3.finish();
     await ended("t", third.runId);
@@ -154,6 +151,7 @@ describe("coordinator", () => {
       `msg-${(await tl.store.listRuns("t"))[1]!.runId}`,
     ]);
     expect(run.input.state).toMatchObject({ turns: 1 });
+    run.started();
     run.finish();
     await ended("t", runId);
     const started = (await logOf("t")).filter((e) => e.type === "RUN_STARTED") as Array<
