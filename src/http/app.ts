@@ -1,8 +1,8 @@
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { ThreadlineError } from "../core/errors.js";
 import type { Threadline } from "../threadline.js";
 import { requireToken } from "./auth.js";
+import { limitBody } from "./body-limit.js";
 import { copilotkitRoutes } from "./copilotkit/routes.js";
 import { threadRoutes } from "./threads/routes.js";
 
@@ -32,15 +32,7 @@ export function createApp(tl: Threadline): Hono {
     await tl.ready;
     return next();
   });
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: maxBytes,
-      onError: () => {
-        throw new ThreadlineError("PAYLOAD_TOO_LARGE", `request body exceeds ${maxBytes} bytes`);
-      },
-    }),
-  );
+  app.use("*", limitBody(maxBytes));
 
   app.route("/", threadRoutes(tl));
   app.route("/", copilotkitRoutes(tl));

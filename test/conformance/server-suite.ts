@@ -1,0 +1,256 @@
+import type { BaseEvent } from "@ag-ui/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collectFrames, countType, eventsOf, type Frame } from "../helpers/sse.js";
+import { verifyWithAgUi } from "../helpers/verify.js";
+
+export interface ServerUnderTest {
+  baseUrl: string;
+  token?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * HTTP-level conformance: checks a running Threadline server against PROTOCOL.md.
+ * Needs the built-in `demo` agent on the server (it is scripted through forwardedProps.demo).
+ * Written once; the tests run it against the server on every store.
+ */
+export function runServerConformance(name: string, setup: () => Promise<ServerUnderTest>): void {
+  describe(`server conformance: ${name}`, () => {
+    let server: ServerUnderTest;
+    let n = 0;
+    const newThread = () => `conf-${Date.now().toString(36)}-${n++}`;
+    const headers = (extra: Record<string, string> = {}) => ({
+      "content-type": "application/json",
+      ...(server.token ? { authorization: `Bearer ${server.token}` } : {}),
+      ...extra,
+    });
+    const call = (path: string, init: RequestInit = {}) =>
+      fetch(`${server.baseUrl}${path}`, {
+        ...init,
+        headers: headers(init.headers as Record<string, string>),
+      });
+    const post = (path: string, body: unknown, extra?: Record<string, string>) =>
+      call(path, {
+        method: "POST",
+        body: typeof body === "string" ? body : JSON.stringify(body),
+        headers: extra ?? {},
+      });
+    const createThread = async () => {
+      const threadId = newThread();
+      expect((await post("/threads", { threadId })).status).toBe(201);
+      return threadId;
+    };
+    const startRun = async (threadId: string, extra: Record<string, unknown> = {}) => {
+      const res = await post(`/threads/${threadId}/runs`, {
+        agentId: "demo",
+        multitask: "enqueue",
+        forwardedProps: { demo: { delayMs: 1, tokens: 5 } },
+        ...extra,
+      });
+      expect(res.status).toBe(202);
+      return (await res.json()) as { runId: string; status: string };
+    };
+    const follow = async (threadId: string, query = "", extra: Record<string, string> = {}) => {
+      const controller = new AbortController();
+      const res = await call(`/threads/${threadId}/events${query}`, {
+        headers: extra,
+        signal: controller.signal,
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+      return { res, controller };
+    };
+    const expectError = async (res: Response, status: number, code: string) => {
+      expect(res.status).toBe(status);
+      expect(res.headers.get("content-type")).toMatch(/application\/json/);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe(code);
+      expect(body.error.message.length).toBeGreaterThan(0);
+    };
+    const logIds = (frames: Frame[]) =>
+      frames.filter((f) => f.id !== undefined && !f.event).map((f) => Number(f.id));
+
+    beforeAll(async () => {
+      server = await setup();
+    });
+    afterAll(async () => {
+      await server?.close();
+    });
+
+    it("a follower sees every run started after it attached, in order, and stays attached", async () => {
+      const threadId = await createThread();
+      const { res, controller } = await follow(threadId);
+      const frames = collectFrames(res.body!, (f) => countType(f, "RUN_FINISHED") >= 3);
+      await startRun(threadId);
+      await startRun(threadId);
+      await startRun(threadId, { messages: [{ id: "m-3", role: "user", content: "third" }] });
+      const got = await frames;
+      controller.abort();
+      await verifyWithAgUi(eventsOf(got));
+      expect(countType(got, "RUN_STARTED")).toBe(3);
+      const ids = logIds(got);
+      expect(ids).toEqual(ids.map((_, i) => ids[0]! + i));
+      const started = eventsOf(got).filter((e) => e.type === "RUN_STARTED") as Array<
+        BaseEvent & {
+          metadata?: { threadline?: { trigger?: { kind: string } } };
+          input?: { messages: Array<{ id: string }> };
+        }
+      >;
+      expect(started.map((e) => e.metadata?.threadline?.trigger?.kind)).toEqual([
+        "api",
+        "api",
+        "api",
+      ]);
+      expect(started[2]!.input?.messages.map((m) => m.id)).toEqual(["m-3"]);
+    });
+
+    it("resumes from Last-Event-ID and from ?after= with no gap and no duplicate", async () => {
+      const threadId = await createThread();
+      await startRun(threadId);
+      await startRun(threadId);
+      await collectFrames(
+        (await follow(threadId, "?replay=full")).res.body!,
+        (f) => countType(f, "RUN_FINISHED") >= 2,
+      );
+      const whole = await collectFrames(
+        (await follow(threadId, "?replay=full&follow=false")).res.body!,
+        () => false,
+      );
+      const all = logIds(whole);
+      expect(all.length).toBeGreaterThan(10);
+      expect(countType(whole, "RUN_FINISHED")).toBe(2);
+      const cut = all[7]!;
+      const viaHeader = await collectFrames(
+        (await follow(threadId, "?follow=false", { "Last-Event-ID": String(cut) })).res.body!,
+        () => false,
+      );
+      expect(logIds(viaHeader)).toEqual(all.filter((s) => s > cut));
+      const viaQuery = await collectFrames(
+        (await follow(threadId, `?after=${cut}&follow=false`)).res.body!,
+        () => false,
+      );
+      expect(logIds(viaQuery)).toEqual(all.filter((s) => s > cut));
+      await verifyWithAgUi(eventsOf(viaHeader));
+    });
+
+    it("compact replay summarises the thread as one valid run; its last frame carries the cursor", async () => {
+      const threadId = await createThread();
+      await startRun(threadId, { messages: [{ id: "q1", role: "user", content: "hi" }] });
+      await startRun(threadId);
+      await collectFrames(
+        (await follow(threadId, "?replay=full")).res.body!,
+        (f) => countType(f, "RUN_FINISHED") >= 2,
+      );
+      const state = (await (await call(`/threads/${threadId}`)).json()) as {
+        lastSeq: number;
+        messages: unknown[];
+      };
+      const frames = await collectFrames(
+        (await follow(threadId, "?follow=false")).res.body!,
+        () => false,
+      );
+      expect(frames.map((f) => f.data?.type)).toEqual([
+        "RUN_STARTED",
+        "MESSAGES_SNAPSHOT",
+        "STATE_SNAPSHOT",
+        "RUN_FINISHED",
+      ]);
+      expect(frames.every((f) => f.event === "snapshot")).toBe(true);
+      expect(frames[3]!.id).toBe(String(state.lastSeq));
+      expect((frames[1]!.data as unknown as { messages: unknown[] }).messages).toEqual(
+        state.messages,
+      );
+      await verifyWithAgUi(eventsOf(frames));
+    });
+
+    it("GET /threads/:id and /runs report the view and the runs with provenance", async () => {
+      const threadId = await createThread();
+      const { runId } = await startRun(threadId, {
+        messages: [{ id: "q", role: "user", content: "x" }],
+      });
+      await collectFrames(
+        (await follow(threadId, "?replay=full")).res.body!,
+        (f) => countType(f, "RUN_FINISHED") >= 1,
+      );
+      const thread = (await (await call(`/threads/${threadId}`)).json()) as Record<string, unknown>;
+      expect(thread).toMatchObject({ threadId, activeRun: null });
+      expect((thread.messages as unknown[]).length).toBe(2);
+      const runs = (await (await call(`/threads/${threadId}/runs`)).json()) as {
+        runs: Array<Record<string, unknown>>;
+      };
+      expect(runs.runs[0]).toMatchObject({ runId, status: "succeeded", trigger: { kind: "api" } });
+      const list = (await (await call("/threads?limit=1000")).json()) as {
+        threads: Array<{ threadId: string }>;
+      };
+      expect(list.threads.some((t) => t.threadId === threadId)).toBe(true);
+    });
+
+    it("cancel closes a running run with a cancelled RUN_FINISHED", async () => {
+      const threadId = await createThread();
+      const { res, controller } = await follow(threadId);
+      const frames = collectFrames(res.body!, (f) => countType(f, "RUN_FINISHED") >= 1);
+      const { runId } = await startRun(threadId, {
+        forwardedProps: { demo: { delayMs: 20, tokens: 500 } },
+      });
+      const cancel = await post(`/threads/${threadId}/runs/${runId}/cancel`, {});
+      expect(cancel.status).toBe(200);
+      const got = await frames;
+      controller.abort();
+      await verifyWithAgUi(eventsOf(got));
+      const last = eventsOf(got).at(-1) as BaseEvent & {
+        metadata?: { threadline?: { outcome?: string } };
+      };
+      expect(last.metadata?.threadline?.outcome).toBe("cancelled");
+    });
+
+    it("rejects bad input with JSON errors and the right status", async () => {
+      const threadId = await createThread();
+      await expectError(await call("/threads/does-not-exist/events"), 404, "THREAD_NOT_FOUND");
+      await expectError(await call("/threads/does-not-exist"), 404, "THREAD_NOT_FOUND");
+      await expectError(await call(`/threads/${threadId}/events?after=-1`), 400, "BAD_REQUEST");
+      await expectError(await call(`/threads/${threadId}/events?after=99999`), 400, "BAD_REQUEST");
+      await expectError(
+        await call(`/threads/${threadId}/events?replay=sometimes`),
+        400,
+        "BAD_REQUEST",
+      );
+      await expectError(await post(`/threads/${threadId}/runs`, "{not json"), 400, "INVALID_JSON");
+      await expectError(
+        await post(`/threads/${threadId}/runs`, { agentId: 5 }),
+        400,
+        "VALIDATION_FAILED",
+      );
+      await expectError(
+        await post(`/threads/${threadId}/runs`, {
+          agentId: "demo",
+          messages: [{ id: "x", role: "wizard" }],
+        }),
+        400,
+        "VALIDATION_FAILED",
+      );
+      await expectError(
+        await post(`/threads/${threadId}/runs`, { agentId: "no-such-agent" }),
+        404,
+        "AGENT_NOT_FOUND",
+      );
+      await expectError(await call(`/threads/${threadId}/runs/nope`), 404, "RUN_NOT_FOUND");
+      await expectError(
+        await post(`/threads/${threadId}/runs/nope/cancel`, {}),
+        404,
+        "RUN_NOT_FOUND",
+      );
+      await expectError(await call("/no/such/route"), 404, "NOT_FOUND");
+      const big = JSON.stringify({ agentId: "demo", state: { blob: "x".repeat(2 * 1024 * 1024) } });
+      await expectError(await post(`/threads/${threadId}/runs`, big), 413, "PAYLOAD_TOO_LARGE");
+      await startRun(threadId, { forwardedProps: { demo: { delayMs: 20, tokens: 200 } } });
+      await expectError(
+        await post(`/threads/${threadId}/runs`, { agentId: "demo", multitask: "reject" }),
+        409,
+        "THREAD_BUSY",
+      );
+      // Nothing stored was lost by any of the above.
+      const thread = (await (await call(`/threads/${threadId}`)).json()) as { lastSeq: number };
+      expect(thread.lastSeq).toBeGreaterThan(0);
+    });
+  });
+}
