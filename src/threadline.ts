@@ -23,6 +23,8 @@ export interface ThreadlineOptions {
   keepaliveMs?: number;
   /** Maximum request body size in bytes. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** CORS: true (default, any origin), false, or the allowed origins. */
+  cors?: boolean | string[];
   /** Run lease duration (recovery bound for multi-instance stores). Default 15 s. */
   leaseMs?: number;
   instanceId?: string;

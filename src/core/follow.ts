@@ -60,6 +60,8 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   private ended = false;
   private wake: (() => void) | undefined;
   private detach: (() => void) | undefined;
+  /** The run that was in progress where the stream started (it was re-opened), if any. */
+  activeRunAtOpen: string | undefined;
   /** Number of times the live queue overflowed and the follower fell back to the store. */
   overflows = 0;
 
@@ -268,6 +270,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
       after = page[page.length - 1]!.seq;
     }
     if (!tracker.isOpen || !tracker.runStarted) return [];
+    this.activeRunAtOpen = at.runId;
     const events = [tracker.runStarted, ...tracker.reopenEvents()];
     return events.map((event) => ({
       seq,

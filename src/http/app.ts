@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { cors } from "hono/cors";
 import { ThreadlineError } from "../core/errors.js";
 import type { Threadline } from "../threadline.js";
 import { requireToken } from "./auth.js";
@@ -21,6 +22,25 @@ export function createApp(tl: Threadline): Hono {
   app.notFound((c) =>
     new ThreadlineError("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`).toResponse(),
   );
+
+  if (tl.options.cors !== false) {
+    // Browser frontends (CopilotKit, the inspector) call from other origins; the token, not the
+    // origin, is what protects the API.
+    app.use(
+      "*",
+      cors({
+        origin: tl.options.cors === undefined || tl.options.cors === true ? "*" : tl.options.cors,
+        allowHeaders: [
+          "Authorization",
+          "Content-Type",
+          "Last-Event-ID",
+          "X-Threadline-Signature",
+          "X-Threadline-Delivery",
+        ],
+        exposeHeaders: ["X-Threadline-Last-Seq", "X-Threadline-Replay"],
+      }),
+    );
+  }
 
   app.get("/healthz", async (c) => {
     await tl.ready;

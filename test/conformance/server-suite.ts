@@ -1,6 +1,6 @@
 import type { BaseEvent } from "@ag-ui/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectFrames, countType, eventsOf, type Frame } from "../helpers/sse.js";
+import { collectFrames, countType, eventsOf, type Frame, FrameReader } from "../helpers/sse.js";
 import { verifyWithAgUi } from "../helpers/verify.js";
 
 export interface ServerUnderTest {
@@ -77,32 +77,73 @@ export function runServerConformance(name: string, setup: () => Promise<ServerUn
       await server?.close();
     });
 
-    it("a follower sees every run started after it attached, in order, and stays attached", async () => {
-      const threadId = await createThread();
-      const { res, controller } = await follow(threadId);
-      const frames = collectFrames(res.body!, (f) => countType(f, "RUN_FINISHED") >= 3);
-      await startRun(threadId);
-      await startRun(threadId);
-      await startRun(threadId, { messages: [{ id: "m-3", role: "user", content: "third" }] });
-      const got = await frames;
-      controller.abort();
-      await verifyWithAgUi(eventsOf(got));
-      expect(countType(got, "RUN_STARTED")).toBe(3);
-      const ids = logIds(got);
-      expect(ids).toEqual(ids.map((_, i) => ids[0]! + i));
-      const started = eventsOf(got).filter((e) => e.type === "RUN_STARTED") as Array<
-        BaseEvent & {
-          metadata?: { threadline?: { trigger?: { kind: string } } };
-          input?: { messages: Array<{ id: string }> };
-        }
-      >;
-      expect(started.map((e) => e.metadata?.threadline?.trigger?.kind)).toEqual([
-        "api",
-        "api",
-        "api",
-      ]);
-      expect(started[2]!.input?.messages.map((m) => m.id)).toEqual(["m-3"]);
-    });
+    const agentRun = async (threadId: string, messages: unknown[] = []) => {
+      const res = await post("/agent/demo/run", {
+        threadId,
+        runId: crypto.randomUUID(),
+        messages,
+        tools: [],
+        context: [],
+        state: {},
+        forwardedProps: { demo: { delayMs: 1, tokens: 5 } },
+      });
+      expect(res.status).toBe(200);
+      // The run's own stream ends with its terminal event.
+      const own = eventsOf(await collectFrames(res.body!, () => false));
+      expect(own.at(-1)?.type).toBe("RUN_FINISHED");
+    };
+
+    for (const via of ["events", "connect"] as const) {
+      it(`a follower (${via === "events" ? "GET /threads/:id/events" : "POST /agent/demo/connect?follow=true"}) sees three later runs in order and stays attached`, async () => {
+        const threadId = await createThread();
+        const controller = new AbortController();
+        const res =
+          via === "events"
+            ? (await follow(threadId)).res
+            : await call("/agent/demo/connect?follow=true", {
+                method: "POST",
+                signal: controller.signal,
+                body: JSON.stringify({
+                  threadId,
+                  runId: "c",
+                  messages: [],
+                  tools: [],
+                  context: [],
+                  state: {},
+                  forwardedProps: {},
+                }),
+              });
+        expect(res.status).toBe(200);
+        const reader = new FrameReader(res.body!);
+        const frames = reader.until((f) => countType(f, "RUN_FINISHED") >= 3);
+        await startRun(threadId);
+        await startRun(threadId);
+        await agentRun(threadId, [{ id: "m-3", role: "user", content: "third" }]);
+        const got = await frames;
+        await verifyWithAgUi(eventsOf(got));
+        expect(countType(got, "RUN_STARTED")).toBe(3);
+        const ids = logIds(got);
+        expect(ids).toEqual(ids.map((_, i) => ids[0]! + i));
+        const started = eventsOf(got).filter((e) => e.type === "RUN_STARTED") as Array<
+          BaseEvent & {
+            metadata?: { threadline?: { trigger?: { kind: string } } };
+            input?: { messages: Array<{ id: string }> };
+          }
+        >;
+        expect(started.map((e) => e.metadata?.threadline?.trigger?.kind)).toEqual([
+          "api",
+          "api",
+          "client",
+        ]);
+        expect(started[2]!.input?.messages.map((m) => m.id)).toEqual(["m-3"]);
+        // Still attached: a fourth run arrives on the same stream.
+        const more = reader.until((f) => countType(f, "RUN_FINISHED") >= 1);
+        await startRun(threadId);
+        expect(countType(await more, "RUN_STARTED")).toBe(1);
+        await reader.close();
+        controller.abort();
+      });
+    }
 
     it("resumes from Last-Event-ID and from ?after= with no gap and no duplicate", async () => {
       const threadId = await createThread();

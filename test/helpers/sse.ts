@@ -79,3 +79,47 @@ export const eventsOf = (frames: Frame[]): BaseEvent[] =>
 
 export const countType = (frames: Frame[], type: string): number =>
   frames.filter((f) => f.data?.type === type).length;
+
+/** A reader that can be asked for frames several times on one open stream. */
+export class FrameReader {
+  readonly frames: Frame[] = [];
+  private readonly it: AsyncGenerator<Frame>;
+  private ended = false;
+
+  constructor(body: ReadableStream<Uint8Array>) {
+    this.it = readFrames(body);
+  }
+
+  /** Reads until `until(newFrames)` holds; returns the frames read by this call. */
+  async until(until: (frames: Frame[]) => boolean, timeoutMs = 10_000): Promise<Frame[]> {
+    const got: Frame[] = [];
+    const deadline = Date.now() + timeoutMs;
+    while (!until(got)) {
+      if (this.ended) return got;
+      let timer: NodeJS.Timeout | undefined;
+      const next = await Promise.race([
+        this.it.next(),
+        new Promise<"timeout">((r) => {
+          timer = setTimeout(() => r("timeout"), Math.max(1, deadline - Date.now()));
+        }),
+      ]);
+      clearTimeout(timer);
+      if (next === "timeout") {
+        throw new Error(
+          `timed out with ${got.length} frames: ${JSON.stringify(got.map((f) => f.data?.type))}`,
+        );
+      }
+      if (next.done) {
+        this.ended = true;
+        return got;
+      }
+      got.push(next.value);
+      this.frames.push(next.value);
+    }
+    return got;
+  }
+
+  async close(): Promise<void> {
+    await this.it.return(undefined);
+  }
+}

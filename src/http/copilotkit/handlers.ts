@@ -1,0 +1,216 @@
+import { type Message, RunAgentInputSchema } from "@ag-ui/core";
+import { z } from "zod";
+import { ThreadlineError } from "../../core/errors.js";
+import { isTerminalEvent } from "../../core/run-tracker.js";
+import { FORWARDED_PROPS_KEY, HEADER_LAST_EVENT_ID, type ReplayMode } from "../../protocol.js";
+import type { Threadline } from "../../threadline.js";
+import { authorize } from "../auth.js";
+import { SSE_HEADERS, sseResponse } from "../sse.js";
+import { describeIssues, idSchema, multitaskSchema, parseWith } from "../validation.js";
+
+/**
+ * CopilotKit v2 wire protocol (the runtime's `/info`, `/agent/:id/run|connect|stop`), as its
+ * `ProxiedCopilotRuntimeAgent` speaks it — see COMPAT.md. Logic stays in core; this only maps.
+ */
+
+const VERSION = "1.75.0";
+
+const threadlineProps = z
+  .looseObject({
+    follow: z.boolean().optional(),
+    multitask: multitaskSchema.optional(),
+    replay: z.enum(["full", "compact", "none"]).optional(),
+  })
+  .optional();
+
+function runInput(body: unknown) {
+  const parsed = RunAgentInputSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new ThreadlineError(
+      "VALIDATION_FAILED",
+      `invalid RunAgentInput: ${describeIssues(parsed.error as never)}`,
+    );
+  }
+  parseWith(idSchema, parsed.data.threadId, "threadId");
+  const props = (parsed.data.forwardedProps ?? {}) as Record<string, unknown>;
+  const tlProps = parseWith(
+    threadlineProps,
+    props[FORWARDED_PROPS_KEY],
+    `forwardedProps.${FORWARDED_PROPS_KEY}`,
+  );
+  return { input: parsed.data, tlProps: tlProps ?? {} };
+}
+
+function requireAgent(tl: Threadline, agentId: string): void {
+  if (!tl.coordinator.hasAgent(agentId)) {
+    throw new ThreadlineError("AGENT_NOT_FOUND", `Agent '${agentId}' does not exist`, {
+      details: { agents: tl.coordinator.agentIds() },
+    });
+  }
+}
+
+export function info(tl: Threadline): Record<string, unknown> {
+  const agents: Record<string, unknown> = {};
+  for (const id of tl.coordinator.agentIds()) {
+    const source = tl.options.agents[id];
+    const agent = typeof source === "function" ? undefined : source;
+    agents[id] = {
+      name: id,
+      className: agent?.constructor.name ?? "Agent",
+      description: agent?.description ?? "",
+    };
+  }
+  return {
+    version: VERSION,
+    agents,
+    audioFileTranscriptionEnabled: false,
+    mode: "sse",
+    threadEndpoints: { list: false, inspect: false, mutations: false, realtimeMetadata: false },
+    telemetryDisabled: true,
+    threadline: {
+      protocol: 1,
+      follow: true,
+      connectFollowDefault: tl.options.connectFollowDefault ?? false,
+    },
+  };
+}
+
+/** The client's state replaces the thread's only when it says something (not `{}`). */
+function meaningfulState(state: unknown): boolean {
+  if (state === undefined || state === null) return false;
+  return !(typeof state === "object" && !Array.isArray(state) && Object.keys(state).length === 0);
+}
+
+/** `POST /agent/:agentId/run`: starts a client run and streams that run's events. */
+export async function run(
+  tl: Threadline,
+  agentId: string,
+  body: unknown,
+  request: Request,
+): Promise<Response> {
+  requireAgent(tl, agentId);
+  const { input, tlProps } = runInput(body);
+  const threadId = input.threadId;
+  await authorize(tl.options.authorize, request, { threadId, action: "write" });
+  await tl.store.ensureThread(threadId);
+  const start = (await tl.store.getThread(threadId))?.lastSeq ?? 0;
+  // Attach before starting, so none of the run's events can slip past.
+  const follow = tl.follow(threadId, { after: start, replay: "full", signal: request.signal });
+  await follow.open();
+  let runId: string;
+  try {
+    ({ runId } = await tl.startRun({
+      threadId,
+      agentId,
+      runId: input.runId,
+      // A user's message waits for a scheduled run in progress rather than being refused.
+      multitask: tlProps.multitask ?? "enqueue",
+      trigger: { kind: "client" },
+      input: {
+        messages: input.messages.filter((m: Message) => m.role !== "activity"),
+        ...(meaningfulState(input.state) ? { state: input.state } : {}),
+        forwardedProps: input.forwardedProps,
+        tools: input.tools,
+        context: input.context,
+      },
+    }));
+  } catch (error) {
+    follow.close();
+    throw error;
+  }
+  return sseResponse(follow, {
+    ...(tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs }),
+    filter: (item) => item.runId === runId,
+    until: (item) => item.runId === runId && item.kind === "event" && isTerminalEvent(item.event),
+  });
+}
+
+/**
+ * `POST /agent/:agentId/connect`. A stock client gets what CopilotKit's runners give — the thread
+ * as a snapshot, the run in progress, then the end of the stream — so it never hangs. A client
+ * that asks to follow (`?follow=true` or `forwardedProps.threadline.follow`) stays attached;
+ * `lastSeenEventId` (a seq) resumes after that cursor.
+ */
+export async function connect(
+  tl: Threadline,
+  agentId: string,
+  body: unknown,
+  request: Request,
+  query: { follow?: string | undefined },
+): Promise<Response> {
+  requireAgent(tl, agentId);
+  const raw = (body ?? {}) as Record<string, unknown>;
+  const { input, tlProps } = runInput({
+    runId: "connect",
+    messages: [],
+    tools: [],
+    context: [],
+    state: {},
+    ...raw,
+  });
+  const threadId = input.threadId;
+  await authorize(tl.options.authorize, request, { threadId, action: "read" });
+  const followWanted =
+    query.follow !== undefined
+      ? query.follow === "true" || query.follow === "1"
+      : (tlProps.follow ?? tl.options.connectFollowDefault ?? false);
+  const cursorText = request.headers.get(HEADER_LAST_EVENT_ID) ?? raw.lastSeenEventId;
+  const cursor =
+    typeof cursorText === "string" && /^\d+$/.test(cursorText) ? Number(cursorText) : undefined;
+  const exists = await tl.store.getThread(threadId);
+  if (!followWanted && (!exists || exists.lastSeq === 0)) {
+    // Nothing to replay and nothing running: CopilotKit's runners answer with an empty stream.
+    return new Response("", { status: 200, headers: SSE_HEADERS });
+  }
+  if (!exists) await tl.store.ensureThread(threadId);
+  const replay: ReplayMode = tlProps.replay ?? (cursor ? "full" : "compact");
+  const follow = tl.follow(threadId, {
+    after: cursor ?? 0,
+    replay,
+    live: true,
+    signal: request.signal,
+  });
+  await follow.open();
+  const keepalive =
+    tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs };
+  if (followWanted) return sseResponse(follow, keepalive);
+  const active = follow.activeRunAtOpen;
+  if (!active) {
+    // Idle thread: the replay is all there is; end right after it.
+    return sseResponse(follow, {
+      ...keepalive,
+      until: (item) => item.kind === "snapshot" && item.event.type === "RUN_FINISHED",
+    });
+  }
+  return sseResponse(follow, {
+    ...keepalive,
+    until: (item) => item.kind === "event" && item.runId === active && isTerminalEvent(item.event),
+  });
+}
+
+const stopBody = z.strictObject({ runId: idSchema.optional() });
+
+/** `POST /agent/:agentId/stop/:threadId`: cancels the thread's active run. */
+export async function stop(
+  tl: Threadline,
+  agentId: string,
+  threadId: string,
+  body: unknown,
+  request: Request,
+) {
+  requireAgent(tl, agentId);
+  parseWith(idSchema, threadId, "threadId");
+  const { runId } = parseWith(stopBody, body ?? {}, "stop request");
+  await authorize(tl.options.authorize, request, { threadId, action: "write" });
+  const thread = await tl.store.getThread(threadId);
+  const active = thread?.activeRunId;
+  if (!active) return { stopped: false, message: `No active run for thread '${threadId}'.` };
+  if (runId && runId !== active) {
+    return {
+      stopped: false,
+      message: `Run '${runId}' is not the active run for thread '${threadId}'.`,
+    };
+  }
+  await tl.cancelRun(threadId, active);
+  return { stopped: true, runId: active };
+}
