@@ -38,7 +38,11 @@ const runInput = (threadId: string, extra: Record<string, unknown> = {}) => ({
 
 describe("CopilotKit v2 wire", () => {
   it("GET /info lists the agents the way CopilotKit's client reads them", async () => {
-    type Info = { agents: Record<string, unknown>; mode: string; audioFileTranscriptionEnabled: boolean };
+    type Info = {
+      agents: Record<string, unknown>;
+      mode: string;
+      audioFileTranscriptionEnabled: boolean;
+    };
     const body = (await (await fetch(`${server.url}/info`)).json()) as Info;
     expect(body.agents.demo).toMatchObject({ name: "demo", className: "DemoAgent" });
     expect(body.mode).toBe("sse");
