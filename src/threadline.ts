@@ -81,8 +81,14 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     startRun: (req: StartRunRequest) => coordinator.startRun(req),
     cancelRun: (threadId, runId) => coordinator.cancelRun(threadId, runId),
     follow(threadId, opts) {
-      const f = new Follow(options.store, fanout, threadId, opts);
-      follows.add(f);
+      const f: Follow = new Follow(options.store, fanout, threadId, {
+        ...opts,
+        onClose: () => {
+          follows.delete(f);
+          opts?.onClose?.();
+        },
+      });
+      if (!f.closed) follows.add(f);
       return f;
     },
     listen: (opts) => listen(tl, opts),

@@ -29,6 +29,8 @@ export interface FollowOptions {
   /** Bytes of undelivered live frames kept per follower before it falls back to the store. */
   maxQueueBytes?: number;
   signal?: AbortSignal;
+  /** Called once when the follow ends (for bookkeeping by its owner). */
+  onClose?: () => void;
 }
 
 const PAGE = 1000;
@@ -60,6 +62,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   private ended = false;
   private wake: (() => void) | undefined;
   private detach: (() => void) | undefined;
+  private readonly onClose: (() => void) | undefined;
   /** The run that was in progress where the stream started (it was re-opened), if any. */
   activeRunAtOpen: string | undefined;
   /** Number of times the live queue overflowed and the follower fell back to the store. */
@@ -76,6 +79,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     this.replay = opts.replay ?? (this.cursor === 0 ? "compact" : "full");
     this.live = opts.live ?? true;
     this.maxQueueBytes = opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
+    this.onClose = opts.onClose;
     opts.signal?.addEventListener("abort", () => this.close(), { once: true });
     if (opts.signal?.aborted) this.close();
   }
@@ -234,6 +238,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     if (this.ended) return;
     this.ended = true;
     this.detach?.();
+    this.onClose?.();
     this.queue = [];
     this.queueBytes = 0;
     this.notify();

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
+import { waitFor } from "../helpers/agents.js";
 import { collectFrames, countType, eventsOf } from "../helpers/sse.js";
 import { verifyWithAgUi } from "../helpers/verify.js";
 
@@ -49,5 +50,25 @@ describe("follow over HTTP (in-process)", () => {
       "assistant",
     ]);
     expect(thread.state.turns).toBe(2);
+  });
+});
+
+describe("follower lifecycle", () => {
+  it("a follower that disconnects is released (no leak of subscriptions)", async () => {
+    tl = createThreadline({ store: createMemoryStore(), agents: { demo: new DemoAgent() } });
+    const server = await tl.listen({ port: 0 });
+    try {
+      await tl.store.ensureThread("t1");
+      const controllers = Array.from({ length: 5 }, () => new AbortController());
+      const responses = await Promise.all(
+        controllers.map((c) => fetch(`${server.url}/threads/t1/events`, { signal: c.signal })),
+      );
+      expect(responses.every((r) => r.status === 200)).toBe(true);
+      await waitFor(() => tl!.fanout.followerCount("t1") === 5, "followers attached");
+      for (const c of controllers) c.abort();
+      await waitFor(() => tl!.fanout.followerCount() === 0, "followers released");
+    } finally {
+      await server.close();
+    }
   });
 });
