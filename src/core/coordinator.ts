@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { AbstractAgent } from "@ag-ui/client";
 import type { BaseEvent, Message, RunAgentInput } from "@ag-ui/core";
 import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
+import { runAgentWithHistory } from "./agent-exec.js";
 import { ThreadlineError } from "./errors.js";
 import { isOwnerGone, newInstanceId } from "./instance.js";
 import type { Logger } from "./logger.js";
@@ -11,6 +12,14 @@ import { RunWriter } from "./run-writer.js";
 import type { ThreadStore } from "./store.js";
 import type { MultitaskStrategy, RunInput, RunRecord, RunTrigger } from "./types.js";
 import { ViewBuilder } from "./view.js";
+
+interface CachedView {
+  view: ViewBuilder;
+  lastSeq: number;
+}
+
+/** Threads whose materialized view stays in memory between runs. */
+const VIEW_CACHE_SIZE = 256;
 
 /** An agent, or a factory for one per run. Agents are cloned per run: they hold run state. */
 export type AgentSource = AbstractAgent | (() => AbstractAgent);
@@ -66,6 +75,8 @@ export class Coordinator {
   private readonly now: () => number;
   private readonly active = new Map<string, ActiveRun>();
   private readonly pumping = new Map<string, Promise<void>>();
+  /** LRU of writer views, so a run does not reload (and re-parse) the thread's history. */
+  private readonly views = new Map<string, CachedView>();
   private sweeper: NodeJS.Timeout | undefined;
   private closing = false;
 
@@ -188,8 +199,8 @@ export class Coordinator {
 
   private async execute(run: RunRecord, fence: { runId: string; token: number }): Promise<void> {
     const { threadId, runId } = run;
-    const thread = await this.store.getThread(threadId);
-    const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {});
+    const view = await this.loadView(threadId);
+    this.views.delete(threadId);
     let fatal: unknown;
     let stopAgent: (() => void) | undefined;
     const writer = new RunWriter({
@@ -208,7 +219,7 @@ export class Coordinator {
     const input: RunAgentInput = {
       threadId,
       runId,
-      messages: [...view.getMessages().map((m) => structuredClone(m)), ...newMessages],
+      messages: [...view.snapshotMessages(), ...newMessages],
       state: run.input.state ?? view.state ?? {},
       tools: run.input.tools ?? [],
       context: run.input.context ?? [],
@@ -267,18 +278,7 @@ export class Coordinator {
       let agentError: unknown;
       try {
         agent = this.resolveAgent(run.agentId);
-        agent.threadId = threadId;
-        agent.messages = input.messages;
-        agent.state = structuredClone(input.state);
-        const running = agent.runAgent(
-          {
-            runId,
-            tools: input.tools,
-            context: input.context,
-            forwardedProps: input.forwardedProps,
-          },
-          { onEvent: ({ event }) => writer.write(event as BaseEvent) },
-        );
+        const running = runAgentWithHistory(agent, input, (event) => writer.write(event));
         await Promise.race([running, stopped]);
         // Swallow a late rejection of an agent we stopped.
         running.catch(() => undefined);
@@ -297,11 +297,26 @@ export class Coordinator {
         writer.finish();
       }
       await writer.flushed();
+      if (!fatal && writer.lastSeq !== undefined) {
+        this.views.set(threadId, { view, lastSeq: writer.lastSeq });
+        if (this.views.size > VIEW_CACHE_SIZE) this.views.delete(this.views.keys().next().value!);
+      }
     } finally {
       clearInterval(renew);
       this.active.delete(threadId);
       resolveDone();
     }
+  }
+
+  /** The thread's view: the cached one if no one appended since, else loaded from the store. */
+  private async loadView(threadId: string): Promise<ViewBuilder> {
+    const cached = this.views.get(threadId);
+    if (cached) {
+      const newer = await this.store.read(threadId, { after: cached.lastSeq, limit: 1 });
+      if (newer.length === 0) return cached.view;
+    }
+    const thread = await this.store.getThread(threadId);
+    return new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
   }
 
   /**

@@ -33,14 +33,29 @@ export class ViewBuilder {
   private index = new Map<string, number>();
   private toolCallOwner = new Map<string, string>();
   private dirty = new Set<string>();
+  /** Messages this builder created or copied: only these may be mutated in place. */
+  private fresh = new Set<string>();
   private replaced = false;
   private stateChanged = false;
   state: unknown;
 
-  constructor(messages: readonly Message[], state: unknown) {
-    this.messages = messages.map((m) => structuredClone(m) as AnyMessage);
-    this.state = structuredClone(state ?? {});
+  /**
+   * `owned: true` hands the arrays over (e.g. freshly parsed from the store): no copy is made.
+   * Either way messages are copied on first write, so arrays handed out by `getMessages()`
+   * (the agent's input) never see later changes to messages that existed before.
+   */
+  constructor(messages: readonly Message[], state: unknown, opts: { owned?: boolean } = {}) {
+    this.messages = opts.owned
+      ? (messages as AnyMessage[])
+      : messages.map((m) => structuredClone(m) as AnyMessage);
+    this.state = opts.owned ? (state ?? {}) : structuredClone(state ?? {});
     this.reindex();
+  }
+
+  /** A point-in-time copy of the message list (shallow: messages are copy-on-write). */
+  snapshotMessages(): Message[] {
+    this.fresh.clear();
+    return this.messages.slice();
   }
 
   getMessages(): Message[] {
@@ -74,10 +89,10 @@ export class ViewBuilder {
       case EventType.TEXT_MESSAGE_CONTENT:
       case EventType.REASONING_MESSAGE_CONTENT: {
         const e = event as TextMessageContentEvent | ReasoningMessageContentEvent;
-        const m = this.get(e.messageId);
-        if (!m || m.role === "activity") return;
+        if (this.get(e.messageId)?.role === "activity") return;
+        const m = this.edit(e.messageId);
+        if (!m) return;
         m.content = `${typeof m.content === "string" ? m.content : ""}${e.delta}`;
-        this.dirty.add(m.id);
         return;
       }
       case EventType.REASONING_MESSAGE_START: {
@@ -93,8 +108,8 @@ export class ViewBuilder {
         if (ownerId) {
           const tc = this.get(ownerId)?.toolCalls?.find((t) => t.id === e.toolCallId);
           if (tc && tc.function.name !== e.toolCallName) {
-            tc.function.name = e.toolCallName;
-            this.dirty.add(ownerId);
+            const renamed = this.edit(ownerId)?.toolCalls?.find((t) => t.id === e.toolCallId);
+            if (renamed) renamed.function.name = e.toolCallName;
           }
           return;
         }
@@ -103,6 +118,8 @@ export class ViewBuilder {
           const id = e.parentMessageId && !owner ? e.parentMessageId : e.toolCallId;
           owner = { id, role: "assistant", toolCalls: [] } as AnyMessage;
           this.push(owner);
+        } else {
+          owner = this.edit(owner.id)!;
         }
         owner.toolCalls ??= [];
         owner.toolCalls.push({
@@ -118,11 +135,9 @@ export class ViewBuilder {
         const e = event as ToolCallArgsEvent;
         const ownerId = this.toolCallOwner.get(e.toolCallId);
         const tc = ownerId
-          ? this.get(ownerId)?.toolCalls?.find((t) => t.id === e.toolCallId)
+          ? this.edit(ownerId)?.toolCalls?.find((t) => t.id === e.toolCallId)
           : undefined;
-        if (!tc || !ownerId) return;
-        tc.function.arguments += e.delta;
-        this.dirty.add(ownerId);
+        if (tc) tc.function.arguments += e.delta;
         return;
       }
       case EventType.TOOL_CALL_RESULT: {
@@ -186,8 +201,8 @@ export class ViewBuilder {
       }
       case EventType.ACTIVITY_DELTA: {
         const e = event as ActivityDeltaEvent;
-        const m = this.get(e.messageId) as (AnyMessage & { content: unknown }) | undefined;
-        if (m?.role !== "activity") return;
+        if (this.get(e.messageId)?.role !== "activity") return;
+        const m = this.edit(e.messageId) as AnyMessage & { content: unknown };
         try {
           m.content = jsonPatch.applyPatch(
             structuredClone(m.content ?? {}),
@@ -235,6 +250,7 @@ export class ViewBuilder {
         .map((id) => this.get(id))
         .filter((m): m is AnyMessage => m !== undefined)
         .sort((a, b) => (this.index.get(a.id) ?? 0) - (this.index.get(b.id) ?? 0))
+        // Copies: the store may serialize after later events changed the live objects.
         .map((m) => structuredClone(m));
     }
     if (this.stateChanged) update.state = { value: structuredClone(this.state) };
@@ -242,6 +258,20 @@ export class ViewBuilder {
     this.replaced = false;
     this.stateChanged = false;
     return update.replaceMessages || update.upsertMessages || update.state ? update : undefined;
+  }
+
+  /** The message, made safe to mutate (copied on first write) and marked changed. */
+  private edit(id: string): AnyMessage | undefined {
+    const i = this.index.get(id);
+    if (i === undefined) return undefined;
+    let m = this.messages[i]!;
+    if (!this.fresh.has(id)) {
+      m = structuredClone(m);
+      this.messages[i] = m;
+      this.fresh.add(id);
+    }
+    this.dirty.add(id);
+    return m;
   }
 
   private get(id: string): AnyMessage | undefined {
@@ -252,6 +282,7 @@ export class ViewBuilder {
   private push(m: AnyMessage): void {
     this.index.set(m.id, this.messages.length);
     this.messages.push(m);
+    this.fresh.add(m.id);
     for (const tc of m.toolCalls ?? []) this.toolCallOwner.set(tc.id, m.id);
     this.dirty.add(m.id);
   }
@@ -263,6 +294,7 @@ export class ViewBuilder {
       return;
     }
     this.messages[i] = m;
+    this.fresh.add(m.id);
     for (const tc of m.toolCalls ?? []) this.toolCallOwner.set(tc.id, m.id);
     this.dirty.add(m.id);
   }
