@@ -19,8 +19,8 @@ export function appendInTransaction(
   view: ViewUpdate | undefined,
   now: number,
 ): EventRecord[] {
-  const thread = threads.row(threadId);
-  const run = thread ? runs.row(threadId, fence.runId) : undefined;
+  const thread = threads.head(threadId);
+  const run = thread ? runs.brief(threadId, fence.runId) : undefined;
   if (
     !thread ||
     !run ||

@@ -21,6 +21,12 @@ export interface ThreadRow {
   next_position: number;
 }
 
+/** The thread columns a write needs: not the state or metadata, which may be large. */
+export type ThreadHead = Pick<
+  ThreadRow,
+  "last_seq" | "active_run_id" | "fence_token" | "next_position"
+>;
+
 export interface EventRow {
   seq: number;
   run_id: string;
@@ -46,6 +52,12 @@ export interface RunRow {
   cancel_requested: number;
   queue_pos: number | null;
 }
+
+/** The run columns a fence or lease check needs: not the input, which may be large. */
+export type RunBrief = Pick<
+  RunRow,
+  "status" | "lease_owner" | "lease_token" | "lease_expires_at" | "cancel_requested"
+>;
 
 export function summaryOf(row: ThreadRow): ThreadSummary {
   return {

@@ -16,8 +16,8 @@ export class RunQueue {
 
   enqueue(run: RunRecord, strategy: MultitaskStrategy, now: number): EnqueueResult {
     this.threads.ensure(run.threadId, undefined, now);
-    const thread = this.threads.row(run.threadId)!;
-    if (this.runs.row(run.threadId, run.runId)) {
+    const thread = this.threads.head(run.threadId)!;
+    if (this.runs.brief(run.threadId, run.runId)) {
       throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
     }
     const queued = this.runs.queued(run.threadId);
@@ -36,19 +36,19 @@ export class RunQueue {
   }
 
   claimNext(threadId: string, owner: string, leaseMs: number, now: number): ClaimedRun | null {
-    const thread = this.threads.row(threadId);
+    const thread = this.threads.head(threadId);
     if (!thread || thread.active_run_id !== null) return null;
-    const head = this.runs.head(threadId);
-    if (!head) return null;
+    const runId = this.runs.head(threadId);
+    if (runId === undefined) return null;
     const token = thread.fence_token + 1;
-    this.runs.start(threadId, head.run_id, { owner, token, expiresAt: now + leaseMs }, now);
-    this.threads.setActive(threadId, head.run_id, token);
-    return { run: this.runs.get(threadId, head.run_id)!, fence: { runId: head.run_id, token } };
+    this.runs.start(threadId, runId, { owner, token, expiresAt: now + leaseMs }, now);
+    this.threads.setActive(threadId, runId, token);
+    return { run: this.runs.get(threadId, runId)!, fence: { runId, token } };
   }
 
   renew(threadId: string, fence: Fence, leaseMs: number, now: number) {
-    const thread = this.threads.row(threadId);
-    const run = thread ? this.runs.row(threadId, fence.runId) : undefined;
+    const thread = this.threads.head(threadId);
+    const run = thread ? this.runs.brief(threadId, fence.runId) : undefined;
     if (
       !thread ||
       !run ||
@@ -73,8 +73,8 @@ export class RunQueue {
     now: number,
     force: boolean,
   ): ClaimedRun | null {
-    const thread = this.threads.row(threadId);
-    const run = thread ? this.runs.row(threadId, runId) : undefined;
+    const thread = this.threads.head(threadId);
+    const run = thread ? this.runs.brief(threadId, runId) : undefined;
     if (!thread || !run || run.status !== "running" || thread.active_run_id !== runId) {
       return null;
     }
@@ -93,15 +93,15 @@ export class RunQueue {
     now: number,
     error?: { code: string; message: string },
   ): RunRecord | null {
-    const thread = this.threads.row(threadId);
-    if (!thread || !this.runs.row(threadId, runId)) return null;
+    const thread = this.threads.head(threadId);
+    if (!thread || !this.runs.brief(threadId, runId)) return null;
     this.runs.end(threadId, runId, status, now, error);
     if (thread.active_run_id === runId) this.threads.setActive(threadId, null, thread.fence_token);
     return this.runs.get(threadId, runId);
   }
 
   requestCancel(threadId: string, runId: string, now: number): RunRecord | null {
-    const run = this.runs.row(threadId, runId);
+    const run = this.runs.brief(threadId, runId);
     if (!run) return null;
     if (run.status === "queued") return this.markEnded(threadId, runId, "cancelled", now);
     if (run.status === "running") this.runs.requestCancel(threadId, runId);

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { RunLease, RunRecord, RunStatus } from "../../core/types.js";
-import { json, type RunRow, runOf } from "./rows.js";
+import { json, type RunBrief, type RunRow, runOf } from "./rows.js";
 
 /** Run rows and the per-thread FIFO queue (`queue_pos`). Callers own the transactions. */
 export class RunTable {
@@ -11,6 +11,10 @@ export class RunTable {
       get: db.prepare<[string, string], RunRow>(
         "SELECT * FROM runs WHERE thread_id = ? AND run_id = ?",
       ),
+      brief: db.prepare<[string, string], RunBrief>(
+        `SELECT status, lease_owner, lease_token, lease_expires_at, cancel_requested FROM runs
+         WHERE thread_id = ? AND run_id = ?`,
+      ),
       insert: db.prepare(
         `INSERT INTO runs (thread_id, run_id, agent_id, trigger_json, input_json, status,
            created_at, queue_pos) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)`,
@@ -19,10 +23,12 @@ export class RunTable {
         `SELECT min(queue_pos) AS lo, max(queue_pos) AS hi, count(*) AS n FROM runs
          WHERE thread_id = ? AND queue_pos IS NOT NULL`,
       ),
-      head: db.prepare<[string], RunRow>(
-        `SELECT * FROM runs WHERE thread_id = ? AND queue_pos IS NOT NULL
-         ORDER BY queue_pos LIMIT 1`,
-      ),
+      head: db
+        .prepare<[string], string>(
+          `SELECT run_id FROM runs WHERE thread_id = ? AND queue_pos IS NOT NULL
+           ORDER BY queue_pos LIMIT 1`,
+        )
+        .pluck(),
       start: db.prepare(
         `UPDATE runs SET status = 'running', started_at = ?, queue_pos = NULL,
            lease_owner = ?, lease_token = ?, lease_expires_at = ?
@@ -62,6 +68,11 @@ export class RunTable {
     return this.s.get.get(threadId, runId);
   }
 
+  /** What fence and lease checks need of a run; skips its input JSON. */
+  brief(threadId: string, runId: string): RunBrief | undefined {
+    return this.s.brief.get(threadId, runId);
+  }
+
   get(threadId: string, runId: string): RunRecord | null {
     const row = this.row(threadId, runId);
     return row ? runOf(row) : null;
@@ -86,7 +97,8 @@ export class RunTable {
     );
   }
 
-  head(threadId: string): RunRow | undefined {
+  /** The id of the run at the head of the thread's queue. */
+  head(threadId: string): string | undefined {
     return this.s.head.get(threadId);
   }
 

@@ -60,6 +60,7 @@ const MIGRATIONS: readonly string[] = [
     queue_pos        INTEGER,
     UNIQUE (thread_id, run_id)
   );
+  CREATE INDEX runs_by_thread ON runs (thread_id); -- rowid order within a thread
   CREATE INDEX runs_queue ON runs (thread_id, queue_pos) WHERE queue_pos IS NOT NULL;
   CREATE INDEX runs_running ON runs (lease_expires_at) WHERE status = 'running';
 

@@ -1,7 +1,15 @@
 import type { Message } from "@ag-ui/core";
 import type Database from "better-sqlite3";
 import type { EventRecord, ThreadSummary, ThreadView, ViewUpdate } from "../../core/types.js";
-import { type EventRow, json, recordOf, summaryOf, type ThreadRow, viewOf } from "./rows.js";
+import {
+  type EventRow,
+  json,
+  recordOf,
+  summaryOf,
+  type ThreadHead,
+  type ThreadRow,
+  viewOf,
+} from "./rows.js";
 
 /**
  * Threads, their event log and their materialized view. Statements are prepared once; callers
@@ -18,6 +26,10 @@ export class ThreadTable {
          VALUES (?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING`,
       ),
       row: db.prepare<[string], ThreadRow>("SELECT * FROM threads WHERE thread_id = ?"),
+      head: db.prepare<[string], ThreadHead>(
+        `SELECT last_seq, active_run_id, fence_token, next_position FROM threads
+         WHERE thread_id = ?`,
+      ),
       lastSeq: db
         .prepare<[string], number>("SELECT last_seq FROM threads WHERE thread_id = ?")
         .pluck(),
@@ -63,6 +75,11 @@ export class ThreadTable {
 
   row(threadId: string): ThreadRow | undefined {
     return this.s.row.get(threadId);
+  }
+
+  /** What writes need of a thread; skips the state and metadata JSON. */
+  head(threadId: string): ThreadHead | undefined {
+    return this.s.head.get(threadId);
   }
 
   summary(threadId: string): ThreadSummary | null {
