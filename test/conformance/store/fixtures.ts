@@ -79,7 +79,7 @@ export const runFinished = (threadId: string, runId: string, outcome?: string): 
 export const runError = (message: string, code?: string): BaseEvent =>
   ({ type: "RUN_ERROR", message, ...(code ? { code } : {}) }) as BaseEvent;
 
-export const valueOf = (r: EventRecord): unknown => (r.event as { value?: unknown }).value;
+export const customValue = (r: EventRecord): unknown => (r.event as { value?: unknown }).value;
 export const seqs = (records: readonly EventRecord[]): number[] => records.map((r) => r.seq);
 export const range = (from: number, to: number): number[] =>
   Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);

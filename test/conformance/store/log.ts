@@ -4,6 +4,7 @@ import type { EventRecord, ThreadView } from "../../../src/core/types.js";
 import {
   activeRun,
   custom,
+  customValue,
   nextMillisecond,
   range,
   readAll,
@@ -11,7 +12,6 @@ import {
   type SuiteContext,
   seqs,
   uid,
-  valueOf,
 } from "./fixtures.js";
 
 const msg = (id: string, content: string): Message => ({ id, role: "user", content });
@@ -44,7 +44,7 @@ export function logTests(ctx: SuiteContext): void {
       expect(a.every((r) => r.runId === run.runId && typeof r.at === "number")).toBe(true);
       const all = await store.read(t, { after: 0 });
       expect(seqs(all)).toEqual([1, 2, 3, 4, 5]);
-      expect(all.slice(1).map(valueOf)).toEqual([1, 2, 3, 4]);
+      expect(all.slice(1).map(customValue)).toEqual([1, 2, 3, 4]);
       expect(all[0]!.event).toEqual(runStarted(t, run.runId));
       expect((await store.getThread(t))!.lastSeq).toBe(5);
     });
@@ -78,7 +78,7 @@ export function logTests(ctx: SuiteContext): void {
         after = page[page.length - 1]!.seq;
       }
       expect(seqs(paged)).toEqual(range(1, 2500));
-      expect(paged.map(valueOf)).toEqual(range(1, 2500));
+      expect(paged.map(customValue)).toEqual(range(1, 2500));
     });
 
     it("lists threads most recently updated first, with limit and offset", async () => {
@@ -173,7 +173,7 @@ export function logTests(ctx: SuiteContext): void {
         if (view!.lastSeq > 0) {
           // The state written with the append that produced lastSeq.
           const last = results.find((r) => r[0]!.seq === view!.lastSeq)!;
-          expect(view!.state).toEqual({ n: valueOf(last[0]!) });
+          expect(view!.state).toEqual({ n: customValue(last[0]!) });
         }
       }
       expect((await store.getThread(t))!.messages).toHaveLength(60);
@@ -186,7 +186,7 @@ export function logTests(ctx: SuiteContext): void {
       const event = custom({ x: 1 });
       await store.append(t, fence, [event]);
       (event as unknown as { value: { x: number } }).value.x = 2;
-      expect(valueOf((await store.read(t, { after: 0 }))[0]!)).toEqual({ x: 1 });
+      expect(customValue((await store.read(t, { after: 0 }))[0]!)).toEqual({ x: 1 });
     });
   });
 }
@@ -223,7 +223,7 @@ export async function expectGaplessConcurrentAppends(
     for (const c of mine) {
       const first = c.records[0]!.seq;
       expect(seqs(c.records)).toEqual(range(first, first + c.values.length - 1));
-      expect(log.slice(first - 1, first - 1 + c.values.length).map(valueOf)).toEqual(c.values);
+      expect(log.slice(first - 1, first - 1 + c.values.length).map(customValue)).toEqual(c.values);
     }
   }
 }
