@@ -4,6 +4,8 @@ import type { EventRecord } from "../core/types.js";
 /** Per-thread listener sets for in-process fan-out of committed batches. */
 export class ListenerRegistry {
   private byThread = new Map<string, Set<AppendListener>>();
+  private pending: Array<{ threadId: string; records: readonly EventRecord[] }> = [];
+  private emitting = false;
 
   add(threadId: string, listener: AppendListener): Unsubscribe {
     let set = this.byThread.get(threadId);
@@ -28,19 +30,33 @@ export class ListenerRegistry {
     return [...this.byThread.keys()];
   }
 
+  /**
+   * Delivers a batch to the thread's listeners. A listener that appends synchronously (an async
+   * `append` runs up to its first await) re-enters here; its batch waits until the current one
+   * reached every listener, so each listener still sees batches in commit order.
+   */
   emit(threadId: string, records: readonly EventRecord[]): void {
-    const set = this.byThread.get(threadId);
-    if (!set || records.length === 0) return;
-    for (const listener of [...set]) {
-      try {
-        listener(records);
-      } catch {
-        // A failing listener must never fail the writer's append, which already committed.
+    if (records.length === 0 || !this.byThread.has(threadId)) return;
+    this.pending.push({ threadId, records });
+    if (this.emitting) return;
+    this.emitting = true;
+    try {
+      for (let next = this.pending.shift(); next; next = this.pending.shift()) {
+        for (const listener of [...(this.byThread.get(next.threadId) ?? [])]) {
+          try {
+            listener(next.records);
+          } catch {
+            // A failing listener must never fail the writer's append, which already committed.
+          }
+        }
       }
+    } finally {
+      this.emitting = false;
     }
   }
 
   clear(): void {
     this.byThread.clear();
+    this.pending = [];
   }
 }

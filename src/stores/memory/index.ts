@@ -34,15 +34,24 @@ interface ThreadData {
   queue: string[];
 }
 
-/** Backing data of a memory store; pass the same object to a second store to simulate restart. */
+/**
+ * Backing data of a memory store. Pass the same object to a second store to simulate a restart,
+ * or to run two live instances on shared data (their subscribers see each other's appends).
+ */
 export interface MemoryStoreData {
   threads: Map<string, ThreadData>;
   claims: Set<string>;
   schedules: Map<string, ScheduleRecordBase>;
+  listeners: ListenerRegistry;
 }
 
 export function createMemoryData(): MemoryStoreData {
-  return { threads: new Map(), claims: new Set(), schedules: new Map() };
+  return {
+    threads: new Map(),
+    claims: new Set(),
+    schedules: new Map(),
+    listeners: new ListenerRegistry(),
+  };
 }
 
 export interface MemoryStoreOptions {
@@ -58,7 +67,8 @@ const copy = <T>(v: T): T => structuredClone(v);
 
 class MemoryStore implements ThreadStore {
   readonly kind = "memory";
-  private listeners = new ListenerRegistry();
+  /** This instance's subscriptions, removed from the shared registry on close. */
+  private subscriptions = new Set<Unsubscribe>();
 
   constructor(private readonly data: MemoryStoreData) {}
 
@@ -123,7 +133,13 @@ class MemoryStore implements ThreadStore {
     const now = Date.now();
     const records: EventRecord[] = [];
     for (const event of events) {
-      const record = { seq: t.summary.lastSeq + 1, runId: fence.runId, at: now, event };
+      // A copy: the caller may reuse its objects, and the log must not change under readers.
+      const record = {
+        seq: t.summary.lastSeq + 1,
+        runId: fence.runId,
+        at: now,
+        event: copy(event),
+      };
       t.summary.lastSeq = record.seq;
       t.events.push(record);
       records.push(record);
@@ -142,7 +158,7 @@ class MemoryStore implements ThreadStore {
       if (view.state) t.state = copy(view.state.value);
     }
     t.summary.updatedAt = now;
-    this.listeners.emit(threadId, records);
+    this.data.listeners.emit(threadId, records);
     return records;
   }
 
@@ -150,15 +166,25 @@ class MemoryStore implements ThreadStore {
     const t = this.thread(threadId);
     if (!t) return [];
     // seq N lives at index N-1: the log is gapless.
-    return t.events.slice(Math.max(0, opts.after), Math.max(0, opts.after) + (opts.limit ?? 1000));
+    const from = Math.max(0, Math.floor(opts.after));
+    return copy(t.events.slice(from, from + Math.max(0, opts.limit ?? 1000)));
   }
 
   subscribe(threadId: string, listener: AppendListener): Unsubscribe {
-    return this.listeners.add(threadId, listener);
+    const off = this.data.listeners.add(threadId, listener);
+    const unsubscribe = () => {
+      this.subscriptions.delete(unsubscribe);
+      off();
+    };
+    this.subscriptions.add(unsubscribe);
+    return unsubscribe;
   }
 
   async enqueueRun(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult> {
     const t = this.ensure(run.threadId);
+    if (t.runs.has(run.runId)) {
+      throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
+    }
     const busy = t.summary.activeRunId !== null || t.queue.length > 0;
     if (strategy === "reject" && busy) {
       throw new ThreadlineError("THREAD_BUSY", `thread ${run.threadId} already has a run`, {
@@ -198,7 +224,14 @@ class MemoryStore implements ThreadStore {
   async renewLease(threadId: string, fence: Fence, leaseMs: number, now: number) {
     const t = this.thread(threadId);
     const run = t?.runs.get(fence.runId);
-    if (!t || !run?.lease || run.status !== "running" || t.fenceToken !== fence.token) {
+    if (
+      !t ||
+      !run?.lease ||
+      run.status !== "running" ||
+      t.summary.activeRunId !== fence.runId ||
+      run.lease.token !== fence.token ||
+      t.fenceToken !== fence.token
+    ) {
       return { ok: false, cancelRequested: false };
     }
     run.lease.expiresAt = now + leaseMs;
@@ -304,6 +337,6 @@ class MemoryStore implements ThreadStore {
   }
 
   async close() {
-    this.listeners.clear();
+    for (const unsubscribe of [...this.subscriptions]) unsubscribe();
   }
 }

@@ -1,0 +1,95 @@
+import type Database from "better-sqlite3";
+
+/**
+ * Versioned schema. Entry N brings a database from `user_version` N to N+1; entries are never
+ * edited once released, only appended. Every migration runs in one IMMEDIATE transaction, so two
+ * processes opening a fresh file at once cannot both apply it.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE threads (
+    thread_id     TEXT PRIMARY KEY,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    last_seq      INTEGER NOT NULL DEFAULT 0,
+    active_run_id TEXT,
+    fence_token   INTEGER NOT NULL DEFAULT 0,
+    metadata      TEXT NOT NULL DEFAULT '{}',
+    state         TEXT NOT NULL DEFAULT '{}',
+    -- Position the next new message gets: appends never count the messages table.
+    next_position INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX threads_by_update ON threads (updated_at DESC, thread_id);
+
+  CREATE TABLE events (
+    thread_id TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    run_id    TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    event     TEXT NOT NULL,
+    PRIMARY KEY (thread_id, seq)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE messages (
+    thread_id  TEXT NOT NULL,
+    position   INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    json       TEXT NOT NULL,
+    PRIMARY KEY (thread_id, position)
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX messages_by_id ON messages (thread_id, message_id);
+
+  -- The rowid orders runs by creation (listRuns is newest first).
+  CREATE TABLE runs (
+    thread_id        TEXT NOT NULL,
+    run_id           TEXT NOT NULL,
+    agent_id         TEXT NOT NULL,
+    trigger_json     TEXT NOT NULL,
+    input_json       TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    started_at       INTEGER,
+    ended_at         INTEGER,
+    start_seq        INTEGER,
+    error_json       TEXT,
+    lease_owner      TEXT,
+    lease_token      INTEGER,
+    lease_expires_at INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    -- FIFO position while queued (NULL otherwise); interrupt puts a run before the head.
+    queue_pos        INTEGER,
+    UNIQUE (thread_id, run_id)
+  );
+  CREATE INDEX runs_by_thread ON runs (thread_id); -- rowid order within a thread
+  CREATE INDEX runs_queue ON runs (thread_id, queue_pos) WHERE queue_pos IS NOT NULL;
+  CREATE INDEX runs_running ON runs (lease_expires_at) WHERE status = 'running';
+
+  CREATE TABLE claims (
+    key   TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    at    INTEGER NOT NULL
+  );
+
+  CREATE TABLE schedules (
+    id     TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the database to `SCHEMA_VERSION`; refuses a file written by a newer Threadline. */
+export function migrate(db: Database.Database): void {
+  const run = db.transaction(() => {
+    const current = db.pragma("user_version", { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(
+        `database schema version ${current} is newer than this Threadline supports (${SCHEMA_VERSION})`,
+      );
+    }
+    for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+    if (current !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  });
+  run.immediate();
+}

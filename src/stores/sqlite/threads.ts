@@ -1,0 +1,154 @@
+import type { Message } from "@ag-ui/core";
+import type Database from "better-sqlite3";
+import type { EventRecord, ThreadSummary, ThreadView, ViewUpdate } from "../../core/types.js";
+import {
+  type EventRow,
+  json,
+  recordOf,
+  summaryOf,
+  type ThreadHead,
+  type ThreadRow,
+  viewOf,
+} from "./rows.js";
+
+/**
+ * Threads, their event log and their materialized view. Statements are prepared once; callers
+ * own the transactions. Every per-append statement touches only the rows it changes (an event
+ * insert, the thread row, the changed messages), so append cost does not grow with history.
+ */
+export class ThreadTable {
+  private readonly s;
+
+  constructor(db: Database.Database) {
+    this.s = {
+      insert: db.prepare(
+        `INSERT INTO threads (thread_id, created_at, updated_at, metadata)
+         VALUES (?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING`,
+      ),
+      row: db.prepare<[string], ThreadRow>("SELECT * FROM threads WHERE thread_id = ?"),
+      head: db.prepare<[string], ThreadHead>(
+        `SELECT last_seq, active_run_id, fence_token, next_position FROM threads
+         WHERE thread_id = ?`,
+      ),
+      lastSeq: db
+        .prepare<[string], number>("SELECT last_seq FROM threads WHERE thread_id = ?")
+        .pluck(),
+      list: db.prepare<[number, number], ThreadRow>(
+        "SELECT * FROM threads ORDER BY updated_at DESC, thread_id LIMIT ? OFFSET ?",
+      ),
+      saveAppend: db.prepare(
+        `UPDATE threads SET last_seq = ?, active_run_id = ?, updated_at = ?, next_position = ?
+         WHERE thread_id = ?`,
+      ),
+      saveState: db.prepare("UPDATE threads SET state = ? WHERE thread_id = ?"),
+      setActive: db.prepare(
+        "UPDATE threads SET active_run_id = ?, fence_token = ? WHERE thread_id = ?",
+      ),
+      insertEvent: db.prepare(
+        "INSERT INTO events (thread_id, seq, run_id, at, event) VALUES (?, ?, ?, ?, ?)",
+      ),
+      events: db.prepare<[string, number, number], EventRow>(
+        `SELECT seq, run_id, at, event FROM events WHERE thread_id = ? AND seq > ?
+         ORDER BY seq LIMIT ?`,
+      ),
+      messages: db.prepare<[string], { json: string }>(
+        "SELECT json FROM messages WHERE thread_id = ? ORDER BY position",
+      ),
+      messagePosition: db
+        .prepare<[string, string], number>(
+          "SELECT position FROM messages WHERE thread_id = ? AND message_id = ?",
+        )
+        .pluck(),
+      insertMessage: db.prepare(
+        "INSERT INTO messages (thread_id, position, message_id, json) VALUES (?, ?, ?, ?)",
+      ),
+      updateMessage: db.prepare(
+        "UPDATE messages SET json = ? WHERE thread_id = ? AND position = ?",
+      ),
+      clearMessages: db.prepare("DELETE FROM messages WHERE thread_id = ?"),
+    };
+  }
+
+  ensure(threadId: string, metadata: Record<string, unknown> | undefined, now: number): void {
+    this.s.insert.run(threadId, now, now, json(metadata ?? {}));
+  }
+
+  row(threadId: string): ThreadRow | undefined {
+    return this.s.row.get(threadId);
+  }
+
+  /** What writes need of a thread; skips the state and metadata JSON. */
+  head(threadId: string): ThreadHead | undefined {
+    return this.s.head.get(threadId);
+  }
+
+  summary(threadId: string): ThreadSummary | null {
+    const row = this.row(threadId);
+    return row ? summaryOf(row) : null;
+  }
+
+  /** Call inside a read transaction so messages and state match `lastSeq`. */
+  view(threadId: string): ThreadView | null {
+    const row = this.row(threadId);
+    return row ? viewOf(row, this.s.messages.all(threadId)) : null;
+  }
+
+  list(limit: number, offset: number): ThreadSummary[] {
+    return this.s.list.all(limit, offset).map(summaryOf);
+  }
+
+  lastSeq(threadId: string): number {
+    return this.s.lastSeq.get(threadId) ?? 0;
+  }
+
+  read(threadId: string, after: number, limit: number): EventRecord[] {
+    return this.s.events.all(threadId, after, limit).map(recordOf);
+  }
+
+  insertEvent(threadId: string, record: EventRecord): void {
+    this.s.insertEvent.run(threadId, record.seq, record.runId, record.at, json(record.event));
+  }
+
+  saveAppend(
+    threadId: string,
+    changes: { lastSeq: number; activeRunId: string | null; updatedAt: number; next: number },
+  ): void {
+    const { lastSeq, activeRunId, updatedAt, next } = changes;
+    this.s.saveAppend.run(lastSeq, activeRunId, updatedAt, next, threadId);
+  }
+
+  setActive(threadId: string, runId: string | null, fenceToken: number): void {
+    this.s.setActive.run(runId, fenceToken, threadId);
+  }
+
+  /**
+   * Persists a view update like `applyViewUpdate` (replace, then upserts; new messages at the
+   * end). Returns the thread's next message position.
+   */
+  applyView(threadId: string, next: number, update: ViewUpdate): number {
+    let position = next;
+    if (update.replaceMessages) {
+      this.s.clearMessages.run(threadId);
+      position = 0;
+      position = this.upsert(threadId, position, update.replaceMessages);
+    }
+    position = this.upsert(threadId, position, update.upsertMessages ?? []);
+    if (update.state) this.s.saveState.run(json(update.state.value), threadId);
+    return position;
+  }
+
+  private upsert(threadId: string, next: number, messages: readonly Message[]): number {
+    let position = next;
+    for (const m of messages) {
+      const at = this.s.messagePosition.get(threadId, m.id);
+      if (at === undefined) {
+        this.s.insertMessage.run(threadId, position, m.id, json(m));
+        position += 1;
+      } else {
+        // Also how a replacement list naming an id twice collapses: one entry, last content.
+        this.s.updateMessage.run(json(m), threadId, at);
+      }
+    }
+    return position;
+  }
+}

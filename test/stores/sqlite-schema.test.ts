@@ -1,0 +1,46 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createSqliteStore, SCHEMA_VERSION } from "../../src/stores/sqlite/index.js";
+
+describe("sqlite schema", () => {
+  let dir: string;
+  let path: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "threadline-schema-"));
+    path = join(dir, "deep", "er", "threadline.db");
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("creates the file and its directory in WAL mode at the current user_version", async () => {
+    const store = createSqliteStore({ path });
+    await store.ensureThread("t");
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    db.close();
+    // Reopening an up-to-date file keeps its data and migrates nothing.
+    const again = createSqliteStore({ path });
+    expect((await again.getThread("t"))?.threadId).toBe("t");
+    await again.close();
+  });
+
+  it("two stores opening a fresh file at once both end up on the same schema", async () => {
+    const [a, b] = [createSqliteStore({ path }), createSqliteStore({ path })];
+    await a.ensureThread("x");
+    expect((await b.getThread("x"))?.threadId).toBe("x");
+    await a.close();
+    await b.close();
+  });
+
+  it("refuses a file written by a newer schema version", async () => {
+    await createSqliteStore({ path }).close();
+    const db = new Database(path);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    expect(() => createSqliteStore({ path })).toThrow(/newer/);
+  });
+});
