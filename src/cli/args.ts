@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { ThreadlineError } from "../core/errors.js";
 
-const DEFAULT_STORE = "sqlite:./.threadline/threadline.db";
+import { DEFAULT_STORE } from "./store-spec.js";
 
 export interface ServeArgs {
   host: string;

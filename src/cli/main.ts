@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import pino from "pino";
+import { ThreadlineError } from "../core/errors.js";
+import { DemoAgent } from "../demo/demo-agent.js";
+import { createThreadline } from "../threadline.js";
+import { parseServeArgs, USAGE } from "./args.js";
+import { loadConfig } from "./config.js";
+import { openStore } from "./store-spec.js";
+
+async function serve(argv: string[]): Promise<void> {
+  const args = parseServeArgs(argv, process.env);
+  const logger = pino({ level: args.logLevel, base: { service: "threadline" } });
+  const config = await loadConfig(args.config, process.cwd());
+  const storeSpec =
+    process.argv.includes("--store") || process.env.THREADLINE_STORE
+      ? args.store
+      : (config.store ?? args.store);
+  if (storeSpec.startsWith("sqlite:")) {
+    mkdirSync(dirname(storeSpec.slice("sqlite:".length)), { recursive: true });
+  }
+  const store = await openStore(storeSpec);
+  const agents = { ...(args.demo ? { demo: new DemoAgent() } : {}), ...config.agents };
+  if (Object.keys(agents).length === 0) {
+    throw new ThreadlineError(
+      "BAD_REQUEST",
+      "no agents: add some in the config file or drop --no-demo",
+    );
+  }
+  const tl = createThreadline({
+    ...config,
+    store,
+    agents,
+    logger,
+    ...(args.token ? { token: args.token } : {}),
+  });
+  // The demo thread exists from the start, so the README's first `curl` has something to follow.
+  if (args.demo) await store.ensureThread("demo", { demo: true });
+  const server = await tl.listen({ host: args.host, port: args.port });
+  logger.info(
+    { url: server.url, store: storeSpec, agents: Object.keys(agents), auth: Boolean(args.token) },
+    `Threadline listening on ${server.url}`,
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    await server.close();
+    await tl.close({ graceMs: 5_000 });
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (
+    !command ||
+    command === "-h" ||
+    command === "--help" ||
+    rest.includes("--help") ||
+    rest.includes("-h")
+  ) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (command !== "serve")
+    throw new ThreadlineError("BAD_REQUEST", `unknown command '${command}'\n${USAGE}`);
+  await serve(rest);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`threadline: ${message}\n`);
+  process.exit(2);
+});
