@@ -4,6 +4,8 @@ import { ThreadlineError } from "../core/errors.js";
 import type { Threadline } from "../threadline.js";
 import { requireToken } from "./auth.js";
 import { copilotkitRoutes } from "./copilotkit/routes.js";
+import { hookRoutes } from "./hooks/routes.js";
+import { scheduleRoutes } from "./schedules/routes.js";
 import { threadRoutes } from "./threads/routes.js";
 
 export const DEFAULT_MAX_BODY_BYTES = 1 << 20;
@@ -27,6 +29,9 @@ export function createApp(tl: Threadline): Hono {
     return c.json({ ok: true, store: tl.store.kind, instanceId: tl.coordinator.instanceId });
   });
 
+  // Signed by HMAC instead of the bearer token: mounted before the token middleware.
+  app.route("/", hookRoutes(tl, { maxBytes }));
+
   app.use("*", requireToken(tl.options.token));
   app.use("*", async (_c, next) => {
     await tl.ready;
@@ -43,6 +48,7 @@ export function createApp(tl: Threadline): Hono {
   );
 
   app.route("/", threadRoutes(tl));
+  app.route("/", scheduleRoutes(tl));
   app.route("/", copilotkitRoutes(tl));
   return app;
 }
