@@ -28,7 +28,7 @@ export function messageIdsIn(event: BaseEvent): string[] {
       return e.messageId ? [e.messageId] : [];
     case EventType.TOOL_CALL_START:
       // The apply step files a tool call under its parent message, or one keyed by its id.
-      return [e.parentMessageId ?? e.toolCallId].filter((id): id is string => Boolean(id));
+      return [e.parentMessageId, e.toolCallId].filter((id): id is string => Boolean(id));
     default:
       return [];
   }

@@ -1,6 +1,7 @@
 import {
   AbstractAgent,
   type AgentConfig,
+  type AgentStateMutation,
   type AgentSubscriber,
   type RunAgentParameters,
   type RunAgentResult,
@@ -12,7 +13,7 @@ import {
   type RunAgentInput,
   type RunStartedEvent,
 } from "@ag-ui/core";
-import { lastValueFrom, Observable } from "rxjs";
+import { lastValueFrom, map, Observable } from "rxjs";
 import { ThreadlineError } from "../core/errors.js";
 import type { MultitaskStrategy } from "../core/types.js";
 import type { BackoffOptions } from "./backoff.js";
@@ -99,6 +100,8 @@ export class ThreadlineAgent extends AbstractAgent {
   private threadState: string | undefined;
   private connectSubscriber: AgentSubscriber | undefined;
   private applying = 0;
+  /** Inputs of compact-snapshot runs, whose MESSAGES_SNAPSHOT replaces everything. */
+  private readonly snapshotInputs = new WeakSet<RunAgentInput>();
 
   constructor(config: ThreadlineAgentConfig) {
     super(config);
@@ -336,6 +339,8 @@ export class ThreadlineAgent extends AbstractAgent {
         this.followStatus = status;
         if (status.state === "open" && target === undefined) {
           target = status.lastSeq ?? 0;
+          // Known when the stream has nothing to replay first (empty thread, `none`).
+          if (this.cursor === undefined && status.cursor !== undefined) this.cursor = status.cursor;
           if (mode === "resume") this.updateRunning();
           checkReady();
         }
@@ -426,6 +431,7 @@ export class ThreadlineAgent extends AbstractAgent {
     const subscribers = local
       ? local.subscribers
       : [...this.subscribers, ...(this.connectSubscriber ? [this.connectSubscriber] : [])];
+    if (synthetic) this.snapshotInputs.add(input);
     this.session = new RunSession({
       runId: start.runId,
       input,
@@ -437,6 +443,34 @@ export class ThreadlineAgent extends AbstractAgent {
     if (synthetic) return;
     this.updateRunning();
     if (!local) await this.notifyInitialized(input, this.session.subscribers);
+  }
+
+  /**
+   * Keeps messages this client added and the thread has not seen yet (a message typed while a
+   * run streams) after the thread's own, instead of letting a fold that began before they were
+   * added drop them until their run starts. The compact snapshot stays authoritative.
+   */
+  protected override processApplyEvents(
+    input: RunAgentInput,
+    events$: Observable<AgentStateMutation>,
+    subscribers: AgentSubscriber[],
+  ): Observable<AgentStateMutation> {
+    if (this.snapshotInputs.has(input))
+      return super.processApplyEvents(input, events$, subscribers);
+    const withUnsent = map((mutation: AgentStateMutation) => {
+      if (!mutation.messages) return mutation;
+      const unsent = (m: Message) => !this.seen.has(m.id);
+      const next = mutation.messages.filter((m) => !unsent(m));
+      const ids = new Set(next.map((m) => m.id));
+      for (const m of [...mutation.messages, ...this.messages]) {
+        if (!ids.has(m.id)) {
+          ids.add(m.id);
+          next.push(m);
+        }
+      }
+      return { ...mutation, messages: next };
+    });
+    return super.processApplyEvents(input, events$.pipe(withUnsent), subscribers);
   }
 
   private async closeSession(): Promise<void> {

@@ -99,7 +99,7 @@ describe("followThread over loopback HTTP", () => {
     const errors = collector.items.filter((i) => i.event.type === "RUN_ERROR");
     expect(errors.map((i) => (i.event as { code?: string }).code)).toEqual(["INTERRUPTED"]);
     // Written by the restarted process's recovery, while this follower was disconnected.
-    expect((errors[0]!.event as { message: string }).message).toContain("stopped before");
+    expect(errors[0]!.event).toMatchObject({ message: expect.stringContaining("stopped before") });
     expect(statuses.some((x) => x.state === "reconnecting")).toBe(true);
     expect(statuses.filter((x) => x.state === "open").at(-1)).toMatchObject({ resumed: true });
     await verifyWithAgUi(collector.events);
@@ -205,7 +205,10 @@ describe("followThread over loopback HTTP", () => {
     await new ThreadlineClient({ baseUrl: s.url, token: "secret" }).createThread({
       threadId: "t",
     });
-    const beyond = followThread(s.url, "t", { after: 99, headers: { authorization: "Bearer secret" } });
+    const beyond = followThread(s.url, "t", {
+      after: 99,
+      headers: { authorization: "Bearer secret" },
+    });
     await expect(beyond.next()).rejects.toMatchObject({ code: "BAD_REQUEST", status: 400 });
   });
 
