@@ -33,3 +33,24 @@ export function messageIdsIn(event: BaseEvent): string[] {
       return [];
   }
 }
+
+/**
+ * The messages of a fold (`next`), with the ones the thread has not seen yet — a message this
+ * client added while a run streamed — moved after the thread's own, and local ones the fold
+ * never knew (added after it began) kept instead of dropped.
+ */
+export function keepUnsentLast(
+  next: Message[],
+  current: readonly Message[],
+  seen: ReadonlySet<string>,
+): Message[] {
+  const out = next.filter((m) => seen.has(m.id));
+  const ids = new Set(out.map((m) => m.id));
+  for (const m of [...next, ...current]) {
+    if (!ids.has(m.id)) {
+      ids.add(m.id);
+      out.push(m);
+    }
+  }
+  return out;
+}

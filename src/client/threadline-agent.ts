@@ -13,13 +13,15 @@ import {
   type RunAgentInput,
   type RunStartedEvent,
 } from "@ag-ui/core";
-import { lastValueFrom, map, Observable } from "rxjs";
+import { lastValueFrom, map, type Observable } from "rxjs";
 import { ThreadlineError } from "../core/errors.js";
 import type { MultitaskStrategy } from "../core/types.js";
 import type { BackoffOptions } from "./backoff.js";
+import { FollowLoop, type FollowMode } from "./follow-loop.js";
 import type { FollowStatus, ThreadEvent } from "./follow-thread.js";
 import type { FetchLike } from "./http.js";
-import { messageIdsIn } from "./message-ids.js";
+import { keepUnsentLast, messageIdsIn } from "./message-ids.js";
+import { runOnServer } from "./run-on-server.js";
 import { isTerminal, RunSession } from "./run-session.js";
 import { ThreadlineClient } from "./threadline-client.js";
 
@@ -37,15 +39,6 @@ export interface ThreadlineAgentConfig extends AgentConfig {
   backoff?: BackoffOptions;
   /** Connection state of the follow (connecting / open / reconnecting). */
   onStatus?: (status: FollowStatus) => void;
-}
-
-type FollowMode = "fresh" | "resume" | "live";
-
-interface Follower {
-  controller: AbortController;
-  /** Resolves once the follow is attached (and, for a fresh follow, its replay applied). */
-  ready: Promise<void>;
-  done: Promise<void>;
 }
 
 interface Outcome {
@@ -88,7 +81,7 @@ export class ThreadlineAgent extends AbstractAgent {
   followError: unknown;
   private readonly config: ThreadlineAgentConfig;
   private readonly client: ThreadlineClient;
-  private follower: Follower | undefined;
+  private follower: FollowLoop | undefined;
   private session: RunSession | undefined;
   private readonly localRuns = new Map<string, LocalRun>();
   /** Seq of the last applied log position; undefined before anything was applied. */
@@ -99,7 +92,6 @@ export class ThreadlineAgent extends AbstractAgent {
   /** JSON of the state as the thread last reported it: state is only sent when it differs. */
   private threadState: string | undefined;
   private connectSubscriber: AgentSubscriber | undefined;
-  private applying = 0;
   /** Inputs of compact-snapshot runs, whose MESSAGES_SNAPSHOT replaces everything. */
   private readonly snapshotInputs = new WeakSet<RunAgentInput>();
 
@@ -240,50 +232,7 @@ export class ThreadlineAgent extends AbstractAgent {
    * bridge): starts it on the server and emits its events until its terminal event.
    */
   override run(input: RunAgentInput): Observable<BaseEvent> {
-    return new Observable<BaseEvent>((sub) => {
-      const controller = new AbortController();
-      const go = async () => {
-        await this.client.createThread({ threadId: input.threadId });
-        let started: Promise<unknown> | undefined;
-        const items = this.client.follow(input.threadId, {
-          replay: "none",
-          signal: controller.signal,
-          onStatus: (s) => {
-            if (s.state !== "open" || started) return;
-            started = this.client
-              .startRun(input.threadId, {
-                agentId: this.remoteAgentId,
-                runId: input.runId,
-                messages: input.messages,
-                tools: input.tools,
-                context: input.context,
-                forwardedProps: input.forwardedProps,
-                multitask: this.multitask,
-              })
-              .catch((error) => {
-                sub.error(error);
-                controller.abort();
-              });
-          },
-        });
-        let mine = false;
-        for await (const item of items) {
-          if (item.event.type === EventType.RUN_STARTED) {
-            mine = (item.event as RunStartedEvent).runId === input.runId;
-          }
-          if (!mine || item.kind === "snapshot") continue;
-          sub.next(item.event);
-          if (isTerminal(item.event)) {
-            sub.complete();
-            return;
-          }
-        }
-      };
-      go()
-        .catch((error) => sub.error(error))
-        .finally(() => controller.abort());
-      return () => controller.abort();
-    });
+    return runOnServer(this.client, this.remoteAgentId, input, this.multitask);
   }
 
   // ---- following -------------------------------------------------------------------------
@@ -298,9 +247,9 @@ export class ThreadlineAgent extends AbstractAgent {
   /** Starts a follow; a thread that does not exist yet is created (a new chat) once. */
   private async follow(mode: FollowMode): Promise<void> {
     for (let created = false; ; created = true) {
-      const follower = this.startFollow(mode);
+      const loop = this.startFollow(mode);
       try {
-        await follower.ready;
+        await loop.ready;
         return;
       } catch (error) {
         if (created || !ThreadlineError.is(error, "THREAD_NOT_FOUND")) throw error;
@@ -309,77 +258,39 @@ export class ThreadlineAgent extends AbstractAgent {
     }
   }
 
-  private startFollow(mode: FollowMode): Follower {
-    const controller = new AbortController();
-    let resolveReady!: () => void;
-    let rejectReady!: (error: unknown) => void;
-    const ready = new Promise<void>((resolve, reject) => {
-      resolveReady = resolve;
-      rejectReady = reject;
-    });
-    ready.catch(() => undefined);
-    let target: number | undefined;
-    let established = false;
-    const checkReady = () => {
-      if (target === undefined || established) return;
-      established =
-        mode !== "fresh" ||
-        target === 0 ||
-        ((this.cursor ?? -1) >= target && !this.session?.synthetic);
-      if (established) resolveReady();
-    };
-    const items = this.client.follow(this.threadId, {
-      ...(mode === "fresh"
-        ? { replay: "compact" as const }
-        : mode === "live"
-          ? { replay: "none" as const }
-          : { after: this.cursor ?? 0 }),
-      signal: controller.signal,
+  private startFollow(mode: FollowMode): FollowLoop {
+    const loop: FollowLoop = new FollowLoop({
+      client: this.client,
+      threadId: this.threadId,
+      mode,
+      ...(this.cursor === undefined ? {} : { after: this.cursor }),
+      apply: (item) => this.applyItem(item),
+      replayed: (lastSeq) => (this.cursor ?? -1) >= lastSeq && !this.session?.synthetic,
       onStatus: (status) => {
         this.followStatus = status;
-        if (status.state === "open" && target === undefined) {
-          target = status.lastSeq ?? 0;
-          // Known when the stream has nothing to replay first (empty thread, `none`).
+        if (status.state === "open") {
+          // Known at once when there is nothing to replay first (empty thread, `none`).
           if (this.cursor === undefined && status.cursor !== undefined) this.cursor = status.cursor;
-          if (mode === "resume") this.updateRunning();
-          checkReady();
+          this.updateRunning();
         }
         this.config.onStatus?.(status);
       },
+      onFailed: (error) => this.followFailed(error),
     });
-    const done = (async () => {
-      try {
-        for await (const item of items) {
-          if (controller.signal.aborted) break;
-          this.applying += 1;
-          try {
-            await this.applyItem(item);
-          } finally {
-            this.applying -= 1;
-          }
-          checkReady();
-        }
-      } catch (error) {
-        rejectReady(error);
-        // Before it was established the caller of follow() handles the error (e.g. a 404).
-        if (established && !controller.signal.aborted) this.followFailed(error);
-      } finally {
-        resolveReady();
-        if (this.follower?.controller === controller) this.follower = undefined;
-      }
-    })();
-    this.follower = { controller, ready, done };
+    this.follower = loop;
     this.followError = undefined;
-    return this.follower;
+    void loop.done.then(() => {
+      if (this.follower === loop) this.follower = undefined;
+      this.updateRunning();
+    });
+    return loop;
   }
 
   private async stopFollow(): Promise<void> {
-    const follower = this.follower;
-    if (!follower) return;
+    const loop = this.follower;
+    if (!loop) return;
     this.follower = undefined;
-    follower.controller.abort();
-    // A callback running inside the apply step must not wait for the loop that awaits it.
-    if (this.applying === 0) await follower.done;
+    await loop.stop();
     if (this.session?.synthetic) this.discardSession();
   }
 
@@ -448,29 +359,25 @@ export class ThreadlineAgent extends AbstractAgent {
   /**
    * Keeps messages this client added and the thread has not seen yet (a message typed while a
    * run streams) after the thread's own, instead of letting a fold that began before they were
-   * added drop them until their run starts. The compact snapshot stays authoritative.
+   * added drop them until their run starts. The compact snapshot stays authoritative (AG-UI's
+   * MESSAGES_SNAPSHOT rule).
    */
   protected override processApplyEvents(
     input: RunAgentInput,
     events$: Observable<AgentStateMutation>,
     subscribers: AgentSubscriber[],
   ): Observable<AgentStateMutation> {
-    if (this.snapshotInputs.has(input))
+    if (this.snapshotInputs.has(input)) {
       return super.processApplyEvents(input, events$, subscribers);
-    const withUnsent = map((mutation: AgentStateMutation) => {
-      if (!mutation.messages) return mutation;
-      const unsent = (m: Message) => !this.seen.has(m.id);
-      const next = mutation.messages.filter((m) => !unsent(m));
-      const ids = new Set(next.map((m) => m.id));
-      for (const m of [...mutation.messages, ...this.messages]) {
-        if (!ids.has(m.id)) {
-          ids.add(m.id);
-          next.push(m);
-        }
-      }
-      return { ...mutation, messages: next };
-    });
-    return super.processApplyEvents(input, events$.pipe(withUnsent), subscribers);
+    }
+    const ordered = events$.pipe(
+      map((mutation: AgentStateMutation) =>
+        mutation.messages
+          ? { ...mutation, messages: keepUnsentLast(mutation.messages, this.messages, this.seen) }
+          : mutation,
+      ),
+    );
+    return super.processApplyEvents(input, ordered, subscribers);
   }
 
   private async closeSession(): Promise<void> {
