@@ -195,7 +195,10 @@ export async function* followThread(
 
         let prefix: ThreadEvent[] = [];
         try {
-          for await (const frame of readSseFrames(response.body ?? new ReadableStream())) {
+          for await (const frame of readSseFrames(
+            response.body ?? new ReadableStream(),
+            conn.signal,
+          )) {
             failures = 0;
             if (frame.data === undefined) continue; // keep-alive comment or empty frame
             const event = parseEvent(frame);

@@ -115,12 +115,21 @@ export class SseParser {
   }
 }
 
-/** Reads SSE frames from a byte stream (UTF-8, split anywhere). Cancels the body when left. */
-export async function* readSseFrames(body: ReadableStream<Uint8Array>): AsyncGenerator<SseFrame> {
+/**
+ * Reads SSE frames from a byte stream (UTF-8, split anywhere). Cancels the body when left, or
+ * when `signal` aborts (not every fetch implementation ends the body on abort by itself).
+ */
+export async function* readSseFrames(
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): AsyncGenerator<SseFrame> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const parser = new SseParser();
   let finished = false;
+  const cancel = () => void reader.cancel().catch(() => undefined);
+  signal?.addEventListener("abort", cancel, { once: true });
+  if (signal?.aborted) cancel();
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -133,6 +142,7 @@ export async function* readSseFrames(body: ReadableStream<Uint8Array>): AsyncGen
       yield* parser.push(decoder.decode(value, { stream: true }));
     }
   } finally {
+    signal?.removeEventListener("abort", cancel);
     if (!finished) await reader.cancel().catch(() => undefined);
     reader.releaseLock();
   }
