@@ -57,7 +57,8 @@ export class FollowLoop {
   }
 
   private async loop(): Promise<void> {
-    const { opts, controller } = this;
+    const opts = this.opts;
+    const controller = this.controller;
     let target: number | undefined;
     const check = () => {
       if (target === undefined || this.established) return;
