@@ -13,6 +13,8 @@ export interface ServeArgs {
   demo: boolean;
   logLevel: string;
   graceMs: number;
+  /** Demo heartbeat interval; 0 turns it off. */
+  heartbeatMs: number;
 }
 
 export const USAGE = `Usage: threadline serve [options]
@@ -26,6 +28,7 @@ Options:
   --token <token>     require "Authorization: Bearer <token>" (env THREADLINE_TOKEN)
   --insecure          allow a non-loopback host without a token
   --no-demo           do not register the built-in demo agent and heartbeat
+  --heartbeat-ms <ms> demo heartbeat on thread "demo" (default 30000; 0 = off; env THREADLINE_DEMO_HEARTBEAT_MS)
   --log-level <lvl>   pino level (default info; env LOG_LEVEL)
   --grace-ms <ms>     on SIGTERM/SIGINT, how long runs may finish before they are interrupted (default 5000)
   -h, --help          show this help
@@ -49,6 +52,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       "no-demo": { type: "boolean", default: false },
       "log-level": { type: "string" },
       "grace-ms": { type: "string" },
+      "heartbeat-ms": { type: "string" },
     },
   });
   const portText = values.port ?? env.PORT ?? "8787";
@@ -64,6 +68,18 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     throw new ThreadlineError(
       "BAD_REQUEST",
       `--grace-ms must be a non-negative integer, got '${values["grace-ms"]}'`,
+    );
+  }
+  const heartbeatText = values["heartbeat-ms"] ?? env.THREADLINE_DEMO_HEARTBEAT_MS ?? "30000";
+  const heartbeatMs = Number(heartbeatText);
+  if (
+    !Number.isInteger(heartbeatMs) ||
+    heartbeatMs < 0 ||
+    (heartbeatMs > 0 && heartbeatMs < 1000)
+  ) {
+    throw new ThreadlineError(
+      "BAD_REQUEST",
+      `--heartbeat-ms must be 0 (off) or an integer >= 1000, got '${heartbeatText}'`,
     );
   }
   const host = values.host ?? env.HOST ?? "127.0.0.1";
@@ -86,5 +102,6 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     demo: values["no-demo"] !== true,
     logLevel: values["log-level"] ?? env.LOG_LEVEL ?? "info",
     graceMs,
+    heartbeatMs: values["no-demo"] === true ? 0 : heartbeatMs,
   };
 }

@@ -1,5 +1,7 @@
 import type { ScheduleInput } from "../core/scheduler/index.js";
 
+export const DEMO_HEARTBEAT_ID = "demo-heartbeat";
+
 export interface DemoHeartbeatOptions {
   /** Default `demo`. */
   threadId?: string;
@@ -15,7 +17,7 @@ export interface DemoHeartbeatOptions {
  */
 export function demoHeartbeat(opts: DemoHeartbeatOptions = {}): ScheduleInput {
   return {
-    id: "demo-heartbeat",
+    id: DEMO_HEARTBEAT_ID,
     agentId: opts.agentId ?? "demo",
     threadId: opts.threadId ?? "demo",
     everyMs: opts.everyMs ?? 30_000,
