@@ -32,6 +32,13 @@ export interface StartRunRequest {
   multitask?: MultitaskStrategy;
   /** Use this run id (e.g. the one a CopilotKit client chose); must be unique. */
   runId?: string;
+  /**
+   * Execute this agent instance (used as is, not cloned) instead of the registry's `agentId`,
+   * e.g. the per-request agent a CopilotKit runtime prepared. `agentId` then only labels the
+   * run. The instance lives in this process: if another process sharing the store claims the
+   * run first (it was queued behind that process's run), it runs its own `agentId` instead.
+   */
+  agent?: AbstractAgent;
 }
 
 export interface StartRunResult {
@@ -77,6 +84,8 @@ export class Coordinator {
   private readonly pumping = new Map<string, Promise<void>>();
   /** LRU of writer views, so a run does not reload (and re-parse) the thread's history. */
   private readonly views = new Map<string, CachedView>();
+  /** Agent instances callers supplied for runs not yet executed, by run id. */
+  private readonly supplied = new Map<string, AbstractAgent>();
   private sweeper: NodeJS.Timeout | undefined;
   private closing = false;
 
@@ -110,7 +119,7 @@ export class Coordinator {
 
   async startRun(req: StartRunRequest): Promise<StartRunResult> {
     if (this.closing) throw new ThreadlineError("UNAVAILABLE", "the server is shutting down");
-    if (!this.hasAgent(req.agentId)) {
+    if (!req.agent && !this.hasAgent(req.agentId)) {
       throw new ThreadlineError("AGENT_NOT_FOUND", `unknown agent '${req.agentId}'`, {
         details: { agents: this.agentIds() },
       });
@@ -128,7 +137,14 @@ export class Coordinator {
     if (existing) {
       throw new ThreadlineError("CONFLICT", `run '${req.runId}' already exists on this thread`);
     }
-    const result = await this.store.enqueueRun(run, req.multitask ?? "reject");
+    if (req.agent) this.supplied.set(run.runId, req.agent);
+    let result: Awaited<ReturnType<ThreadStore["enqueueRun"]>>;
+    try {
+      result = await this.store.enqueueRun(run, req.multitask ?? "reject");
+    } catch (error) {
+      this.supplied.delete(run.runId);
+      throw error;
+    }
     if (result.interrupted) this.active.get(req.threadId)?.abort("interrupt");
     this.pump(req.threadId);
     return {
@@ -142,6 +158,8 @@ export class Coordinator {
   async cancelRun(threadId: string, runId: string): Promise<RunRecord> {
     const run = await this.store.requestCancel(threadId, runId);
     if (!run) throw new ThreadlineError("RUN_NOT_FOUND", `unknown run '${runId}' on '${threadId}'`);
+    // A run cancelled while queued never executes: drop its supplied agent.
+    if (run.status === "cancelled") this.supplied.delete(runId);
     const local = this.active.get(threadId);
     if (local?.runId === runId) {
       local.abort("cancel");
@@ -191,7 +209,13 @@ export class Coordinator {
     this.pumping.set(threadId, p);
   }
 
-  private resolveAgent(agentId: string): AbstractAgent {
+  private resolveAgent(run: RunRecord): AbstractAgent {
+    const supplied = this.supplied.get(run.runId);
+    if (supplied) {
+      this.supplied.delete(run.runId);
+      return supplied;
+    }
+    const agentId = run.agentId;
     const source = this.agents[agentId];
     if (!source) throw new ThreadlineError("AGENT_NOT_FOUND", `unknown agent '${agentId}'`);
     return typeof source === "function" ? source() : source.clone();
@@ -277,7 +301,7 @@ export class Coordinator {
     try {
       let agentError: unknown;
       try {
-        agent = this.resolveAgent(run.agentId);
+        agent = this.resolveAgent(run);
         const running = runAgentWithHistory(agent, input, (event) => writer.write(event));
         await Promise.race([running, stopped]);
         // Swallow a late rejection of an agent we stopped.
@@ -399,6 +423,7 @@ export class Coordinator {
       await Promise.all(runs.map((r) => r.writer.flushed()));
     }
     await Promise.all([...this.pumping.values()]);
+    this.supplied.clear();
   }
 }
 
