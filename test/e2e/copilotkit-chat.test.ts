@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/core/scheduler/manual-clock.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { demoHeartbeat } from "../../src/demo/demo-heartbeat.js";
@@ -54,7 +54,7 @@ beforeAll(async () => {
   await building;
   site = await serveStatic(outDir);
   browser = await launchBrowser();
-  journey = await browser.newPage();
+  journey = await openPage();
 }, 120_000);
 
 afterAll(async () => {
@@ -63,6 +63,18 @@ afterAll(async () => {
   await api?.close();
   await tl?.close({ graceMs: 50 });
   rmSync(outDir, { recursive: true, force: true });
+});
+
+/** Uncaught errors of every page: a test fails on any (after its own assertions). */
+const pageErrors: string[] = [];
+async function openPage(): Promise<Page> {
+  const page = await browser.newPage();
+  page.on("pageerror", (error) => pageErrors.push(`${page.url()}: ${error.message}`));
+  return page;
+}
+afterEach(() => {
+  const errors = pageErrors.splice(0);
+  expect(errors).toEqual([]);
 });
 
 const pageUrl = (query: Record<string, string>) =>
@@ -114,7 +126,7 @@ describe("CopilotKit chat example in Chromium", () => {
   });
 
   it("stop cancels a long streaming reply, and the page keeps following", async () => {
-    const page = await browser.newPage();
+    const page = await openPage();
     await withScreenshotOnFailure(page, "stop-long-run", async () => {
       await page.goto(pageUrl({ thread: "long", tokens: "400", delayMs: "25" }));
       await waitForFollow(page, "open");
@@ -170,7 +182,7 @@ describe("CopilotKit chat example in Chromium", () => {
       },
     });
     await tl.coordinator.idle("stock");
-    const page = await browser.newPage();
+    const page = await openPage();
     await withScreenshotOnFailure(page, "stock-client", async () => {
       await page.goto(pageUrl({ thread: "stock", mode: "stock" }));
       // The connect replays the history and ends: the chat is idle, not stuck "running".

@@ -73,6 +73,7 @@ export function App({ config }: { config: ChatConfig }) {
           <CopilotKitProvider
             agents__unsafe_dev_only={{ [config.agentId]: agent }}
             properties={config.properties}
+            enableInspector={false}
           >
             {chat}
           </CopilotKitProvider>
@@ -81,6 +82,7 @@ export function App({ config }: { config: ChatConfig }) {
             runtimeUrl={config.serverUrl}
             headers={headers}
             properties={config.properties}
+            enableInspector={false}
           >
             {chat}
           </CopilotKitProvider>
