@@ -124,10 +124,7 @@ export class Coordinator {
       input: req.input ?? {},
       createdAt: this.now(),
     };
-    const existing = req.runId ? await this.store.getRun(req.threadId, req.runId) : null;
-    if (existing) {
-      throw new ThreadlineError("CONFLICT", `run '${req.runId}' already exists on this thread`);
-    }
+    // A run id already taken is refused by the store (CONFLICT), atomically with the enqueue.
     const result = await this.store.enqueueRun(run, req.multitask ?? "reject");
     if (result.interrupted) this.active.get(req.threadId)?.abort("interrupt");
     this.pump(req.threadId);
