@@ -24,7 +24,8 @@ import { waitFor } from "../helpers/wait-for.js";
  * The CopilotKit chat example (`examples/copilotkit-chat`, built with Vite) in Debian's Chromium,
  * against an in-process Threadline whose demo heartbeat runs on a manual clock: each
  * `clock.advance(HEARTBEAT_MS)` fires one real scheduled tick, so "a scheduled run happens while
- * the page is idle" is deterministic.
+ * the page is idle" is deterministic. The `journey` page is one person's session carried through
+ * the first, second and fourth test (thread `journey`); the others use pages of their own.
  */
 const HEARTBEAT_MS = 60_000;
 const TICK = "the thread is alive.";
