@@ -11,6 +11,8 @@ export interface ChatMessage {
   toolCallId?: string;
   /** True between its START and END (or the run's end). */
   streaming: boolean;
+  /** An activity message's structured content (shown as JSON in `content`). */
+  activity?: unknown;
 }
 
 type Loose = BaseEvent & Record<string, unknown>;
@@ -27,6 +29,7 @@ export function textOf(content: unknown): string {
 }
 
 function fromAgUi(m: Record<string, unknown>): ChatMessage {
+  if (m.role === "activity") return activityMessage(String(m.id), m.content);
   const calls = Array.isArray(m.toolCalls) ? (m.toolCalls as Record<string, unknown>[]) : [];
   return {
     id: String(m.id),
@@ -39,6 +42,26 @@ function fromAgUi(m: Record<string, unknown>): ChatMessage {
     ...(typeof m.toolCallId === "string" ? { toolCallId: m.toolCallId } : {}),
     streaming: false,
   };
+}
+
+/** A JSON patch applied to a copy; an invalid one (the agent's bug) is skipped, as the server does. */
+function patch(doc: unknown, ops: unknown): { ok: true; value: unknown } | { ok: false } {
+  try {
+    const value = jsonPatch.applyPatch(
+      structuredClone(doc),
+      structuredClone(ops) as jsonPatch.Operation[],
+      true,
+      false,
+    ).newDocument;
+    return { ok: true, value };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function activityMessage(id: string, activity: unknown): ChatMessage {
+  const content = JSON.stringify(activity ?? null);
+  return { id, role: "activity", content, toolCalls: [], streaming: false, activity };
 }
 
 /**
@@ -145,8 +168,12 @@ export class Conversation {
         const incoming = (Array.isArray(e.messages) ? e.messages : []) as Record<string, unknown>[];
         const ids = new Set(incoming.map((m) => String(m.id)));
         const keepReasoning = !incoming.some((m) => m.role === "reasoning");
+        const keepActivity = !incoming.some((m) => m.role === "activity");
         const kept = this.messages.filter(
-          (m) => ids.has(m.id) || (keepReasoning && m.role === "reasoning"),
+          (m) =>
+            ids.has(m.id) ||
+            (keepReasoning && m.role === "reasoning") ||
+            (keepActivity && m.role === "activity"),
         );
         const fresh = new Map(incoming.map((m) => [String(m.id), fromAgUi(m)]));
         this.messages = kept.map((m) => fresh.get(m.id) ?? m);
@@ -155,23 +182,32 @@ export class Conversation {
         this.reindex();
         return;
       }
+      case "ACTIVITY_SNAPSHOT": {
+        const id = String(e.messageId);
+        const existing = this.get(id);
+        if (existing && (existing.role !== "activity" || e.replace === false)) return;
+        this.upsert(activityMessage(id, structuredClone(e.content)));
+        return;
+      }
+      case "ACTIVITY_DELTA": {
+        const m = this.get(String(e.messageId));
+        if (m?.role !== "activity") return;
+        const patched = patch(m.activity ?? {}, e.patch);
+        if (patched.ok) this.upsert(activityMessage(m.id, patched.value));
+        return;
+      }
       case "STATE_SNAPSHOT":
         this.state = structuredClone(e.snapshot);
         this.stateChanged = true;
         return;
-      case "STATE_DELTA":
-        try {
-          this.state = jsonPatch.applyPatch(
-            structuredClone(this.state ?? {}),
-            structuredClone(e.delta) as jsonPatch.Operation[],
-            true,
-            false,
-          ).newDocument;
+      case "STATE_DELTA": {
+        const patched = patch(this.state ?? {}, e.delta);
+        if (patched.ok) {
+          this.state = patched.value;
           this.stateChanged = true;
-        } catch {
-          // An invalid patch is the agent's bug; the server's view skips it too.
         }
         return;
+      }
       case "RUN_FINISHED":
       case "RUN_ERROR":
         for (const m of this.messages) {
@@ -196,6 +232,16 @@ export class Conversation {
     this.structural = false;
     this.stateChanged = false;
     return changes;
+  }
+
+  private upsert(m: ChatMessage): void {
+    const i = this.index.get(m.id);
+    if (i === undefined) {
+      this.push(m);
+      return;
+    }
+    this.messages[i] = m;
+    this.dirty.add(m.id);
   }
 
   private get(id: string): ChatMessage | undefined {

@@ -1,7 +1,7 @@
 /**
  * A tiny element builder. Every string becomes a text node or an attribute value set through
- * the DOM, never markup: server data (messages, ids, errors) cannot inject HTML. The inspector
- * never uses innerHTML (a test checks the sources).
+ * the DOM, never markup: server data (messages, ids, errors) cannot inject HTML. No inspector
+ * module parses strings as HTML (a test checks the sources).
  */
 
 type Child = Node | string | number | null | undefined | false;
