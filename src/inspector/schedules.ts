@@ -51,7 +51,10 @@ export class SchedulesPanel {
     );
     const field = (name: string, label: string, placeholder: string) =>
       h("input", { name, "aria-label": label, placeholder, autocomplete: "off" });
-    const timing = field("timing", "Interval or cron expression", "30  or  */5 * * * *");
+    const timing = field("timing", "Interval or cron expression", "seconds, e.g. 30");
+    kind.addEventListener("change", () => {
+      timing.placeholder = kind.value === "cron" ? "e.g. 0 9 * * 1-5" : "seconds, e.g. 30";
+    });
     const id = field("id", "Schedule id", "id (optional)");
     const threadId = field("threadId", "Thread", "thread (default schedule:<id>)");
     const prompt = field("prompt", "Prompt", "prompt (optional)");

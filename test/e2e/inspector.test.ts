@@ -193,7 +193,7 @@ describe("inspector page", () => {
       await assistantSaid(page, reply);
       const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
       const partial = seen.filter((t) => t !== reply && reply.startsWith(t));
-      expect(partial.length).toBeGreaterThanOrEqual(3);
+      expect(partial.length).toBeGreaterThanOrEqual(2);
       const user = page.locator("[data-testid=message][data-role=user] .content", {
         hasText: "word15",
       });
@@ -271,7 +271,7 @@ describe("inspector page", () => {
     });
   });
 
-  it("manages schedules, cancels a run, and names an unknown thread", async () => {
+  it("names an unknown thread, manages schedules, cancels a run", async () => {
     const server = await startServer();
     await withPage("schedules", async (page) => {
       await page.goto(`${server.url}/#/t/nope`);
@@ -279,6 +279,11 @@ describe("inspector page", () => {
         .locator("[data-testid=thread-error]", { hasText: "Unknown thread 'nope'" })
         .waitFor();
       await status(page, "error");
+      // Its first message creates it, and the page follows it from there.
+      await page.locator("[data-testid=composer-input]").fill("first words");
+      await page.locator("[data-testid=composer-input]").press("Enter");
+      await assistantSaid(page, "You said: first words");
+      expect(await page.locator("[data-testid=thread-error]").isHidden()).toBe(true);
 
       // Create: a bad cron is explained, a good one is listed.
       await page.locator("summary", { hasText: "New schedule" }).click();
