@@ -54,7 +54,7 @@ export function createApp(tl: Threadline): Hono {
   app.route("/", hookRoutes(tl, { maxBytes }));
   // The inspector page and its static assets hold no data: they load without the token, then the
   // page asks for it and sends it with every API call.
-  app.route("/", inspectorRoutes());
+  if (tl.options.inspector !== false) app.route("/", inspectorRoutes());
 
   app.use("*", requireToken(tl.options.token));
   app.use("*", async (_c, next) => {
