@@ -71,8 +71,6 @@ describe("serving the inspector", () => {
 
 describe("inspector option", () => {
   it("inspector: false leaves / unserved (library users mounting the app elsewhere)", async () => {
-    const { createThreadline } = await import("../../src/threadline.js");
-    const { createMemoryStore } = await import("../../src/stores/memory/index.js");
     const off = createThreadline({ store: createMemoryStore(), agents: {}, inspector: false });
     const res = await off.app.request("/");
     expect(res.status).toBe(404);
