@@ -169,6 +169,7 @@ export class ThreadlineAgent extends AbstractAgent {
         context: input.context,
         forwardedProps: input.forwardedProps,
         multitask: this.multitask,
+        trigger: { kind: "client" },
         ...this.stateToSend(input.state),
       });
       if (local.abortRequested) this.cancel(input.runId);

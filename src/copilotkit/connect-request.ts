@@ -1,5 +1,11 @@
 import { ThreadlineError } from "../core/errors.js";
-import { REPLAY_MODES, type ReplayMode } from "../protocol.js";
+import {
+  HEADER_AFTER,
+  HEADER_FOLLOW,
+  HEADER_REPLAY,
+  REPLAY_MODES,
+  type ReplayMode,
+} from "../protocol.js";
 
 /**
  * How a connect asks to be followed. CopilotKit's runtime hands the runner nothing of the
@@ -9,9 +15,7 @@ import { REPLAY_MODES, type ReplayMode } from "../protocol.js";
  * - `X-Threadline-After: <seq>` resumes after that cursor (replay `full` from there);
  * - `X-Threadline-Replay: full | compact | none` overrides the replay mode.
  */
-export const HEADER_FOLLOW = "x-threadline-follow";
-export const HEADER_AFTER = "x-threadline-after";
-export const HEADER_REPLAY = "x-threadline-replay";
+export { HEADER_AFTER, HEADER_FOLLOW, HEADER_REPLAY };
 
 export interface ConnectOptions {
   follow: boolean;
@@ -22,7 +26,7 @@ export interface ConnectOptions {
 function header(headers: Record<string, string> | undefined, name: string): string | undefined {
   if (!headers) return undefined;
   for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() === name) return value.trim();
+    if (key.toLowerCase() === name.toLowerCase()) return value.trim();
   }
   return undefined;
 }

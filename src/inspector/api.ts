@@ -127,6 +127,7 @@ export class Api {
       this.client.startRun(threadId, {
         agentId,
         multitask: "enqueue",
+        trigger: { kind: "client", source: "inspector" },
         messages: [{ id, role: "user", content }],
       }),
     );

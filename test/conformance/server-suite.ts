@@ -274,6 +274,11 @@ export function runServerConformance(name: string, setup: () => Promise<ServerUn
         404,
         "AGENT_NOT_FOUND",
       );
+      await expectError(
+        await post(`/threads/${threadId}/runs`, { agentId: "demo", trigger: { kind: "schedule" } }),
+        400,
+        "VALIDATION_FAILED",
+      );
       await expectError(await call(`/threads/${threadId}/runs/nope`), 404, "RUN_NOT_FOUND");
       await expectError(
         await post(`/threads/${threadId}/runs/nope/cancel`, {}),
