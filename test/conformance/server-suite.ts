@@ -208,6 +208,7 @@ export function runServerConformance(name: string, setup: () => Promise<ServerUn
       const threadId = await createThread();
       const { runId } = await startRun(threadId, {
         messages: [{ id: "q", role: "user", content: "x" }],
+        trigger: { kind: "client", source: "conformance" },
       });
       await collectFrames(
         (await follow(threadId, "?replay=full")).res.body!,
@@ -219,7 +220,11 @@ export function runServerConformance(name: string, setup: () => Promise<ServerUn
       const runs = (await (await call(`/threads/${threadId}/runs`)).json()) as {
         runs: Array<Record<string, unknown>>;
       };
-      expect(runs.runs[0]).toMatchObject({ runId, status: "succeeded", trigger: { kind: "api" } });
+      expect(runs.runs[0]).toMatchObject({
+        runId,
+        status: "succeeded",
+        trigger: { kind: "client", source: "conformance" },
+      });
       const list = (await (await call("/threads?limit=1000")).json()) as {
         threads: Array<{ threadId: string }>;
       };
