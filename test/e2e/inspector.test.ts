@@ -199,7 +199,7 @@ describe("inspector page", () => {
       });
       expect(await user.textContent()).toBe(prompt);
       expect(await page.locator("[data-testid=conversation] b").count()).toBe(0);
-      await newRun(page, "api", [], "the message's run");
+      await newRun(page, "client", [], "the message's run (a person typed it)");
       // The state panel follows the agent's state (`turns` counts the runs answered).
       await until(
         page,
