@@ -1,0 +1,89 @@
+import type { BaseEvent } from "@ag-ui/core";
+import { ThreadlineError } from "../../core/errors.js";
+import { errorOfTerminal, statusOfTerminal } from "../../core/store.js";
+import type { EventRecord, Fence, ViewUpdate } from "../../core/types.js";
+import type { Queryable } from "./connection.js";
+import { json } from "./rows.js";
+import type { RunTable } from "./runs.js";
+import type { ThreadTable } from "./threads.js";
+
+/** The payload announcing a commit: `first:last:threadId` (the id last, as it may hold ':'). */
+export function announcement(threadId: string, first: number, last: number): string {
+  return `${first}:${last}:${threadId}`;
+}
+
+export function parseAnnouncement(
+  payload: string,
+): { threadId: string; first: number; last: number } | null {
+  const m = /^(\d+):(\d+):([\s\S]*)$/.exec(payload);
+  return m ? { first: Number(m[1]), last: Number(m[2]), threadId: m[3]! } : null;
+}
+
+/**
+ * The fenced append, to run inside one transaction: locks the thread's row (`FOR UPDATE`), checks
+ * the fence, writes the events at gapless seqs, records the run's start, ends the run on a
+ * terminal event, persists the view update and queues the commit's notification — all or
+ * nothing. Appends to one thread serialise on the row lock, so seqs are gapless and commits
+ * happen in seq order.
+ */
+export async function appendInTransaction(
+  db: Queryable,
+  threads: ThreadTable,
+  runs: RunTable,
+  channel: string,
+  threadId: string,
+  fence: Fence,
+  events: readonly BaseEvent[],
+  view: ViewUpdate | undefined,
+  now: number,
+): Promise<EventRecord[]> {
+  const thread = await threads.lock(db, threadId);
+  const run = thread ? await runs.brief(db, threadId, fence.runId) : undefined;
+  if (
+    !thread ||
+    !run ||
+    thread.active_run_id !== fence.runId ||
+    thread.fence_token !== fence.token ||
+    run.status !== "running"
+  ) {
+    throw new ThreadlineError("LEASE_LOST", `run ${fence.runId} no longer holds ${threadId}`);
+  }
+  const first = thread.last_seq + 1;
+  // Serialised now: the caller may change its objects later, the log must not change with them.
+  const texts = events.map(json);
+  const records: EventRecord[] = events.map((event, i) => ({
+    seq: first + i,
+    runId: fence.runId,
+    at: now,
+    event,
+  }));
+  const last = first + events.length - 1;
+  let activeRunId: string | null = thread.active_run_id;
+  if (events.length > 0) {
+    await threads.insertEvents(db, threadId, fence.runId, first, now, texts);
+    const started = events.findIndex((e) => e.type === "RUN_STARTED");
+    if (started >= 0) await runs.setStartSeq(db, threadId, fence.runId, first + started);
+    const terminal = events.find((e) => e.type === "RUN_FINISHED" || e.type === "RUN_ERROR");
+    if (terminal) {
+      await runs.end(
+        db,
+        threadId,
+        fence.runId,
+        statusOfTerminal(terminal),
+        now,
+        errorOfTerminal(terminal),
+      );
+      activeRunId = null;
+    }
+  }
+  const next = view
+    ? await threads.applyView(db, threadId, thread.next_position, view)
+    : thread.next_position;
+  await threads.saveAppend(
+    db,
+    threadId,
+    { lastSeq: events.length > 0 ? last : thread.last_seq, activeRunId, updatedAt: now, next },
+    events.length > 0 ? { channel, payload: announcement(threadId, first, last) } : null,
+  );
+  return records;
+}
