@@ -69,6 +69,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
   const ready = coordinator.start();
   ready.catch((error) => logger.error({ err: error }, "start-up recovery failed"));
   const follows = new Set<Follow>();
+  const servers = new Set<{ close(): Promise<void> }>();
 
   const tl: Threadline = {
     store: options.store,
@@ -91,10 +92,28 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       if (!f.closed) follows.add(f);
       return f;
     },
-    listen: (opts) => listen(tl, opts),
+    async listen(opts) {
+      const server = await listen(tl, opts);
+      servers.add(server);
+      return {
+        ...server,
+        close: async () => {
+          servers.delete(server);
+          await server.close();
+        },
+      };
+    },
     async close(opts) {
+      // Order matters: runs finish (or are closed as INTERRUPTED) while followers are still
+      // attached, followers get everything committed and their streams end cleanly, then the
+      // servers and the store close.
       await coordinator.close(opts?.graceMs);
+      for (const f of follows) f.finish();
+      const deadline = Date.now() + 2_000;
+      while (follows.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       for (const f of follows) f.close();
+      await Promise.all([...servers].map((s) => s.close()));
+      servers.clear();
       fanout.close();
       await options.store.close();
     },

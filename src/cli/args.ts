@@ -12,6 +12,7 @@ export interface ServeArgs {
   insecure: boolean;
   demo: boolean;
   logLevel: string;
+  graceMs: number;
 }
 
 export const USAGE = `Usage: threadline serve [options]
@@ -26,6 +27,7 @@ Options:
   --insecure          allow a non-loopback host without a token
   --no-demo           do not register the built-in demo agent and heartbeat
   --log-level <lvl>   pino level (default info; env LOG_LEVEL)
+  --grace-ms <ms>     on SIGTERM/SIGINT, how long runs may finish before they are interrupted (default 5000)
   -h, --help          show this help
 `;
 
@@ -46,6 +48,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       insecure: { type: "boolean", default: false },
       "no-demo": { type: "boolean", default: false },
       "log-level": { type: "string" },
+      "grace-ms": { type: "string" },
     },
   });
   const portText = values.port ?? env.PORT ?? "8787";
@@ -54,6 +57,13 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     throw new ThreadlineError(
       "BAD_REQUEST",
       `--port must be an integer 0-65535, got '${portText}'`,
+    );
+  }
+  const graceMs = Number(values["grace-ms"] ?? "5000");
+  if (!Number.isInteger(graceMs) || graceMs < 0) {
+    throw new ThreadlineError(
+      "BAD_REQUEST",
+      `--grace-ms must be a non-negative integer, got '${values["grace-ms"]}'`,
     );
   }
   const host = values.host ?? env.HOST ?? "127.0.0.1";
@@ -75,5 +85,6 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     insecure,
     demo: values["no-demo"] !== true,
     logLevel: values["log-level"] ?? env.LOG_LEVEL ?? "info",
+    graceMs,
   };
 }

@@ -48,10 +48,9 @@ async function serve(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
-    const force = setTimeout(() => process.exit(1), 15_000);
+    const force = setTimeout(() => process.exit(1), args.graceMs + 10_000);
     force.unref();
-    await server.close();
-    await tl.close({ graceMs: 5_000 });
+    await tl.close({ graceMs: args.graceMs });
     logger.info("stopped");
     process.exit(0);
   };

@@ -48,7 +48,7 @@ const DEFAULT_MAX_QUEUE_BYTES = 1 << 20;
 export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   readonly threadId: string;
   private cursor: number;
-  private readonly live: boolean;
+  private live: boolean;
   private readonly replay: ReplayMode;
   private readonly maxQueueBytes: number;
   private queue: LiveItem[] = [];
@@ -232,6 +232,13 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
         return { value: undefined, done: true };
       },
     };
+  }
+
+  /** Ends the stream gracefully: everything committed so far is delivered, then it ends. */
+  finish(): void {
+    this.live = false;
+    this.detach?.();
+    this.notify();
   }
 
   close(): void {

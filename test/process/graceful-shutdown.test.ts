@@ -1,0 +1,45 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BaseEvent } from "@ag-ui/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { type ServerProcess, startServerProcess } from "../helpers/server-process.js";
+import { FrameReader } from "../helpers/sse.js";
+import { verifyWithAgUi } from "../helpers/verify.js";
+
+const dir = mkdtempSync(join(tmpdir(), "threadline-stop-"));
+let server: ServerProcess | undefined;
+afterAll(async () => {
+  await server?.kill9();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("graceful shutdown", () => {
+  it("SIGTERM closes a run in progress as INTERRUPTED before followers are cut, and exits 0", async () => {
+    const store = `sqlite:${join(dir, "t.db")}`;
+    server = await startServerProcess(["--port", "0", "--store", store, "--grace-ms", "100"]);
+    const base = server.url;
+    const res = await fetch(`${base}/threads/demo/events`);
+    const reader = new FrameReader(res.body!);
+    await fetch(`${base}/threads/demo/runs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        agentId: "demo",
+        forwardedProps: { demo: { tokens: 10_000, delayMs: 5 } },
+      }),
+    });
+    await reader.until((f) => f.some((x) => x.data?.type === "TEXT_MESSAGE_CONTENT"));
+    const exit = server.stop();
+    await reader.until(() => false, 15_000);
+    expect(await exit).toBe(0);
+    const events = reader.frames.filter((f) => f.data).map((f) => f.data as BaseEvent);
+    expect(events.at(-1)).toMatchObject({ type: "RUN_ERROR", code: "INTERRUPTED" });
+    await verifyWithAgUi(events);
+    server = await startServerProcess(["--port", "0", "--store", store]);
+    const runs = (await (await fetch(`${server.url}/threads/demo/runs`)).json()) as {
+      runs: Array<{ status: string }>;
+    };
+    expect(runs.runs[0]?.status).toBe("interrupted");
+  });
+});
