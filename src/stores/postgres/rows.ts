@@ -1,10 +1,10 @@
 import type { BaseEvent, Message } from "@ag-ui/core";
 import type {
   EventRecord,
+  RunInput,
   RunRecord,
   RunStatus,
   RunTrigger,
-  RunInput,
   ThreadSummary,
   ThreadView,
 } from "../../core/types.js";
@@ -62,7 +62,8 @@ export type RunBrief = Pick<
   "status" | "lease_owner" | "lease_token" | "lease_expires_at" | "cancel_requested"
 >;
 
-export const THREAD_COLUMNS = "thread_id, created_at, updated_at, last_seq, active_run_id, metadata";
+export const THREAD_COLUMNS =
+  "thread_id, created_at, updated_at, last_seq, active_run_id, metadata";
 export const RUN_COLUMNS = `thread_id, run_id, agent_id, trigger, input, status, created_at,
   started_at, ended_at, start_seq, error, lease_owner, lease_token, lease_expires_at,
   cancel_requested`;

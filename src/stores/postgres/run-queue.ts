@@ -54,11 +54,17 @@ export class RunQueue {
     const runId = await this.runs.head(db, threadId);
     if (runId === undefined) return null;
     const token = thread.fence_token + 1;
-    const run = await this.runs.start(db, threadId, runId, {
-      owner,
-      token,
-      expiresAt: now + leaseMs,
-    }, now);
+    const run = await this.runs.start(
+      db,
+      threadId,
+      runId,
+      {
+        owner,
+        token,
+        expiresAt: now + leaseMs,
+      },
+      now,
+    );
     await this.threads.setActive(db, threadId, runId, token);
     return { run, fence: { runId, token } };
   }

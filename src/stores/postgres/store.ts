@@ -123,9 +123,7 @@ export class PostgresStore implements ThreadStore {
     now: number,
     force = false,
   ): Promise<ClaimedRun | null> {
-    return this.write((db) =>
-      this.queue.takeOver(db, threadId, runId, owner, leaseMs, now, force),
-    );
+    return this.write((db) => this.queue.takeOver(db, threadId, runId, owner, leaseMs, now, force));
   }
 
   async markRunEnded(

@@ -119,7 +119,13 @@ export class ThreadTable {
   ): Promise<void> {
     const update = `UPDATE ${this.t.threads} SET last_seq = $2, active_run_id = $3,
       updated_at = $4, next_position = $5 WHERE thread_id = $1`;
-    const values = [threadId, changes.lastSeq, changes.activeRunId, changes.updatedAt, changes.next];
+    const values = [
+      threadId,
+      changes.lastSeq,
+      changes.activeRunId,
+      changes.updatedAt,
+      changes.next,
+    ];
     if (!notify) {
       await db.query(update, values);
       return;
