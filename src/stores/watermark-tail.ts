@@ -7,6 +7,21 @@ const PAGE = 1000;
 const MAX_RETAINED = 1000;
 const RETRY_MS = 1000;
 
+/**
+ * The announcement of a commit: `first:last:threadId` (the id last, as it may hold ':'). The
+ * Redis append script builds the same text in Lua.
+ */
+export function announcement(threadId: string, first: number, last: number): string {
+  return `${first}:${last}:${threadId}`;
+}
+
+export function parseAnnouncement(
+  payload: string,
+): { threadId: string; first: number; last: number } | null {
+  const m = /^(\d+):(\d+):([\s\S]*)$/.exec(payload);
+  return m ? { first: Number(m[1]), last: Number(m[2]), threadId: m[3]! } : null;
+}
+
 /** What the tail needs of a shared store: committed records and a thread's current end. */
 export interface TailSource {
   read(threadId: string, after: number, limit: number): Promise<EventRecord[]>;

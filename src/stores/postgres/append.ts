@@ -2,22 +2,11 @@ import type { BaseEvent } from "@ag-ui/core";
 import { ThreadlineError } from "../../core/errors.js";
 import { errorOfTerminal, statusOfTerminal } from "../../core/store.js";
 import type { EventRecord, Fence, ViewUpdate } from "../../core/types.js";
+import { announcement } from "../watermark-tail.js";
 import type { Queryable } from "./connection.js";
 import { json } from "./rows.js";
 import type { RunTable } from "./runs.js";
 import type { ThreadTable } from "./threads.js";
-
-/** The payload announcing a commit: `first:last:threadId` (the id last, as it may hold ':'). */
-export function announcement(threadId: string, first: number, last: number): string {
-  return `${first}:${last}:${threadId}`;
-}
-
-export function parseAnnouncement(
-  payload: string,
-): { threadId: string; first: number; last: number } | null {
-  const m = /^(\d+):(\d+):([\s\S]*)$/.exec(payload);
-  return m ? { first: Number(m[1]), last: Number(m[2]), threadId: m[3]! } : null;
-}
 
 /**
  * The fenced append, to run inside one transaction: locks the thread's row (`FOR UPDATE`), checks

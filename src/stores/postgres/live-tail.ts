@@ -2,8 +2,7 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import type { AppendListener, Unsubscribe } from "../../core/store.js";
 import type { EventRecord } from "../../core/types.js";
-import { type TailSource, WatermarkTail } from "../watermark-tail.js";
-import { parseAnnouncement } from "./append.js";
+import { parseAnnouncement, type TailSource, WatermarkTail } from "../watermark-tail.js";
 import { clientConfig, type PostgresConnectionOptions, quoteIdent } from "./connection.js";
 
 const RETRY_FIRST_MS = 100;
