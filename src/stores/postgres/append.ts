@@ -26,53 +26,52 @@ export async function appendInTransaction(
   view: ViewUpdate | undefined,
   now: number,
 ): Promise<EventRecord[]> {
-  const thread = await threads.lock(db, threadId);
-  const run = thread ? await runs.brief(db, threadId, fence.runId) : undefined;
+  const locked = await threads.lock(db, threadId, fence.runId);
+  const thread = locked?.head;
   if (
     !thread ||
-    !run ||
+    locked.run?.status !== "running" ||
     thread.active_run_id !== fence.runId ||
-    thread.fence_token !== fence.token ||
-    run.status !== "running"
+    thread.fence_token !== fence.token
   ) {
     throw new ThreadlineError("LEASE_LOST", `run ${fence.runId} no longer holds ${threadId}`);
   }
   const first = thread.last_seq + 1;
-  // Serialised now: the caller may change its objects later, the log must not change with them.
-  const texts = events.map(json);
   const records: EventRecord[] = events.map((event, i) => ({
     seq: first + i,
     runId: fence.runId,
     at: now,
     event,
   }));
-  const last = first + events.length - 1;
   let activeRunId: string | null = thread.active_run_id;
-  if (events.length > 0) {
-    await threads.insertEvents(db, threadId, fence.runId, first, now, texts);
-    const started = events.findIndex((e) => e.type === "RUN_STARTED");
-    if (started >= 0) await runs.setStartSeq(db, threadId, fence.runId, first + started);
-    const terminal = events.find((e) => e.type === "RUN_FINISHED" || e.type === "RUN_ERROR");
-    if (terminal) {
-      await runs.end(
-        db,
-        threadId,
-        fence.runId,
-        statusOfTerminal(terminal),
-        now,
-        errorOfTerminal(terminal),
-      );
-      activeRunId = null;
-    }
+  const started = events.findIndex((e) => e.type === "RUN_STARTED");
+  if (started >= 0) await runs.setStartSeq(db, threadId, fence.runId, first + started);
+  const terminal = events.find((e) => e.type === "RUN_FINISHED" || e.type === "RUN_ERROR");
+  if (terminal) {
+    const status = statusOfTerminal(terminal);
+    await runs.end(db, threadId, fence.runId, status, now, errorOfTerminal(terminal));
+    activeRunId = null;
   }
   const next = view
     ? await threads.applyView(db, threadId, thread.next_position, view)
     : thread.next_position;
+  if (events.length === 0) {
+    await threads.saveHead(db, threadId, {
+      lastSeq: thread.last_seq,
+      activeRunId,
+      next,
+      updatedAt: now,
+    });
+    return records;
+  }
+  const last = first + events.length - 1;
   await threads.saveAppend(
     db,
     threadId,
-    { lastSeq: events.length > 0 ? last : thread.last_seq, activeRunId, updatedAt: now, next },
-    events.length > 0 ? { channel, payload: announcement(threadId, first, last) } : null,
+    // Serialised now: the caller may change its objects later, the log must not change.
+    { runId: fence.runId, first, at: now, events: events.map(json) },
+    { lastSeq: last, activeRunId, next },
+    { channel, payload: announcement(threadId, first, last) },
   );
   return records;
 }

@@ -23,21 +23,22 @@ export class RunQueue {
     now: number,
   ): Promise<EnqueueResult> {
     await this.threads.ensure(db, run.threadId, undefined, now);
-    const thread = (await this.threads.lock(db, run.threadId))!;
-    if (await this.runs.brief(db, run.threadId, run.runId)) {
+    const { head, run: existing } = (await this.threads.lock(db, run.threadId, run.runId))!;
+    if (existing) {
       throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
     }
     const bounds = await this.runs.queueBounds(db, run.threadId);
-    if (strategy === "reject" && (thread.active_run_id !== null || bounds.n > 0)) {
+    const active = head.active_run_id;
+    if (strategy === "reject" && (active !== null || bounds.n > 0)) {
       throw new ThreadlineError("THREAD_BUSY", `thread ${run.threadId} already has a run`, {
-        details: { activeRunId: thread.active_run_id, queued: bounds.n },
+        details: { activeRunId: active, queued: bounds.n },
       });
     }
     const pos = strategy === "interrupt" ? (bounds.lo ?? 1) - 1 : (bounds.hi ?? 0) + 1;
     const result: EnqueueResult = { run: await this.runs.insert(db, run, pos) };
-    if (strategy === "interrupt" && thread.active_run_id !== null) {
-      await this.runs.requestCancel(db, run.threadId, thread.active_run_id);
-      result.interrupted = thread.active_run_id;
+    if (strategy === "interrupt" && active !== null) {
+      await this.runs.requestCancel(db, run.threadId, active);
+      result.interrupted = active;
     }
     return result;
   }
@@ -49,37 +50,25 @@ export class RunQueue {
     leaseMs: number,
     now: number,
   ): Promise<ClaimedRun | null> {
-    const thread = await this.threads.lock(db, threadId);
-    if (!thread || thread.active_run_id !== null) return null;
-    const runId = await this.runs.head(db, threadId);
-    if (runId === undefined) return null;
-    const token = thread.fence_token + 1;
-    const run = await this.runs.start(
-      db,
-      threadId,
-      runId,
-      {
-        owner,
-        token,
-        expiresAt: now + leaseMs,
-      },
-      now,
-    );
-    await this.threads.setActive(db, threadId, runId, token);
-    return { run, fence: { runId, token } };
+    const head = (await this.threads.lock(db, threadId))?.head;
+    if (!head || head.active_run_id !== null) return null;
+    const token = head.fence_token + 1;
+    const lease = { owner, token, expiresAt: now + leaseMs };
+    const run = await this.runs.startHead(db, threadId, lease, now);
+    return run ? { run, fence: { runId: run.runId, token } } : null;
   }
 
   async renew(db: Queryable, threadId: string, fence: Fence, leaseMs: number, now: number) {
-    const thread = await this.threads.lock(db, threadId);
-    const run = thread ? await this.runs.brief(db, threadId, fence.runId) : undefined;
+    const locked = await this.threads.lock(db, threadId, fence.runId);
+    const run = locked?.run;
     if (
-      !thread ||
+      !locked ||
       !run ||
       run.status !== "running" ||
       run.lease_owner === null ||
       run.lease_token !== fence.token ||
-      thread.active_run_id !== fence.runId ||
-      thread.fence_token !== fence.token
+      locked.head.active_run_id !== fence.runId ||
+      locked.head.fence_token !== fence.token
     ) {
       return { ok: false, cancelRequested: false };
     }
@@ -96,19 +85,16 @@ export class RunQueue {
     now: number,
     force: boolean,
   ): Promise<ClaimedRun | null> {
-    const thread = await this.threads.lock(db, threadId);
-    const run = thread ? await this.runs.brief(db, threadId, runId) : undefined;
-    if (!thread || !run || run.status !== "running" || thread.active_run_id !== runId) {
-      return null;
-    }
+    const locked = await this.threads.lock(db, threadId, runId);
+    const run = locked?.run;
+    if (!locked || run?.status !== "running" || locked.head.active_run_id !== runId) return null;
+    // The caller's clock decides expiry (see the README on clock skew); the fence keeps a
+    // wrong guess harmless.
     if (!force && run.lease_expires_at !== null && run.lease_expires_at > now) return null;
     // The new token fences out the previous holder: its appends fail with LEASE_LOST.
-    const token = thread.fence_token + 1;
-    const taken = await this.runs.setLease(db, threadId, runId, {
-      owner,
-      token,
-      expiresAt: now + leaseMs,
-    });
+    const token = locked.head.fence_token + 1;
+    const lease = { owner, token, expiresAt: now + leaseMs };
+    const taken = await this.runs.setLease(db, threadId, runId, lease);
     await this.threads.setActive(db, threadId, runId, token);
     return { run: taken, fence: { runId, token } };
   }
@@ -121,11 +107,11 @@ export class RunQueue {
     now: number,
     error?: { code: string; message: string },
   ): Promise<RunRecord | null> {
-    const thread = await this.threads.lock(db, threadId);
-    if (!thread) return null;
+    const head = (await this.threads.lock(db, threadId))?.head;
+    if (!head) return null;
     const ended = await this.runs.end(db, threadId, runId, status, now, error);
-    if (ended && thread.active_run_id === runId) {
-      await this.threads.setActive(db, threadId, null, thread.fence_token);
+    if (ended && head.active_run_id === runId) {
+      await this.threads.setActive(db, threadId, null, head.fence_token);
     }
     return ended;
   }
@@ -136,8 +122,7 @@ export class RunQueue {
     runId: string,
     now: number,
   ): Promise<RunRecord | null> {
-    await this.threads.lock(db, threadId);
-    const run = await this.runs.brief(db, threadId, runId);
+    const run = (await this.threads.lock(db, threadId, runId))?.run;
     if (!run) return null;
     if (run.status === "queued") return this.markEnded(db, threadId, runId, "cancelled", now);
     if (run.status === "running") return this.runs.requestCancel(db, threadId, runId);

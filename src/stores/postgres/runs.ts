@@ -1,6 +1,6 @@
 import type { RunLease, RunRecord, RunStatus } from "../../core/types.js";
 import type { Queryable } from "./connection.js";
-import { json, RUN_COLUMNS, type RunBrief, type RunRow, runOf } from "./rows.js";
+import { json, RUN_COLUMNS, type RunRow, runOf } from "./rows.js";
 import type { Tables } from "./schema.js";
 
 /** Run rows and the per-thread FIFO queue (`queue_pos`). Callers own the transactions. */
@@ -13,16 +13,6 @@ export class RunTable {
       [threadId, runId],
     );
     return rows[0] ? runOf(rows[0]) : null;
-  }
-
-  /** What fence and lease checks need of a run; skips its input JSON. */
-  async brief(db: Queryable, threadId: string, runId: string): Promise<RunBrief | undefined> {
-    const { rows } = await db.query<RunBrief>(
-      `SELECT status, lease_owner, lease_token, lease_expires_at, cancel_requested
-       FROM ${this.t.runs} WHERE thread_id = $1 AND run_id = $2`,
-      [threadId, runId],
-    );
-    return rows[0];
   }
 
   /** Number of queued runs and the queue's bounds. */
@@ -57,30 +47,32 @@ export class RunTable {
     return runOf(rows[0]!);
   }
 
-  /** The id of the run at the head of the thread's queue. */
-  async head(db: Queryable, threadId: string): Promise<string | undefined> {
-    const { rows } = await db.query<{ run_id: string }>(
-      `SELECT run_id FROM ${this.t.runs} WHERE thread_id = $1 AND queue_pos IS NOT NULL
-       ORDER BY queue_pos LIMIT 1`,
-      [threadId],
-    );
-    return rows[0]?.run_id;
-  }
-
-  async start(
+  /**
+   * Starts the run at the head of the thread's queue under `lease` and makes it the thread's
+   * active run, in one statement. Null when the queue is empty.
+   */
+  async startHead(
     db: Queryable,
     threadId: string,
-    runId: string,
     lease: RunLease,
     now: number,
-  ): Promise<RunRecord> {
+  ): Promise<RunRecord | null> {
     const { rows } = await db.query<RunRow>(
-      `UPDATE ${this.t.runs} SET status = 'running', started_at = $3, queue_pos = NULL,
-         lease_owner = $4, lease_token = $5, lease_expires_at = $6
-       WHERE thread_id = $1 AND run_id = $2 RETURNING ${RUN_COLUMNS}`,
-      [threadId, runId, now, lease.owner, lease.token, lease.expiresAt],
+      `WITH head AS (
+         SELECT run_id FROM ${this.t.runs} WHERE thread_id = $1 AND queue_pos IS NOT NULL
+         ORDER BY queue_pos LIMIT 1
+       ), started AS (
+         UPDATE ${this.t.runs} r SET status = 'running', started_at = $2, queue_pos = NULL,
+           lease_owner = $3, lease_token = $4, lease_expires_at = $5
+         FROM head WHERE r.thread_id = $1 AND r.run_id = head.run_id
+         RETURNING ${RUN_COLUMNS.replace(/(\w+)/g, "r.$1")}
+       ), active AS (
+         UPDATE ${this.t.threads} t SET active_run_id = started.run_id, fence_token = $4
+         FROM started WHERE t.thread_id = $1
+       ) SELECT * FROM started`,
+      [threadId, now, lease.owner, lease.token, lease.expiresAt],
     );
-    return runOf(rows[0]!);
+    return rows[0] ? runOf(rows[0]) : null;
   }
 
   async setLease(

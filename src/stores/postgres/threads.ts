@@ -4,6 +4,7 @@ import type { Queryable } from "./connection.js";
 import {
   type EventRow,
   json,
+  type RunBrief,
   recordOf,
   summaryOf,
   THREAD_COLUMNS,
@@ -12,6 +13,9 @@ import {
   viewOf,
 } from "./rows.js";
 import type { Tables } from "./schema.js";
+
+/** The run columns of `lock`'s LEFT JOIN: null when the run does not exist. */
+type NullableBrief = { [K in keyof RunBrief]: RunBrief[K] | null };
 
 /**
  * Threads, their event log and their materialized view. Callers own the transactions. Every
@@ -42,14 +46,33 @@ export class ThreadTable {
     return rows[0] ? summaryOf(rows[0]) : null;
   }
 
-  /** Locks the thread's row for the rest of the transaction: writers of a thread serialise. */
-  async lock(db: Queryable, threadId: string): Promise<ThreadHead | undefined> {
-    const { rows } = await db.query<ThreadHead>(
-      `SELECT last_seq, active_run_id, fence_token, next_position FROM ${this.t.threads}
-       WHERE thread_id = $1 FOR UPDATE`,
-      [threadId],
+  /**
+   * Locks the thread's row for the rest of the transaction (writers of a thread serialise on
+   * it) and reads what a fenced write needs of the thread and, when `runId` is given, of that run.
+   */
+  async lock(
+    db: Queryable,
+    threadId: string,
+    runId: string | null = null,
+  ): Promise<{ head: ThreadHead; run: RunBrief | undefined } | undefined> {
+    const { rows } = await db.query<ThreadHead & NullableBrief>(
+      `SELECT t.last_seq, t.active_run_id, t.fence_token, t.next_position, r.status,
+         r.lease_owner, r.lease_token, r.lease_expires_at, r.cancel_requested
+       FROM ${this.t.threads} t
+       LEFT JOIN ${this.t.runs} r ON r.thread_id = t.thread_id AND r.run_id = $2
+       WHERE t.thread_id = $1 FOR UPDATE OF t`,
+      [threadId, runId],
     );
-    return rows[0];
+    const row = rows[0];
+    if (!row) return undefined;
+    const { last_seq, active_run_id, fence_token, next_position, status, ...lease } = row;
+    return {
+      head: { last_seq, active_run_id, fence_token, next_position },
+      run:
+        status === null
+          ? undefined
+          : { status, ...lease, cancel_requested: lease.cancel_requested === true },
+    };
   }
 
   /** One statement, so one snapshot: messages and state match `lastSeq`. */
@@ -95,48 +118,54 @@ export class ThreadTable {
     return rows.map(recordOf);
   }
 
-  /** Inserts a batch of records in one statement. */
-  async insertEvents(
-    db: Queryable,
-    threadId: string,
-    runId: string,
-    firstSeq: number,
-    at: number,
-    events: readonly string[],
-  ): Promise<void> {
-    await db.query(
-      `INSERT INTO ${this.t.events} (thread_id, seq, run_id, at, event)
-       SELECT $1, $2 + u.n - 1, $3, $4, u.e::json FROM unnest($5::text[]) WITH ORDINALITY AS u(e, n)`,
-      [threadId, firstSeq, runId, at, events],
-    );
-  }
-
+  /**
+   * Inserts the batch's records, saves the thread's new head and queues the commit's
+   * notification, in one statement. NOTIFY is delivered at commit, with the data: listeners
+   * never hear of an append that did not commit, and hear of a thread's commits in commit
+   * (= seq) order.
+   */
   async saveAppend(
     db: Queryable,
     threadId: string,
-    changes: { lastSeq: number; activeRunId: string | null; updatedAt: number; next: number },
-    notify: { channel: string; payload: string } | null,
+    batch: { runId: string; first: number; at: number; events: readonly string[] },
+    head: { lastSeq: number; activeRunId: string | null; next: number },
+    notify: { channel: string; payload: string },
   ): Promise<void> {
-    const update = `UPDATE ${this.t.threads} SET last_seq = $2, active_run_id = $3,
-      updated_at = $4, next_position = $5 WHERE thread_id = $1`;
-    const values = [
-      threadId,
-      changes.lastSeq,
-      changes.activeRunId,
-      changes.updatedAt,
-      changes.next,
-    ];
-    if (!notify) {
-      await db.query(update, values);
-      return;
-    }
-    // NOTIFY is delivered at commit, with the data: listeners never hear of an append that did
-    // not commit, and hear of a thread's commits in commit (= seq) order.
-    await db.query(`WITH u AS (${update}) SELECT pg_notify($6, $7)`, [
-      ...values,
-      notify.channel,
-      notify.payload,
-    ]);
+    await db.query(
+      `WITH ins AS (
+         INSERT INTO ${this.t.events} (thread_id, seq, run_id, at, event)
+         SELECT $1, $2 + u.n - 1, $3, $4, u.e::json
+         FROM unnest($5::text[]) WITH ORDINALITY AS u(e, n)
+       ), upd AS (
+         UPDATE ${this.t.threads} SET last_seq = $6, active_run_id = $7, updated_at = $4,
+           next_position = $8 WHERE thread_id = $1
+       ) SELECT pg_notify($9, $10)`,
+      [
+        threadId,
+        batch.first,
+        batch.runId,
+        batch.at,
+        batch.events,
+        head.lastSeq,
+        head.activeRunId,
+        head.next,
+        notify.channel,
+        notify.payload,
+      ],
+    );
+  }
+
+  /** An append without events (a view update alone). */
+  async saveHead(
+    db: Queryable,
+    threadId: string,
+    head: { lastSeq: number; activeRunId: string | null; next: number; updatedAt: number },
+  ): Promise<void> {
+    await db.query(
+      `UPDATE ${this.t.threads} SET last_seq = $2, active_run_id = $3, updated_at = $4,
+         next_position = $5 WHERE thread_id = $1`,
+      [threadId, head.lastSeq, head.activeRunId, head.updatedAt, head.next],
+    );
   }
 
   async setActive(
