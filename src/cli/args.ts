@@ -13,6 +13,9 @@ export interface ServeArgs {
   demo: boolean;
   logLevel: string;
   graceMs: number;
+  /** Run lease (recovery bound across instances); unset: the config file's or 15 s. */
+  leaseMs?: number;
+  instanceId?: string;
 }
 
 export const USAGE = `Usage: threadline serve [options]
@@ -28,6 +31,10 @@ Options:
   --no-demo           do not register the built-in demo agent and heartbeat
   --log-level <lvl>   pino level (default info; env LOG_LEVEL)
   --grace-ms <ms>     on SIGTERM/SIGINT, how long runs may finish before they are interrupted (default 5000)
+  --lease-ms <ms>     run lease: a dead instance's runs are closed within about 1.5x this
+                      (default 15000; env THREADLINE_LEASE_MS)
+  --instance-id <id>  this instance's name in run leases (default host:pid:random;
+                      env THREADLINE_INSTANCE_ID)
   -h, --help          show this help
 `;
 
@@ -49,6 +56,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       "no-demo": { type: "boolean", default: false },
       "log-level": { type: "string" },
       "grace-ms": { type: "string" },
+      "lease-ms": { type: "string" },
+      "instance-id": { type: "string" },
     },
   });
   const portText = values.port ?? env.PORT ?? "8787";
@@ -66,6 +75,15 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       `--grace-ms must be a non-negative integer, got '${values["grace-ms"]}'`,
     );
   }
+  const leaseText = values["lease-ms"] ?? env.THREADLINE_LEASE_MS;
+  const leaseMs = leaseText === undefined ? undefined : Number(leaseText);
+  if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 500)) {
+    throw new ThreadlineError(
+      "BAD_REQUEST",
+      `--lease-ms must be an integer of at least 500, got '${leaseText}'`,
+    );
+  }
+  const instanceId = values["instance-id"] ?? env.THREADLINE_INSTANCE_ID;
   const host = values.host ?? env.HOST ?? "127.0.0.1";
   const token = values.token ?? env.THREADLINE_TOKEN ?? undefined;
   const insecure = values.insecure === true;
@@ -86,5 +104,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     demo: values["no-demo"] !== true,
     logLevel: values["log-level"] ?? env.LOG_LEVEL ?? "info",
     graceMs,
+    ...(leaseMs === undefined ? {} : { leaseMs }),
+    ...(instanceId ? { instanceId } : {}),
   };
 }
