@@ -36,24 +36,33 @@ export function runMultiInstanceSuite(
       const s = await setup();
       cleanup = s.cleanup;
       // Started together: the schema migration and the channel must cope with that.
-      const started = await Promise.all(
+      const started = await Promise.allSettled(
         NAMES.map((n) =>
-          startServerProcess([
-            "--port",
-            "0",
-            "--store",
-            s.spec,
-            "--lease-ms",
-            String(LEASE_MS),
-            "--instance-id",
-            `node-${n}`,
-            "--grace-ms",
-            "200",
-          ]),
+          startServerProcess(
+            [
+              "--port",
+              "0",
+              "--store",
+              s.spec,
+              "--lease-ms",
+              String(LEASE_MS),
+              "--instance-id",
+              `node-${n}`,
+              "--grace-ms",
+              "200",
+            ],
+            {},
+            { startTimeoutMs: 80_000 },
+          ),
         ),
       );
-      NAMES.forEach((n, i) => servers.set(n, started[i]!));
-    }, 60_000);
+      // Whatever started is stopped by afterAll, even when another failed to start.
+      for (const [i, n] of NAMES.entries()) {
+        const r = started[i]!;
+        if (r.status === "fulfilled") servers.set(n, r.value);
+      }
+      for (const r of started) if (r.status === "rejected") throw r.reason;
+    }, 90_000);
 
     afterAll(async () => {
       await Promise.all([...servers.values()].map((s) => s.stop()));
