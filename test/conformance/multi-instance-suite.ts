@@ -136,8 +136,9 @@ export function runMultiInstanceSuite(
         30_000,
       );
       const long = await startRun(url("b"), threadId, { tokens: 5_000, delayMs: 2 });
-      const next = await startRun(url("c"), threadId, { tokens: 5, delayMs: 1 });
       await onDying.until((f) => countType(f, "TEXT_MESSAGE_CONTENT") >= 30, 15_000);
+      // Queued behind the long run (enqueued once that one surely runs, on B).
+      const next = await startRun(url("c"), threadId, { tokens: 5, delayMs: 1 });
       const owner = (await runs(url("a"), threadId)).find((r) => r.runId === long)?.lease?.owner;
       expect(owner).toBe("node-b");
 

@@ -34,10 +34,11 @@ export async function startServerProcess(
     child.once("exit", (code) => resolve(code)),
   );
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`server did not start in ${startTimeoutMs} ms:\n${out}`)),
-      startTimeoutMs,
-    );
+    const timer = setTimeout(() => {
+      // A server that starts after we gave up must not outlive the test.
+      child.kill("SIGKILL");
+      reject(new Error(`server did not start in ${startTimeoutMs} ms:\n${out}`));
+    }, startTimeoutMs);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       const m = /"url":"(http:\/\/[^"]+)"/.exec(out);

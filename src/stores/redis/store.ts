@@ -167,7 +167,9 @@ export class RedisStore implements ThreadStore {
     if (this.closed) return;
     this.closed = true;
     await this.tail.close();
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    // QUIT lets queued commands finish; without a live connection it would wait for one.
+    if (this.redis.status === "ready") await this.redis.quit().catch(() => undefined);
+    this.redis.disconnect();
   }
 }
 
