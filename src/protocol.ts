@@ -38,6 +38,14 @@ export const METADATA_KEY = "threadline";
 /** Forwarded-props key a CopilotKit client uses to ask `/agent/:id/connect` to keep following. */
 export const FORWARDED_PROPS_KEY = "threadline";
 
+/**
+ * Webhook signature: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`. Several
+ * `v1=` entries may be given (secret rotation); one matching is enough.
+ */
+export const HEADER_SIGNATURE = "X-Threadline-Signature";
+/** Webhook delivery id: a delivery seen before is acknowledged without a second run. */
+export const HEADER_DELIVERY = "X-Threadline-Delivery";
+
 /** Stable error codes of JSON error responses `{ "error": { "code", "message" } }`. */
 export const ERROR_CODES = {
   badRequest: "BAD_REQUEST",
@@ -49,6 +57,8 @@ export const ERROR_CODES = {
   threadNotFound: "THREAD_NOT_FOUND",
   runNotFound: "RUN_NOT_FOUND",
   agentNotFound: "AGENT_NOT_FOUND",
+  scheduleNotFound: "SCHEDULE_NOT_FOUND",
+  hookNotFound: "HOOK_NOT_FOUND",
   threadBusy: "THREAD_BUSY",
   payloadTooLarge: "PAYLOAD_TOO_LARGE",
   leaseLost: "LEASE_LOST",

@@ -4,9 +4,11 @@ import { type AgentSource, Coordinator, type StartRunRequest } from "./core/coor
 import { FanOut } from "./core/fanout.js";
 import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
 import { type Logger, silentLogger } from "./core/logger.js";
+import { type ScheduleInput, Scheduler, type SchedulerClock } from "./core/scheduler/index.js";
 import type { ThreadStore } from "./core/store.js";
 import { createApp } from "./http/app.js";
 import type { AuthorizeHook } from "./http/auth.js";
+import { compileHooks, type HookConfig } from "./http/hooks/hook-config.js";
 import { listen } from "./http/listen.js";
 
 export interface ThreadlineOptions {
@@ -23,11 +25,25 @@ export interface ThreadlineOptions {
   keepaliveMs?: number;
   /** Maximum request body size in bytes. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Serve the thread inspector page at `/` (default true). */
+  inspector?: boolean;
   /** CORS: true (default, any origin), false, or the allowed origins. */
   cors?: boolean | string[];
   /** Run lease duration (recovery bound for multi-instance stores). Default 15 s. */
   leaseMs?: number;
   instanceId?: string;
+  /** Schedules declared in config, upserted by id at start (a pause made via the API is kept). */
+  schedules?: ScheduleInput[];
+  /** Webhooks: `POST /hooks/:id`, HMAC-signed. */
+  hooks?: HookConfig[];
+  /** Time source of schedules and webhook timestamps; tests inject a `ManualClock`. */
+  clock?: SchedulerClock;
+  scheduler?: {
+    /** How often schedules changed by other processes are picked up. Default 10 s. */
+    syncMs?: number;
+    /** A tick at most this late still fires as on time; later ones follow `catchUp`. Default 5 s. */
+    misfireGraceMs?: number;
+  };
 }
 
 export interface ListenOptions {
@@ -40,10 +56,12 @@ export interface Threadline {
   readonly store: ThreadStore;
   readonly coordinator: Coordinator;
   readonly fanout: FanOut;
+  readonly scheduler: Scheduler;
   readonly options: ThreadlineOptions;
-  /** Resolves once start-up recovery (interrupted runs, queues) is done. */
+  /** Resolves once start-up recovery (interrupted runs, queues) is done and schedules are armed. */
   readonly ready: Promise<void>;
   fetch(request: Request): Promise<Response>;
+  /** Programmatic trigger: trigger kind `api` unless `trigger` says otherwise. */
   startRun: Coordinator["startRun"];
   cancelRun: Coordinator["cancelRun"];
   /** Follow a thread: replay, then the live tail, until aborted or `return()`ed. */
@@ -66,7 +84,19 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
   });
   const fanout = new FanOut(options.store);
-  const ready = coordinator.start();
+  const scheduler = new Scheduler({
+    store: options.store,
+    startRun: (req) => coordinator.startRun(req),
+    agentIds: () => coordinator.agentIds(),
+    instanceId: coordinator.instanceId,
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.schedules ? { declared: options.schedules } : {}),
+    ...options.scheduler,
+  });
+  // Bad hook config fails here, before anything starts (the routes compile them again).
+  compileHooks(options.hooks ?? [], coordinator.agentIds());
+  const ready = coordinator.start().then(() => scheduler.start());
   ready.catch((error) => logger.error({ err: error }, "start-up recovery failed"));
   const follows = new Set<Follow>();
   const servers = new Set<{ close(): Promise<void> }>();
@@ -75,6 +105,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     store: options.store,
     coordinator,
     fanout,
+    scheduler,
     options,
     ready,
     app: undefined as unknown as Hono,
@@ -107,6 +138,8 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       // Order matters: runs finish (or are closed as INTERRUPTED) while followers are still
       // attached, followers get everything committed and their streams end cleanly, then the
       // servers and the store close.
+      await ready.catch(() => undefined);
+      await scheduler.stop();
       await coordinator.close(opts?.graceMs);
       for (const f of follows) f.finish();
       const deadline = Date.now() + 2_000;

@@ -16,6 +16,8 @@ export interface ServeArgs {
   /** Run lease (recovery bound across instances); unset: the config file's or 15 s. */
   leaseMs?: number;
   instanceId?: string;
+  /** Demo heartbeat interval; 0 turns it off. */
+  heartbeatMs: number;
 }
 
 export const USAGE = `Usage: threadline serve [options]
@@ -29,6 +31,7 @@ Options:
   --token <token>     require "Authorization: Bearer <token>" (env THREADLINE_TOKEN)
   --insecure          allow a non-loopback host without a token
   --no-demo           do not register the built-in demo agent and heartbeat
+  --heartbeat-ms <ms> demo heartbeat on thread "demo" (default 30000; 0 = off; env THREADLINE_DEMO_HEARTBEAT_MS)
   --log-level <lvl>   pino level (default info; env LOG_LEVEL)
   --grace-ms <ms>     on SIGTERM/SIGINT, how long runs may finish before they are interrupted (default 5000)
   --lease-ms <ms>     run lease: a dead instance's runs are closed within about 1.5x this
@@ -58,6 +61,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       "grace-ms": { type: "string" },
       "lease-ms": { type: "string" },
       "instance-id": { type: "string" },
+      "heartbeat-ms": { type: "string" },
     },
   });
   const portText = values.port ?? env.PORT ?? "8787";
@@ -84,6 +88,18 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     );
   }
   const instanceId = values["instance-id"] ?? env.THREADLINE_INSTANCE_ID;
+  const heartbeatText = values["heartbeat-ms"] ?? env.THREADLINE_DEMO_HEARTBEAT_MS ?? "30000";
+  const heartbeatMs = Number(heartbeatText);
+  if (
+    !Number.isInteger(heartbeatMs) ||
+    heartbeatMs < 0 ||
+    (heartbeatMs > 0 && heartbeatMs < 1000)
+  ) {
+    throw new ThreadlineError(
+      "BAD_REQUEST",
+      `--heartbeat-ms must be 0 (off) or an integer >= 1000, got '${heartbeatText}'`,
+    );
+  }
   const host = values.host ?? env.HOST ?? "127.0.0.1";
   const token = values.token ?? env.THREADLINE_TOKEN ?? undefined;
   const insecure = values.insecure === true;
@@ -106,5 +122,6 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     graceMs,
     ...(leaseMs === undefined ? {} : { leaseMs }),
     ...(instanceId ? { instanceId } : {}),
+    heartbeatMs: values["no-demo"] === true ? 0 : heartbeatMs,
   };
 }

@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import pino from "pino";
 import { ThreadlineError } from "../core/errors.js";
 import { DemoAgent } from "../demo/demo-agent.js";
+import { DEMO_HEARTBEAT_ID, demoHeartbeat } from "../demo/demo-heartbeat.js";
 import { createThreadline } from "../threadline.js";
 import { parseServeArgs, USAGE } from "./args.js";
 import { loadConfig } from "./config.js";
@@ -30,8 +31,10 @@ async function serve(argv: string[]): Promise<void> {
       "no agents: add some in the config file or drop --no-demo",
     );
   }
+  const heartbeat = args.heartbeatMs > 0 ? [demoHeartbeat({ everyMs: args.heartbeatMs })] : [];
   const tl = createThreadline({
     ...config,
+    schedules: [...heartbeat, ...(config.schedules ?? [])],
     store,
     agents,
     logger,
@@ -41,6 +44,11 @@ async function serve(argv: string[]): Promise<void> {
   });
   // The demo thread exists from the start, so the README's first `curl` has something to follow.
   if (args.demo) await store.ensureThread("demo", { demo: true });
+  // Schedules persist: a heartbeat switched off must also leave the store, or it keeps firing.
+  if (heartbeat.length === 0) {
+    await tl.ready;
+    await tl.scheduler.remove(DEMO_HEARTBEAT_ID).catch(() => undefined);
+  }
   const server = await tl.listen({ host: args.host, port: args.port });
   logger.info(
     {

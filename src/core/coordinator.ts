@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { AbstractAgent } from "@ag-ui/client";
-import type { BaseEvent, Message, RunAgentInput } from "@ag-ui/core";
+import type { Message, RunAgentInput } from "@ag-ui/core";
 import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
 import { runAgentWithHistory } from "./agent-exec.js";
 import { ThreadlineError } from "./errors.js";
-import { isOwnerGone, newInstanceId } from "./instance.js";
+import { newInstanceId } from "./instance.js";
 import type { Logger } from "./logger.js";
 import { silentLogger } from "./logger.js";
-import { RunTracker } from "./run-tracker.js";
+import { findStaleRuns, interruptRun } from "./recovery.js";
 import { RunWriter } from "./run-writer.js";
 import type { ThreadStore } from "./store.js";
 import type { MultitaskStrategy, RunInput, RunRecord, RunTrigger } from "./types.js";
@@ -32,6 +32,13 @@ export interface StartRunRequest {
   multitask?: MultitaskStrategy;
   /** Use this run id (e.g. the one a CopilotKit client chose); must be unique. */
   runId?: string;
+  /**
+   * Execute this agent instance (used as is, not cloned) instead of the registry's `agentId`,
+   * e.g. the per-request agent a CopilotKit runtime prepared. `agentId` then only labels the
+   * run. The instance lives in this process: if another process sharing the store claims the
+   * run first (it was queued behind that process's run), it runs its own `agentId` instead.
+   */
+  agent?: AbstractAgent;
 }
 
 export interface StartRunResult {
@@ -77,6 +84,8 @@ export class Coordinator {
   private readonly pumping = new Map<string, Promise<void>>();
   /** LRU of writer views, so a run does not reload (and re-parse) the thread's history. */
   private readonly views = new Map<string, CachedView>();
+  /** Agent instances callers supplied for runs not yet executed (see `suppliedKey`). */
+  private readonly supplied = new Map<string, AbstractAgent>();
   private sweeper: NodeJS.Timeout | undefined;
   private closing = false;
 
@@ -110,7 +119,7 @@ export class Coordinator {
 
   async startRun(req: StartRunRequest): Promise<StartRunResult> {
     if (this.closing) throw new ThreadlineError("UNAVAILABLE", "the server is shutting down");
-    if (!this.hasAgent(req.agentId)) {
+    if (!req.agent && !this.hasAgent(req.agentId)) {
       throw new ThreadlineError("AGENT_NOT_FOUND", `unknown agent '${req.agentId}'`, {
         details: { agents: this.agentIds() },
       });
@@ -124,11 +133,21 @@ export class Coordinator {
       input: req.input ?? {},
       createdAt: this.now(),
     };
-    const existing = req.runId ? await this.store.getRun(req.threadId, req.runId) : null;
-    if (existing) {
-      throw new ThreadlineError("CONFLICT", `run '${req.runId}' already exists on this thread`);
+    if (req.agent) {
+      // A run id taken by a run still waiting here: refuse before touching its agent.
+      if (this.supplied.has(suppliedKey(run))) {
+        throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
+      }
+      this.supplied.set(suppliedKey(run), req.agent);
     }
-    const result = await this.store.enqueueRun(run, req.multitask ?? "reject");
+    // A run id already taken is refused by the store (CONFLICT), atomically with the enqueue.
+    let result: Awaited<ReturnType<ThreadStore["enqueueRun"]>>;
+    try {
+      result = await this.store.enqueueRun(run, req.multitask ?? "reject");
+    } catch (error) {
+      if (req.agent) this.supplied.delete(suppliedKey(run));
+      throw error;
+    }
     if (result.interrupted) this.active.get(req.threadId)?.abort("interrupt");
     this.pump(req.threadId);
     return {
@@ -142,6 +161,8 @@ export class Coordinator {
   async cancelRun(threadId: string, runId: string): Promise<RunRecord> {
     const run = await this.store.requestCancel(threadId, runId);
     if (!run) throw new ThreadlineError("RUN_NOT_FOUND", `unknown run '${runId}' on '${threadId}'`);
+    // A run cancelled while queued never executes: drop its supplied agent.
+    if (run.status === "cancelled") this.supplied.delete(suppliedKey(run));
     const local = this.active.get(threadId);
     if (local?.runId === runId) {
       local.abort("cancel");
@@ -191,7 +212,13 @@ export class Coordinator {
     this.pumping.set(threadId, p);
   }
 
-  private resolveAgent(agentId: string): AbstractAgent {
+  private resolveAgent(run: RunRecord): AbstractAgent {
+    const supplied = this.supplied.get(suppliedKey(run));
+    if (supplied) {
+      this.supplied.delete(suppliedKey(run));
+      return supplied;
+    }
+    const agentId = run.agentId;
     const source = this.agents[agentId];
     if (!source) throw new ThreadlineError("AGENT_NOT_FOUND", `unknown agent '${agentId}'`);
     return typeof source === "function" ? source() : source.clone();
@@ -279,7 +306,7 @@ export class Coordinator {
     try {
       let agentError: unknown;
       try {
-        agent = this.resolveAgent(run.agentId);
+        agent = this.resolveAgent(run);
         const running = runAgentWithHistory(agent, input, (event) => writer.write(event));
         await Promise.race([running, stopped]);
         // Swallow a late rejection of an agent we stopped.
@@ -321,59 +348,20 @@ export class Coordinator {
     return new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
   }
 
-  /**
-   * Closes runs whose holder is gone: lease expired, or (same host) its process is dead.
-   * The closing RUN_ERROR has code INTERRUPTED, so followers and queues move on.
-   */
+  /** Closes runs whose holder is gone (see recovery.ts) and restarts their threads' queues. */
   private async sweep(startup: boolean): Promise<void> {
-    const now = this.now();
-    const candidates = await this.store.listStaleRuns(now, { all: startup });
-    for (const run of candidates) {
-      if (this.active.get(run.threadId)?.runId === run.runId) continue;
-      const expired = !run.lease || run.lease.expiresAt <= now;
-      const gone = run.lease ? isOwnerGone(run.lease.owner, this.instanceId) : true;
-      if (!expired && !gone) continue;
-      await this.interruptStale(run, gone && !expired).catch((error) =>
-        this.logger.warn({ err: error, runId: run.runId }, "could not close a stale run"),
-      );
-    }
-  }
-
-  private async interruptStale(run: RunRecord, force: boolean): Promise<void> {
-    const claimed = await this.store.takeOverRun(
-      run.threadId,
-      run.runId,
-      this.instanceId,
-      this.leaseMs,
-      this.now(),
-      force,
-    );
-    if (!claimed) return;
-    const tracker = new RunTracker();
-    if (claimed.run.startSeq !== undefined) {
-      let after = claimed.run.startSeq - 1;
-      for (;;) {
-        const page = await this.store.read(run.threadId, { after, limit: 1000 });
-        for (const r of page) if (r.runId === run.runId) tracker.apply(r.event);
-        if (page.length < 1000) break;
-        after = page[page.length - 1]!.seq;
+    for (const stale of await findStaleRuns(this.store, this.instanceId, this.now(), startup)) {
+      const { threadId, runId } = stale.run;
+      if (this.active.get(threadId)?.runId === runId) continue;
+      try {
+        if (await interruptRun(this.store, stale, this.instanceId, this.leaseMs, this.now())) {
+          this.logger.info({ threadId, runId }, "closed an interrupted run");
+          this.pump(threadId);
+        }
+      } catch (error) {
+        this.logger.warn({ err: error, runId }, "could not close a stale run");
       }
     }
-    const message = "the process running this run stopped before it finished";
-    if (!tracker.runStarted) {
-      await this.store.markRunEnded(run.threadId, run.runId, "interrupted", this.now(), {
-        code: RUN_ERROR_INTERRUPTED,
-        message,
-      });
-    } else {
-      const events = [
-        ...tracker.closingEvents(),
-        { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent,
-      ];
-      await this.store.append(run.threadId, claimed.fence, events);
-    }
-    this.logger.info({ threadId: run.threadId, runId: run.runId }, "closed an interrupted run");
-    this.pump(run.threadId);
   }
 
   /**
@@ -401,7 +389,11 @@ export class Coordinator {
       await Promise.all(runs.map((r) => r.writer.flushed()));
     }
     await Promise.all([...this.pumping.values()]);
+    this.supplied.clear();
   }
 }
+
+const suppliedKey = (run: { threadId: string; runId: string }) =>
+  `${run.threadId}\u0000${run.runId}`;
 
 export type { Message };

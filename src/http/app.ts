@@ -5,6 +5,9 @@ import type { Threadline } from "../threadline.js";
 import { requireToken } from "./auth.js";
 import { limitBody } from "./body-limit.js";
 import { copilotkitRoutes } from "./copilotkit/routes.js";
+import { hookRoutes } from "./hooks/routes.js";
+import { inspectorRoutes } from "./inspector/routes.js";
+import { scheduleRoutes } from "./schedules/routes.js";
 import { threadRoutes } from "./threads/routes.js";
 
 export const DEFAULT_MAX_BODY_BYTES = 1 << 20;
@@ -47,6 +50,12 @@ export function createApp(tl: Threadline): Hono {
     return c.json({ ok: true, store: tl.store.kind, instanceId: tl.coordinator.instanceId });
   });
 
+  // Signed by HMAC instead of the bearer token: mounted before the token middleware.
+  app.route("/", hookRoutes(tl, { maxBytes }));
+  // The inspector page and its static assets hold no data: they load without the token, then the
+  // page asks for it and sends it with every API call.
+  if (tl.options.inspector !== false) app.route("/", inspectorRoutes());
+
   app.use("*", requireToken(tl.options.token));
   app.use("*", async (_c, next) => {
     await tl.ready;
@@ -55,6 +64,7 @@ export function createApp(tl: Threadline): Hono {
   app.use("*", limitBody(maxBytes));
 
   app.route("/", threadRoutes(tl));
+  app.route("/", scheduleRoutes(tl));
   app.route("/", copilotkitRoutes(tl));
   return app;
 }

@@ -1,0 +1,267 @@
+import type { BaseEvent } from "@ag-ui/core";
+import { ThreadlineError } from "../core/errors.js";
+import {
+  HEADER_LAST_EVENT_ID,
+  HEADER_REPLAY_MODE,
+  HEADER_THREAD_LAST_SEQ,
+  QUERY_AFTER,
+  QUERY_REPLAY,
+  type ReplayMode,
+  SSE_EVENT_REOPEN,
+  SSE_EVENT_SNAPSHOT,
+} from "../protocol.js";
+import { type BackoffOptions, backoffDelay, sleep } from "./backoff.js";
+import {
+  defaultFetch,
+  type FetchLike,
+  type HeadersSource,
+  joinUrl,
+  resolveHeaders,
+} from "./http.js";
+import { readSseFrames, type SseFrame } from "./sse-parser.js";
+
+/** One item of a follow: a log event, or a synthetic `snapshot` / `reopen` event. */
+export interface ThreadEvent {
+  /** The log position: a log event's own seq; for synthetic items, the seq they stand for. */
+  seq: number;
+  event: BaseEvent;
+  kind: "event" | "snapshot" | "reopen";
+}
+
+/** Connection state of a follower, for UIs ("reconnecting in 2 s..."). */
+export type FollowStatus =
+  | { state: "connecting"; attempt: number; cursor?: number }
+  | {
+      state: "open";
+      attempt: number;
+      cursor?: number;
+      /** `X-Threadline-Last-Seq`: where the stream starts once its replay is delivered. */
+      lastSeq?: number;
+      replay?: ReplayMode;
+      /** True when this connection resumed from a cursor (its `reopen` frames are dropped). */
+      resumed: boolean;
+    }
+  | {
+      state: "reconnecting";
+      /** The attempt that will follow the delay. */
+      attempt: number;
+      delayMs: number;
+      /** Consecutive failures so far (resets once a stream delivers something). */
+      failures: number;
+      cursor?: number;
+      reason: string;
+      error?: unknown;
+    };
+
+export interface FollowThreadOptions {
+  /** Resume after this seq (events with a greater seq follow; `reopen` frames are dropped). */
+  after?: number;
+  /** Replay of the first connection. Reconnections always resume with `full` from the cursor. */
+  replay?: ReplayMode;
+  headers?: HeadersSource;
+  /** Aborting ends the iteration (without an error). */
+  signal?: AbortSignal;
+  fetch?: FetchLike;
+  backoff?: BackoffOptions;
+  onStatus?: (status: FollowStatus) => void;
+}
+
+/** Status codes after which waiting and retrying can help. */
+const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
+const MAX_RETRY_AFTER_MS = 60_000;
+
+const protocolError = (message: string) =>
+  new ThreadlineError("PROTOCOL_ERROR", message, { status: 502 });
+
+function parseSeq(value: string | null | undefined): number | undefined {
+  if (value === null || value === undefined || !/^\d{1,15}$/.test(value.trim())) return undefined;
+  return Number(value.trim());
+}
+
+function parseEvent(frame: SseFrame): BaseEvent {
+  let event: unknown;
+  try {
+    event = JSON.parse(frame.data ?? "");
+  } catch {
+    throw protocolError(`frame data is not JSON: ${String(frame.data).slice(0, 100)}`);
+  }
+  if (!event || typeof event !== "object" || typeof (event as BaseEvent).type !== "string") {
+    throw protocolError("frame data is not an AG-UI event");
+  }
+  return event as BaseEvent;
+}
+
+function retryAfterMs(response: Response): number {
+  const seconds = Number(response.headers.get("retry-after"));
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : 0;
+}
+
+/**
+ * Follows a thread: yields its events from the replay on, through every future run, and
+ * reconnects by itself — after network errors, stream ends and server restarts (5xx) — with its
+ * cursor and exponential backoff with jitter. It never yields a log event twice or skips one
+ * (their seqs are checked to be consecutive; a gap makes it reconnect from its cursor, which the
+ * server fills). A synthetic compact-replay prefix is yielded only once complete, so a drop in
+ * the middle of it never leaves half a snapshot run behind.
+ *
+ * It ends only when `signal` aborts or the caller leaves the loop. Errors no retry can fix (401,
+ * 403, 404, 400...) are thrown as ThreadlineError.
+ */
+export async function* followThread(
+  baseUrl: string,
+  threadId: string,
+  opts: FollowThreadOptions = {},
+): AsyncGenerator<ThreadEvent, void, undefined> {
+  const fetchFn = opts.fetch ?? defaultFetch;
+  const outer = opts.signal;
+  const url = joinUrl(baseUrl, `/threads/${encodeURIComponent(threadId)}/events`);
+  let cursor = opts.after === undefined ? undefined : Math.max(0, Math.floor(opts.after));
+  let failures = 0;
+  let attempt = 0;
+  let conn: AbortController | undefined;
+  const abortConn = () => conn?.abort();
+  outer?.addEventListener("abort", abortConn);
+
+  try {
+    while (!outer?.aborted) {
+      attempt += 1;
+      let reason = "the stream ended";
+      let failure: unknown;
+      let minDelay = 0;
+      opts.onStatus?.({
+        state: "connecting",
+        attempt,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      conn = new AbortController();
+      const resumed = cursor !== undefined;
+      const query = new URLSearchParams();
+      const headers: Record<string, string> = {
+        ...(await resolveHeaders(opts.headers)),
+        accept: "text/event-stream",
+      };
+      if (resumed) {
+        // On reconnection the cursor decides, and only `full` resumes exactly after it.
+        query.set(QUERY_AFTER, String(cursor));
+        query.set(QUERY_REPLAY, attempt === 1 && opts.replay ? opts.replay : "full");
+        headers[HEADER_LAST_EVENT_ID] = String(cursor);
+      } else if (opts.replay) {
+        query.set(QUERY_REPLAY, opts.replay);
+      }
+      const q = query.toString();
+
+      let response: Response | undefined;
+      try {
+        response = await fetchFn(q ? `${url}?${q}` : url, { headers, signal: conn.signal });
+      } catch (error) {
+        if (outer?.aborted) return;
+        reason = "network error";
+        failure = error;
+      }
+
+      if (response && !response.ok) {
+        if (!RETRYABLE_STATUS.has(response.status))
+          throw await ThreadlineError.fromResponse(response);
+        reason = `HTTP ${response.status}`;
+        failure = await ThreadlineError.fromResponse(response);
+        minDelay = retryAfterMs(response);
+      } else if (response) {
+        const type = response.headers.get("content-type") ?? "";
+        if (!type.includes("text/event-stream")) {
+          await response.body?.cancel().catch(() => undefined);
+          throw protocolError(`expected an event stream, got '${type}'`);
+        }
+        const lastSeq = parseSeq(response.headers.get(HEADER_THREAD_LAST_SEQ));
+        const replay = (response.headers.get(HEADER_REPLAY_MODE) ?? undefined) as
+          | ReplayMode
+          | undefined;
+        // A fresh stream's position is known from its header, except while a compact prefix is
+        // still to come: that prefix must arrive whole, and its last frame carries the cursor.
+        if (
+          cursor === undefined &&
+          lastSeq !== undefined &&
+          (replay !== "compact" || lastSeq === 0)
+        ) {
+          cursor = lastSeq;
+        }
+        opts.onStatus?.({
+          state: "open",
+          attempt,
+          resumed,
+          ...(cursor === undefined ? {} : { cursor }),
+          ...(lastSeq === undefined ? {} : { lastSeq }),
+          ...(replay ? { replay } : {}),
+        });
+
+        let prefix: ThreadEvent[] = [];
+        try {
+          for await (const frame of readSseFrames(
+            response.body ?? new ReadableStream(),
+            conn.signal,
+          )) {
+            failures = 0;
+            if (frame.data === undefined) continue; // keep-alive comment or empty frame
+            const event = parseEvent(frame);
+            const kind =
+              frame.event === SSE_EVENT_SNAPSHOT
+                ? "snapshot"
+                : frame.event === SSE_EVENT_REOPEN
+                  ? "reopen"
+                  : "event";
+            const id = parseSeq(frame.id);
+            if (frame.id !== undefined && id === undefined) {
+              throw protocolError(`frame id is not a seq: '${frame.id}'`);
+            }
+            if (kind === "event") {
+              if (id === undefined) throw protocolError("a log event arrived without an id");
+              if (cursor !== undefined && id <= cursor) continue; // already delivered
+              if (cursor !== undefined && id !== cursor + 1) {
+                reason = `gap in the stream (expected seq ${cursor + 1}, got ${id})`;
+                break;
+              }
+              prefix = [];
+              cursor = id;
+              yield { seq: id, event, kind };
+              continue;
+            }
+            // The caller already holds the run open when it resumed.
+            if (kind === "reopen" && resumed) continue;
+            if (cursor === undefined) {
+              prefix.push({ seq: 0, event, kind });
+              if (id === undefined) continue;
+              cursor = id;
+              const complete = prefix;
+              prefix = [];
+              for (const item of complete) yield { ...item, seq: id };
+              continue;
+            }
+            yield { seq: cursor, event, kind };
+          }
+        } catch (error) {
+          if (outer?.aborted) return;
+          if (ThreadlineError.is(error, "PROTOCOL_ERROR")) throw error;
+          reason = "the stream failed";
+          failure = error;
+        }
+      }
+
+      if (outer?.aborted) return;
+      conn.abort();
+      failures += 1;
+      const delayMs = Math.max(minDelay, backoffDelay(failures, opts.backoff));
+      opts.onStatus?.({
+        state: "reconnecting",
+        attempt: attempt + 1,
+        delayMs,
+        failures,
+        reason,
+        ...(cursor === undefined ? {} : { cursor }),
+        ...(failure === undefined ? {} : { error: failure }),
+      });
+      await sleep(delayMs, outer);
+    }
+  } finally {
+    outer?.removeEventListener("abort", abortConn);
+    conn?.abort();
+  }
+}
