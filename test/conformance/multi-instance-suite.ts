@@ -16,6 +16,7 @@ interface RunJson {
   status: string;
   error?: { code: string };
   lease?: { owner: string };
+  trigger: { kind: string; fireAt?: string };
 }
 
 /**
@@ -50,6 +51,8 @@ export function runMultiInstanceSuite(
               `node-${n}`,
               "--grace-ms",
               "200",
+              "--heartbeat-ms",
+              "1000",
             ],
             {},
             { startTimeoutMs: 80_000 },
@@ -92,8 +95,11 @@ export function runMultiInstanceSuite(
       return new FrameReader(res.body!);
     };
     const runs = async (base: string, threadId: string) =>
-      ((await (await fetch(`${base}/threads/${threadId}/runs`)).json()) as { runs: RunJson[] })
-        .runs;
+      (
+        (await (await fetch(`${base}/threads/${threadId}/runs?limit=1000`)).json()) as {
+          runs: RunJson[];
+        }
+      ).runs;
     const logFrames = (frames: Frame[]) => frames.filter((f) => f.id !== undefined && !f.event);
     const expectContiguous = (frames: Frame[], after: number) => {
       const ids = logFrames(frames).map((f) => Number(f.id));
@@ -124,6 +130,21 @@ export function runMultiInstanceSuite(
       expect(logFrames(all).map((f) => [f.id, f.data])).toEqual(
         logFrames(got).map((f) => [f.id, f.data]),
       );
+    });
+
+    it("each tick of the demo heartbeat (every second) fires exactly once across the three", async () => {
+      const heartbeats = async (base: string) =>
+        (await runs(base, "demo")).filter((r) => r.trigger.kind === "heartbeat");
+      const deadline = Date.now() + 30_000;
+      while ((await heartbeats(url("a"))).length < 5) {
+        expect(Date.now(), "five heartbeat runs").toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const got = await heartbeats(url("b"));
+      const ticks = got.map((r) => Date.parse(r.trigger.fireAt!)).sort((x, y) => x - y);
+      expect(new Set(ticks).size).toBe(ticks.length);
+      // Consecutive ticks one second apart: none fired twice, none skipped.
+      for (let i = 1; i < ticks.length; i++) expect(ticks[i]! - ticks[i - 1]!).toBe(1000);
     });
 
     it("kill -9 of the running instance: another closes the run as INTERRUPTED within the lease bound, the queue moves on, followers resume elsewhere", async () => {
