@@ -287,19 +287,21 @@ export class Coordinator {
     });
     const entry: ActiveRun = { threadId, runId, writer, abort, done };
     this.active.set(threadId, entry);
-    const renew = setInterval(
-      () => {
-        this.store
-          .renewLease(threadId, fence, this.leaseMs, this.now())
-          .then((r) => {
-            if (!r.ok) abort("lease");
-            else if (r.cancelRequested) abort("cancel");
-          })
-          .catch((error) => this.logger.warn({ err: error, runId }, "lease renewal failed"));
-      },
-      Math.max(100, Math.floor(this.leaseMs / 3)),
-    );
+    const renewNow = () => {
+      this.store
+        .renewLease(threadId, fence, this.leaseMs, this.now())
+        .then((r) => {
+          if (!r.ok) abort("lease");
+          else if (r.cancelRequested) abort("cancel");
+        })
+        .catch((error) => this.logger.warn({ err: error, runId }, "lease renewal failed"));
+    };
+    const renew = setInterval(renewNow, Math.max(100, Math.floor(this.leaseMs / 3)));
     renew.unref();
+    // A cancel or interrupt that reached the store between the claim and now found no local run
+    // to stop (likely with a networked store): the first renewal sees it at once, not a third of
+    // a lease later.
+    renewNow();
 
     try {
       let agentError: unknown;
