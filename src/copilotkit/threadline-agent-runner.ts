@@ -1,4 +1,4 @@
-import { type BaseEvent, EventType, type Message } from "@ag-ui/core";
+import { type BaseEvent, EventType } from "@ag-ui/core";
 import {
   AgentRunner,
   type AgentRunnerConnectRequest,
@@ -7,6 +7,7 @@ import {
   type AgentRunnerStopRequest,
 } from "@copilotkit/runtime/v2";
 import type { Observable } from "rxjs";
+import { clientRunInput } from "../core/client-run.js";
 import { type AgentSource, Coordinator } from "../core/coordinator.js";
 import { ThreadlineError } from "../core/errors.js";
 import { FanOut } from "../core/fanout.js";
@@ -116,13 +117,7 @@ export class ThreadlineAgentRunner extends AgentRunner {
             runId: input.runId,
             multitask,
             trigger: { kind: "client" },
-            input: {
-              messages: input.messages.filter((m: Message) => m.role !== "activity"),
-              ...(meaningfulState(input.state) ? { state: input.state } : {}),
-              forwardedProps: input.forwardedProps,
-              tools: input.tools,
-              context: input.context,
-            },
+            input: clientRunInput(input),
           });
           const decide = (item: FollowItem): ItemVerdict =>
             item.runId !== runId
@@ -223,12 +218,6 @@ export class ThreadlineAgentRunner extends AgentRunner {
     if (!f.closed) this.follows.add(f);
     return f;
   }
-}
-
-/** The client's state replaces the thread's only when it says something (not `{}`). */
-function meaningfulState(state: unknown): boolean {
-  if (state === undefined || state === null) return false;
-  return !(typeof state === "object" && !Array.isArray(state) && Object.keys(state).length === 0);
 }
 
 /** `forwardedProps.threadline.multitask`, as the Threadline server's own CopilotKit routes read it. */

@@ -1,6 +1,7 @@
-import { type Message, RunAgentInputSchema } from "@ag-ui/core";
+import { RunAgentInputSchema } from "@ag-ui/core";
 import { z } from "zod";
 import { connectOptions } from "../../copilotkit/connect-request.js";
+import { clientRunInput } from "../../core/client-run.js";
 import { ThreadlineError } from "../../core/errors.js";
 import { isTerminalEvent } from "../../core/run-tracker.js";
 import { FORWARDED_PROPS_KEY, HEADER_LAST_EVENT_ID, type ReplayMode } from "../../protocol.js";
@@ -76,12 +77,6 @@ export function info(tl: Threadline): Record<string, unknown> {
   };
 }
 
-/** The client's state replaces the thread's only when it says something (not `{}`). */
-function meaningfulState(state: unknown): boolean {
-  if (state === undefined || state === null) return false;
-  return !(typeof state === "object" && !Array.isArray(state) && Object.keys(state).length === 0);
-}
-
 /** `POST /agent/:agentId/run`: starts a client run and streams that run's events. */
 export async function run(
   tl: Threadline,
@@ -107,13 +102,7 @@ export async function run(
       // A user's message waits for a scheduled run in progress rather than being refused.
       multitask: tlProps.multitask ?? "enqueue",
       trigger: { kind: "client" },
-      input: {
-        messages: input.messages.filter((m: Message) => m.role !== "activity"),
-        ...(meaningfulState(input.state) ? { state: input.state } : {}),
-        forwardedProps: input.forwardedProps,
-        tools: input.tools,
-        context: input.context,
-      },
+      input: clientRunInput(input),
     }));
   } catch (error) {
     follow.close();
