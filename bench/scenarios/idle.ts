@@ -1,0 +1,151 @@
+import { rssOf, withCpu } from "../lib/children.js";
+import type { ProfileSummary } from "../lib/profile.js";
+import { fmt } from "../lib/report.js";
+import type { Context } from "./context.js";
+import {
+  attachFollowers,
+  checkComplete,
+  detachFollowers,
+  pct,
+  type Target,
+  targetsFor,
+  type WaitResult,
+} from "./fanout.js";
+
+interface IdleResult {
+  rssBefore: number;
+  rssAfter: number;
+  perConn: number;
+  deliverMs: number;
+  firstMs: number;
+  cpu: number[];
+  profile?: ProfileSummary;
+}
+
+/** Waits for the server's memory to settle after connections (GC, then a short pause). */
+async function settledRss(t: Target): Promise<number> {
+  await t.child.call("gc");
+  await new Promise((r) => setTimeout(r, 300));
+  await t.child.call("gc");
+  return rssOf(t.pid);
+}
+
+async function measure(
+  ctx: Context,
+  t: Target,
+  gen: Target["child"],
+  n: number,
+  events: number,
+): Promise<IdleResult> {
+  const rssBefore = await settledRss(t);
+  const threadId = await attachFollowers(t, gen, n);
+  ctx.log(`idle: ${t.name}: ${fmt(n)} followers connected`);
+  try {
+    const rssAfter = await settledRss(t);
+    await gen.call("arm", { expect: events });
+    const prof = ctx.opts.profile && t.name === "threadline";
+    if (prof) await t.child.call("profileStart");
+    const {
+      result: { t0, w },
+      cpu,
+    } = await withCpu([t.child, gen], async () => {
+      const { t0 } = await t.child.call<{ t0: number }>(t.name === "threadline" ? "run" : "burst", {
+        threadId,
+        events,
+      });
+      return { t0, w: await gen.call<WaitResult>("wait", { timeoutMs: 120_000 }, 130_000) };
+    });
+    const profile = prof
+      ? await t.child.call<ProfileSummary>("profileStop", {
+          file: ctx.profileFile("idle-delivery"),
+        })
+      : undefined;
+    checkComplete(t, w, events);
+    return {
+      rssBefore,
+      rssAfter,
+      perConn: (rssAfter - rssBefore) / n,
+      deliverMs: w.lastDoneAt - t0,
+      firstMs: w.firstDoneAt - t0,
+      cpu,
+      ...(profile ? { profile } : {}),
+    };
+  } finally {
+    await detachFollowers(t, gen);
+  }
+}
+
+/**
+ * Scenario 3: many idle followers on one process. Memory is the server process's resident set
+ * (VmRSS from /proc) after GC, before and after the connections; then one scheduled run's
+ * events go to all of them.
+ */
+export async function idleScenario(ctx: Context): Promise<void> {
+  const sz = ctx.opts.sizes.idle;
+  const { tl, ceiling, gen } = await targetsFor(ctx, "idle");
+  ctx.log("idle: servers and load generator ready");
+  const results = new Map<string, IdleResult>();
+  try {
+    for (const t of [ceiling, tl]) {
+      try {
+        const r = await measure(ctx, t, gen, sz.followers, sz.events);
+        results.set(t.name, r);
+        ctx.log(`idle: ${t.name}: delivered in ${fmt(r.deliverMs)} ms`);
+        ctx.noteProfile(
+          `idle followers: delivering one run to ${fmt(sz.followers)} followers, Threadline server`,
+          r.profile,
+        );
+      } catch (error) {
+        ctx.fail(`idle followers (${t.name})`, error);
+      }
+    }
+  } finally {
+    await ctx.release("idle");
+  }
+  const kib = (b: number) => fmt(b / 1024, 1);
+  ctx.report.section({
+    title: `3. Idle followers: ${fmt(sz.followers)} SSE connections on one server process`,
+    intro:
+      `Resident memory of the server process (VmRSS, /proc/<pid>/status) after GC with no followers ` +
+      `and with all ${fmt(sz.followers)} connected and idle; then one run of ${sz.events} events ` +
+      `(started like a schedule tick) delivered to all of them.`,
+    headers: [
+      "server",
+      "RSS before MiB",
+      "RSS after MiB",
+      "KiB per connection",
+      "first follower done ms",
+      "all followers done ms",
+      "CPU server / load-gen",
+    ],
+    rows: [ceiling, tl].map((t) => {
+      const r = results.get(t.name);
+      return [
+        t.name === "ceiling" ? "ceiling (node:http)" : "Threadline",
+        r ? fmt(r.rssBefore / 2 ** 20, 1) : "failed",
+        r ? fmt(r.rssAfter / 2 ** 20, 1) : "",
+        r ? kib(r.perConn) : "",
+        r ? fmt(r.firstMs, 1) : "",
+        r ? fmt(r.deliverMs, 1) : "",
+        r ? `${pct(r.cpu[0])} / ${pct(r.cpu[1])}` : "",
+      ];
+    }),
+  });
+  const a = results.get("threadline");
+  const c = results.get("ceiling");
+  ctx.report.target({
+    scenario: "3",
+    text: "under 20 KB of server memory per idle follower",
+    measured: a ? `${kib(a.perConn)} KiB per connection` : "failed",
+    met: a ? a.perConn < 20 * 1024 : null,
+  });
+  ctx.report.target({
+    scenario: "3",
+    text: `one run delivered to all ${fmt(sz.followers)} followers within 2× of the ceiling's time`,
+    measured:
+      a && c
+        ? `${fmt(a.deliverMs / c.deliverMs, 2)}× (${fmt(a.deliverMs)} vs ${fmt(c.deliverMs)} ms)`
+        : "failed",
+    met: a && c ? a.deliverMs <= 2 * c.deliverMs : null,
+  });
+}
