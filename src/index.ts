@@ -12,10 +12,19 @@ export {
 export { ThreadlineError } from "./core/errors.js";
 export { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
 export type { Logger } from "./core/logger.js";
+export {
+  ManualClock,
+  type ScheduleInput,
+  type ScheduleRecord,
+  type SchedulerClock,
+} from "./core/scheduler/index.js";
 export type { AppendListener, ThreadStore } from "./core/store.js";
 export type * from "./core/types.js";
 export { DemoAgent, type DemoScript } from "./demo/demo-agent.js";
+export { DEMO_HEARTBEAT_ID, demoHeartbeat } from "./demo/demo-heartbeat.js";
 export type { AuthorizeContext, AuthorizeHook } from "./http/auth.js";
+export type { HookConfig, HookDelivery } from "./http/hooks/hook-config.js";
+export { signWebhook } from "./http/hooks/signature.js";
 export * from "./protocol.js";
 export {
   createThreadline,

@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { AbstractAgent } from "@ag-ui/client";
-import type { BaseEvent, Message, RunAgentInput } from "@ag-ui/core";
+import type { Message, RunAgentInput } from "@ag-ui/core";
 import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
 import { runAgentWithHistory } from "./agent-exec.js";
 import { ThreadlineError } from "./errors.js";
-import { isOwnerGone, newInstanceId } from "./instance.js";
+import { newInstanceId } from "./instance.js";
 import type { Logger } from "./logger.js";
 import { silentLogger } from "./logger.js";
-import { RunTracker } from "./run-tracker.js";
+import { findStaleRuns, interruptRun } from "./recovery.js";
 import { RunWriter } from "./run-writer.js";
 import type { ThreadStore } from "./store.js";
 import type { MultitaskStrategy, RunInput, RunRecord, RunTrigger } from "./types.js";
@@ -124,10 +124,7 @@ export class Coordinator {
       input: req.input ?? {},
       createdAt: this.now(),
     };
-    const existing = req.runId ? await this.store.getRun(req.threadId, req.runId) : null;
-    if (existing) {
-      throw new ThreadlineError("CONFLICT", `run '${req.runId}' already exists on this thread`);
-    }
+    // A run id already taken is refused by the store (CONFLICT), atomically with the enqueue.
     const result = await this.store.enqueueRun(run, req.multitask ?? "reject");
     if (result.interrupted) this.active.get(req.threadId)?.abort("interrupt");
     this.pump(req.threadId);
@@ -319,59 +316,20 @@ export class Coordinator {
     return new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
   }
 
-  /**
-   * Closes runs whose holder is gone: lease expired, or (same host) its process is dead.
-   * The closing RUN_ERROR has code INTERRUPTED, so followers and queues move on.
-   */
+  /** Closes runs whose holder is gone (see recovery.ts) and restarts their threads' queues. */
   private async sweep(startup: boolean): Promise<void> {
-    const now = this.now();
-    const candidates = await this.store.listStaleRuns(now, { all: startup });
-    for (const run of candidates) {
-      if (this.active.get(run.threadId)?.runId === run.runId) continue;
-      const expired = !run.lease || run.lease.expiresAt <= now;
-      const gone = run.lease ? isOwnerGone(run.lease.owner, this.instanceId) : true;
-      if (!expired && !gone) continue;
-      await this.interruptStale(run, gone && !expired).catch((error) =>
-        this.logger.warn({ err: error, runId: run.runId }, "could not close a stale run"),
-      );
-    }
-  }
-
-  private async interruptStale(run: RunRecord, force: boolean): Promise<void> {
-    const claimed = await this.store.takeOverRun(
-      run.threadId,
-      run.runId,
-      this.instanceId,
-      this.leaseMs,
-      this.now(),
-      force,
-    );
-    if (!claimed) return;
-    const tracker = new RunTracker();
-    if (claimed.run.startSeq !== undefined) {
-      let after = claimed.run.startSeq - 1;
-      for (;;) {
-        const page = await this.store.read(run.threadId, { after, limit: 1000 });
-        for (const r of page) if (r.runId === run.runId) tracker.apply(r.event);
-        if (page.length < 1000) break;
-        after = page[page.length - 1]!.seq;
+    for (const stale of await findStaleRuns(this.store, this.instanceId, this.now(), startup)) {
+      const { threadId, runId } = stale.run;
+      if (this.active.get(threadId)?.runId === runId) continue;
+      try {
+        if (await interruptRun(this.store, stale, this.instanceId, this.leaseMs, this.now())) {
+          this.logger.info({ threadId, runId }, "closed an interrupted run");
+          this.pump(threadId);
+        }
+      } catch (error) {
+        this.logger.warn({ err: error, runId }, "could not close a stale run");
       }
     }
-    const message = "the process running this run stopped before it finished";
-    if (!tracker.runStarted) {
-      await this.store.markRunEnded(run.threadId, run.runId, "interrupted", this.now(), {
-        code: RUN_ERROR_INTERRUPTED,
-        message,
-      });
-    } else {
-      const events = [
-        ...tracker.closingEvents(),
-        { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent,
-      ];
-      await this.store.append(run.threadId, claimed.fence, events);
-    }
-    this.logger.info({ threadId: run.threadId, runId: run.runId }, "closed an interrupted run");
-    this.pump(run.threadId);
   }
 
   /**

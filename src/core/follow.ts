@@ -2,7 +2,8 @@ import { type BaseEvent, EventType } from "@ag-ui/core";
 import { type ReplayMode, SSE_EVENT_REOPEN, SSE_EVENT_SNAPSHOT } from "../protocol.js";
 import { ThreadlineError } from "./errors.js";
 import { type FanOut, type LiveItem, type LiveSink, toLiveItem } from "./fanout.js";
-import { isTerminalEvent, RunTracker } from "./run-tracker.js";
+import { trackStoredRun } from "./run-log.js";
+import { isTerminalEvent } from "./run-tracker.js";
 import { encodeFrame } from "./sse.js";
 import type { ThreadStore } from "./store.js";
 
@@ -270,17 +271,13 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     const [at] = await this.store.read(this.threadId, { after: seq - 1, limit: 1 });
     if (!at || isTerminalEvent(at.event)) return [];
     const run = await this.store.getRun(this.threadId, at.runId);
-    const tracker = new RunTracker();
-    let after = (run?.startSeq ?? at.seq) - 1;
-    while (after < seq) {
-      const page = await this.store.read(this.threadId, {
-        after,
-        limit: Math.min(PAGE, seq - after),
-      });
-      if (page.length === 0) break;
-      for (const r of page) if (r.runId === at.runId) tracker.apply(r.event);
-      after = page[page.length - 1]!.seq;
-    }
+    const tracker = await trackStoredRun(
+      this.store,
+      this.threadId,
+      at.runId,
+      run?.startSeq ?? at.seq,
+      seq,
+    );
     if (!tracker.isOpen || !tracker.runStarted) return [];
     this.activeRunAtOpen = at.runId;
     const events = [tracker.runStarted, ...tracker.reopenEvents()];

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { ThreadlineError } from "../../src/core/errors.js";
 import { ManualClock } from "../../src/core/scheduler/index.js";
 import type { ThreadStore } from "../../src/core/store.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
@@ -341,16 +342,22 @@ export function runTriggerConformance(name: string, factory: TriggerStoreFactory
   });
 }
 
-/** Counts tick claims an instance lost to another one. */
+/**
+ * Counts ticks an instance lost to another one: the tick's run id was already taken, so the
+ * store refused the second run (that refusal is the exactly-once claim).
+ */
 function countLostClaims(instances: Threadline[]): () => number {
   let lost = 0;
   for (const tl of instances) {
     const store = tl.store;
-    const claim = store.claim.bind(store);
-    store.claim = async (key, owner, now) => {
-      const won = await claim(key, owner, now);
-      if (!won && key.startsWith("schedule:")) lost += 1;
-      return won;
+    const enqueue = store.enqueueRun.bind(store);
+    store.enqueueRun = async (run, strategy) => {
+      try {
+        return await enqueue(run, strategy);
+      } catch (error) {
+        if (ThreadlineError.is(error, "CONFLICT") && run.runId.startsWith("schedule:")) lost += 1;
+        throw error;
+      }
     };
   }
   return () => lost;

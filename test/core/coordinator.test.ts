@@ -168,6 +168,20 @@ describe("coordinator", () => {
     });
   });
 
+  it("a run id already used on the thread is a CONFLICT", async () => {
+    await tl.startRun({
+      threadId: "t",
+      agentId: "demo",
+      runId: "r1",
+      input: { forwardedProps: { demo: { delayMs: 0 } } },
+    });
+    await expect(
+      tl.startRun({ threadId: "t", agentId: "demo", runId: "r1", multitask: "enqueue" }),
+    ).rejects.toSatisfy(
+      (e) => ThreadlineError.is(e, "CONFLICT") && (e as ThreadlineError).status === 409,
+    );
+  });
+
   it("unknown agent is AGENT_NOT_FOUND", async () => {
     await expect(tl.startRun({ threadId: "t", agentId: "nope" })).rejects.toSatisfy((e) =>
       ThreadlineError.is(e, "AGENT_NOT_FOUND"),

@@ -22,7 +22,10 @@ describe("threadline serve (the npm start job)", () => {
     expect(res.status).toBe(200);
     const reader = new FrameReader(res.body!);
     const frames = await reader.until(
-      (f) => f.filter((x) => !x.event && x.data?.type === "RUN_FINISHED").length >= 2,
+      // Two whole runs from the log (a run in progress at attach time arrives re-opened).
+      (f) =>
+        f.filter((x) => !x.event && x.data?.type === "RUN_STARTED").length >= 2 &&
+        f.at(-1)?.data?.type === "RUN_FINISHED",
       20_000,
     );
     await reader.close();

@@ -110,7 +110,12 @@ export function threadIdForTick(s: ScheduleRecord, fireAt: string): string {
   return s.threadId ?? `schedule:${s.id}`;
 }
 
-/** The store claim that makes a tick fire once across processes. */
+/** The run id of a tick: the store refuses a second run with it, so a tick fires once. */
+export function tickRunId(scheduleId: string, fireAt: string): string {
+  return `schedule:${scheduleId}:${fireAt}`;
+}
+
+/** The claim deciding which process records a tick that could not start its run. */
 export function tickClaimKey(scheduleId: string, fireAt: string): string {
   return `schedule:${scheduleId}:${fireAt}`;
 }

@@ -21,6 +21,7 @@ import {
   type ScheduleRecord,
   threadIdForTick,
   tickClaimKey,
+  tickRunId,
   triggerKindOf,
 } from "./schedule-types.js";
 
@@ -241,15 +242,15 @@ export class Scheduler {
     else await this.commit(updated);
   }
 
-  /** Claims the tick, then starts its run through the coordinator (like any client's run). */
+  /**
+   * Starts the tick's run through the coordinator (like any client's run). The run id is derived
+   * from `(scheduleId, fireAt)` and the store refuses a second run with the same id, so starting
+   * the run IS the claim: one durable step, no window in which a crash could lose a claimed tick.
+   * A refusal for another reason (busy thread under `reject`, unknown agent) is recorded by
+   * whichever process wins the tick's claim key.
+   */
   private async fire(record: ScheduleRecord, fireAtMs: number, catchUp: boolean): Promise<Fired> {
     const fireAt = toIso(fireAtMs);
-    const won = await this.store.claim(
-      tickClaimKey(record.id, fireAt),
-      this.opts.instanceId,
-      this.clock.now(),
-    );
-    if (!won) return null;
     const threadId = threadIdForTick(record, fireAt);
     const trigger: RunTrigger = {
       kind: triggerKindOf(record),
@@ -264,6 +265,7 @@ export class Scheduler {
       const result = await this.opts.startRun({
         threadId,
         agentId: record.agentId,
+        runId: tickRunId(record.id, fireAt),
         input: materializeInput(record.input),
         trigger,
         multitask: record.multitask,
@@ -271,6 +273,13 @@ export class Scheduler {
       this.logger.info({ scheduleId: record.id, fireAt, runId: result.runId }, "schedule fired");
       return { threadId, runId: result.runId };
     } catch (error) {
+      if (ThreadlineError.is(error, "CONFLICT")) return null;
+      const won = await this.store.claim(
+        tickClaimKey(record.id, fireAt),
+        this.opts.instanceId,
+        this.clock.now(),
+      );
+      if (!won) return null;
       const message = error instanceof Error ? error.message : String(error);
       this.logger.warn({ err: error, scheduleId: record.id, fireAt }, "scheduled run not started");
       return { threadId, error: message };

@@ -1,8 +1,9 @@
+import { createHash } from "node:crypto";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { ThreadlineError } from "../../core/errors.js";
 import { HEADER_DELIVERY, HEADER_SIGNATURE } from "../../protocol.js";
 import type { Threadline } from "../../threadline.js";
+import { limitBody } from "../body-limit.js";
 import { pathId } from "../validation.js";
 import { type CompiledHook, compileHooks } from "./hook-config.js";
 import { verifySignature } from "./signature.js";
@@ -16,18 +17,7 @@ const DELIVERY_ID = /^[\x21-\x7e]{1,200}$/;
 export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): Hono {
   const hooks = compileHooks(tl.options.hooks ?? [], tl.coordinator.agentIds());
   const app = new Hono();
-  app.use(
-    "/hooks/*",
-    bodyLimit({
-      maxSize: opts.maxBytes,
-      onError: () => {
-        throw new ThreadlineError(
-          "PAYLOAD_TOO_LARGE",
-          `request body exceeds ${opts.maxBytes} bytes`,
-        );
-      },
-    }),
-  );
+  app.use("/hooks/*", limitBody(opts.maxBytes));
 
   app.post("/hooks/:hookId", async (c) => {
     await tl.ready;
@@ -53,19 +43,26 @@ export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): Hono {
     const delivery = { hookId, headers: c.req.raw.headers, ...(deliveryId ? { deliveryId } : {}) };
     const { threadId, input } = await mapDelivery(hook, payload, delivery);
 
-    // Claimed only once the delivery is known to be valid, so a rejected one can be retried.
-    // Without a delivery id the signature itself names the request: a replay is still caught.
-    const key = `hook:${hookId}:${deliveryId ?? `sig:${verified.signature}`}`;
-    if (!(await tl.store.claim(key, tl.coordinator.instanceId, tl.scheduler.clock.now()))) {
+    // The run id is derived from the delivery (or, without a delivery id, from the signature,
+    // which names the exact request), and the store refuses a second run with the same id: the
+    // run start itself is the exactly-once claim. A delivery refused for another reason (busy
+    // thread under `reject`) is not recorded, so the sender may retry it.
+    const name = deliveryId ?? `sig:${verified.signature}`;
+    const runId = `hook:${hookId}:${createHash("sha256").update(name).digest("hex").slice(0, 32)}`;
+    let result: Awaited<ReturnType<typeof tl.startRun>>;
+    try {
+      result = await tl.startRun({
+        threadId,
+        agentId: hook.agentId,
+        runId,
+        input,
+        multitask: hook.multitask,
+        trigger: { kind: "webhook", hookId, ...(deliveryId ? { deliveryId } : {}) },
+      });
+    } catch (error) {
+      if (!ThreadlineError.is(error, "CONFLICT")) throw error;
       return c.json({ duplicate: true, ...(deliveryId ? { deliveryId } : {}) }, 200);
     }
-    const result = await tl.startRun({
-      threadId,
-      agentId: hook.agentId,
-      input,
-      multitask: hook.multitask,
-      trigger: { kind: "webhook", hookId, ...(deliveryId ? { deliveryId } : {}) },
-    });
     return c.json({ runId: result.runId, threadId, status: result.status }, 202);
   });
   return app;

@@ -1,0 +1,64 @@
+import type { BaseEvent } from "@ag-ui/core";
+import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
+import { isOwnerGone } from "./instance.js";
+import { trackStoredRun } from "./run-log.js";
+import type { ThreadStore } from "./store.js";
+import type { RunRecord } from "./types.js";
+
+export interface StaleRun {
+  run: RunRecord;
+  /** The holder is known dead (same host, process gone) though its lease has not expired. */
+  force: boolean;
+}
+
+/**
+ * Runs whose holder is gone: lease expired, or (same host) its process is dead. At start-up every
+ * running run is a candidate (`all`), since this process holds none yet.
+ */
+export async function findStaleRuns(
+  store: ThreadStore,
+  self: string,
+  now: number,
+  startup: boolean,
+): Promise<StaleRun[]> {
+  const out: StaleRun[] = [];
+  for (const run of await store.listStaleRuns(now, { all: startup })) {
+    const expired = !run.lease || run.lease.expiresAt <= now;
+    const gone = run.lease ? isOwnerGone(run.lease.owner, self) : true;
+    if (expired || gone) out.push({ run, force: gone && !expired });
+  }
+  return out;
+}
+
+/**
+ * Takes a stale run over (bumping the fencing token, so its old holder can no longer write) and
+ * closes it: END events for whatever it left open, then RUN_ERROR code INTERRUPTED, so followers
+ * and the thread's queue move on. False when someone else got there first.
+ */
+export async function interruptRun(
+  store: ThreadStore,
+  stale: StaleRun,
+  owner: string,
+  leaseMs: number,
+  now: number,
+): Promise<boolean> {
+  const { run, force } = stale;
+  const claimed = await store.takeOverRun(run.threadId, run.runId, owner, leaseMs, now, force);
+  if (!claimed) return false;
+  const message = "the process running this run stopped before it finished";
+  if (claimed.run.startSeq === undefined) {
+    // Nothing of it ever reached the log: there is nothing for followers to close.
+    await store.markRunEnded(run.threadId, run.runId, "interrupted", now, {
+      code: RUN_ERROR_INTERRUPTED,
+      message,
+    });
+    return true;
+  }
+  const tracker = await trackStoredRun(store, run.threadId, run.runId, claimed.run.startSeq);
+  const events = [
+    ...tracker.closingEvents(),
+    { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent,
+  ];
+  await store.append(run.threadId, claimed.fence, events);
+  return true;
+}
