@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 
 /** Messages between the orchestrator and its child processes (structured-clone IPC). */
@@ -15,6 +16,27 @@ interface RpcReply {
 }
 
 const live = new Set<ChildProcess>();
+
+/**
+ * Start-ups are CPU-heavy (tsx, module loading): at most one per core at a time, so starting
+ * many children does not starve each other past their ready timeout.
+ */
+const startSlots = {
+  free: Math.max(1, availableParallelism()),
+  waiting: [] as Array<() => void>,
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  },
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  },
+};
 
 /** Every child dies with the orchestrator, however it ends (error, Ctrl-C, timeout). */
 function killAll(): void {
@@ -42,6 +64,8 @@ export interface ChildOptions {
   /** Name used in error messages. */
   name?: string;
   startTimeoutMs?: number;
+  /** More start-up work (e.g. preloading a slow module), done within the start-up slot. */
+  init?: (child: Child) => Promise<unknown>;
 }
 
 /**
@@ -103,21 +127,27 @@ export class Child {
   /** Starts `bench/procs/<script>` and waits for its `ready` call to answer. */
   static async start(script: string, opts: ChildOptions = {}): Promise<Child> {
     const file = fileURLToPath(new URL(`../procs/${script}`, import.meta.url));
-    const proc = fork(file, [], {
-      execArgv: ["--import", "tsx", ...(opts.nodeArgs ?? [])],
-      env: { ...process.env, NODE_ENV: "production", ...opts.env },
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
-      serialization: "advanced",
-    });
-    live.add(proc);
-    const child = new Child(proc, opts.name ?? script.replace(/\.ts$/, ""));
+    await startSlots.acquire();
     try {
-      await child.call("ready", {}, opts.startTimeoutMs ?? 60_000);
-    } catch (error) {
-      await child.kill();
-      throw error;
+      const proc = fork(file, [], {
+        execArgv: ["--import", "tsx", ...(opts.nodeArgs ?? [])],
+        env: { ...process.env, NODE_ENV: "production", ...opts.env },
+        stdio: ["ignore", "pipe", "pipe", "ipc"],
+        serialization: "advanced",
+      });
+      live.add(proc);
+      const child = new Child(proc, opts.name ?? script.replace(/\.ts$/, ""));
+      try {
+        await child.call("ready", {}, opts.startTimeoutMs ?? 120_000);
+        await opts.init?.(child);
+      } catch (error) {
+        await child.kill();
+        throw error;
+      }
+      return child;
+    } finally {
+      startSlots.release();
     }
-    return child;
   }
 
   call<T = unknown>(cmd: string, args: unknown = {}, timeoutMs = 60_000): Promise<T> {

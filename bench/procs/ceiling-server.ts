@@ -118,6 +118,11 @@ serveRpc({
     );
     return { t0 };
   },
+  heapSnapshot: async (a: { file: string }) => {
+    globalThis.gc?.();
+    const { writeHeapSnapshot } = await import("node:v8");
+    return writeHeapSnapshot(a.file);
+  },
   gc: () => {
     globalThis.gc?.();
     return process.memoryUsage();

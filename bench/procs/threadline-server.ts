@@ -71,6 +71,12 @@ serveRpc({
     globalThis.gc?.();
     return process.memoryUsage();
   },
+  /** Writes a V8 heap snapshot (after GC) for memory investigations. */
+  heapSnapshot: async (a: { file: string }) => {
+    globalThis.gc?.();
+    const { writeHeapSnapshot } = await import("node:v8");
+    return writeHeapSnapshot(a.file);
+  },
   profileStart: () => startProfile(),
   profileStop: (a: { file: string }) => stopProfile(a.file),
 });

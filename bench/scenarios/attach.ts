@@ -190,7 +190,9 @@ export async function attachScenario(ctx: Context): Promise<void> {
       `stamped tokens/s. "First live event" = the first event stamped at or after the attach began. ` +
       `Threadline keeps every event (compact replay = a snapshot of messages and state plus the ` +
       `re-opened run in progress; full = every stored event). CopilotKit's runner stores each run ` +
-      `compacted and its connect replays the compacted history, then bridges the run in progress. ` +
+      `compacted and its connect replays the compacted history, then bridges the run in progress ` +
+      `(its ticker run is given no history, so that CopilotKit's per-event message copying does not load the process). ` +
+      `The run in progress keeps streaming through all attaches, so its backlog grows (it is replayed in full mode). ` +
       `Median (min–max) of ${reps} attaches, after one unmeasured warm-up attach.`,
     headers: [
       "subject",

@@ -53,8 +53,13 @@ export class Context {
   }
 
   profileFile(tag: string): string {
+    return this.profilePath(`${tag}.cpuprofile`);
+  }
+
+  /** A file under bench/profiles/ (git-ignored). */
+  profilePath(name: string): string {
     mkdirSync(PROFILE_DIR, { recursive: true });
-    return `${PROFILE_DIR}${tag.replace(/[^\w.-]+/g, "_")}.cpuprofile`;
+    return `${PROFILE_DIR}${name.replace(/[^\w.-]+/g, "_")}`;
   }
 
   /** Adds a profile summary (top frames by self time, src/ by inclusive time) to the report. */

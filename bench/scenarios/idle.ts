@@ -1,6 +1,7 @@
 import { rssOf, withCpu } from "../lib/children.js";
+import { heapCensus, perUnit } from "../lib/heap.js";
 import type { ProfileSummary } from "../lib/profile.js";
-import { fmt } from "../lib/report.js";
+import { fmt, type Section } from "../lib/report.js";
 import type { Context } from "./context.js";
 import {
   attachFollowers,
@@ -75,6 +76,45 @@ async function measure(
   }
 }
 
+/** JS heap held per idle follower, by object kind (two heap snapshots around N connections). */
+async function heapPerFollower(ctx: Context, t: Target, gen: Target["child"], n: number) {
+  const f0 = ctx.profilePath(`heap-${t.name}-0.heapsnapshot`);
+  const f1 = ctx.profilePath(`heap-${t.name}-1.heapsnapshot`);
+  await t.child.call("heapSnapshot", { file: f0 }, 120_000);
+  await attachFollowers(t, gen, n);
+  try {
+    await t.child.call("heapSnapshot", { file: f1 }, 120_000);
+  } finally {
+    await detachFollowers(t, gen);
+  }
+  return perUnit(await heapCensus(f0), await heapCensus(f1), n);
+}
+
+async function heapSection(
+  ctx: Context,
+  targets: Target[],
+  gen: Target["child"],
+): Promise<Section | undefined> {
+  const n = Math.min(1000, ctx.opts.sizes.idle.followers);
+  try {
+    const c = await heapPerFollower(ctx, targets[0]!, gen, n);
+    const a = await heapPerFollower(ctx, targets[1]!, gen, n);
+    return {
+      title: "3b. Where an idle follower's memory goes (JS heap, by object kind)",
+      intro:
+        `Two heap snapshots of each server (after GC), before and with ${fmt(n)} idle followers: ` +
+        `JS heap per follower ${fmt(a.total)} B for Threadline, ${fmt(c.total)} B for the ` +
+        `ceiling. RSS also holds native memory (sockets' user-space buffers, llhttp parsers) that ` +
+        `heap snapshots do not show. Threadline's largest kinds:`,
+      headers: ["object kind", "per follower: count", "bytes"],
+      rows: a.rows.slice(0, 20).map((r) => [r.kind, fmt(r.count, 1), fmt(r.bytes)]),
+    };
+  } catch (error) {
+    ctx.fail("idle followers: heap census", error);
+    return undefined;
+  }
+}
+
 /**
  * Scenario 3: many idle followers on one process. Memory is the server process's resident set
  * (VmRSS from /proc) after GC, before and after the connections; then one scheduled run's
@@ -85,6 +125,7 @@ export async function idleScenario(ctx: Context): Promise<void> {
   const { tl, ceiling, gen } = await targetsFor(ctx, "idle");
   ctx.log("idle: servers and load generator ready");
   const results = new Map<string, IdleResult>();
+  let heap: Section | undefined;
   try {
     for (const t of [ceiling, tl]) {
       try {
@@ -99,6 +140,7 @@ export async function idleScenario(ctx: Context): Promise<void> {
         ctx.fail(`idle followers (${t.name})`, error);
       }
     }
+    if (ctx.opts.profile) heap = await heapSection(ctx, [ceiling, tl], gen);
   } finally {
     await ctx.release("idle");
   }
@@ -131,6 +173,7 @@ export async function idleScenario(ctx: Context): Promise<void> {
       ];
     }),
   });
+  if (heap) ctx.report.section(heap);
   const a = results.get("threadline");
   const c = results.get("ceiling");
   ctx.report.target({

@@ -3,17 +3,11 @@ import type { Context } from "./context.js";
 
 /** A worker process (bench/procs/worker.ts) for the in-process measurements. */
 export async function startWorker(name: string, preloadCopilotKit: boolean): Promise<Child> {
-  const w = await Child.start("worker.ts", {
+  return Child.start("worker.ts", {
     nodeArgs: ["--expose-gc", "--max-old-space-size=4096"],
     name: `worker(${name})`,
+    ...(preloadCopilotKit ? { init: (c: Child) => c.call("preload", {}, 120_000) } : {}),
   });
-  if (preloadCopilotKit) {
-    await w.call("preload").catch(async (error: unknown) => {
-      await w.kill();
-      throw error;
-    });
-  }
-  return w;
 }
 
 /** A quick run's one worker, shared by every in-process subject; closed when the bench ends. */
