@@ -17,6 +17,20 @@ import { openStore } from "../lib/stores.js";
 
 let tl: Threadline | undefined;
 let store: ThreadStore | undefined;
+/** Store reads since the last `counters` call: followers replaying or catching up after lag. */
+const reads = { calls: 0, records: 0 };
+
+/** Counts the store's reads (the fan-out's slow path) without changing what they return. */
+function countReads(s: ThreadStore): ThreadStore {
+  const read = s.read.bind(s);
+  s.read = async (threadId, opts) => {
+    const out = await read(threadId, opts);
+    reads.calls++;
+    reads.records += out.length;
+    return out;
+  };
+  return s;
+}
 const scratch = mkdtempSync(join(tmpdir(), "threadline-bench-server-"));
 process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
 
@@ -27,7 +41,7 @@ function need(): Threadline {
 
 serveRpc({
   async start(a: { store: string; keepaliveMs?: number }) {
-    store = await openStore(a.store, scratch);
+    store = countReads(await openStore(a.store, scratch));
     tl = createThreadline({
       store,
       agents: { scripted: new ScriptedAgent() },
@@ -47,6 +61,12 @@ serveRpc({
     return { ms: now() - t0, lastSeq: thread?.lastSeq ?? 0 };
   },
   followers: (a: { threadId?: string }) => need().fanout.followerCount(a.threadId),
+  counters: () => {
+    const out = { ...reads };
+    reads.calls = 0;
+    reads.records = 0;
+    return out;
+  },
   /** Starts a run (like a schedule tick would) and returns at once with its start time. */
   async run(a: { threadId: string; events: number; rate?: number }) {
     const t0 = now();

@@ -102,6 +102,21 @@ export function checkComplete(t: Target, w: WaitResult, expect: number): void {
   }
 }
 
+/**
+ * Store reads the Threadline server made during `fn`: followers that fell behind the live tail
+ * (queue overflow) catch up from the store, re-encoding every event for themselves.
+ */
+export async function storeReadsDuring<T>(
+  t: Target,
+  fn: () => Promise<T>,
+): Promise<{ result: T; reads: number }> {
+  if (t.name !== "threadline") return { result: await fn(), reads: 0 };
+  await t.child.call("counters");
+  const result = await fn();
+  const c = await t.child.call<{ calls: number; records: number }>("counters");
+  return { result, reads: c.records };
+}
+
 /** One burst: `events` as fast as possible to `n` followers; delivered frames per second. */
 async function burst(
   ctx: Context,
@@ -110,27 +125,32 @@ async function burst(
   n: number,
   events: number,
   profileTag?: string,
-): Promise<{ fps: number; ms: number; cpu: number[]; profile?: ProfileSummary }> {
+): Promise<{ fps: number; ms: number; cpu: number[]; reads: number; profile?: ProfileSummary }> {
   const threadId = await attachFollowers(t, gen, n);
   try {
     await gen.call("arm", { expect: events });
     if (profileTag) await t.child.call("profileStart");
     const {
-      result: { t0, w },
-      cpu,
-    } = await withCpu([t.child, gen], async () => {
-      const { t0 } = await t.child.call<{ t0: number }>(t.name === "threadline" ? "run" : "burst", {
-        threadId,
-        events,
-      });
-      return { t0, w: await gen.call<WaitResult>("wait", { timeoutMs: 120_000 }, 130_000) };
-    });
+      result: {
+        result: { t0, w },
+        cpu,
+      },
+      reads,
+    } = await storeReadsDuring(t, () =>
+      withCpu([t.child, gen], async () => {
+        const { t0 } = await t.child.call<{ t0: number }>(
+          t.name === "threadline" ? "run" : "burst",
+          { threadId, events },
+        );
+        return { t0, w: await gen.call<WaitResult>("wait", { timeoutMs: 120_000 }, 130_000) };
+      }),
+    );
     const profile = profileTag
       ? await t.child.call<ProfileSummary>("profileStop", { file: ctx.profileFile(profileTag) })
       : undefined;
     checkComplete(t, w, events);
     const ms = w.lastDoneAt - t0;
-    return { fps: (n * events * 1000) / ms, ms, cpu, ...(profile ? { profile } : {}) };
+    return { fps: (n * events * 1000) / ms, ms, cpu, reads, ...(profile ? { profile } : {}) };
   } finally {
     await detachFollowers(t, gen);
   }
@@ -143,6 +163,8 @@ interface LatencyResult {
   samples: number;
   /** CPU used ÷ wall time of [server, load generator]. */
   cpu: number[];
+  /** Events the Threadline server read back from its store for lagging followers. */
+  reads: number;
   profile?: ProfileSummary;
 }
 
@@ -164,10 +186,15 @@ async function paced(
   try {
     await gen.call("arm", { expect: events, latency: true });
     if (profileTag) await t.child.call("profileStart");
-    const { result: w, cpu } = await withCpu([t.child, gen], async () => {
-      await t.child.call(t.name === "threadline" ? "run" : "paced", { threadId, events, rate });
-      return gen.call<WaitResult>("wait", { timeoutMs: 120_000 }, 130_000);
-    });
+    const {
+      result: { result: w, cpu },
+      reads,
+    } = await storeReadsDuring(t, () =>
+      withCpu([t.child, gen], async () => {
+        await t.child.call(t.name === "threadline" ? "run" : "paced", { threadId, events, rate });
+        return gen.call<WaitResult>("wait", { timeoutMs: 120_000 }, 130_000);
+      }),
+    );
     const profile = profileTag
       ? await t.child.call<ProfileSummary>("profileStop", { file: ctx.profileFile(profileTag) })
       : undefined;
@@ -179,6 +206,7 @@ async function paced(
       max: l.max,
       samples: l.count,
       cpu,
+      reads,
       ...(profile ? { profile } : {}),
     };
   } finally {
@@ -196,7 +224,7 @@ export async function fanoutScenario(ctx: Context): Promise<void> {
     const headline = sz.followers[sz.followers.length - 1]!;
     const tput = new Map<
       string,
-      { fps: number[]; ms: number[]; server: number[]; gen: number[] }
+      { fps: number[]; ms: number[]; server: number[]; gen: number[]; reads: number[] }
     >();
     for (const n of sz.followers) {
       for (let rep = 0; rep < reps; rep++) {
@@ -213,7 +241,8 @@ export async function fanoutScenario(ctx: Context): Promise<void> {
               prof ? "fanout-throughput" : undefined,
             );
             ctx.log(`fanout: ${t.name}, ${n} followers: ${fmt(r.fps)} frames/s`);
-            const acc = tput.get(key) ?? { fps: [], ms: [], server: [], gen: [] };
+            const acc = tput.get(key) ?? { fps: [], ms: [], server: [], gen: [], reads: [] };
+            acc.reads.push(r.reads);
             acc.fps.push(r.fps);
             acc.ms.push(r.ms);
             acc.server.push(r.cpu[0]!);
@@ -249,6 +278,7 @@ export async function fanoutScenario(ctx: Context): Promise<void> {
         "Threadline frames/s",
         "ms",
         "CPU server / load-gen",
+        "events re-read from the store",
         "Threadline ÷ ceiling",
       ],
       rows: sz.followers.map((n) => [
@@ -259,10 +289,12 @@ export async function fanoutScenario(ctx: Context): Promise<void> {
         fmt(fpsOf("threadline", n)),
         fmt(msOf("threadline", n)),
         `${cpuOf("threadline", n, "server")} / ${cpuOf("threadline", n, "gen")}`,
+        fmt(median(tput.get(`threadline:${n}`)?.reads ?? [])),
         `${fmt((100 * fpsOf("threadline", n)) / fpsOf("ceiling", n))}%`,
       ]),
       notes: [
         "CPU = CPU time used ÷ wall time during the run (100% = one core). A load generator near 100% is itself a bottleneck; the machine has 2 cores shared by server and load generator.",
+        "Events re-read from the store: followers whose live queue overflowed (they fell more than 1 MiB behind) catch up from the store, and each re-encodes every event it reads; 0 means every frame came from the shared live fan-out.",
       ],
     });
     const share = fpsOf("threadline", headline) / fpsOf("ceiling", headline);
@@ -307,7 +339,15 @@ export async function fanoutScenario(ctx: Context): Promise<void> {
         `${fmt(sz.latencyEvents)} tokens, each stamped by the producer (the agent, or the ceiling's timer) ` +
         `with its wall-clock time; the load generator (another process, same clock) records receipt − stamp ` +
         `for every frame at every follower. Median of ${reps} repetition${reps > 1 ? "s" : ""}.`,
-      headers: ["server", "p50 ms", "p99 ms", "max ms", "samples", "CPU server / load-gen"],
+      headers: [
+        "server",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "samples",
+        "CPU server / load-gen",
+        "events re-read from the store",
+      ],
       rows: [ceiling, tl].map((t) => [
         t.name === "ceiling" ? "ceiling (node:http)" : "Threadline",
         fmt(m(t.name, "p50"), 2),
@@ -315,6 +355,7 @@ export async function fanoutScenario(ctx: Context): Promise<void> {
         fmt(m(t.name, "max"), 1),
         fmt(median((lat.get(t.name) ?? []).map((r) => r.samples))),
         `${pct(median((lat.get(t.name) ?? []).map((r) => r.cpu[0]!)))} / ${pct(median((lat.get(t.name) ?? []).map((r) => r.cpu[1]!)))}`,
+        t.name === "ceiling" ? "" : fmt(median((lat.get(t.name) ?? []).map((r) => r.reads))),
       ]),
     });
     const ratio = m("threadline", "p99") / m("ceiling", "p99");

@@ -8,6 +8,7 @@ import {
   checkComplete,
   detachFollowers,
   pct,
+  storeReadsDuring,
   type Target,
   targetsFor,
   type WaitResult,
@@ -20,6 +21,7 @@ interface IdleResult {
   deliverMs: number;
   firstMs: number;
   cpu: number[];
+  reads: number;
   profile?: ProfileSummary;
 }
 
@@ -47,15 +49,20 @@ async function measure(
     const prof = ctx.opts.profile && t.name === "threadline";
     if (prof) await t.child.call("profileStart");
     const {
-      result: { t0, w },
-      cpu,
-    } = await withCpu([t.child, gen], async () => {
-      const { t0 } = await t.child.call<{ t0: number }>(t.name === "threadline" ? "run" : "burst", {
-        threadId,
-        events,
-      });
-      return { t0, w: await gen.call<WaitResult>("wait", { timeoutMs: 120_000 }, 130_000) };
-    });
+      result: {
+        result: { t0, w },
+        cpu,
+      },
+      reads,
+    } = await storeReadsDuring(t, () =>
+      withCpu([t.child, gen], async () => {
+        const { t0 } = await t.child.call<{ t0: number }>(
+          t.name === "threadline" ? "run" : "burst",
+          { threadId, events },
+        );
+        return { t0, w: await gen.call<WaitResult>("wait", { timeoutMs: 120_000 }, 130_000) };
+      }),
+    );
     const profile = prof
       ? await t.child.call<ProfileSummary>("profileStop", {
           file: ctx.profileFile("idle-delivery"),
@@ -69,6 +76,7 @@ async function measure(
       deliverMs: w.lastDoneAt - t0,
       firstMs: w.firstDoneAt - t0,
       cpu,
+      reads,
       ...(profile ? { profile } : {}),
     };
   } finally {
@@ -159,6 +167,7 @@ export async function idleScenario(ctx: Context): Promise<void> {
       "first follower done ms",
       "all followers done ms",
       "CPU server / load-gen",
+      "events re-read from the store",
     ],
     rows: [ceiling, tl].map((t) => {
       const r = results.get(t.name);
@@ -170,6 +179,7 @@ export async function idleScenario(ctx: Context): Promise<void> {
         r ? fmt(r.firstMs, 1) : "",
         r ? fmt(r.deliverMs, 1) : "",
         r ? `${pct(r.cpu[0])} / ${pct(r.cpu[1])}` : "",
+        r && t.name === "threadline" ? fmt(r.reads) : "",
       ];
     }),
   });
