@@ -22,6 +22,8 @@ class Conn {
   lastAt = 0;
   carry: Buffer | null = null;
   closed = false;
+  /** Whether this connection records latencies (a spread-out sample keeps the generator light). */
+  sample = false;
 
   constructor(private readonly gen: Generator) {}
 
@@ -62,7 +64,7 @@ class Conn {
     this.frames++;
     this.lastAt = t;
     const g = this.gen;
-    if (g.latency) {
+    if (g.latency && this.sample) {
       const i = buf.indexOf(TS, s);
       if (i >= 0 && i < e) {
         const ts = Number.parseFloat(buf.toString("latin1", i + TS.length, Math.min(e, i + 40)));
@@ -166,18 +168,23 @@ class Generator {
     };
   }
 
-  /** Resets counters: from now on each connection should receive `expect` frames. */
-  arm(a: { expect: number; latency?: boolean }) {
+  /**
+   * Resets counters: from now on each connection should receive `expect` frames. With
+   * `latency`, up to `latencySample` connections, evenly spread, record receipt − timestamp.
+   */
+  arm(a: { expect: number; latency?: boolean; latencySample?: number }) {
     this.expect = a.expect;
     this.latency = a.latency ?? false;
     this.armedAt = now();
     this.hist = new Histogram();
     this.done = 0;
-    for (const c of this.conns) {
+    const every = Math.max(1, Math.floor(this.conns.length / (a.latencySample ?? 100)));
+    for (const [i, c] of this.conns.entries()) {
       c.frames = 0;
       c.doneAt = 0;
+      c.sample = i % every === 0;
     }
-    return true;
+    return { sampled: this.conns.filter((c) => c.sample).length };
   }
 
   /** Waits until every connection got its frames (or the timeout), then reports. */

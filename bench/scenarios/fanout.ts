@@ -338,7 +338,9 @@ export async function fanoutScenario(ctx: Context): Promise<void> {
       intro:
         `${fmt(sz.latencyEvents)} tokens, each stamped by the producer (the agent, or the ceiling's timer) ` +
         `with its wall-clock time; the load generator (another process, same clock) records receipt − stamp ` +
-        `for every frame at every follower. Median of ${reps} repetition${reps > 1 ? "s" : ""}.`,
+        `for every frame at 100 of the followers, spread evenly (parsing every frame at every follower would ` +
+        `make the load generator the bottleneck); every follower must receive every frame. ` +
+        `Median of ${reps} repetition${reps > 1 ? "s" : ""}.`,
       headers: [
         "server",
         "p50 ms",
