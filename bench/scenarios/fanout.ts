@@ -294,6 +294,7 @@ export async function fanoutScenario(ctx: Context): Promise<void> {
       ]),
       notes: [
         "CPU = CPU time used ÷ wall time during the run (100% = one core). A load generator near 100% is itself a bottleneck; the machine has 2 cores shared by server and load generator.",
+        "With few followers Threadline's figure is bounded by producing the run (the agent through @ag-ui/client's runAgent, the store), which the ceiling, writing frames encoded in advance, does not pay; the fan-out itself shows at hundreds of followers and more.",
         "Events re-read from the store: followers whose live queue overflowed (they fell more than 1 MiB behind) catch up from the store, and each re-encodes every event it reads; 0 means every frame came from the shared live fan-out.",
       ],
     });
