@@ -90,7 +90,13 @@ function markdown(
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const opts = parseOptions(argv);
+  let opts: ReturnType<typeof parseOptions>;
+  try {
+    opts = parseOptions(argv);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
   const facts = machineFacts(argv);
   const report = new Report();
   const ctx = new Context(opts, report);

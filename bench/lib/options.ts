@@ -96,13 +96,15 @@ const HELP = `npm run bench [-- options]
                      curve is part of append and fanout)
   --stores a,b       stores for the append scenario (default: memory,sqlite,postgres,redis;
                      missing ones are reported as not available)
-  --reps n           repetitions of fan-out/attach measurements (median reported)
-  --profile          CPU-profile the server (fan-out, idle) and worker (append) while measuring;
-                     writes bench/profiles/*.cpuprofile and summarises the top frames
+  --reps n           repetitions of the append, fan-out and attach measurements (median
+                     reported; default 3, quick 1)
+  --profile          CPU-profile the server (fan-out, idle) and worker (append) while measuring,
+                     and take a heap census of idle followers; writes bench/profiles/ and
+                     summarises the top frames in the report
   --out file         where to write the report (default bench/RESULTS.md)`;
 
-export function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
+function parse(argv: string[]) {
+  return parseArgs({
     args: argv,
     options: {
       quick: { type: "boolean", default: false },
@@ -115,6 +117,16 @@ export function parseOptions(argv: string[]): Options {
     },
     strict: true,
   });
+}
+
+export function parseOptions(argv: string[]): Options {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${HELP}`);
+  }
+  const { values } = parsed;
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     process.exit(0);
