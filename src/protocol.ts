@@ -32,6 +32,16 @@ export const SSE_EVENT_REOPEN = "reopen";
 export const SSE_KEEPALIVE = ": keepalive\n\n";
 export const DEFAULT_KEEPALIVE_MS = 15_000;
 
+/**
+ * Connect options as headers (CopilotKit's runtime forwards `x-*` headers to its runner but not
+ * the connect body): follow forever, resume after a seq, choose the replay mode. Threadline's own
+ * `/agent/:id/connect` honours them too.
+ */
+export const HEADER_FOLLOW = "X-Threadline-Follow";
+export const HEADER_AFTER = "X-Threadline-After";
+/** Request header choosing the replay mode; the response echoes the choice in the same header. */
+export const HEADER_REPLAY = "X-Threadline-Replay";
+
 /** Key under an AG-UI event's `metadata` where Threadline puts its own data (provenance etc.). */
 export const METADATA_KEY = "threadline";
 

@@ -25,6 +25,8 @@ export interface ThreadlineOptions {
   keepaliveMs?: number;
   /** Maximum request body size in bytes. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Serve the thread inspector page at `/` (default true). */
+  inspector?: boolean;
   /** CORS: true (default, any origin), false, or the allowed origins. */
   cors?: boolean | string[];
   /** Run lease duration (recovery bound for multi-instance stores). Default 15 s. */

@@ -13,6 +13,9 @@ export interface ServeArgs {
   demo: boolean;
   logLevel: string;
   graceMs: number;
+  /** Run lease (recovery bound across instances); unset: the config file's or 15 s. */
+  leaseMs?: number;
+  instanceId?: string;
   /** Demo heartbeat interval; 0 turns it off. */
   heartbeatMs: number;
 }
@@ -31,6 +34,10 @@ Options:
   --heartbeat-ms <ms> demo heartbeat on thread "demo" (default 30000; 0 = off; env THREADLINE_DEMO_HEARTBEAT_MS)
   --log-level <lvl>   pino level (default info; env LOG_LEVEL)
   --grace-ms <ms>     on SIGTERM/SIGINT, how long runs may finish before they are interrupted (default 5000)
+  --lease-ms <ms>     run lease: a dead instance's runs are closed within about 1.5x this
+                      (default 15000; env THREADLINE_LEASE_MS)
+  --instance-id <id>  this instance's name in run leases (default host:pid:random;
+                      env THREADLINE_INSTANCE_ID)
   -h, --help          show this help
 `;
 
@@ -52,6 +59,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       "no-demo": { type: "boolean", default: false },
       "log-level": { type: "string" },
       "grace-ms": { type: "string" },
+      "lease-ms": { type: "string" },
+      "instance-id": { type: "string" },
       "heartbeat-ms": { type: "string" },
     },
   });
@@ -70,6 +79,15 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       `--grace-ms must be a non-negative integer, got '${values["grace-ms"]}'`,
     );
   }
+  const leaseText = values["lease-ms"] ?? env.THREADLINE_LEASE_MS;
+  const leaseMs = leaseText === undefined ? undefined : Number(leaseText);
+  if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 500)) {
+    throw new ThreadlineError(
+      "BAD_REQUEST",
+      `--lease-ms must be an integer of at least 500, got '${leaseText}'`,
+    );
+  }
+  const instanceId = values["instance-id"] ?? env.THREADLINE_INSTANCE_ID;
   const heartbeatText = values["heartbeat-ms"] ?? env.THREADLINE_DEMO_HEARTBEAT_MS ?? "30000";
   const heartbeatMs = Number(heartbeatText);
   if (
@@ -102,6 +120,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     demo: values["no-demo"] !== true,
     logLevel: values["log-level"] ?? env.LOG_LEVEL ?? "info",
     graceMs,
+    ...(leaseMs === undefined ? {} : { leaseMs }),
+    ...(instanceId ? { instanceId } : {}),
     heartbeatMs: values["no-demo"] === true ? 0 : heartbeatMs,
   };
 }

@@ -8,7 +8,7 @@ import { DEMO_HEARTBEAT_ID, demoHeartbeat } from "../demo/demo-heartbeat.js";
 import { createThreadline } from "../threadline.js";
 import { parseServeArgs, USAGE } from "./args.js";
 import { loadConfig } from "./config.js";
-import { openStore } from "./store-spec.js";
+import { openStore, redactSpec } from "./store-spec.js";
 
 async function serve(argv: string[]): Promise<void> {
   const args = parseServeArgs(argv, process.env);
@@ -21,7 +21,9 @@ async function serve(argv: string[]): Promise<void> {
   if (storeSpec.startsWith("sqlite:")) {
     mkdirSync(dirname(storeSpec.slice("sqlite:".length)), { recursive: true });
   }
-  const store = await openStore(storeSpec);
+  const store = await openStore(storeSpec, {
+    onError: (error) => logger.warn({ err: error }, "store background error"),
+  });
   const agents = { ...(args.demo ? { demo: new DemoAgent() } : {}), ...config.agents };
   if (Object.keys(agents).length === 0) {
     throw new ThreadlineError(
@@ -37,6 +39,8 @@ async function serve(argv: string[]): Promise<void> {
     agents,
     logger,
     ...(args.token ? { token: args.token } : {}),
+    ...(args.leaseMs === undefined ? {} : { leaseMs: args.leaseMs }),
+    ...(args.instanceId ? { instanceId: args.instanceId } : {}),
   });
   // The demo thread exists from the start, so the README's first `curl` has something to follow.
   if (args.demo) await store.ensureThread("demo", { demo: true });
@@ -47,7 +51,13 @@ async function serve(argv: string[]): Promise<void> {
   }
   const server = await tl.listen({ host: args.host, port: args.port });
   logger.info(
-    { url: server.url, store: storeSpec, agents: Object.keys(agents), auth: Boolean(args.token) },
+    {
+      url: server.url,
+      store: redactSpec(storeSpec),
+      agents: Object.keys(agents),
+      auth: Boolean(args.token),
+      instanceId: tl.coordinator.instanceId,
+    },
     `Threadline listening on ${server.url}`,
   );
 

@@ -3,11 +3,22 @@ import type { ThreadStore } from "../core/store.js";
 
 export const DEFAULT_STORE = "sqlite:./.threadline/threadline.db";
 
+export interface OpenStoreOptions {
+  /** Background errors of networked stores (lost LISTEN/subscriber connection, ...). */
+  onError?: (error: unknown) => void;
+}
+
 /**
- * Opens a store from its spec: `memory:`, `sqlite:<path>`, `postgres://...`, `redis://...`.
+ * Opens a store from its spec:
+ * - `memory:`
+ * - `sqlite:<path>`
+ * - `postgres://user:pass@host:5432/db?schema=threadline` (also `postgresql://`; `schema` is
+ *   Threadline's, every other parameter goes to `pg`)
+ * - `redis://[:pass@]host:6379[/db]?prefix=threadline` (also `rediss://`)
  * Each backend is imported only when asked for, so optional drivers stay optional.
  */
-export async function openStore(spec: string): Promise<ThreadStore> {
+export async function openStore(spec: string, opts: OpenStoreOptions = {}): Promise<ThreadStore> {
+  const onError = opts.onError ? { onError: opts.onError } : {};
   if (spec === "memory:" || spec === "memory") {
     const { createMemoryStore } = await import("../stores/memory/index.js");
     return createMemoryStore();
@@ -16,8 +27,40 @@ export async function openStore(spec: string): Promise<ThreadStore> {
     const { createSqliteStore } = await import("../stores/sqlite/index.js");
     return createSqliteStore({ path: spec.slice("sqlite:".length) || DEFAULT_STORE.slice(7) });
   }
+  if (/^postgres(ql)?:\/\//.test(spec)) {
+    const { url, param } = takeParam(spec, "schema");
+    const { createPostgresStore } = await import("../stores/postgres/index.js");
+    return createPostgresStore({
+      connectionString: url,
+      ...(param ? { schema: param } : {}),
+      ...onError,
+    });
+  }
+  if (/^rediss?:\/\//.test(spec)) {
+    const { url, param } = takeParam(spec, "prefix");
+    const { createRedisStore } = await import("../stores/redis/index.js");
+    return createRedisStore({ url, ...(param ? { prefix: param } : {}), ...onError });
+  }
   throw new ThreadlineError(
     "BAD_REQUEST",
-    `unknown store '${spec}': use memory:, sqlite:<path>, postgres://... or redis://...`,
+    `unknown store '${redactSpec(spec)}': use memory:, sqlite:<path>, postgres://... or redis://...`,
   );
+}
+
+/** Removes Threadline's own query parameter from a driver URL. */
+function takeParam(spec: string, name: string): { url: string; param: string | undefined } {
+  let url: URL;
+  try {
+    url = new URL(spec);
+  } catch {
+    throw new ThreadlineError("BAD_REQUEST", `invalid store URL '${redactSpec(spec)}'`);
+  }
+  const param = url.searchParams.get(name) ?? undefined;
+  url.searchParams.delete(name);
+  return { url: url.toString(), param: param || undefined };
+}
+
+/** The spec with any password masked, for logs and error messages. */
+export function redactSpec(spec: string): string {
+  return spec.replace(/^([a-z]+:\/\/[^/@:]*:)[^/@]*@/i, "$1***@");
 }

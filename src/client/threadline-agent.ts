@@ -82,6 +82,8 @@ export class ThreadlineAgent extends AbstractAgent {
   private readonly config: ThreadlineAgentConfig;
   private readonly client: ThreadlineClient;
   private follower: FollowLoop | undefined;
+  /** Bumped by each connect and detach: a follow start from an older one gives up. */
+  private followGeneration = 0;
   private session: RunSession | undefined;
   private readonly localRuns = new Map<string, LocalRun>();
   /** Seq of the last applied log position; undefined before anything was applied. */
@@ -116,7 +118,10 @@ export class ThreadlineAgent extends AbstractAgent {
     parameters?: RunAgentParameters,
     subscriber?: AgentSubscriber,
   ): Promise<RunAgentResult> {
+    const generation = ++this.followGeneration;
     await this.stopFollow();
+    // A detach or a newer connect came while the old follow was stopping: that one wins.
+    if (generation !== this.followGeneration) return { result: undefined, newMessages: [] };
     this.discardSession();
     this.cursor = undefined;
     this.seen.clear();
@@ -125,7 +130,7 @@ export class ThreadlineAgent extends AbstractAgent {
     this.connectSubscriber = subscriber;
     const before = new Set(this.messages.map((m) => m.id));
     try {
-      await this.follow("fresh");
+      await this.follow("fresh", generation);
     } catch (error) {
       const subscribers = [...this.subscribers, subscriber ?? {}];
       const rethrow = await this.reportError(
@@ -164,6 +169,7 @@ export class ThreadlineAgent extends AbstractAgent {
         context: input.context,
         forwardedProps: input.forwardedProps,
         multitask: this.multitask,
+        trigger: { kind: "client" },
         ...this.stateToSend(input.state),
       });
       if (local.abortRequested) this.cancel(input.runId);
@@ -196,6 +202,7 @@ export class ThreadlineAgent extends AbstractAgent {
 
   /** Ends the follow. Waiting `runAgent` calls resolve with what they have so far. */
   override async detachActiveRun(): Promise<void> {
+    this.followGeneration += 1;
     await this.stopFollow();
     for (const [runId, local] of this.localRuns) {
       this.localRuns.delete(runId);
@@ -241,12 +248,19 @@ export class ThreadlineAgent extends AbstractAgent {
     if (this.follower) return this.follower.ready;
     const mode: FollowMode =
       this.cursor !== undefined ? "resume" : this.wantsReplay ? "fresh" : "live";
-    return this.follow(mode);
+    return this.follow(mode, this.followGeneration);
   }
 
-  /** Starts a follow; a thread that does not exist yet is created (a new chat) once. */
-  private async follow(mode: FollowMode): Promise<void> {
+  /**
+   * Starts a follow; a thread that does not exist yet is created (a new chat) once. Only one
+   * loop may run: a start superseded by a detach or a newer connect (React's StrictMode connects,
+   * detaches and connects again at once) gives up, and one that finds a loop already started in
+   * its generation joins it.
+   */
+  private async follow(mode: FollowMode, generation: number): Promise<void> {
     for (let created = false; ; created = true) {
+      if (generation !== this.followGeneration) return;
+      if (this.follower) return this.follower.ready;
       const loop = this.startFollow(mode);
       try {
         await loop.ready;

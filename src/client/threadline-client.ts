@@ -38,6 +38,8 @@ export interface StartRunBody {
   tools?: Tool[];
   context?: Context[];
   multitask?: MultitaskStrategy;
+  /** `client` for a person at a UI (recorded as the run's provenance); default `api`. */
+  trigger?: { kind: "client" | "api"; source?: string };
 }
 
 export interface StartRunResponse {

@@ -32,6 +32,13 @@ export interface StartRunRequest {
   multitask?: MultitaskStrategy;
   /** Use this run id (e.g. the one a CopilotKit client chose); must be unique. */
   runId?: string;
+  /**
+   * Execute this agent instance (used as is, not cloned) instead of the registry's `agentId`,
+   * e.g. the per-request agent a CopilotKit runtime prepared. `agentId` then only labels the
+   * run. The instance lives in this process: if another process sharing the store claims the
+   * run first (it was queued behind that process's run), it runs its own `agentId` instead.
+   */
+  agent?: AbstractAgent;
 }
 
 export interface StartRunResult {
@@ -77,6 +84,8 @@ export class Coordinator {
   private readonly pumping = new Map<string, Promise<void>>();
   /** LRU of writer views, so a run does not reload (and re-parse) the thread's history. */
   private readonly views = new Map<string, CachedView>();
+  /** Agent instances callers supplied for runs not yet executed (see `suppliedKey`). */
+  private readonly supplied = new Map<string, AbstractAgent>();
   private sweeper: NodeJS.Timeout | undefined;
   private closing = false;
 
@@ -110,7 +119,7 @@ export class Coordinator {
 
   async startRun(req: StartRunRequest): Promise<StartRunResult> {
     if (this.closing) throw new ThreadlineError("UNAVAILABLE", "the server is shutting down");
-    if (!this.hasAgent(req.agentId)) {
+    if (!req.agent && !this.hasAgent(req.agentId)) {
       throw new ThreadlineError("AGENT_NOT_FOUND", `unknown agent '${req.agentId}'`, {
         details: { agents: this.agentIds() },
       });
@@ -124,8 +133,21 @@ export class Coordinator {
       input: req.input ?? {},
       createdAt: this.now(),
     };
+    if (req.agent) {
+      // A run id taken by a run still waiting here: refuse before touching its agent.
+      if (this.supplied.has(suppliedKey(run))) {
+        throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
+      }
+      this.supplied.set(suppliedKey(run), req.agent);
+    }
     // A run id already taken is refused by the store (CONFLICT), atomically with the enqueue.
-    const result = await this.store.enqueueRun(run, req.multitask ?? "reject");
+    let result: Awaited<ReturnType<ThreadStore["enqueueRun"]>>;
+    try {
+      result = await this.store.enqueueRun(run, req.multitask ?? "reject");
+    } catch (error) {
+      if (req.agent) this.supplied.delete(suppliedKey(run));
+      throw error;
+    }
     if (result.interrupted) this.active.get(req.threadId)?.abort("interrupt");
     this.pump(req.threadId);
     return {
@@ -139,6 +161,8 @@ export class Coordinator {
   async cancelRun(threadId: string, runId: string): Promise<RunRecord> {
     const run = await this.store.requestCancel(threadId, runId);
     if (!run) throw new ThreadlineError("RUN_NOT_FOUND", `unknown run '${runId}' on '${threadId}'`);
+    // A run cancelled while queued never executes: drop its supplied agent.
+    if (run.status === "cancelled") this.supplied.delete(suppliedKey(run));
     const local = this.active.get(threadId);
     if (local?.runId === runId) {
       local.abort("cancel");
@@ -188,7 +212,13 @@ export class Coordinator {
     this.pumping.set(threadId, p);
   }
 
-  private resolveAgent(agentId: string): AbstractAgent {
+  private resolveAgent(run: RunRecord): AbstractAgent {
+    const supplied = this.supplied.get(suppliedKey(run));
+    if (supplied) {
+      this.supplied.delete(suppliedKey(run));
+      return supplied;
+    }
+    const agentId = run.agentId;
     const source = this.agents[agentId];
     if (!source) throw new ThreadlineError("AGENT_NOT_FOUND", `unknown agent '${agentId}'`);
     return typeof source === "function" ? source() : source.clone();
@@ -257,24 +287,26 @@ export class Coordinator {
     });
     const entry: ActiveRun = { threadId, runId, writer, abort, done };
     this.active.set(threadId, entry);
-    const renew = setInterval(
-      () => {
-        this.store
-          .renewLease(threadId, fence, this.leaseMs, this.now())
-          .then((r) => {
-            if (!r.ok) abort("lease");
-            else if (r.cancelRequested) abort("cancel");
-          })
-          .catch((error) => this.logger.warn({ err: error, runId }, "lease renewal failed"));
-      },
-      Math.max(100, Math.floor(this.leaseMs / 3)),
-    );
+    const renewNow = () => {
+      this.store
+        .renewLease(threadId, fence, this.leaseMs, this.now())
+        .then((r) => {
+          if (!r.ok) abort("lease");
+          else if (r.cancelRequested) abort("cancel");
+        })
+        .catch((error) => this.logger.warn({ err: error, runId }, "lease renewal failed"));
+    };
+    const renew = setInterval(renewNow, Math.max(100, Math.floor(this.leaseMs / 3)));
     renew.unref();
+    // A cancel or interrupt that reached the store between the claim and now found no local run
+    // to stop (likely with a networked store): the first renewal sees it at once, not a third of
+    // a lease later.
+    renewNow();
 
     try {
       let agentError: unknown;
       try {
-        agent = this.resolveAgent(run.agentId);
+        agent = this.resolveAgent(run);
         const running = runAgentWithHistory(agent, input, (event) => writer.write(event));
         await Promise.race([running, stopped]);
         // Swallow a late rejection of an agent we stopped.
@@ -357,7 +389,11 @@ export class Coordinator {
       await Promise.all(runs.map((r) => r.writer.flushed()));
     }
     await Promise.all([...this.pumping.values()]);
+    this.supplied.clear();
   }
 }
+
+const suppliedKey = (run: { threadId: string; runId: string }) =>
+  `${run.threadId}\u0000${run.runId}`;
 
 export type { Message };

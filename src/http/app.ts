@@ -6,6 +6,7 @@ import { requireToken } from "./auth.js";
 import { limitBody } from "./body-limit.js";
 import { copilotkitRoutes } from "./copilotkit/routes.js";
 import { hookRoutes } from "./hooks/routes.js";
+import { inspectorRoutes } from "./inspector/routes.js";
 import { scheduleRoutes } from "./schedules/routes.js";
 import { threadRoutes } from "./threads/routes.js";
 
@@ -51,6 +52,9 @@ export function createApp(tl: Threadline): Hono {
 
   // Signed by HMAC instead of the bearer token: mounted before the token middleware.
   app.route("/", hookRoutes(tl, { maxBytes }));
+  // The inspector page and its static assets hold no data: they load without the token, then the
+  // page asks for it and sends it with every API call.
+  if (tl.options.inspector !== false) app.route("/", inspectorRoutes());
 
   app.use("*", requireToken(tl.options.token));
   app.use("*", async (_c, next) => {

@@ -27,6 +27,13 @@ export const startRunBodySchema = z.strictObject({
   tools: z.array(z.looseObject({ name: z.string() })).optional(),
   context: z.array(z.looseObject({ description: z.string(), value: z.string() })).optional(),
   multitask: multitaskSchema.optional(),
+  /**
+   * Who is asking: `client` for a person at a UI, `api` (default) for programs. Server-side kinds
+   * (schedule, heartbeat, webhook) cannot be claimed over HTTP.
+   */
+  trigger: z
+    .strictObject({ kind: z.enum(["client", "api"]), source: z.string().max(200).optional() })
+    .optional(),
 });
 
 export const createThreadBodySchema = z.strictObject({

@@ -208,6 +208,7 @@ export function runServerConformance(name: string, setup: () => Promise<ServerUn
       const threadId = await createThread();
       const { runId } = await startRun(threadId, {
         messages: [{ id: "q", role: "user", content: "x" }],
+        trigger: { kind: "client", source: "conformance" },
       });
       await collectFrames(
         (await follow(threadId, "?replay=full")).res.body!,
@@ -219,7 +220,11 @@ export function runServerConformance(name: string, setup: () => Promise<ServerUn
       const runs = (await (await call(`/threads/${threadId}/runs`)).json()) as {
         runs: Array<Record<string, unknown>>;
       };
-      expect(runs.runs[0]).toMatchObject({ runId, status: "succeeded", trigger: { kind: "api" } });
+      expect(runs.runs[0]).toMatchObject({
+        runId,
+        status: "succeeded",
+        trigger: { kind: "client", source: "conformance" },
+      });
       const list = (await (await call("/threads?limit=1000")).json()) as {
         threads: Array<{ threadId: string }>;
       };
@@ -229,13 +234,18 @@ export function runServerConformance(name: string, setup: () => Promise<ServerUn
     it("cancel closes a running run with a cancelled RUN_FINISHED", async () => {
       const threadId = await createThread();
       const { res, controller } = await follow(threadId);
-      const frames = collectFrames(res.body!, (f) => countType(f, "RUN_FINISHED") >= 1);
+      const reader = new FrameReader(res.body!);
       const { runId } = await startRun(threadId, {
         forwardedProps: { demo: { delayMs: 20, tokens: 500 } },
       });
+      // Cancel once it runs (202 means queued: on a networked store the claim may still be in
+      // flight, and a run cancelled while queued never writes anything).
+      await reader.until((f) => countType(f, "RUN_STARTED") >= 1);
       const cancel = await post(`/threads/${threadId}/runs/${runId}/cancel`, {});
       expect(cancel.status).toBe(200);
-      const got = await frames;
+      await reader.until((f) => countType(f, "RUN_FINISHED") >= 1);
+      const got = reader.frames;
+      await reader.close();
       controller.abort();
       await verifyWithAgUi(eventsOf(got));
       const last = eventsOf(got).at(-1) as BaseEvent & {
@@ -274,6 +284,11 @@ export function runServerConformance(name: string, setup: () => Promise<ServerUn
         404,
         "AGENT_NOT_FOUND",
       );
+      await expectError(
+        await post(`/threads/${threadId}/runs`, { agentId: "demo", trigger: { kind: "schedule" } }),
+        400,
+        "VALIDATION_FAILED",
+      );
       await expectError(await call(`/threads/${threadId}/runs/nope`), 404, "RUN_NOT_FOUND");
       await expectError(
         await post(`/threads/${threadId}/runs/nope/cancel`, {}),
@@ -289,9 +304,15 @@ export function runServerConformance(name: string, setup: () => Promise<ServerUn
         409,
         "THREAD_BUSY",
       );
-      // Nothing stored was lost by any of the above.
-      const thread = (await (await call(`/threads/${threadId}`)).json()) as { lastSeq: number };
-      expect(thread.lastSeq).toBeGreaterThan(0);
+      // Nothing stored was lost by any of the above: the accepted run writes to the log. It
+      // starts asynchronously (202), so on a networked store it may not have written yet.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const thread = (await (await call(`/threads/${threadId}`)).json()) as { lastSeq: number };
+        if (thread.lastSeq > 0) break;
+        expect(Date.now(), "the accepted run never wrote to the log").toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 10));
+      }
     });
   });
 }

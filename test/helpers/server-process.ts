@@ -21,7 +21,9 @@ export interface ServerProcess {
 export async function startServerProcess(
   args: string[],
   env: Record<string, string> = {},
+  opts: { startTimeoutMs?: number } = {},
 ): Promise<ServerProcess> {
+  const startTimeoutMs = opts.startTimeoutMs ?? 20_000;
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: "info", ...env },
@@ -32,7 +34,11 @@ export async function startServerProcess(
     child.once("exit", (code) => resolve(code)),
   );
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      // A server that starts after we gave up must not outlive the test.
+      child.kill("SIGKILL");
+      reject(new Error(`server did not start in ${startTimeoutMs} ms:\n${out}`));
+    }, startTimeoutMs);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       const m = /"url":"(http:\/\/[^"]+)"/.exec(out);

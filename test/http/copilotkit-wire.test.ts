@@ -146,6 +146,40 @@ describe("CopilotKit v2 wire", () => {
     expect(countType(await snap, "RUN_FINISHED")).toBe(2);
   });
 
+  it("connect with a cursor at the end of an idle thread ends at once; X-Threadline-Follow follows", async () => {
+    await post(
+      "/agent/demo/run",
+      runInput("ck-6", { forwardedProps: { demo: { delayMs: 0, tokens: 2 } } }),
+    );
+    await waitFor(async () => (await tl.store.getThread("ck-6"))?.activeRunId === null, "run done");
+    const last = (await tl.store.getThread("ck-6"))!.lastSeq;
+    const atEnd = await post(
+      "/agent/demo/connect",
+      runInput("ck-6", { lastSeenEventId: String(last) }),
+    );
+    expect(await collectFrames(atEnd.body!, () => false, 5_000)).toEqual([]);
+    const before = await post(
+      "/agent/demo/connect",
+      runInput("ck-6", { lastSeenEventId: String(last - 2) }),
+    );
+    const tail = await collectFrames(before.body!, () => false, 5_000);
+    // The cursor sits inside the run: it is re-opened first (reopen frames carry no id).
+    expect(tail.filter((f) => f.id).map((f) => Number(f.id))).toEqual([last - 1, last]);
+    expect(tail[0]?.event).toBe("reopen");
+    const res = await fetch(`${server.url}/agent/demo/connect`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "X-Threadline-Follow": "true" },
+      body: JSON.stringify(runInput("ck-6")),
+    });
+    const following = collectFrames(res.body!, (f) => countType(f, "RUN_FINISHED") >= 2);
+    await tl.startRun({
+      threadId: "ck-6",
+      agentId: "demo",
+      input: { forwardedProps: { demo: { delayMs: 0, tokens: 2 } } },
+    });
+    expect(countType(await following, "RUN_FINISHED")).toBe(2);
+  });
+
   it("stop cancels the active run and the run stream ends with a terminal event", async () => {
     const r = await post(
       "/agent/demo/run",

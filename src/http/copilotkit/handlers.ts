@@ -1,5 +1,7 @@
-import { type Message, RunAgentInputSchema } from "@ag-ui/core";
+import { RunAgentInputSchema } from "@ag-ui/core";
 import { z } from "zod";
+import { connectOptions } from "../../copilotkit/connect-request.js";
+import { clientRunInput } from "../../core/client-run.js";
 import { ThreadlineError } from "../../core/errors.js";
 import { isTerminalEvent } from "../../core/run-tracker.js";
 import { FORWARDED_PROPS_KEY, HEADER_LAST_EVENT_ID, type ReplayMode } from "../../protocol.js";
@@ -75,12 +77,6 @@ export function info(tl: Threadline): Record<string, unknown> {
   };
 }
 
-/** The client's state replaces the thread's only when it says something (not `{}`). */
-function meaningfulState(state: unknown): boolean {
-  if (state === undefined || state === null) return false;
-  return !(typeof state === "object" && !Array.isArray(state) && Object.keys(state).length === 0);
-}
-
 /** `POST /agent/:agentId/run`: starts a client run and streams that run's events. */
 export async function run(
   tl: Threadline,
@@ -106,13 +102,7 @@ export async function run(
       // A user's message waits for a scheduled run in progress rather than being refused.
       multitask: tlProps.multitask ?? "enqueue",
       trigger: { kind: "client" },
-      input: {
-        messages: input.messages.filter((m: Message) => m.role !== "activity"),
-        ...(meaningfulState(input.state) ? { state: input.state } : {}),
-        forwardedProps: input.forwardedProps,
-        tools: input.tools,
-        context: input.context,
-      },
+      input: clientRunInput(input),
     }));
   } catch (error) {
     follow.close();
@@ -150,20 +140,31 @@ export async function connect(
   });
   const threadId = input.threadId;
   await authorize(tl.options.authorize, request, { threadId, action: "read" });
+  // Headers are what a CopilotKit runtime would forward to ThreadlineAgentRunner; the query and
+  // forwardedProps are for clients talking to this server directly. Query wins, then props.
+  const fromHeaders = connectOptions(
+    Object.fromEntries(request.headers.entries()),
+    tl.options.connectFollowDefault ?? false,
+  );
   const followWanted =
     query.follow !== undefined
       ? query.follow === "true" || query.follow === "1"
-      : (tlProps.follow ?? tl.options.connectFollowDefault ?? false);
+      : (tlProps.follow ?? fromHeaders.follow);
   const cursorText = request.headers.get(HEADER_LAST_EVENT_ID) ?? raw.lastSeenEventId;
   const cursor =
-    typeof cursorText === "string" && /^\d+$/.test(cursorText) ? Number(cursorText) : undefined;
+    typeof cursorText === "string" && /^\d+$/.test(cursorText)
+      ? Number(cursorText)
+      : fromHeaders.after;
   const exists = await tl.store.getThread(threadId);
-  if (!followWanted && (!exists || exists.lastSeq === 0)) {
+  const nothingNew =
+    !exists || exists.lastSeq === 0 || (cursor !== undefined && cursor >= exists.lastSeq);
+  if (!followWanted && nothingNew && !exists?.activeRunId) {
     // Nothing to replay and nothing running: CopilotKit's runners answer with an empty stream.
     return new Response("", { status: 200, headers: SSE_HEADERS });
   }
   if (!exists) await tl.store.ensureThread(threadId);
-  const replay: ReplayMode = tlProps.replay ?? (cursor ? "full" : "compact");
+  const replay: ReplayMode =
+    tlProps.replay ?? fromHeaders.replay ?? (cursor !== undefined ? "full" : "compact");
   const follow = tl.follow(threadId, {
     after: cursor ?? 0,
     replay,
@@ -174,17 +175,26 @@ export async function connect(
   const keepalive =
     tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs };
   if (followWanted) return sseResponse(follow, keepalive);
-  const active = follow.activeRunAtOpen;
-  if (!active) {
-    // Idle thread: the replay is all there is; end right after it.
+  // Stock clients: end after the run in progress, or (idle) after what the log held at open.
+  const now = await tl.store.getThread(threadId);
+  const active = follow.activeRunAtOpen ?? now?.activeRunId ?? undefined;
+  if (active) {
     return sseResponse(follow, {
       ...keepalive,
-      until: (item) => item.kind === "snapshot" && item.event.type === "RUN_FINISHED",
+      until: (item) =>
+        item.kind === "event" && item.runId === active && isTerminalEvent(item.event),
     });
+  }
+  const endSeq = now?.lastSeq ?? 0;
+  if (follow.position >= endSeq && replay !== "compact") {
+    follow.close();
+    return new Response("", { status: 200, headers: SSE_HEADERS });
   }
   return sseResponse(follow, {
     ...keepalive,
-    until: (item) => item.kind === "event" && item.runId === active && isTerminalEvent(item.event),
+    until: (item) =>
+      item.seq >= endSeq &&
+      (item.kind === "event" || (item.kind === "snapshot" && item.event.type === "RUN_FINISHED")),
   });
 }
 

@@ -102,7 +102,7 @@ export function threadRoutes(tl: Threadline): Hono {
       agentId: body.agentId,
       ...(body.runId ? { runId: body.runId } : {}),
       multitask: body.multitask ?? "reject",
-      trigger: { kind: "api" },
+      trigger: body.trigger ?? { kind: "api" },
       input: {
         ...(body.messages ? { messages: body.messages } : {}),
         ...(body.state === undefined ? {} : { state: body.state }),

@@ -1,0 +1,62 @@
+/**
+ * `npm run example:chat`: the CopilotKit chat example in one command.
+ *
+ * Uses the Threadline server at THREADLINE_URL (default http://127.0.0.1:8787) when one answers
+ * there; otherwise starts one the way `npm start` does — the real CLI, SQLite in `.threadline/`,
+ * the demo agent and its heartbeat on thread `demo` (every 10 s here; THREADLINE_DEMO_HEARTBEAT_MS)
+ * — then serves the page with Vite's dev server and prints where to open it.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { createServer } from "vite";
+
+const serverUrl = (process.env.THREADLINE_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
+const heartbeatMs = process.env.THREADLINE_DEMO_HEARTBEAT_MS ?? "10000";
+const repo = fileURLToPath(new URL("../..", import.meta.url));
+
+async function healthy(): Promise<boolean> {
+  try {
+    const res = await fetch(`${serverUrl}/healthz`, { signal: AbortSignal.timeout(1_000) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+async function startThreadline(): Promise<ChildProcess> {
+  const { hostname, port } = new URL(serverUrl);
+  const args = ["--import", "tsx", "src/cli/main.ts", "serve", "--host", hostname];
+  args.push("--port", port || "8787", "--heartbeat-ms", heartbeatMs);
+  const child = spawn(process.execPath, args, { cwd: repo, stdio: "inherit" });
+  const deadline = Date.now() + 30_000;
+  while (!(await healthy())) {
+    if (child.exitCode !== null) throw new Error(`threadline serve exited (${child.exitCode})`);
+    if (Date.now() > deadline) throw new Error(`no Threadline server came up at ${serverUrl}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return child;
+}
+
+const server = (await healthy()) ? undefined : await startThreadline();
+// Vite exposes VITE_* variables of the environment to the page (see src/config.ts).
+process.env.VITE_THREADLINE_URL ??= serverUrl;
+const vite = await createServer({
+  configFile: fileURLToPath(new URL("./vite.config.ts", import.meta.url)),
+});
+await vite.listen();
+const page = vite.resolvedUrls?.local[0] ?? "http://localhost:5173/";
+process.stdout.write(
+  `\nThreadline: ${serverUrl}${server ? " (started for you)" : ""}\n` +
+    `Chat:       ${page}?thread=demo  (the demo heartbeat answers by itself; type to chat)\n` +
+    `Stock CopilotKit client: ${page}?thread=demo&mode=stock\n\n`,
+);
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await vite.close();
+  server?.kill("SIGTERM");
+};
+process.on("SIGINT", () => void stop());
+process.on("SIGTERM", () => void stop());

@@ -1,0 +1,10 @@
+/**
+ * `threadline/copilotkit`: a CopilotKit v2 `AgentRunner` backed by Threadline. Requires the
+ * optional peer dependency `@copilotkit/runtime` (>= 1.75), imported only from this subpath.
+ */
+export { HEADER_AFTER, HEADER_FOLLOW, HEADER_REPLAY } from "./connect-request.js";
+export {
+  ThreadlineAgentRunner,
+  type ThreadlineAgentRunnerOptions,
+  type ThreadlineBackend,
+} from "./threadline-agent-runner.js";

@@ -1,0 +1,80 @@
+import pg from "pg";
+
+export interface PostgresConnectionOptions {
+  /** `postgres://user:pass@host:5432/db`. Combined with `pool` when both are given. */
+  connectionString?: string;
+  /** Any `pg.Pool` options (host, user, ssl, max, ...). */
+  pool?: pg.PoolConfig;
+  /**
+   * Schema holding Threadline's tables; created when missing. Default `threadline`. Several
+   * deployments (or tests) can share one database with a schema each.
+   */
+  schema?: string;
+}
+
+/** Quotes an SQL identifier (a schema name may hold any character). */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+const INT8 = 20;
+
+/**
+ * bigint columns (seqs, epoch milliseconds, tokens) come back as numbers rather than strings;
+ * every value this store keeps in them is far below 2^53. Per connection, so other users of `pg`
+ * in the process keep the driver's defaults.
+ */
+const TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
+};
+
+/** The client settings of every connection this store opens (pool and listener alike). */
+export function clientConfig(opts: PostgresConnectionOptions, applicationName: string) {
+  return {
+    ...opts.pool,
+    ...(opts.connectionString ? { connectionString: opts.connectionString } : {}),
+    types: TYPES,
+    application_name: opts.pool?.application_name ?? applicationName,
+  } satisfies pg.PoolConfig;
+}
+
+export function createPool(opts: PostgresConnectionOptions): pg.Pool {
+  const pool = new pg.Pool({ max: 10, ...clientConfig(opts, "threadline") });
+  // An idle client that loses its connection is dropped by the pool and replaced on demand; the
+  // error must not become an unhandled 'error' event that kills the process.
+  pool.on("error", () => undefined);
+  return pool;
+}
+
+/** Something to run queries on: the pool, or a client inside a transaction. */
+export type Queryable = Pick<pg.Pool, "query">;
+
+/**
+ * Runs `fn` in one READ COMMITTED transaction on one pooled client. Writers serialise per thread
+ * by locking the thread's row (`SELECT ... FOR UPDATE`) first, so READ COMMITTED is enough: every
+ * statement after the lock sees the latest committed state of that thread.
+ */
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch((e: Error) => {
+      // A connection that cannot roll back is not given back to the pool.
+      broken = e;
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}

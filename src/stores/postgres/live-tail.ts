@@ -1,0 +1,132 @@
+import { createHash } from "node:crypto";
+import pg from "pg";
+import type { AppendListener, Unsubscribe } from "../../core/store.js";
+import type { EventRecord } from "../../core/types.js";
+import { parseAnnouncement, type TailSource, WatermarkTail } from "../watermark-tail.js";
+import { clientConfig, type PostgresConnectionOptions, quoteIdent } from "./connection.js";
+
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+/** The NOTIFY channel of a schema (channel names are identifiers: at most 63 bytes). */
+export function channelOf(schema: string): string {
+  const name = `threadline:${schema}`;
+  if (Buffer.byteLength(name) <= 63) return name;
+  return `threadline:${createHash("sha1").update(schema).digest("hex").slice(0, 32)}`;
+}
+
+/**
+ * Live delivery across instances through LISTEN/NOTIFY. One dedicated connection per store
+ * listens on the schema's channel; every append NOTIFYs `first:last:threadId` at commit, and the
+ * `WatermarkTail` reads the announced records. No polling: an idle store costs one idle
+ * connection. When the listening connection drops, it reconnects with backoff, LISTENs again and
+ * then reads every subscribed thread from its watermark, so nothing committed meanwhile is lost.
+ */
+export class PgLiveTail {
+  private readonly tail: WatermarkTail;
+  private client: pg.Client | undefined;
+  private retryMs = RETRY_FIRST_MS;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly channel: string;
+  /** `application_name` of the listening connection (visible in pg_stat_activity). */
+  readonly applicationName: string;
+
+  constructor(
+    private readonly opts: PostgresConnectionOptions,
+    schema: string,
+    source: TailSource,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    this.channel = channelOf(schema);
+    this.tail = new WatermarkTail(source, onError);
+    this.applicationName = `threadline-listen:${schema}`.slice(0, 63);
+  }
+
+  get channelName(): string {
+    return this.channel;
+  }
+
+  /** Opens the listening connection; the store is not live until this resolved. */
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  subscribe(threadId: string, listener: AppendListener): Unsubscribe {
+    return this.tail.subscribe(threadId, listener);
+  }
+
+  committed(threadId: string, records: readonly EventRecord[]): void {
+    this.tail.committed(threadId, records);
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({
+      ...clientConfig(this.opts, this.applicationName),
+      application_name: this.applicationName,
+      keepAlive: true,
+    });
+    const lost = () => this.lost(client);
+    client.on("error", lost);
+    client.on("end", lost);
+    client.on("notification", (msg) => {
+      if (msg.channel !== this.channel || msg.payload === undefined) return;
+      const a = parseAnnouncement(msg.payload);
+      if (a) this.tail.announced(a.threadId, a.first, a.last);
+    });
+    this.client = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${quoteIdent(this.channel)}`);
+    } catch (error) {
+      this.client = undefined;
+      client.removeAllListeners();
+      client.on("error", () => undefined);
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private lost(client: pg.Client): void {
+    if (this.client !== client || this.closed) return;
+    this.client = undefined;
+    client.removeAllListeners();
+    client.on("error", () => undefined);
+    client.end().catch(() => undefined);
+    this.onError(new Error("the LISTEN connection was lost; reconnecting"));
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.connect().then(
+        () => {
+          this.retryMs = RETRY_FIRST_MS;
+          // LISTEN is active again: what was announced while it was down is read now.
+          this.tail.reconnected();
+        },
+        (error) => {
+          this.onError(error);
+          this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+          this.scheduleReconnect();
+        },
+      );
+    }, this.retryMs);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.tail.close();
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      client.removeAllListeners();
+      client.on("error", () => undefined);
+      await client.end().catch(() => undefined);
+    }
+  }
+}

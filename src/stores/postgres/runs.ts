@@ -1,0 +1,168 @@
+import type { RunLease, RunRecord, RunStatus } from "../../core/types.js";
+import type { Queryable } from "./connection.js";
+import { json, RUN_COLUMNS, type RunRow, runOf } from "./rows.js";
+import type { Tables } from "./schema.js";
+
+/** Run rows and the per-thread FIFO queue (`queue_pos`). Callers own the transactions. */
+export class RunTable {
+  constructor(private readonly t: Tables) {}
+
+  async get(db: Queryable, threadId: string, runId: string): Promise<RunRecord | null> {
+    const { rows } = await db.query<RunRow>(
+      `SELECT ${RUN_COLUMNS} FROM ${this.t.runs} WHERE thread_id = $1 AND run_id = $2`,
+      [threadId, runId],
+    );
+    return rows[0] ? runOf(rows[0]) : null;
+  }
+
+  /** Number of queued runs and the queue's bounds. */
+  async queueBounds(
+    db: Queryable,
+    threadId: string,
+  ): Promise<{ lo: number | null; hi: number | null; n: number }> {
+    const { rows } = await db.query<{ lo: number | null; hi: number | null; n: number }>(
+      `SELECT min(queue_pos) AS lo, max(queue_pos) AS hi, count(*) AS n FROM ${this.t.runs}
+       WHERE thread_id = $1 AND queue_pos IS NOT NULL`,
+      [threadId],
+    );
+    return rows[0] ?? { lo: null, hi: null, n: 0 };
+  }
+
+  /** Inserts a queued run at `pos` in the thread's queue. */
+  async insert(db: Queryable, run: RunRecord, pos: number): Promise<RunRecord> {
+    const { rows } = await db.query<RunRow>(
+      `INSERT INTO ${this.t.runs} (thread_id, run_id, agent_id, trigger, input, status,
+         created_at, queue_pos) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7)
+       RETURNING ${RUN_COLUMNS}`,
+      [
+        run.threadId,
+        run.runId,
+        run.agentId,
+        json(run.trigger),
+        json(run.input),
+        run.createdAt,
+        pos,
+      ],
+    );
+    return runOf(rows[0]!);
+  }
+
+  /**
+   * Starts the run at the head of the thread's queue under `lease` and makes it the thread's
+   * active run, in one statement. Null when the queue is empty.
+   */
+  async startHead(
+    db: Queryable,
+    threadId: string,
+    lease: RunLease,
+    now: number,
+  ): Promise<RunRecord | null> {
+    const { rows } = await db.query<RunRow>(
+      `WITH head AS (
+         SELECT run_id FROM ${this.t.runs} WHERE thread_id = $1 AND queue_pos IS NOT NULL
+         ORDER BY queue_pos LIMIT 1
+       ), started AS (
+         UPDATE ${this.t.runs} r SET status = 'running', started_at = $2, queue_pos = NULL,
+           lease_owner = $3, lease_token = $4, lease_expires_at = $5
+         FROM head WHERE r.thread_id = $1 AND r.run_id = head.run_id
+         RETURNING ${RUN_COLUMNS.replace(/(\w+)/g, "r.$1")}
+       ), active AS (
+         UPDATE ${this.t.threads} t SET active_run_id = started.run_id, fence_token = $4
+         FROM started WHERE t.thread_id = $1
+       ) SELECT * FROM started`,
+      [threadId, now, lease.owner, lease.token, lease.expiresAt],
+    );
+    return rows[0] ? runOf(rows[0]) : null;
+  }
+
+  async setLease(
+    db: Queryable,
+    threadId: string,
+    runId: string,
+    lease: RunLease,
+  ): Promise<RunRecord> {
+    const { rows } = await db.query<RunRow>(
+      `UPDATE ${this.t.runs} SET lease_owner = $3, lease_token = $4, lease_expires_at = $5
+       WHERE thread_id = $1 AND run_id = $2 RETURNING ${RUN_COLUMNS}`,
+      [threadId, runId, lease.owner, lease.token, lease.expiresAt],
+    );
+    return runOf(rows[0]!);
+  }
+
+  async extendLease(
+    db: Queryable,
+    threadId: string,
+    runId: string,
+    expiresAt: number,
+  ): Promise<void> {
+    await db.query(
+      `UPDATE ${this.t.runs} SET lease_expires_at = $3 WHERE thread_id = $1 AND run_id = $2`,
+      [threadId, runId, expiresAt],
+    );
+  }
+
+  async setStartSeq(db: Queryable, threadId: string, runId: string, seq: number): Promise<void> {
+    await db.query(
+      `UPDATE ${this.t.runs} SET start_seq = $3
+       WHERE thread_id = $1 AND run_id = $2 AND start_seq IS NULL`,
+      [threadId, runId, seq],
+    );
+  }
+
+  /** Ends the run: leaves the queue, drops its lease. */
+  async end(
+    db: Queryable,
+    threadId: string,
+    runId: string,
+    status: RunStatus,
+    now: number,
+    error?: { code: string; message: string },
+  ): Promise<RunRecord | null> {
+    const { rows } = await db.query<RunRow>(
+      `UPDATE ${this.t.runs} SET status = $3, ended_at = $4, error = coalesce($5::json, error),
+         queue_pos = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+       WHERE thread_id = $1 AND run_id = $2 RETURNING ${RUN_COLUMNS}`,
+      [threadId, runId, status, now, error ? json(error) : null],
+    );
+    return rows[0] ? runOf(rows[0]) : null;
+  }
+
+  async requestCancel(db: Queryable, threadId: string, runId: string): Promise<RunRecord | null> {
+    const { rows } = await db.query<RunRow>(
+      `UPDATE ${this.t.runs} SET cancel_requested = true
+       WHERE thread_id = $1 AND run_id = $2 RETURNING ${RUN_COLUMNS}`,
+      [threadId, runId],
+    );
+    return rows[0] ? runOf(rows[0]) : null;
+  }
+
+  async list(db: Queryable, threadId: string, limit: number): Promise<RunRecord[]> {
+    const { rows } = await db.query<RunRow>(
+      `SELECT ${RUN_COLUMNS} FROM ${this.t.runs} WHERE thread_id = $1
+       ORDER BY created_order DESC LIMIT $2`,
+      [threadId, limit],
+    );
+    return rows.map(runOf);
+  }
+
+  async stale(db: Queryable, now: number, all: boolean): Promise<RunRecord[]> {
+    const { rows } = await db.query<RunRow>(
+      all
+        ? `SELECT ${RUN_COLUMNS} FROM ${this.t.runs} WHERE status = 'running'`
+        : `SELECT ${RUN_COLUMNS} FROM ${this.t.runs} WHERE status = 'running'
+           AND (lease_expires_at IS NULL OR lease_expires_at <= $1)`,
+      all ? [] : [now],
+    );
+    return rows.map(runOf);
+  }
+
+  async idleThreadsWithQueue(db: Queryable): Promise<string[]> {
+    const { rows } = await db.query<{ thread_id: string }>(
+      `SELECT DISTINCT r.thread_id FROM ${this.t.runs} r
+       JOIN ${this.t.threads} t ON t.thread_id = r.thread_id
+       WHERE r.queue_pos IS NOT NULL AND t.active_run_id IS NULL
+       ORDER BY r.thread_id`,
+    );
+    return rows.map((r) => r.thread_id);
+  }
+}

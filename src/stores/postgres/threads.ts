@@ -1,0 +1,231 @@
+import type { Message } from "@ag-ui/core";
+import type { EventRecord, ThreadSummary, ThreadView, ViewUpdate } from "../../core/types.js";
+import type { Queryable } from "./connection.js";
+import {
+  type EventRow,
+  json,
+  type RunBrief,
+  recordOf,
+  summaryOf,
+  THREAD_COLUMNS,
+  type ThreadHead,
+  type ThreadRow,
+  viewOf,
+} from "./rows.js";
+import type { Tables } from "./schema.js";
+
+/** The run columns of `lock`'s LEFT JOIN: null when the run does not exist. */
+type NullableBrief = { [K in keyof RunBrief]: RunBrief[K] | null };
+
+/**
+ * Threads, their event log and their materialized view. Callers own the transactions. Every
+ * per-append statement touches only the rows it changes (the new events, the thread row, the
+ * changed messages), so append cost does not grow with history.
+ */
+export class ThreadTable {
+  constructor(private readonly t: Tables) {}
+
+  async ensure(
+    db: Queryable,
+    threadId: string,
+    metadata: Record<string, unknown> | undefined,
+    now: number,
+  ): Promise<void> {
+    await db.query(
+      `INSERT INTO ${this.t.threads} (thread_id, created_at, updated_at, metadata)
+       VALUES ($1, $2, $2, $3) ON CONFLICT (thread_id) DO NOTHING`,
+      [threadId, now, json(metadata ?? {})],
+    );
+  }
+
+  async summary(db: Queryable, threadId: string): Promise<ThreadSummary | null> {
+    const { rows } = await db.query<ThreadRow>(
+      `SELECT ${THREAD_COLUMNS} FROM ${this.t.threads} WHERE thread_id = $1`,
+      [threadId],
+    );
+    return rows[0] ? summaryOf(rows[0]) : null;
+  }
+
+  /**
+   * Locks the thread's row for the rest of the transaction (writers of a thread serialise on
+   * it) and reads what a fenced write needs of the thread and, when `runId` is given, of that run.
+   */
+  async lock(
+    db: Queryable,
+    threadId: string,
+    runId: string | null = null,
+  ): Promise<{ head: ThreadHead; run: RunBrief | undefined } | undefined> {
+    const { rows } = await db.query<ThreadHead & NullableBrief>(
+      `SELECT t.last_seq, t.active_run_id, t.fence_token, t.next_position, r.status,
+         r.lease_owner, r.lease_token, r.lease_expires_at, r.cancel_requested
+       FROM ${this.t.threads} t
+       LEFT JOIN ${this.t.runs} r ON r.thread_id = t.thread_id AND r.run_id = $2
+       WHERE t.thread_id = $1 FOR UPDATE OF t`,
+      [threadId, runId],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const { last_seq, active_run_id, fence_token, next_position, status, ...lease } = row;
+    return {
+      head: { last_seq, active_run_id, fence_token, next_position },
+      run:
+        status === null
+          ? undefined
+          : { status, ...lease, cancel_requested: lease.cancel_requested === true },
+    };
+  }
+
+  /** One statement, so one snapshot: messages and state match `lastSeq`. */
+  async view(db: Queryable, threadId: string): Promise<ThreadView | null> {
+    const { rows } = await db.query<ThreadRow & { state: unknown; messages: Message[] | null }>(
+      `SELECT ${THREAD_COLUMNS}, state,
+         (SELECT json_agg(m.body ORDER BY m.position) FROM ${this.t.messages} m
+          WHERE m.thread_id = t.thread_id) AS messages
+       FROM ${this.t.threads} t WHERE thread_id = $1`,
+      [threadId],
+    );
+    return rows[0] ? viewOf(rows[0]) : null;
+  }
+
+  async list(db: Queryable, limit: number, offset: number): Promise<ThreadSummary[]> {
+    const { rows } = await db.query<ThreadRow>(
+      `SELECT ${THREAD_COLUMNS} FROM ${this.t.threads}
+       ORDER BY updated_at DESC, thread_id COLLATE "C" LIMIT $1 OFFSET $2`,
+      [limit, offset],
+    );
+    return rows.map(summaryOf);
+  }
+
+  async lastSeq(db: Queryable, threadId: string): Promise<number> {
+    const { rows } = await db.query<{ last_seq: number }>(
+      `SELECT last_seq FROM ${this.t.threads} WHERE thread_id = $1`,
+      [threadId],
+    );
+    return rows[0]?.last_seq ?? 0;
+  }
+
+  async read(
+    db: Queryable,
+    threadId: string,
+    after: number,
+    limit: number,
+  ): Promise<EventRecord[]> {
+    const { rows } = await db.query<EventRow>(
+      `SELECT seq, run_id, at, event FROM ${this.t.events}
+       WHERE thread_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [threadId, after, limit],
+    );
+    return rows.map(recordOf);
+  }
+
+  /**
+   * Inserts the batch's records, saves the thread's new head and queues the commit's
+   * notification, in one statement. NOTIFY is delivered at commit, with the data: listeners
+   * never hear of an append that did not commit, and hear of a thread's commits in commit
+   * (= seq) order.
+   */
+  async saveAppend(
+    db: Queryable,
+    threadId: string,
+    batch: { runId: string; first: number; at: number; events: readonly string[] },
+    head: { lastSeq: number; activeRunId: string | null; next: number },
+    notify: { channel: string; payload: string },
+  ): Promise<void> {
+    await db.query(
+      `WITH ins AS (
+         INSERT INTO ${this.t.events} (thread_id, seq, run_id, at, event)
+         SELECT $1, $2 + u.n - 1, $3, $4, u.e::json
+         FROM unnest($5::text[]) WITH ORDINALITY AS u(e, n)
+       ), upd AS (
+         UPDATE ${this.t.threads} SET last_seq = $6, active_run_id = $7, updated_at = $4,
+           next_position = $8 WHERE thread_id = $1
+       ) SELECT pg_notify($9, $10)`,
+      [
+        threadId,
+        batch.first,
+        batch.runId,
+        batch.at,
+        batch.events,
+        head.lastSeq,
+        head.activeRunId,
+        head.next,
+        notify.channel,
+        notify.payload,
+      ],
+    );
+  }
+
+  /** An append without events (a view update alone). */
+  async saveHead(
+    db: Queryable,
+    threadId: string,
+    head: { lastSeq: number; activeRunId: string | null; next: number; updatedAt: number },
+  ): Promise<void> {
+    await db.query(
+      `UPDATE ${this.t.threads} SET last_seq = $2, active_run_id = $3, updated_at = $4,
+         next_position = $5 WHERE thread_id = $1`,
+      [threadId, head.lastSeq, head.activeRunId, head.updatedAt, head.next],
+    );
+  }
+
+  async setActive(
+    db: Queryable,
+    threadId: string,
+    runId: string | null,
+    fenceToken: number,
+  ): Promise<void> {
+    await db.query(
+      `UPDATE ${this.t.threads} SET active_run_id = $2, fence_token = $3 WHERE thread_id = $1`,
+      [threadId, runId, fenceToken],
+    );
+  }
+
+  /**
+   * Persists a view update like `applyViewUpdate` (replace, then upserts; new messages at the
+   * end, a known id keeps its place). Returns the thread's next message position.
+   */
+  async applyView(
+    db: Queryable,
+    threadId: string,
+    next: number,
+    update: ViewUpdate,
+  ): Promise<number> {
+    let position = next;
+    if (update.replaceMessages) {
+      await db.query(`DELETE FROM ${this.t.messages} WHERE thread_id = $1`, [threadId]);
+      position = 0;
+    }
+    // Collapse repeated ids (first place, last content), as the in-memory view does.
+    const latest = new Map<string, Message>();
+    for (const m of [...(update.replaceMessages ?? []), ...(update.upsertMessages ?? [])]) {
+      latest.set(m.id, m);
+    }
+    if (latest.size > 0) {
+      const ids = [...latest.keys()];
+      const known = new Set<string>();
+      if (!update.replaceMessages) {
+        const { rows } = await db.query<{ message_id: string }>(
+          `SELECT message_id FROM ${this.t.messages}
+           WHERE thread_id = $1 AND message_id = ANY($2::text[])`,
+          [threadId, ids],
+        );
+        for (const r of rows) known.add(r.message_id);
+      }
+      const positions = ids.map((id) => (known.has(id) ? -1 : position++));
+      await db.query(
+        `INSERT INTO ${this.t.messages} (thread_id, position, message_id, body)
+         SELECT $1, u.p, u.id, u.body::json
+         FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(p, id, body)
+         ON CONFLICT (thread_id, message_id) DO UPDATE SET body = excluded.body`,
+        [threadId, positions, ids, ids.map((id) => json(latest.get(id)))],
+      );
+    }
+    if (update.state) {
+      await db.query(`UPDATE ${this.t.threads} SET state = $2::json WHERE thread_id = $1`, [
+        threadId,
+        json(update.state.value),
+      ]);
+    }
+    return position;
+  }
+}

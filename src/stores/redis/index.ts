@@ -1,0 +1,44 @@
+import type { ThreadStore } from "../../core/store.js";
+import { connect, type RedisConnectionOptions } from "./connection.js";
+import { RedisKeys } from "./keys.js";
+import { RedisLiveTail } from "./live-tail.js";
+import { RedisStore } from "./store.js";
+import { ThreadTable } from "./threads.js";
+
+export interface RedisStoreOptions extends RedisConnectionOptions {
+  /** Called with background errors (lost subscriber connection, failed live reads). */
+  onError?: (error: unknown) => void;
+}
+
+export const DEFAULT_PREFIX = "threadline";
+
+/**
+ * The Redis store, for several Threadline instances on one Redis. Resolves once both of its
+ * connections are up: one for commands and scripts, one subscribed to the appends channel that
+ * wakes this instance's followers.
+ */
+export async function createRedisStore(opts: RedisStoreOptions = {}): Promise<ThreadStore> {
+  const keys = new RedisKeys(opts.prefix ?? DEFAULT_PREFIX);
+  const onError = opts.onError ?? (() => undefined);
+  const redis = await connect(opts, `threadline:${keys.prefix}`);
+  let sub: Awaited<ReturnType<typeof connect>> | undefined;
+  try {
+    sub = await connect(opts, `threadline-sub:${keys.prefix}`);
+    const threads = new ThreadTable(redis, keys);
+    const tail = new RedisLiveTail(
+      sub,
+      keys.channel,
+      {
+        read: (threadId, after, limit) => threads.read(threadId, after, limit),
+        lastSeq: (threadId) => threads.lastSeq(threadId),
+      },
+      onError,
+    );
+    await tail.start();
+    return new RedisStore(redis, keys, tail);
+  } catch (error) {
+    sub?.disconnect();
+    redis.disconnect();
+    throw error;
+  }
+}

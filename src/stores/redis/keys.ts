@@ -1,0 +1,83 @@
+/**
+ * Key layout under a prefix `P`. Every name space is a distinct literal (none is a prefix of
+ * another), so a thread id — which may hold any character, ':' included — cannot make two keys
+ * collide.
+ *
+ * Per thread `T`:
+ * - `P:thread:T`   hash: ca, ua (created/updated ms), seq (last seq), tok (fencing token),
+ *                  act (active run id, absent when idle), meta, state (JSON), np (next message
+ *                  position), rc (runs created, orders `runorder`)
+ * - `P:log:T`      stream: the event log, entry id `<seq>-0`, fields r (run id), a (ms), e (JSON)
+ * - `P:msgs:T`     hash: message id → message JSON (the materialized messages)
+ * - `P:msgorder:T` zset: message id scored by its position
+ * - `P:runs:T`     hash: `<runId>|<field>` → value, fields as in `RUN_FIELDS`
+ * - `P:runorder:T` zset: run id scored by creation (listRuns is newest first)
+ * - `P:queue:T`    list: queued run ids, head first
+ *
+ * Global:
+ * - `P:threads`    zset: thread id scored by -updatedAt (listThreads order)
+ * - `P:leases`     zset: JSON `[threadId, runId]` of every running run, scored by lease expiry
+ * - `P:queued`     set: threads whose queue is not empty
+ * - `P:claim:K`    string: the owner of claim key K (SET NX)
+ * - `P:schedules`  hash: id → schedule JSON; `P:schedorder` zset: id by creation;
+ *                  `P:schedseq` counter
+ * - channel `P:appends`: `first:last:threadId` published by every append
+ */
+export class RedisKeys {
+  readonly threads: string;
+  readonly leases: string;
+  readonly queued: string;
+  readonly schedules: string;
+  readonly schedOrder: string;
+  readonly schedSeq: string;
+  readonly channel: string;
+
+  constructor(readonly prefix: string) {
+    this.threads = `${prefix}:threads`;
+    this.leases = `${prefix}:leases`;
+    this.queued = `${prefix}:queued`;
+    this.schedules = `${prefix}:schedules`;
+    this.schedOrder = `${prefix}:schedorder`;
+    this.schedSeq = `${prefix}:schedseq`;
+    this.channel = `${prefix}:appends`;
+  }
+
+  thread(threadId: string): string {
+    return `${this.prefix}:thread:${threadId}`;
+  }
+
+  log(threadId: string): string {
+    return `${this.prefix}:log:${threadId}`;
+  }
+
+  claim(key: string): string {
+    return `${this.prefix}:claim:${key}`;
+  }
+
+  runs(threadId: string): string {
+    return `${this.prefix}:runs:${threadId}`;
+  }
+
+  /** The KEYS of every thread-scoped script, in the order `PRELUDE` names them. */
+  forThread(threadId: string): string[] {
+    const p = this.prefix;
+    return [
+      this.thread(threadId),
+      this.log(threadId),
+      `${p}:msgs:${threadId}`,
+      `${p}:msgorder:${threadId}`,
+      this.runs(threadId),
+      `${p}:runorder:${threadId}`,
+      `${p}:queue:${threadId}`,
+      this.threads,
+      this.leases,
+      this.queued,
+    ];
+  }
+}
+
+/** A run's fields in `P:runs:T`, in the order scripts return them (`runFields`). */
+export const RUN_FIELDS = ["in", "st", "sa", "ea", "ss", "er", "lo", "lt", "le", "cr"] as const;
+
+export const runField = (runId: string, name: (typeof RUN_FIELDS)[number]): string =>
+  `${runId}|${name}`;

@@ -1,0 +1,165 @@
+import { LuaScript } from "./script.js";
+
+/**
+ * Shared head of every thread-scoped script: names the KEYS (`RedisKeys.forThread`) and the
+ * helpers. ARGV[1] is always the thread id.
+ */
+export const PRELUDE = `
+local K_THREAD, K_LOG, K_MSGS, K_MORDER, K_RUNS, K_RORDER, K_QUEUE, K_THREADS, K_LEASES, K_QUEUED =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local tid = ARGV[1]
+local function f(rid, name) return rid .. '|' .. name end
+local function leaseMember(rid) return cjson.encode({tid, rid}) end
+local RUN_FIELDS = {'in', 'st', 'sa', 'ea', 'ss', 'er', 'lo', 'lt', 'le', 'cr'}
+local function runFields(rid)
+  local names = {}
+  for i, n in ipairs(RUN_FIELDS) do names[i] = f(rid, n) end
+  return redis.call('HMGET', K_RUNS, unpack(names))
+end
+local function ensureThread(now, meta)
+  if redis.call('EXISTS', K_THREAD) == 0 then
+    redis.call('HSET', K_THREAD, 'ca', now, 'ua', now, 'seq', 0, 'tok', 0, 'meta', meta,
+      'state', '{}', 'np', 0, 'rc', 0)
+    redis.call('ZADD', K_THREADS, -tonumber(now), tid)
+  end
+end
+local function syncQueued()
+  if redis.call('LLEN', K_QUEUE) > 0 then
+    redis.call('SADD', K_QUEUED, tid)
+  else
+    redis.call('SREM', K_QUEUED, tid)
+  end
+end
+-- Ends a run: out of the queue, lease dropped, thread freed if it was the active run.
+local function endRun(rid, status, now, err)
+  redis.call('HSET', K_RUNS, f(rid, 'st'), status, f(rid, 'ea'), now)
+  if err ~= '' then redis.call('HSET', K_RUNS, f(rid, 'er'), err) end
+  redis.call('HDEL', K_RUNS, f(rid, 'lo'), f(rid, 'lt'), f(rid, 'le'))
+  redis.call('LREM', K_QUEUE, 0, rid)
+  syncQueued()
+  redis.call('ZREM', K_LEASES, leaseMember(rid))
+  if redis.call('HGET', K_THREAD, 'act') == rid then redis.call('HDEL', K_THREAD, 'act') end
+end
+`;
+
+const script = (body: string) => new LuaScript(PRELUDE + body);
+
+/** ARGV: tid, now, metadata JSON → the thread hash (HGETALL). */
+export const ENSURE_THREAD = script(`
+ensureThread(ARGV[2], ARGV[3])
+return redis.call('HGETALL', K_THREAD)
+`);
+
+/** ARGV: tid → {thread hash, message JSONs in order} (one atomic snapshot). */
+export const GET_THREAD = script(`
+local head = redis.call('HGETALL', K_THREAD)
+if #head == 0 then return false end
+local ids = redis.call('ZRANGE', K_MORDER, 0, -1)
+local msgs = {}
+if #ids > 0 then msgs = redis.call('HMGET', K_MSGS, unpack(ids)) end
+return {head, msgs}
+`);
+
+/**
+ * ARGV: tid, rid, strategy, now, static run JSON → {'OK', interrupted run id or ''} |
+ * {'CONFLICT'} | {'BUSY', active run id or '', queued count}.
+ */
+export const ENQUEUE = script(`
+local rid, strategy, now = ARGV[2], ARGV[3], ARGV[4]
+ensureThread(now, '{}')
+if redis.call('HEXISTS', K_RUNS, f(rid, 'st')) == 1 then return {'CONFLICT'} end
+local act = redis.call('HGET', K_THREAD, 'act')
+local queued = redis.call('LLEN', K_QUEUE)
+if strategy == 'reject' and (act or queued > 0) then return {'BUSY', act or '', queued} end
+redis.call('HSET', K_RUNS, f(rid, 'in'), ARGV[5], f(rid, 'st'), 'queued')
+redis.call('ZADD', K_RORDER, redis.call('HINCRBY', K_THREAD, 'rc', 1), rid)
+if strategy == 'interrupt' then
+  redis.call('LPUSH', K_QUEUE, rid)
+else
+  redis.call('RPUSH', K_QUEUE, rid)
+end
+redis.call('SADD', K_QUEUED, tid)
+if strategy == 'interrupt' and act then
+  redis.call('HSET', K_RUNS, f(act, 'cr'), '1')
+  return {'OK', act}
+end
+return {'OK', ''}
+`);
+
+/** ARGV: tid, owner, now, lease expiry → {run id, token, run fields} | nil. */
+export const CLAIM_NEXT = script(`
+if redis.call('EXISTS', K_THREAD) == 0 or redis.call('HGET', K_THREAD, 'act') then return false end
+local rid = redis.call('LPOP', K_QUEUE)
+if not rid then return false end
+syncQueued()
+local tok = redis.call('HINCRBY', K_THREAD, 'tok', 1)
+redis.call('HSET', K_RUNS, f(rid, 'st'), 'running', f(rid, 'sa'), ARGV[3], f(rid, 'lo'), ARGV[2],
+  f(rid, 'lt'), tok, f(rid, 'le'), ARGV[4])
+redis.call('HSET', K_THREAD, 'act', rid)
+redis.call('ZADD', K_LEASES, ARGV[4], leaseMember(rid))
+return {rid, tok, runFields(rid)}
+`);
+
+/** ARGV: tid, rid, token, lease expiry → {ok 0|1, cancelRequested 0|1}. */
+export const RENEW = script(`
+local rid, token = ARGV[2], ARGV[3]
+if redis.call('HGET', K_THREAD, 'act') ~= rid or redis.call('HGET', K_THREAD, 'tok') ~= token then
+  return {0, 0}
+end
+local r = redis.call('HMGET', K_RUNS, f(rid, 'st'), f(rid, 'lo'), f(rid, 'lt'), f(rid, 'cr'))
+if r[1] ~= 'running' or not r[2] or r[3] ~= token then return {0, 0} end
+redis.call('HSET', K_RUNS, f(rid, 'le'), ARGV[4])
+redis.call('ZADD', K_LEASES, ARGV[4], leaseMember(rid))
+if r[4] == '1' then return {1, 1} end
+return {1, 0}
+`);
+
+/** ARGV: tid, rid, owner, now, lease expiry, force '1'|'0' → {token, run fields} | nil. */
+export const TAKE_OVER = script(`
+local rid = ARGV[2]
+if redis.call('HGET', K_THREAD, 'act') ~= rid then return false end
+if redis.call('HGET', K_RUNS, f(rid, 'st')) ~= 'running' then return false end
+if ARGV[6] ~= '1' then
+  local expires = redis.call('HGET', K_RUNS, f(rid, 'le'))
+  if expires and tonumber(expires) > tonumber(ARGV[4]) then return false end
+end
+-- The new token fences out the previous holder: its appends fail with LEASE_LOST.
+local tok = redis.call('HINCRBY', K_THREAD, 'tok', 1)
+redis.call('HSET', K_RUNS, f(rid, 'lo'), ARGV[3], f(rid, 'lt'), tok, f(rid, 'le'), ARGV[5])
+redis.call('ZADD', K_LEASES, ARGV[5], leaseMember(rid))
+return {tok, runFields(rid)}
+`);
+
+/** ARGV: tid, rid, status, now, error JSON or '' → run fields | nil. */
+export const MARK_ENDED = script(`
+local rid = ARGV[2]
+if redis.call('EXISTS', K_THREAD) == 0 or redis.call('HEXISTS', K_RUNS, f(rid, 'st')) == 0 then
+  return false
+end
+endRun(rid, ARGV[3], ARGV[4], ARGV[5])
+return runFields(rid)
+`);
+
+/** ARGV: tid, rid, now → run fields | nil. */
+export const REQUEST_CANCEL = script(`
+local rid = ARGV[2]
+local status = redis.call('HGET', K_RUNS, f(rid, 'st'))
+if not status then return false end
+if status == 'queued' then
+  endRun(rid, 'cancelled', ARGV[3], '')
+elseif status == 'running' then
+  redis.call('HSET', K_RUNS, f(rid, 'cr'), '1')
+end
+return runFields(rid)
+`);
+
+/** ARGV: tid, limit → {run id, run fields}... newest first. */
+export const LIST_RUNS = script(`
+local limit = tonumber(ARGV[2])
+if limit <= 0 then return {} end
+local out = {}
+for _, rid in ipairs(redis.call('ZREVRANGE', K_RORDER, 0, limit - 1)) do
+  out[#out + 1] = {rid, runFields(rid)}
+end
+return out
+`);

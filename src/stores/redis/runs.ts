@@ -1,0 +1,154 @@
+import type { Redis } from "ioredis";
+import { ThreadlineError } from "../../core/errors.js";
+import type { ClaimedRun, EnqueueResult } from "../../core/store.js";
+import type { Fence, MultitaskStrategy, RunRecord, RunStatus } from "../../core/types.js";
+import { type RedisKeys, RUN_FIELDS, runField } from "./keys.js";
+import {
+  CLAIM_NEXT,
+  ENQUEUE,
+  LIST_RUNS,
+  MARK_ENDED,
+  RENEW,
+  REQUEST_CANCEL,
+  TAKE_OVER,
+} from "./lua-runs.js";
+import { json, type RunFields, runOf, staticRunOf } from "./rows.js";
+
+/**
+ * Runs, the per-thread FIFO queue and leases. Every change is one Lua script (atomic), so two
+ * instances cannot both win a claim or a takeover, and the fencing token moves with the lease.
+ */
+export class RunTable {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  private run(
+    script: {
+      run: (r: Redis, k: readonly string[], a: readonly (string | number)[]) => Promise<unknown>;
+    },
+    threadId: string,
+    args: (string | number)[],
+  ) {
+    return script.run(this.redis, this.keys.forThread(threadId), [threadId, ...args]);
+  }
+
+  async enqueue(run: RunRecord, strategy: MultitaskStrategy, now: number): Promise<EnqueueResult> {
+    const reply = (await this.run(ENQUEUE, run.threadId, [
+      run.runId,
+      strategy,
+      now,
+      staticRunOf(run),
+    ])) as [string, string?, number?];
+    if (reply[0] === "CONFLICT") {
+      throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
+    }
+    if (reply[0] === "BUSY") {
+      throw new ThreadlineError("THREAD_BUSY", `thread ${run.threadId} already has a run`, {
+        details: { activeRunId: reply[1] || null, queued: Number(reply[2] ?? 0) },
+      });
+    }
+    const result: EnqueueResult = { run: { ...structuredClone(run), status: "queued" } };
+    if (reply[1]) result.interrupted = reply[1];
+    return result;
+  }
+
+  async claimNext(
+    threadId: string,
+    owner: string,
+    leaseMs: number,
+    now: number,
+  ): Promise<ClaimedRun | null> {
+    const reply = (await this.run(CLAIM_NEXT, threadId, [owner, now, now + leaseMs])) as
+      | [string, number, RunFields]
+      | null;
+    if (!reply) return null;
+    const [runId, token, fields] = reply;
+    return { run: runOf(threadId, runId, fields)!, fence: { runId, token: Number(token) } };
+  }
+
+  async renew(threadId: string, fence: Fence, leaseMs: number, now: number) {
+    const [ok, cancel] = (await this.run(RENEW, threadId, [
+      fence.runId,
+      fence.token,
+      now + leaseMs,
+    ])) as [number, number];
+    return { ok: ok === 1, cancelRequested: ok === 1 && cancel === 1 };
+  }
+
+  async takeOver(
+    threadId: string,
+    runId: string,
+    owner: string,
+    leaseMs: number,
+    now: number,
+    force: boolean,
+  ): Promise<ClaimedRun | null> {
+    const reply = (await this.run(TAKE_OVER, threadId, [
+      runId,
+      owner,
+      now,
+      now + leaseMs,
+      force ? "1" : "0",
+    ])) as [number, RunFields] | null;
+    if (!reply) return null;
+    return { run: runOf(threadId, runId, reply[1])!, fence: { runId, token: Number(reply[0]) } };
+  }
+
+  async markEnded(
+    threadId: string,
+    runId: string,
+    status: RunStatus,
+    now: number,
+    error?: { code: string; message: string },
+  ): Promise<RunRecord | null> {
+    const fields = (await this.run(MARK_ENDED, threadId, [
+      runId,
+      status,
+      now,
+      error ? json(error) : "",
+    ])) as RunFields | null;
+    return fields ? runOf(threadId, runId, fields) : null;
+  }
+
+  async requestCancel(threadId: string, runId: string, now: number): Promise<RunRecord | null> {
+    const fields = (await this.run(REQUEST_CANCEL, threadId, [runId, now])) as RunFields | null;
+    return fields ? runOf(threadId, runId, fields) : null;
+  }
+
+  async get(threadId: string, runId: string): Promise<RunRecord | null> {
+    const fields = await this.redis.hmget(
+      this.keys.runs(threadId),
+      ...RUN_FIELDS.map((f) => runField(runId, f)),
+    );
+    return runOf(threadId, runId, fields);
+  }
+
+  async list(threadId: string, limit: number): Promise<RunRecord[]> {
+    const rows = (await this.run(LIST_RUNS, threadId, [limit])) as [string, RunFields][];
+    return rows.map(([runId, f]) => runOf(threadId, runId, f)).filter((r) => r !== null);
+  }
+
+  /** Running runs whose lease expired at `now` (or all running runs), from the lease index. */
+  async stale(now: number, all: boolean): Promise<RunRecord[]> {
+    const members = await this.redis.zrangebyscore(this.keys.leases, "-inf", all ? "+inf" : now);
+    const runs = await Promise.all(
+      members.map((m) => {
+        const [threadId, runId] = JSON.parse(m) as [string, string];
+        return this.get(threadId, runId);
+      }),
+    );
+    return runs.filter((r): r is RunRecord => r?.status === "running");
+  }
+
+  /** Threads with a queue and no active run. A hint for start-up: claims re-check atomically. */
+  async idleThreadsWithQueue(): Promise<string[]> {
+    const threads = (await this.redis.smembers(this.keys.queued)).sort();
+    if (threads.length === 0) return [];
+    const active = await this.redis
+      .pipeline(threads.map((t) => ["hget", this.keys.thread(t), "act"]))
+      .exec();
+    return threads.filter((_, i) => active?.[i]?.[1] === null);
+  }
+}

@@ -1,0 +1,88 @@
+import { afterEach, expect, it } from "vitest";
+import type { ThreadStore } from "../../src/core/store.js";
+import type { EventRecord } from "../../src/core/types.js";
+import { createPostgresStore, SCHEMA_VERSION } from "../../src/stores/postgres/index.js";
+import { activeRun, custom, range, seqs, waitFor } from "../conformance/store/fixtures.js";
+import { dropSchema, freshSchema, pgAdmin } from "../helpers/pg.js";
+import { describeWithService, PG_URL, probePostgres } from "../helpers/services.js";
+
+const probe = await probePostgres();
+
+describeWithService(probe, "postgres store: schema and LISTEN connection", () => {
+  const schemas: string[] = [];
+  const stores: ThreadStore[] = [];
+  const open = async (schema: string, onError?: (e: unknown) => void) => {
+    const s = await createPostgresStore({
+      connectionString: PG_URL,
+      schema,
+      pool: { max: 3 },
+      ...(onError ? { onError } : {}),
+    });
+    stores.push(s);
+    return s;
+  };
+  const schema = () => {
+    const s = freshSchema("pg");
+    schemas.push(s);
+    return s;
+  };
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    for (const s of schemas.splice(0)) await dropSchema(s);
+  });
+
+  it("instances starting together on a fresh schema migrate it once", async () => {
+    const name = schema();
+    const all = await Promise.all(range(1, 4).map(() => open(name)));
+    await all[0]!.ensureThread("x");
+    expect((await all[3]!.getThread("x"))?.threadId).toBe("x");
+    const versions = await pgAdmin<{ version: number }>(
+      `SELECT version FROM "${name}".threadline_migrations ORDER BY version`,
+    );
+    expect(versions.map((v) => v.version)).toEqual(range(1, SCHEMA_VERSION));
+  });
+
+  it("refuses a schema written by a newer Threadline", async () => {
+    const name = schema();
+    await (await open(name)).close();
+    await pgAdmin(`INSERT INTO "${name}".threadline_migrations (version) VALUES ($1)`, [
+      SCHEMA_VERSION + 1,
+    ]);
+    await expect(open(name)).rejects.toThrow(/newer/);
+  });
+
+  it("a subscriber whose LISTEN connection drops catches up from its watermark", async () => {
+    const name = schema();
+    const errors: string[] = [];
+    const writer = await open(name);
+    const reader = await open(name, (e) => errors.push(String((e as Error).message)));
+    const t = "listen-drop";
+    const { fence } = await activeRun(writer, t);
+    const got: EventRecord[] = [];
+    const off = reader.subscribe(t, (batch) => got.push(...batch));
+    await writer.append(t, fence, [custom(1), custom(2)]);
+    await waitFor(() => got.length === 2, "the first records");
+
+    const listeners = () =>
+      pgAdmin<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
+        [`threadline-listen:${name}`],
+      );
+    const before = (await listeners()).map((r) => r.pid);
+    expect(before).toHaveLength(2);
+    await pgAdmin("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", [before]);
+    // Appended while the listener is (most likely) down: their notifications are lost.
+    for (let i = 3; i <= 20; i++) await writer.append(t, fence, [custom(i)]);
+    await waitFor(async () => {
+      const now = (await listeners()).map((r) => r.pid);
+      return now.length === 2 && now.every((pid) => !before.includes(pid));
+    }, "both LISTEN connections to come back");
+    expect(errors.some((m) => /LISTEN connection was lost/.test(m))).toBe(true);
+    await waitFor(() => got.length >= 20, "the records appended during the outage");
+    // And live again after the reconnect.
+    await writer.append(t, fence, [custom(21)]);
+    await waitFor(() => got.length >= 21, "a record after the reconnect");
+    off();
+    expect(seqs(got)).toEqual(range(1, 21));
+  });
+});

@@ -1,0 +1,92 @@
+import { Redis } from "ioredis";
+import { afterEach, expect, it } from "vitest";
+import type { ThreadStore } from "../../src/core/store.js";
+import type { EventRecord } from "../../src/core/types.js";
+import { createRedisStore } from "../../src/stores/redis/index.js";
+import { activeRun, custom, range, seqs, waitFor } from "../conformance/store/fixtures.js";
+import { dropPrefix, freshPrefix } from "../helpers/redis.js";
+import { describeWithService, probeRedis, REDIS_URL } from "../helpers/services.js";
+
+const probe = await probeRedis();
+
+describeWithService(probe, "redis store: subscriber connection and key layout", () => {
+  const prefixes: string[] = [];
+  const stores: ThreadStore[] = [];
+  const open = async (prefix: string) => {
+    const s = await createRedisStore({ url: REDIS_URL, prefix });
+    stores.push(s);
+    return s;
+  };
+  const prefix = () => {
+    const p = freshPrefix("redis");
+    prefixes.push(p);
+    return p;
+  };
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    for (const p of prefixes.splice(0)) await dropPrefix(p);
+  });
+
+  it("a subscriber whose connection drops catches up from its watermark", async () => {
+    const p = prefix();
+    const writer = await open(p);
+    const reader = await open(p);
+    const t = "sub-drop";
+    const { fence } = await activeRun(writer, t);
+    const got: EventRecord[] = [];
+    const off = reader.subscribe(t, (batch) => got.push(...batch));
+    await writer.append(t, fence, [custom(1), custom(2)]);
+    await waitFor(() => got.length === 2, "the first records");
+
+    const admin = new Redis(REDIS_URL);
+    try {
+      const subscribers = async () =>
+        ((await admin.call("CLIENT", "LIST", "TYPE", "pubsub")) as string)
+          .split("\n")
+          .filter((line) => line.includes(` name=threadline-sub:${p} `))
+          .map((line) => /(?:^| )id=(\d+)/.exec(line)![1]!);
+      const before = await subscribers();
+      expect(before).toHaveLength(2);
+      for (const id of before) await admin.call("CLIENT", "KILL", "ID", id);
+      // Published while the subscribers are (most likely) away: those messages are lost.
+      for (let i = 3; i <= 20; i++) await writer.append(t, fence, [custom(i)]);
+      await waitFor(async () => {
+        const now = await subscribers();
+        return now.length === 2 && now.every((id) => !before.includes(id));
+      }, "both subscribers to come back");
+    } finally {
+      admin.disconnect();
+    }
+    await waitFor(() => got.length >= 20, "the records appended during the outage");
+    await writer.append(t, fence, [custom(21)]);
+    await waitFor(() => got.length >= 21, "a record after the reconnect");
+    off();
+    expect(seqs(got)).toEqual(range(1, 21));
+  });
+
+  it("keeps the log in a stream with ids <seq>-0 and every key under the prefix", async () => {
+    const p = prefix();
+    const store = await open(p);
+    const t = "layout:with:colons";
+    const { fence } = await activeRun(store, t);
+    await store.append(t, fence, [custom(1), custom(2)], {
+      upsertMessages: [{ id: "m", role: "user", content: "hi" }],
+    });
+    const admin = new Redis(REDIS_URL);
+    try {
+      const ids = (await admin.xrange(`${p}:log:${t}`, "-", "+")).map(([id]) => id);
+      expect(ids).toEqual(["1-0", "2-0"]);
+      const keys: string[] = [];
+      let cursor = "0";
+      do {
+        const [next, batch] = await admin.scan(cursor, "MATCH", `${p}:*`, "COUNT", 1000);
+        cursor = next;
+        keys.push(...batch);
+      } while (cursor !== "0");
+      expect(keys.length).toBeGreaterThan(5);
+      expect(keys.every((k) => k.startsWith(`${p}:`))).toBe(true);
+    } finally {
+      admin.disconnect();
+    }
+  });
+});
