@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { machineFacts } from "./lib/machine.js";
 import { parseOptions, type ScenarioName } from "./lib/options.js";
 import { fmt, mark, Report, renderMarkdownTable } from "./lib/report.js";
+import { storeAvailability } from "./lib/stores.js";
 import { appendScenario, appendWorkers } from "./scenarios/append.js";
 import { attachProcesses, attachScenario } from "./scenarios/attach.js";
 import { Context } from "./scenarios/context.js";
@@ -99,7 +100,11 @@ async function main(): Promise<void> {
   }
   const facts = machineFacts(argv);
   const report = new Report();
-  const ctx = new Context(opts, report);
+  const ctx = new Context(
+    opts,
+    report,
+    await storeAvailability([...new Set([...opts.stores, "sqlite"])]),
+  );
   const started = Date.now();
   process.stdout.write(
     `Threadline bench (${opts.quick ? "quick" : "full"}): ${facts.cores} cores, ${facts.memoryGiB} GiB, node ${facts.node}, load ${facts.loadAvg}\n`,

@@ -26,6 +26,8 @@ export interface AppendParams {
   /** Lanes running concurrently, each its runs one after another. */
   threads: number;
   runsPerThread: number;
+  /** Keep the seeded history (and its runtime) for the next call with the same parameters. */
+  reuseHistory?: boolean;
   /** Stop a lane early once this much time has passed (after at least 1 run). */
   budgetMs?: number;
   /** Events per run (RUN_STARTED and RUN_FINISHED included). */
@@ -118,16 +120,28 @@ async function copilotkitSubject(): Promise<Subject> {
   };
 }
 
+const openSubject = (name: string) =>
+  name === "copilotkit" ? copilotkitSubject() : threadlineSubject(name);
+
+/**
+ * Seeded history kept between repetitions (`reuseHistory`): seeding 10,000 runs into a
+ * networked store takes minutes, and the few runs a repetition adds do not change the history.
+ */
+const kept = new Map<string, { subject: Subject; lanes: string[]; seedMs: number }>();
+
 async function measure(p: AppendParams): Promise<AppendResult> {
-  const subject =
-    p.subject === "copilotkit" ? await copilotkitSubject() : await threadlineSubject(p.subject);
+  const key = `${p.subject}/${p.history}/${p.threads}/${p.events}`;
+  const reuse = p.history > 0 && p.reuseHistory === true;
+  const cached = reuse ? kept.get(key) : undefined;
+  const subject = cached?.subject ?? (await openSubject(p.subject));
   try {
     const tag = `m${++measureNo}`;
     for (let i = 0; i < p.warmupRuns; i++) await subject.runOne(`${tag}-warmup-${i}`, i, p.events);
-    const lanes = Array.from({ length: p.threads }, (_, i) => `${tag}-lane${i}`);
+    const lanes = cached?.lanes ?? Array.from({ length: p.threads }, (_, i) => `${tag}-lane${i}`);
     const seedStart = now();
-    if (p.history > 0) for (const t of lanes) await subject.seed(t, p.history, p.events);
-    const seedMs = now() - seedStart;
+    if (p.history > 0 && !cached) for (const t of lanes) await subject.seed(t, p.history, p.events);
+    const seedMs = cached?.seedMs ?? now() - seedStart;
+    if (reuse && !cached) kept.set(key, { subject, lanes, seedMs });
     const threadOf = (lane: string, run: number) => (p.history > 0 ? lane : `${lane}-run${run}`);
     const before = await Promise.all(lanes.map((l) => subject.eventCount(l)));
     globalThis.gc?.();
@@ -167,11 +181,19 @@ async function measure(p: AppendParams): Promise<AppendResult> {
       ...(profile ? { profile } : {}),
     };
   } finally {
-    await subject.close();
+    if (!reuse) await subject.close();
   }
+}
+
+/** Closes the runtimes kept for `reuseHistory` (and with them their stores' data). */
+async function release(): Promise<void> {
+  const all = [...kept.values()];
+  kept.clear();
+  for (const k of all) await k.subject.close();
 }
 
 /** Scenario 1 commands of the worker process (see worker.ts). */
 export const appendCommands = {
   appendMeasure: (p: AppendParams) => measure(p),
+  appendRelease: () => release(),
 };

@@ -1,7 +1,6 @@
 import { type Child, killAllOf, startAll } from "../lib/children.js";
 import { fmt } from "../lib/report.js";
 import { median } from "../lib/stats.js";
-import { unavailable } from "../lib/stores.js";
 import type { AttachSample } from "../procs/attach-measure.js";
 import type { Context } from "./context.js";
 import { quickWorker, startWorker } from "./workers.js";
@@ -27,7 +26,7 @@ type Subject = [label: string, cmd: string, args: Record<string, unknown>];
 function subjects(ctx: Context): Subject[] {
   const out: Subject[] = [];
   for (const store of ctx.opts.stores) {
-    if (unavailable(store)) continue;
+    if (ctx.storeUnavailable(store)) continue;
     out.push([
       `Threadline + ${store}, follow()`,
       "attachThreadline",

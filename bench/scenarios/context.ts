@@ -11,7 +11,14 @@ export class Context {
   constructor(
     readonly opts: Options,
     readonly report: Report,
+    /** Why each store in `opts.stores` cannot be measured (undefined: it can). */
+    readonly storeStatus: ReadonlyMap<string, string | undefined>,
   ) {}
+
+  /** Why a store cannot be measured in this run, or undefined when it can. */
+  storeUnavailable(name: string): string | undefined {
+    return this.storeStatus.has(name) ? this.storeStatus.get(name) : "not probed";
+  }
 
   private readonly started = Date.now();
   private readonly resources = new Map<
