@@ -72,6 +72,7 @@ export async function appendScenario(ctx: Context): Promise<void> {
   const { run, missing } = subjects(ctx);
   const empty = new Map<string, AppendResult>();
   const history = new Map<string, AppendResult>();
+  const historyFailed = new Set<string>();
   const curve = new Map<string, Map<number, AppendResult>>();
   const timeoutMs = 15 * 60_000;
   const reps = ctx.opts.sizes.reps;
@@ -113,25 +114,35 @@ export async function appendScenario(ctx: Context): Promise<void> {
             timeoutMs,
           );
           es.push(e);
+          empty.set(s.name, medianResult(es));
           ctx.log(`append: ${s.name}, empty threads: ${fmt(e.eventsPerSec)} events/s`);
           ctx.noteProfile(`append, ${s.label}, empty threads`, e.profile);
           // A subject far slower than its budget is measured once: precision is moot there.
-          if (slow) continue;
-          const h = await worker.call<AppendResult>(
-            "appendMeasure",
-            {
-              ...base,
-              history: sz.historyRuns,
-              runsPerThread: sz.historyMaxRuns,
-              budgetMs: sz.historyBudgetMs,
-              // CopilotKit's store is process-global and cleared by every fresh runner; it seeds
-              // in a fraction of a second anyway.
-              reuseHistory: s.name !== "copilotkit",
-              ...(last ? prof("history") : {}),
-            },
-            timeoutMs,
-          );
+          if (slow || historyFailed.has(s.name)) continue;
+          const h = await worker
+            .call<AppendResult>(
+              "appendMeasure",
+              {
+                ...base,
+                history: sz.historyRuns,
+                runsPerThread: sz.historyMaxRuns,
+                budgetMs: sz.historyBudgetMs,
+                // CopilotKit's store is process-global and cleared by every fresh runner; it seeds
+                // in a fraction of a second anyway.
+                reuseHistory: s.name !== "copilotkit",
+                ...(last ? prof("history") : {}),
+              },
+              timeoutMs,
+            )
+            .catch((error: unknown) => {
+              // The history failing (a store bug, say) must not lose the other measurements.
+              historyFailed.add(s.name);
+              ctx.fail(`append with ${fmt(sz.historyRuns)} prior runs (${s.label})`, error);
+              return undefined;
+            });
+          if (!h) continue;
           hs.push(h);
+          history.set(s.name, medianResult(hs));
           slow = h.ms > 3 * sz.historyBudgetMs;
           ctx.log(
             `append: ${s.name}, history: ${fmt(h.eventsPerSec)} events/s over ${h.runs} runs`,
@@ -139,8 +150,6 @@ export async function appendScenario(ctx: Context): Promise<void> {
           ctx.noteProfile(`append, ${s.label}, ${fmt(sz.historyRuns)} prior runs`, h.profile);
         }
         await worker.call("appendRelease", {}, timeoutMs);
-        empty.set(s.name, medianResult(es));
-        history.set(s.name, medianResult(hs));
         if (s.experiment) continue;
         const points = new Map<number, AppendResult>();
         for (const threads of sz.concurrency) {
@@ -174,7 +183,7 @@ export async function appendScenario(ctx: Context): Promise<void> {
         s.label,
         fmt(e.eventsPerSec),
         fmt(e.usPerEvent, 1),
-        h ? fmt(h.eventsPerSec) : "—",
+        h ? fmt(h.eventsPerSec) : historyFailed.has(s.name) ? "failed" : "—",
         h ? fmt(h.usPerEvent, 1) : "—",
         h ? `${fmt(ratio, 2)}×` : "—",
         h ? `${h.runs} run${h.runs > 1 ? "s" : ""}, seeded in ${fmt(h.seedMs / 1000, 1)} s` : "",
@@ -211,7 +220,15 @@ export async function appendScenario(ctx: Context): Promise<void> {
   for (const s of run.filter((x) => !x.experiment && x.name !== "copilotkit")) {
     const e = empty.get(s.name);
     const h = history.get(s.name);
-    if (!e || !h) continue;
+    if (!e || !h) {
+      ctx.report.target({
+        scenario: "1",
+        text: `${s.label}: per-event cost flat (within 10%) from 0 to ${fmt(sz.historyRuns)} prior runs`,
+        measured: "a measurement failed (see Failed measurements)",
+        met: null,
+      });
+      continue;
+    }
     const ratio = h.usPerEvent / e.usPerEvent;
     ctx.report.target({
       scenario: "1",
