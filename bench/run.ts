@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { machineFacts } from "./lib/machine.js";
 import { parseOptions, type ScenarioName } from "./lib/options.js";
 import { fmt, mark, Report, renderMarkdownTable } from "./lib/report.js";
+import { createScratchRoot } from "./lib/scratch.js";
 import { storeAvailability } from "./lib/stores.js";
 import { appendScenario, appendWorkers } from "./scenarios/append.js";
 import { attachProcesses, attachScenario } from "./scenarios/attach.js";
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const facts = machineFacts(argv);
+  createScratchRoot();
   const report = new Report();
   const ctx = new Context(
     opts,

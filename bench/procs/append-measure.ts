@@ -4,13 +4,13 @@
  * InMemoryAgentRunner, on threads with or without prior history.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Message } from "@ag-ui/core";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { LeanApplyAgent, ScriptedAgent } from "../lib/agents.js";
 import { loadCopilotKit, runThroughCopilotKit, seedCopilotKit } from "../lib/copilotkit.js";
 import { startProfile, stopProfile } from "../lib/profile.js";
+import { scratchDir } from "../lib/scratch.js";
 import { now, userMessage } from "../lib/script.js";
 import { seedThreadline } from "../lib/seed.js";
 import { openStore } from "../lib/stores.js";
@@ -48,8 +48,7 @@ export interface AppendResult {
 }
 
 let measureNo = 0;
-const scratch = mkdtempSync(join(tmpdir(), "threadline-bench-"));
-process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
+const scratch = scratchDir("append");
 
 /** One subject's way of seeding a thread and running one run on it. */
 interface Subject {
@@ -87,6 +86,7 @@ async function threadlineSubject(name: string): Promise<Subject> {
     eventCount: async (threadId) => (await store.getThread(threadId))?.lastSeq ?? 0,
     async close() {
       await tl.close({ graceMs: 1000 });
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

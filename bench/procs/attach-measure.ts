@@ -4,14 +4,12 @@
  * first *live* event (stamped at or after the attach began). Threadline: `tl.follow` with
  * compact or full replay. CopilotKit: `InMemoryAgentRunner.connect`.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { BaseEvent } from "@ag-ui/core";
 import type { ReplayMode } from "../../src/protocol.js";
 import { createThreadline } from "../../src/threadline.js";
 import { ScriptedAgent } from "../lib/agents.js";
 import { loadCopilotKit, seedCopilotKit } from "../lib/copilotkit.js";
+import { scratchDir } from "../lib/scratch.js";
 import { now } from "../lib/script.js";
 import { seedThreadline } from "../lib/seed.js";
 import { openStore } from "../lib/stores.js";
@@ -23,8 +21,7 @@ export interface AttachSample {
 }
 
 const TICKER = { events: 1_000_000_000, rate: 1000 };
-const scratch = mkdtempSync(join(tmpdir(), "threadline-bench-attach-"));
-process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
+const scratch = scratchDir("attach");
 
 const stamp = (e: BaseEvent) => (e as { timestamp?: number }).timestamp ?? 0;
 

@@ -3,14 +3,12 @@
  * (create threads, seed history, start runs, count followers, profile). Followers connect over
  * real HTTP from the load generator process.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { ThreadStore } from "../../src/core/store.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { ScriptedAgent } from "../lib/agents.js";
 import { serveRpc } from "../lib/children.js";
 import { startProfile, stopProfile } from "../lib/profile.js";
+import { scratchDir } from "../lib/scratch.js";
 import { now } from "../lib/script.js";
 import { seedThreadline } from "../lib/seed.js";
 import { openStore } from "../lib/stores.js";
@@ -31,8 +29,7 @@ function countReads(s: ThreadStore): ThreadStore {
   };
   return s;
 }
-const scratch = mkdtempSync(join(tmpdir(), "threadline-bench-server-"));
-process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
+const scratch = scratchDir("server");
 
 function need(): Threadline {
   if (!tl) throw new Error("call start first");

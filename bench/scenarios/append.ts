@@ -168,6 +168,8 @@ export async function appendScenario(ctx: Context): Promise<void> {
       } catch (error) {
         ctx.fail(`append (${s.label})`, error);
       } finally {
+        // Kept history runtimes close their stores (and drop their schemas / key prefixes).
+        await worker.call("appendRelease", {}, timeoutMs).catch(() => undefined);
         if (!ctx.opts.quick) await worker.kill();
       }
     }
