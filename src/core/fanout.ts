@@ -1,14 +1,25 @@
 import type { BaseEvent } from "@ag-ui/core";
-import { encodeFrame } from "./sse.js";
+import { concatFrames, encodeFrame } from "./sse.js";
 import type { ThreadStore, Unsubscribe } from "./store.js";
 import type { EventRecord } from "./types.js";
 
 /** A committed event with its SSE frame, encoded once and shared by every follower. */
 export interface LiveItem {
+  /** Live items are log events; the same object is handed to every follower (never mutated). */
+  kind: "event";
   seq: number;
   runId: string;
   event: BaseEvent;
   frame: Uint8Array;
+  /** The committed batch this item came in, its frames concatenated once for every follower. */
+  batch?: LiveBatch;
+}
+
+/** A committed batch's frames as one shared chunk: seqs `first`..`last`, consecutive. */
+export interface LiveBatch {
+  frame: Uint8Array;
+  first: number;
+  last: number;
 }
 
 export interface LiveSink {
@@ -55,6 +66,7 @@ export class FanOut {
   private deliver(sinks: Set<LiveSink>, records: readonly EventRecord[]): void {
     if (sinks.size === 0) return;
     const items = records.map(toLiveItem);
+    shareBatch(items);
     for (const sink of sinks) sink.push(items);
   }
 
@@ -64,6 +76,30 @@ export class FanOut {
   }
 }
 
+/**
+ * Encode once, write many — per batch, not only per event: the batch's frames are concatenated
+ * once and each item's frame becomes a view into that chunk, so a follower that takes the whole
+ * batch writes the shared chunk instead of copying every frame into a buffer of its own.
+ */
+function shareBatch(items: LiveItem[]): void {
+  if (items.length < 2) return;
+  const frame = concatFrames(items.map((i) => i.frame));
+  const batch: LiveBatch = { frame, first: items[0]!.seq, last: items[items.length - 1]!.seq };
+  let at = 0;
+  for (const item of items) {
+    const len = item.frame.byteLength;
+    item.frame = frame.subarray(at, at + len);
+    item.batch = batch;
+    at += len;
+  }
+}
+
 export function toLiveItem(r: EventRecord): LiveItem {
-  return { seq: r.seq, runId: r.runId, event: r.event, frame: encodeFrame(r.event, { id: r.seq }) };
+  return {
+    kind: "event",
+    seq: r.seq,
+    runId: r.runId,
+    event: r.event,
+    frame: encodeFrame(r.event, { id: r.seq }),
+  };
 }

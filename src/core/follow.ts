@@ -1,7 +1,7 @@
 import { type BaseEvent, EventType } from "@ag-ui/core";
 import { type ReplayMode, SSE_EVENT_REOPEN, SSE_EVENT_SNAPSHOT } from "../protocol.js";
 import { ThreadlineError } from "./errors.js";
-import { type FanOut, type LiveItem, type LiveSink, toLiveItem } from "./fanout.js";
+import { type FanOut, type LiveBatch, type LiveItem, type LiveSink, toLiveItem } from "./fanout.js";
 import { trackStoredRun } from "./run-log.js";
 import { isTerminalEvent } from "./run-tracker.js";
 import { encodeFrame } from "./sse.js";
@@ -18,6 +18,8 @@ export interface FollowItem {
   runId?: string;
   /** The item's SSE frame (shared bytes for log events). */
   frame: Uint8Array;
+  /** Live items: the committed batch they came in (its frames as one shared chunk). */
+  batch?: LiveBatch;
 }
 
 export interface FollowOptions {
@@ -177,7 +179,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
         for (const r of page) {
           if (r.seq !== this.cursor + 1) break;
           this.cursor = r.seq;
-          out.push({ ...toLiveItem(r), kind: "event" });
+          out.push(toLiveItem(r));
         }
         if (out.length > 0) return out;
         if (!this.live && this.caughtUp) {
@@ -199,21 +201,19 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   /** Consecutive live items from cursor + 1 on; drops duplicates at or below the cursor. */
   private takeLive(): FollowItem[] {
     const out: FollowItem[] = [];
-    while (this.queue.length > 0) {
-      const item = this.queue[0]!;
+    const queue = this.queue;
+    // Index, then one slice: shift() per item is O(queue) for large queues.
+    let i = 0;
+    for (; i < queue.length; i++) {
+      const item = queue[i]!;
       if (item.seq > this.cursor + 1) break;
-      this.queue.shift();
       this.queueBytes -= item.frame.byteLength;
       if (item.seq <= this.cursor) continue;
       this.cursor = item.seq;
-      out.push({
-        seq: item.seq,
-        runId: item.runId,
-        event: item.event,
-        kind: "event",
-        frame: item.frame,
-      });
+      // The fan-out's item itself: one object per event for all followers, not one each.
+      out.push(item);
     }
+    if (i > 0) this.queue = i === queue.length ? [] : queue.slice(i);
     return out;
   }
 

@@ -1,3 +1,4 @@
+import type { LiveBatch } from "../core/fanout.js";
 import type { Follow, FollowItem } from "../core/follow.js";
 import { concatFrames } from "../core/sse.js";
 import { DEFAULT_KEEPALIVE_MS, SSE_KEEPALIVE } from "../protocol.js";
@@ -19,6 +20,26 @@ export interface SseOptions {
   until?: (item: FollowItem) => boolean;
   /** Only write items for which this returns true. */
   filter?: (item: FollowItem) => boolean;
+}
+
+/**
+ * The frames to write for consecutive follow items: a committed batch taken whole goes out as
+ * the one chunk the fan-out encoded for every follower; a batch taken in part, item by item.
+ */
+export function framesOf(items: readonly FollowItem[]): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item: FollowItem = items[i]!;
+    const shared: LiveBatch | undefined = item.batch;
+    const end = shared ? i + shared.last - shared.first : i;
+    if (shared && item.seq === shared.first && items[end]?.batch === shared) {
+      frames.push(shared.frame);
+      i = end;
+    } else {
+      frames.push(item.frame);
+    }
+  }
+  return frames;
 }
 
 /**
@@ -55,11 +76,15 @@ export function sseResponse(follow: Follow, opts: SseOptions = {}): Response {
             }
             const frames: Uint8Array[] = [];
             let stop = false;
-            for (const item of batch) {
-              if (!opts.filter || opts.filter(item)) frames.push(item.frame);
-              if (opts.until?.(item)) {
-                stop = true;
-                break;
+            if (!opts.filter && !opts.until) {
+              frames.push(...framesOf(batch));
+            } else {
+              for (const item of batch) {
+                if (!opts.filter || opts.filter(item)) frames.push(item.frame);
+                if (opts.until?.(item)) {
+                  stop = true;
+                  break;
+                }
               }
             }
             if (frames.length > 0) controller.enqueue(concatFrames(frames));

@@ -1,0 +1,156 @@
+import { parseArgs } from "node:util";
+
+/** Sizes of one bench run: the full sizes the targets are stated at, or a quick smoke run. */
+export interface Sizes {
+  append: {
+    events: number;
+    warmupRuns: number;
+    /** Runs on fresh (empty) threads. */
+    emptyRuns: number;
+    /** Prior runs of the history thread. */
+    historyRuns: number;
+    /** At most this many runs (and at most budgetMs, after 2) on the history thread. */
+    historyMaxRuns: number;
+    historyBudgetMs: number;
+    concurrency: number[];
+    /** Total runs per concurrency point, split across its threads. */
+    concurrencyRuns: number;
+  };
+  fanout: {
+    followers: number[];
+    events: number;
+    latencyFollowers: number;
+    latencyRate: number;
+    latencyEvents: number;
+  };
+  idle: { followers: number; events: number };
+  attach: { runs: number; events: number };
+  /** Repetitions of each fan-out / attach measurement (the median is reported). */
+  reps: number;
+}
+
+const FULL: Sizes = {
+  append: {
+    events: 200,
+    warmupRuns: 50,
+    emptyRuns: 500,
+    historyRuns: 10_000,
+    historyMaxRuns: 50,
+    historyBudgetMs: 15_000,
+    concurrency: [1, 10, 100],
+    concurrencyRuns: 500,
+  },
+  fanout: {
+    followers: [10, 100, 1000],
+    events: 10_000,
+    latencyFollowers: 1000,
+    latencyRate: 1000,
+    latencyEvents: 3000,
+  },
+  idle: { followers: 10_000, events: 200 },
+  attach: { runs: 500, events: 200 },
+  reps: 3,
+};
+
+const QUICK: Sizes = {
+  append: {
+    events: 200,
+    warmupRuns: 30,
+    emptyRuns: 100,
+    historyRuns: 1000,
+    historyMaxRuns: 50,
+    historyBudgetMs: 1000,
+    concurrency: [1, 10],
+    concurrencyRuns: 40,
+  },
+  fanout: {
+    followers: [10, 100, 200],
+    events: 2000,
+    latencyFollowers: 200,
+    latencyRate: 1000,
+    latencyEvents: 500,
+  },
+  idle: { followers: 1000, events: 200 },
+  attach: { runs: 50, events: 200 },
+  reps: 1,
+};
+
+export const SCENARIOS = ["append", "fanout", "idle", "attach"] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface Options {
+  quick: boolean;
+  sizes: Sizes;
+  scenarios: ScenarioName[];
+  /** Stores to measure (those not available in this checkout are reported as such). */
+  stores: string[];
+  /** Profile the server/worker during the headline measurements. */
+  profile: boolean;
+  out: string;
+  argv: string[];
+}
+
+const HELP = `npm run bench [-- options]
+  --quick            smoke run with reduced sizes (< 1 minute)
+  --only a,b         scenarios to run: ${SCENARIOS.join(", ")} (default: all; the scaling
+                     curve is part of append and fanout)
+  --stores a,b       stores for the append scenario (default: memory,sqlite,postgres,redis;
+                     missing ones are reported as not available)
+  --reps n           repetitions of the append, fan-out and attach measurements (median
+                     reported; default 3, quick 1)
+  --profile          CPU-profile the server (fan-out, idle) and worker (append) while measuring,
+                     and take a heap census of idle followers; writes bench/profiles/ and
+                     summarises the top frames in the report
+  --out file         where to write the report (default bench/RESULTS.md)`;
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      stores: { type: "string" },
+      reps: { type: "string" },
+      profile: { type: "boolean", default: false },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+}
+
+export function parseOptions(argv: string[]): Options {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${HELP}`);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    process.exit(0);
+  }
+  const sizes = structuredClone(values.quick ? QUICK : FULL);
+  if (values.reps) sizes.reps = Math.max(1, Number.parseInt(values.reps, 10) || 1);
+  const scenarios = values.only
+    ? values.only.split(",").map((s) => s.trim() as ScenarioName)
+    : [...SCENARIOS];
+  for (const s of scenarios) {
+    if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario '${s}'\n${HELP}`);
+  }
+  return {
+    quick: values.quick ?? false,
+    sizes,
+    scenarios,
+    stores: values.stores?.split(",").map((s) => s.trim()) ?? [
+      "memory",
+      "sqlite",
+      "postgres",
+      "redis",
+    ],
+    profile: values.profile ?? false,
+    out: values.out ?? new URL("../RESULTS.md", import.meta.url).pathname,
+    argv,
+  };
+}
