@@ -1,5 +1,6 @@
-import { AbstractAgent, HttpAgent } from "@ag-ui/client";
+import { AbstractAgent, type AgentSubscriber, HttpAgent } from "@ag-ui/client";
 import type { BaseEvent, Message, RunAgentInput } from "@ag-ui/core";
+import { concatMap, type Observable } from "rxjs";
 
 /**
  * Runs an agent the way CopilotKit's runners do — `agent.runAgent(input, { onEvent })` — so
@@ -19,6 +20,7 @@ export function runAgentWithHistory(
   if (usesStockRunAgent(agent)) {
     agent.messages = [];
     agent.use((i: RunAgentInput, next: AbstractAgent) => next.run({ ...i, messages: visible }));
+    if (usesStockApply(agent)) skipMessageFolding(agent);
   } else {
     agent.messages = visible;
   }
@@ -38,4 +40,36 @@ function usesStockRunAgent(agent: AbstractAgent): boolean {
     agent.runAgent === AbstractAgent.prototype.runAgent ||
     agent.runAgent === HttpAgent.prototype.runAgent
   );
+}
+
+type ApplyFn = (
+  input: RunAgentInput,
+  events$: Observable<BaseEvent>,
+  subscribers: AgentSubscriber[],
+) => Observable<object>;
+
+function usesStockApply(agent: AbstractAgent): boolean {
+  return (
+    (agent as unknown as { apply: ApplyFn }).apply ===
+    (AbstractAgent.prototype as unknown as { apply: ApplyFn }).apply
+  );
+}
+
+/**
+ * The per-run clone's apply step only feeds our `onEvent`: the thread's materialized view is the
+ * writer's, so folding every event into the clone's own `messages` (what the stock step does,
+ * with a deep copy per event) is work nobody reads. Verification and chunk expansion, which run
+ * before apply, stay as they are.
+ */
+function skipMessageFolding(agent: AbstractAgent): void {
+  // `apply` is protected in the typings; replacing it on this one throwaway clone is deliberate.
+  (agent as unknown as { apply: ApplyFn }).apply = (input, events$, subscribers) =>
+    events$.pipe(
+      concatMap(async (event) => {
+        for (const s of subscribers) {
+          await s.onEvent?.({ event, agent, input, messages: agent.messages, state: agent.state });
+        }
+        return {};
+      }),
+    );
 }

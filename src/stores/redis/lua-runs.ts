@@ -56,7 +56,11 @@ local head = redis.call('HGETALL', K_THREAD)
 if #head == 0 then return false end
 local ids = redis.call('ZRANGE', K_MORDER, 0, -1)
 local msgs = {}
-if #ids > 0 then msgs = redis.call('HMGET', K_MSGS, unpack(ids)) end
+-- In chunks: Lua's unpack() fails past a few thousand values ("too many results to unpack").
+for i = 1, #ids, 1000 do
+  local part = redis.call('HMGET', K_MSGS, unpack(ids, i, math.min(i + 999, #ids)))
+  for _, m in ipairs(part) do msgs[#msgs + 1] = m end
+end
 return {head, msgs}
 `);
 

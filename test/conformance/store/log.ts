@@ -116,6 +116,20 @@ export function logTests(ctx: SuiteContext): void {
       expect(view.lastSeq).toBe(2);
     });
 
+    it("keeps a long thread whole: 12,000 messages come back in order", async () => {
+      const store = ctx.store();
+      const t = uid("t");
+      const { fence } = await activeRun(store, t);
+      const all = Array.from({ length: 12_000 }, (_, i) => msg(`m${i}`, `text ${i}`));
+      for (let i = 0; i < all.length; i += 3_000) {
+        await store.append(t, fence, [custom(i)], { upsertMessages: all.slice(i, i + 3_000) });
+      }
+      const view = (await store.getThread(t))!;
+      expect(view.messages.length).toBe(12_000);
+      expect(view.messages[0]).toEqual(all[0]);
+      expect(view.messages[11_999]).toEqual(all[11_999]);
+    });
+
     it("replaces the whole list, then applies upserts of the same update", async () => {
       const store = ctx.store();
       const t = uid("t");
