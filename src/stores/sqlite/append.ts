@@ -36,7 +36,6 @@ export function appendInTransaction(
   for (const event of events) {
     seq += 1;
     const record: EventRecord = { seq, runId: fence.runId, at: now, event };
-    threads.insertEvent(threadId, record);
     records.push(record);
     if (event.type === "RUN_STARTED") runs.setStartSeq(threadId, fence.runId, seq);
     if (event.type === "RUN_FINISHED" || event.type === "RUN_ERROR") {
@@ -44,6 +43,7 @@ export function appendInTransaction(
       activeRunId = null;
     }
   }
+  threads.insertEvents(threadId, records);
   const next = view
     ? threads.applyView(threadId, thread.next_position, view)
     : thread.next_position;
