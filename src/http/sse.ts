@@ -5,6 +5,42 @@ import { DEFAULT_KEEPALIVE_MS, SSE_KEEPALIVE } from "../protocol.js";
 
 const KEEPALIVE = new TextEncoder().encode(SSE_KEEPALIVE);
 
+type Controller = ReadableStreamDefaultController<Uint8Array>;
+
+/**
+ * One timer per keep-alive interval for all open streams, not one per stream: idle followers
+ * are the common case, and each would otherwise hold a timer and its closure.
+ */
+const keepalives = new Map<number, { timer: NodeJS.Timeout; streams: Set<Controller> }>();
+
+function keepAlive(ms: number, controller: Controller): () => void {
+  let group = keepalives.get(ms);
+  if (!group) {
+    const streams = new Set<Controller>();
+    const timer = setInterval(() => {
+      for (const c of streams) {
+        try {
+          if ((c.desiredSize ?? 0) > 0) c.enqueue(KEEPALIVE);
+        } catch {
+          streams.delete(c);
+        }
+      }
+    }, ms);
+    timer.unref();
+    group = { timer, streams };
+    keepalives.set(ms, group);
+  }
+  group.streams.add(controller);
+  const g = group;
+  return () => {
+    g.streams.delete(controller);
+    if (g.streams.size === 0) {
+      clearInterval(g.timer);
+      if (keepalives.get(ms) === g) keepalives.delete(ms);
+    }
+  };
+}
+
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
   "cache-control": "no-cache, no-transform",
@@ -49,20 +85,11 @@ export function framesOf(items: readonly FollowItem[]): Uint8Array[] {
  */
 export function sseResponse(follow: Follow, opts: SseOptions = {}): Response {
   const keepaliveMs = opts.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
-  let timer: NodeJS.Timeout | undefined;
+  let stopKeepalive: () => void = () => undefined;
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        if (keepaliveMs > 0) {
-          timer = setInterval(() => {
-            try {
-              if ((controller.desiredSize ?? 0) > 0) controller.enqueue(KEEPALIVE);
-            } catch {
-              clearInterval(timer);
-            }
-          }, keepaliveMs);
-          timer.unref();
-        }
+        if (keepaliveMs > 0) stopKeepalive = keepAlive(keepaliveMs, controller);
       },
       async pull(controller) {
         try {
@@ -70,7 +97,7 @@ export function sseResponse(follow: Follow, opts: SseOptions = {}): Response {
           for (;;) {
             const batch = await follow.nextBatch();
             if (!batch) {
-              clearInterval(timer);
+              stopKeepalive();
               controller.close();
               return;
             }
@@ -90,20 +117,20 @@ export function sseResponse(follow: Follow, opts: SseOptions = {}): Response {
             if (frames.length > 0) controller.enqueue(concatFrames(frames));
             if (stop) {
               follow.close();
-              clearInterval(timer);
+              stopKeepalive();
               controller.close();
               return;
             }
             if (frames.length > 0) return;
           }
         } catch (error) {
-          clearInterval(timer);
+          stopKeepalive();
           follow.close();
           controller.error(error);
         }
       },
       cancel() {
-        clearInterval(timer);
+        stopKeepalive();
         follow.close();
       },
     },

@@ -72,3 +72,23 @@ describe("follower lifecycle", () => {
     }
   });
 });
+
+describe("keep-alives", () => {
+  it("an idle stream gets SSE comment lines, never events, from one shared timer", async () => {
+    tl = createThreadline({
+      store: createMemoryStore(),
+      agents: { demo: new DemoAgent() },
+      keepaliveMs: 30,
+    });
+    await tl.store.ensureThread("idle");
+    const a = await tl.app.request("/threads/idle/events");
+    const b = await tl.app.request("/threads/idle/events");
+    for (const res of [a, b]) {
+      const frames = await collectFrames(
+        res.body!,
+        (f) => f.filter((x) => x.comment === "keepalive").length >= 3,
+      );
+      expect(frames.every((f) => f.comment === "keepalive" && f.data === undefined)).toBe(true);
+    }
+  });
+});

@@ -85,7 +85,9 @@ export function threadRoutes(tl: Threadline): Hono {
     }
     const replay = (replayParam as ReplayMode | undefined) ?? (after === 0 ? "compact" : "full");
     const live = parseBool(c.req.query(QUERY_FOLLOW), QUERY_FOLLOW, true);
-    const follow = tl.follow(threadId, { after, replay, live, signal: c.req.raw.signal });
+    // No request.signal: a client that goes away cancels the body stream, which closes the
+    // follow (and the signal would cost every idle follower an AbortController).
+    const follow = tl.follow(threadId, { after, replay, live });
     await follow.open();
     return sseResponse(follow, {
       ...(tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs }),
