@@ -1,5 +1,5 @@
 import { AbstractAgent, type AgentSubscriber, HttpAgent } from "@ag-ui/client";
-import type { BaseEvent, Message, RunAgentInput } from "@ag-ui/core";
+import type { BaseEvent, RunAgentInput } from "@ag-ui/core";
 import { concatMap, type Observable } from "rxjs";
 
 /**
@@ -16,7 +16,8 @@ export function runAgentWithHistory(
 ): Promise<unknown> {
   agent.threadId = input.threadId;
   agent.state = structuredClone(input.state);
-  const visible = input.messages.filter((m: Message) => m.role !== "activity");
+  // `input.messages` are agent-visible already (ViewBuilder.agentMessages drops activity ones).
+  const visible = input.messages;
   if (usesStockRunAgent(agent)) {
     agent.messages = [];
     agent.use((i: RunAgentInput, next: AbstractAgent) => next.run({ ...i, messages: visible }));

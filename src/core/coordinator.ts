@@ -246,7 +246,7 @@ export class Coordinator {
     const input: RunAgentInput = {
       threadId,
       runId,
-      messages: [...view.snapshotMessages(), ...newMessages],
+      messages: view.agentMessages(newMessages),
       state: run.input.state ?? view.state ?? {},
       tools: run.input.tools ?? [],
       context: run.input.context ?? [],

@@ -125,3 +125,26 @@ describe("ViewBuilder agrees with @ag-ui/client's defaultApplyEvents", () => {
     expect(view.takeUpdate()).toBeUndefined();
   });
 });
+
+describe("ViewBuilder.agentMessages", () => {
+  it("hands out the thread's messages without activity ones, plus new ones, insulated from later edits", () => {
+    const view = new ViewBuilder(
+      [
+        { id: "u1", role: "user", content: "hi" },
+        { id: "a1", role: "assistant", content: "x" },
+      ],
+      {},
+    );
+    view.apply(
+      E({ type: "ACTIVITY_SNAPSHOT", messageId: "act", activityType: "plan", content: { s: 1 } }),
+    );
+    const input = view.agentMessages([{ id: "u2", role: "user", content: "new" }]);
+    expect(input.map((m) => m.id)).toEqual(["u1", "a1", "u2"]);
+    // The next run appends to an existing message: the array the agent got keeps what it saw.
+    view.apply(E({ type: "TEXT_MESSAGE_CONTENT", messageId: "a1", delta: "y" }));
+    expect((input[1] as { content: string }).content).toBe("x");
+    expect((view.getMessages()[1] as { content: string }).content).toBe("xy");
+    const plain = new ViewBuilder([{ id: "u1", role: "user", content: "hi" }], {});
+    expect(plain.agentMessages().map((m) => m.id)).toEqual(["u1"]);
+  });
+});
