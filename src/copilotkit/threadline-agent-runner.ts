@@ -8,6 +8,7 @@ import {
 } from "@copilotkit/runtime/v2";
 import type { Observable } from "rxjs";
 import { clientRunInput } from "../core/client-run.js";
+import { connectOptions } from "../core/connect-options.js";
 import { type AgentSource, Coordinator } from "../core/coordinator.js";
 import { ThreadlineError } from "../core/errors.js";
 import { FanOut } from "../core/fanout.js";
@@ -18,7 +19,6 @@ import type { ThreadStore } from "../core/store.js";
 import { MULTITASK_STRATEGIES, type MultitaskStrategy } from "../core/types.js";
 import { FORWARDED_PROPS_KEY } from "../protocol.js";
 import type { Threadline } from "../threadline.js";
-import { connectOptions } from "./connect-request.js";
 import { followObservable, type ItemVerdict } from "./follow-observable.js";
 
 /** Where the runner keeps threads: its own coordinator on a store, or an existing one. */

@@ -1,7 +1,7 @@
 import { RunAgentInputSchema } from "@ag-ui/core";
 import { z } from "zod";
-import { connectOptions } from "../../copilotkit/connect-request.js";
 import { clientRunInput } from "../../core/client-run.js";
+import { connectOptions } from "../../core/connect-options.js";
 import { ThreadlineError } from "../../core/errors.js";
 import { isTerminalEvent } from "../../core/run-tracker.js";
 import { FORWARDED_PROPS_KEY, HEADER_LAST_EVENT_ID, type ReplayMode } from "../../protocol.js";
