@@ -31,6 +31,11 @@ export function limitBody(max: number): MiddlewareHandler {
   const tooLarge = () =>
     new ThreadlineError("PAYLOAD_TOO_LARGE", `request body exceeds the limit of ${max} bytes`);
   return async (c, next) => {
+    // Bodiless requests (every follower's GET) must not touch `.body`: under @hono/node-server
+    // that materialises a full web Request for the connection's lifetime.
+    if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") {
+      return next();
+    }
     const body = c.req.raw.body;
     if (!body) return next();
     const declared = c.req.header("content-length");
