@@ -299,9 +299,14 @@ export class Coordinator {
     const renew = setInterval(renewNow, Math.max(100, Math.floor(this.leaseMs / 3)));
     renew.unref();
     // A cancel or interrupt that reached the store between the claim and now found no local run
-    // to stop (likely with a networked store): the first renewal sees it at once, not a third of
-    // a lease later.
-    renewNow();
+    // to stop (likely with a networked store): look once now rather than a third of a lease
+    // later. A read, not a renewal: the lease was just granted, and a write costs a commit.
+    this.store
+      .getRun(threadId, runId)
+      .then((r) => {
+        if (r?.cancelRequested) abort("cancel");
+      })
+      .catch((error) => this.logger.warn({ err: error, runId }, "run check failed"));
 
     try {
       let agentError: unknown;
