@@ -4,7 +4,7 @@ import type { Message, RunAgentInput } from "@ag-ui/core";
 import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
 import { runAgentWithHistory } from "./agent-exec.js";
 import { ThreadlineError } from "./errors.js";
-import { newInstanceId } from "./instance.js";
+import { holdInstance, newInstanceId } from "./instance.js";
 import type { Logger } from "./logger.js";
 import { silentLogger } from "./logger.js";
 import { findStaleRuns, interruptRun } from "./recovery.js";
@@ -88,12 +88,14 @@ export class Coordinator {
   private readonly supplied = new Map<string, AbstractAgent>();
   private sweeper: NodeJS.Timeout | undefined;
   private closing = false;
+  private readonly liveness: { release(): void };
 
   constructor(opts: CoordinatorOptions) {
     this.store = opts.store;
     this.agents = opts.agents;
     this.logger = opts.logger ?? silentLogger;
     this.instanceId = opts.instanceId ?? newInstanceId();
+    this.liveness = holdInstance(this.instanceId);
     this.leaseMs = opts.leaseMs ?? 15_000;
     this.sweepMs = opts.sweepMs ?? Math.max(250, Math.floor(this.leaseMs / 2));
     this.now = opts.now ?? Date.now;
@@ -395,6 +397,7 @@ export class Coordinator {
     }
     await Promise.all([...this.pumping.values()]);
     this.supplied.clear();
+    this.liveness.release();
   }
 }
 

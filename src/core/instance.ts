@@ -11,8 +11,21 @@ export function newInstanceId(): string {
   return `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 }
 
+/**
+ * Instances alive in this process. Several coordinators may share one process (tests, or an app
+ * embedding two runtimes on one store): a lease held by a live sibling is not a dead
+ * predecessor's, even though the pid matches.
+ */
+const live = new Set<string>();
+
+/** Marks an instance id as running in this process until `release` is called. */
+export function holdInstance(id: string): { release(): void } {
+  live.add(id);
+  return { release: () => live.delete(id) };
+}
+
 export function isOwnerGone(owner: string, self: string): boolean {
-  if (owner === self) return false;
+  if (owner === self || live.has(owner)) return false;
   const [host, pidText] = owner.split(":");
   const [myHost, myPid] = self.split(":");
   if (host !== myHost || pidText === undefined) return false;

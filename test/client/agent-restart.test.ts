@@ -13,7 +13,9 @@ afterEach(async () => {
 describe("ThreadlineAgent across a server restart", () => {
   it("keeps following: the interrupted run ends, the next one is applied, nothing twice", async () => {
     GateAgent.reset();
-    const a = await startLoopback();
+    // A short lease: the restarted process takes the dead one's run over once it expires.
+    const a = await startLoopback({ leaseMs: 400 });
+    cleanup.push(() => a.close());
     const agent = new ThreadlineAgent({
       url: a.url,
       agentId: "demo",
@@ -38,12 +40,11 @@ describe("ThreadlineAgent across a server restart", () => {
     run.started();
     run.text("m-crash", "cut ", "off");
     await waitFor(() => agent.messages.length === 1 && agent.isRunning, "the streaming run");
-    await a.closeHttp();
+    await a.crash();
 
     let b: Loopback | undefined;
     cleanup.push(async () => b?.close());
-    b = await startLoopback({ data: a.data, port: a.port });
-    await a.tl.close({ graceMs: 0 });
+    b = await startLoopback({ data: a.data, port: a.port, leaseMs: 400 });
     await waitFor(() => !agent.isRunning, "the interrupted run to end");
     expect(errors).toEqual(["INTERRUPTED"]);
 

@@ -74,7 +74,8 @@ describe("followThread over loopback HTTP", () => {
   });
 
   it("survives a server restart mid-run with no gap and no duplicate", async () => {
-    const a = await startLoopback();
+    // A short lease: the restarted process takes the dead one's run over once it expires.
+    const a = await server({ leaseMs: 400 });
     const client = new ThreadlineClient({ baseUrl: a.url });
     await client.createThread({ threadId: "t" });
     const { collector, statuses } = follow(a.url, "t");
@@ -88,11 +89,11 @@ describe("followThread over loopback HTTP", () => {
     run.started();
     run.text("m-crash", "half ", "an ");
     await collector.until((c) => c.count("TEXT_MESSAGE_CONTENT") >= 6, "the gate run's text");
-    await a.closeHttp();
+    await a.crash();
 
-    // Restart on the same data and port: start-up recovery closes the dead process's run.
-    const b = await server({ data: a.data, port: a.port });
-    await a.tl.close({ graceMs: 0 });
+    // Restart on the same data and port: recovery closes the dead process's run.
+    const b = await server({ data: a.data, port: a.port, leaseMs: 400 });
+    await collector.until((c) => c.count("RUN_ERROR") === 1, "the dead process's run to be closed");
     await client.startRun("t", demoRun(1));
     await collector.until((c) => c.count("RUN_FINISHED") === 2, "a run after the restart");
 

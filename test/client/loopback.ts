@@ -1,5 +1,6 @@
 import type { BaseEvent } from "@ag-ui/core";
 import type { ThreadEvent } from "../../src/client/index.js";
+import type { ThreadStore } from "../../src/core/store.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import {
   createMemoryData,
@@ -17,8 +18,13 @@ export interface Loopback {
   data: MemoryStoreData;
   /** Closes client connections only: followers see a dropped stream, the server stays up. */
   dropConnections(): void;
-  /** Closes the HTTP server (all connections) but leaves the runtime as a crashed one would. */
+  /** Closes the HTTP server (all connections) but leaves the runtime running. */
   closeHttp(): Promise<void>;
+  /**
+   * What a crash looks like from outside: the HTTP server goes away and the runtime never
+   * reaches the store again (no writes, no lease renewals), so its lease runs out.
+   */
+  crash(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -26,8 +32,10 @@ export async function startLoopback(
   opts: { data?: MemoryStoreData; port?: number } & Partial<ThreadlineOptions> = {},
 ): Promise<Loopback> {
   const { data = createMemoryData(), port = 0, ...rest } = opts;
+  let crashed = false;
+  const store = severable(createMemoryStore({ data }), () => crashed);
   const tl = createThreadline({
-    store: createMemoryStore({ data }),
+    store,
     agents: { demo: new DemoAgent(), gate: new GateAgent() },
     ...rest,
   });
@@ -46,11 +54,30 @@ export async function startLoopback(
     dropConnections: () =>
       (srv.server as unknown as { closeAllConnections(): void }).closeAllConnections(),
     closeHttp,
+    async crash() {
+      crashed = true;
+      await closeHttp();
+    },
     async close() {
       await closeHttp();
       await tl.close({ graceMs: 50 });
     },
   };
+}
+
+/** A store whose every call fails once `isCut()` is true, as if its process had died. */
+function severable(store: ThreadStore, isCut: () => boolean): ThreadStore {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      // Listeners and the handle itself are in-process: only store round-trips are cut.
+      if (typeof value !== "function" || key === "subscribe" || key === "close") return value;
+      return (...args: unknown[]) => {
+        if (isCut()) return Promise.reject(new Error("this process has crashed"));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
 }
 
 /** Consumes an async iterable in the background, keeping what arrived for assertions. */
