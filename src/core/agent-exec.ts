@@ -23,7 +23,9 @@ export function runAgentWithHistory(
     agent.use((i: RunAgentInput, next: AbstractAgent) => next.run({ ...i, messages: visible }));
     if (usesStockApply(agent)) skipMessageFolding(agent);
   } else {
-    agent.messages = visible;
+    // Its own runAgent may add to `agent.messages` in place; the view's array is reused by the
+    // thread's next run, so this path (which copies the history itself anyway) gets a copy.
+    agent.messages = visible.slice();
   }
   return agent.runAgent(
     {

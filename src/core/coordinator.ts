@@ -245,16 +245,19 @@ export class Coordinator {
     });
 
     const newMessages = (run.input.messages ?? []).filter((m) => !view.has(m.id));
-    const input: RunAgentInput = {
+    const started: RunAgentInput = {
       threadId,
       runId,
-      messages: view.agentMessages(newMessages),
+      messages: newMessages,
       state: run.input.state ?? view.state ?? {},
       tools: run.input.tools ?? [],
       context: run.input.context ?? [],
       forwardedProps: run.input.forwardedProps ?? {},
     };
-    writer.start({ ...input, messages: newMessages }, run.trigger, run.agentId);
+    // RUN_STARTED (carrying only the new messages) folds them into the view; the agent then
+    // gets the whole history from it.
+    writer.start(started, run.trigger, run.agentId);
+    const input: RunAgentInput = { ...started, messages: view.agentMessages() };
 
     let outcome: { kind: "cancel" | "interrupt" | "lease"; reason: string } | undefined;
     let resolveStopped!: () => void;

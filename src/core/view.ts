@@ -39,6 +39,13 @@ export class ViewBuilder {
   private fresh = new Set<string>();
   private replaced = false;
   private stateChanged = false;
+  /** How many messages are activity ones: with none, `agentMessages` needs no scan. */
+  private activityCount = 0;
+  /** The array last handed out by `agentMessages`, what it held then, and slots replaced since. */
+  private shared: Message[] | undefined;
+  private sharedLength = 0;
+  private sharedEnds: [Message | undefined, Message | undefined] = [undefined, undefined];
+  private sharedStale = new Set<number>();
   state: unknown;
 
   /**
@@ -56,20 +63,39 @@ export class ViewBuilder {
 
   /**
    * The messages an agent gets for its next run: the thread's, without activity messages (UI
-   * only, never sent to agents), then `extra`. One plain pass — the only per-run cost that
-   * grows with the thread, so no spreads or filter chains. Shallow: messages are copy-on-write.
+   * only, never sent to agents). Shallow: messages are copy-on-write, so the array never sees
+   * later edits.
+   *
+   * Handing a run its history must not cost as much as the history: the array is kept and
+   * brought up to date in place for the thread's next run (appended messages pushed, replaced
+   * ones swapped), once the run it was given to has ended — one run per thread at a time. An
+   * agent must therefore not keep `input.messages` past its run. A copy is made only when the
+   * array was changed by its holder (checked at both ends), when activity messages must be left
+   * out, or the first time.
    */
-  agentMessages(extra: readonly Message[] = []): Message[] {
+  agentMessages(): Message[] {
     this.fresh.clear();
     const all = this.messages;
-    // Without activity messages a native copy does it (an order of magnitude faster than a loop).
-    if (!all.some(isActivity)) return all.concat(extra);
-    const out: Message[] = [];
-    for (let i = 0; i < all.length; i++) {
-      const m = all[i]!;
-      if (m.role !== "activity") out.push(m);
+    if (this.activityCount > 0) {
+      this.shared = undefined;
+      return all.filter((m) => !isActivity(m));
     }
-    for (let i = 0; i < extra.length; i++) out.push(extra[i]!);
+    const shared = this.shared;
+    if (
+      !shared ||
+      shared.length !== this.sharedLength ||
+      (shared.length > 0 &&
+        (shared[0] !== this.sharedEnds[0] || shared.at(-1) !== this.sharedEnds[1]))
+    ) {
+      this.shared = all.slice();
+    } else {
+      for (const i of this.sharedStale) shared[i] = all[i]!;
+      for (let i = shared.length; i < all.length; i++) shared.push(all[i]!);
+    }
+    this.sharedStale.clear();
+    const out = this.shared!;
+    this.sharedLength = out.length;
+    this.sharedEnds = [out[0], out.at(-1)];
     return out;
   }
 
@@ -284,6 +310,7 @@ export class ViewBuilder {
       m = structuredClone(m);
       this.messages[i] = m;
       this.fresh.add(id);
+      if (i < this.sharedLength) this.sharedStale.add(i);
     }
     this.dirty.add(id);
     return m;
@@ -295,6 +322,7 @@ export class ViewBuilder {
   }
 
   private push(m: AnyMessage): void {
+    if (isActivity(m)) this.activityCount++;
     this.index.set(m.id, this.messages.length);
     this.messages.push(m);
     this.fresh.add(m.id);
@@ -308,7 +336,9 @@ export class ViewBuilder {
       this.push(m);
       return;
     }
+    this.activityCount += Number(isActivity(m)) - Number(isActivity(this.messages[i]!));
     this.messages[i] = m;
+    if (i < this.sharedLength) this.sharedStale.add(i);
     this.fresh.add(m.id);
     for (const tc of m.toolCalls ?? []) this.toolCallOwner.set(tc.id, m.id);
     this.dirty.add(m.id);
@@ -317,7 +347,13 @@ export class ViewBuilder {
   private reindex(): void {
     this.index.clear();
     this.toolCallOwner.clear();
+    this.activityCount = 0;
+    // Messages moved: the shared array is rebuilt rather than patched.
+    this.shared = undefined;
+    this.sharedLength = 0;
+    this.sharedStale.clear();
     this.messages.forEach((m, i) => {
+      if (isActivity(m)) this.activityCount++;
       this.index.set(m.id, i);
       for (const tc of m.toolCalls ?? []) this.toolCallOwner.set(tc.id, m.id);
     });

@@ -138,7 +138,15 @@ describe("ViewBuilder.agentMessages", () => {
     view.apply(
       E({ type: "ACTIVITY_SNAPSHOT", messageId: "act", activityType: "plan", content: { s: 1 } }),
     );
-    const input = view.agentMessages([{ id: "u2", role: "user", content: "new" }]);
+    view.apply(
+      E({
+        type: "RUN_STARTED",
+        threadId: "t",
+        runId: "r2",
+        input: { messages: [{ id: "u2", role: "user", content: "new" }] },
+      }),
+    );
+    const input = view.agentMessages();
     expect(input.map((m) => m.id)).toEqual(["u1", "a1", "u2"]);
     // The next run appends to an existing message: the array the agent got keeps what it saw.
     view.apply(E({ type: "TEXT_MESSAGE_CONTENT", messageId: "a1", delta: "y" }));
@@ -146,5 +154,59 @@ describe("ViewBuilder.agentMessages", () => {
     expect((view.getMessages()[1] as { content: string }).content).toBe("xy");
     const plain = new ViewBuilder([{ id: "u1", role: "user", content: "hi" }], {});
     expect(plain.agentMessages().map((m) => m.id)).toEqual(["u1"]);
+  });
+
+  it("brings the array it handed out up to date for the next run, or rebuilds it if its holder changed it", () => {
+    const view = new ViewBuilder(
+      [
+        { id: "u1", role: "user", content: "hi" },
+        { id: "a1", role: "assistant", content: "x" },
+      ],
+      {},
+    );
+    const first = view.agentMessages();
+    const before = first.slice();
+    // A run: a new message streams and an existing one is edited; the agent's array holds still.
+    view.apply(E({ type: "TEXT_MESSAGE_START", messageId: "a2", role: "assistant" }));
+    view.apply(E({ type: "TEXT_MESSAGE_CONTENT", messageId: "a2", delta: "new" }));
+    view.apply(E({ type: "TEXT_MESSAGE_CONTENT", messageId: "a1", delta: "y" }));
+    expect(first).toEqual(before);
+
+    const second = view.agentMessages();
+    expect(second).toBe(first); // reused: no copy of the history per run
+    expect(second).toEqual(view.getMessages());
+    expect(second.map((m) => (m as { content?: string }).content)).toEqual(["hi", "xy", "new"]);
+
+    // Whoever held it appended to it: the next run gets a correct array, not the tampered one.
+    second.push({ id: "junk", role: "user", content: "?" });
+    view.apply(E({ type: "TEXT_MESSAGE_START", messageId: "a3", role: "assistant" }));
+    const third = view.agentMessages();
+    expect(third).not.toBe(second);
+    expect(third.map((m) => m.id)).toEqual(["u1", "a1", "a2", "a3"]);
+    // Reordered in place (ends swapped): rebuilt as well.
+    third.reverse();
+    expect(view.agentMessages().map((m) => m.id)).toEqual(["u1", "a1", "a2", "a3"]);
+  });
+
+  it("leaves out activity messages however they arrived: loaded, snapshotted or upserted", () => {
+    const activity = (id: string) =>
+      ({ id, role: "activity", activityType: "plan", content: {} }) as unknown as Message;
+    const view = new ViewBuilder(
+      [{ id: "u1", role: "user", content: "hi" }, activity("act1")],
+      {},
+      { owned: true },
+    );
+    expect(view.agentMessages().map((m) => m.id)).toEqual(["u1"]);
+    view.apply(
+      E({
+        type: "MESSAGES_SNAPSHOT",
+        messages: [{ id: "u1", role: "user", content: "hi" }, activity("act2")],
+      }),
+    );
+    expect(view.getMessages().map((m) => m.id)).toEqual(["u1", "act2"]);
+    expect(view.agentMessages().map((m) => m.id)).toEqual(["u1"]);
+    // A tool result whose id an activity message had takes its place: it is sent again.
+    view.apply(E({ type: "TOOL_CALL_RESULT", messageId: "act2", toolCallId: "c1", content: "r" }));
+    expect(view.agentMessages().map((m) => m.id)).toEqual(["u1", "act2"]);
   });
 });
