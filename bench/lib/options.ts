@@ -9,7 +9,11 @@ export interface Sizes {
     emptyRuns: number;
     /** Prior runs of the history thread. */
     historyRuns: number;
-    /** At most this many runs (and at most budgetMs, after 2) on the history thread. */
+    /**
+     * At most this many runs (and at most budgetMs, after 1) on the history thread. As many as
+     * `emptyRuns`, so both sides spread a measurement's fixed costs (the forced GC before it, the
+     * code V8 re-optimises after it) over the same number of events.
+     */
     historyMaxRuns: number;
     historyBudgetMs: number;
     concurrency: number[];
@@ -35,7 +39,7 @@ const FULL: Sizes = {
     warmupRuns: 50,
     emptyRuns: 500,
     historyRuns: 10_000,
-    historyMaxRuns: 50,
+    historyMaxRuns: 500,
     historyBudgetMs: 15_000,
     concurrency: [1, 10, 100],
     concurrencyRuns: 500,
@@ -58,7 +62,7 @@ const QUICK: Sizes = {
     warmupRuns: 30,
     emptyRuns: 100,
     historyRuns: 1000,
-    historyMaxRuns: 50,
+    historyMaxRuns: 100,
     historyBudgetMs: 1000,
     concurrency: [1, 10],
     concurrencyRuns: 40,

@@ -136,6 +136,9 @@ async function measure(p: AppendParams): Promise<AppendResult> {
   const subject = cached?.subject ?? (await openSubject(p.subject));
   try {
     const tag = `m${++measureNo}`;
+    // A forced full GC drops optimised code and type feedback V8 then rebuilds: before the
+    // warm-up, so the measured runs do not pay for it.
+    globalThis.gc?.();
     for (let i = 0; i < p.warmupRuns; i++) await subject.runOne(`${tag}-warmup-${i}`, i, p.events);
     const lanes = cached?.lanes ?? Array.from({ length: p.threads }, (_, i) => `${tag}-lane${i}`);
     const seedStart = now();
@@ -144,7 +147,6 @@ async function measure(p: AppendParams): Promise<AppendResult> {
     if (reuse && !cached) kept.set(key, { subject, lanes, seedMs });
     const threadOf = (lane: string, run: number) => (p.history > 0 ? lane : `${lane}-run${run}`);
     const before = await Promise.all(lanes.map((l) => subject.eventCount(l)));
-    globalThis.gc?.();
     if (p.profile) await startProfile();
     const start = now();
     const deadline = start + (p.budgetMs ?? Number.POSITIVE_INFINITY);
