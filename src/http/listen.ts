@@ -1,5 +1,6 @@
 import { type ServerType, serve } from "@hono/node-server";
 import type { ListenOptions, Threadline } from "../threadline.js";
+import { withDirectSse } from "./node-sse.js";
 
 /** Serves a Threadline app with Node's http server. Resolves once the port is bound. */
 export async function listen(
@@ -9,19 +10,22 @@ export async function listen(
   await tl.ready;
   const host = opts.host ?? "127.0.0.1";
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: tl.app.fetch, port: opts.port ?? 0, hostname: host }, (info) => {
-      const shownHost = info.address.includes(":") ? `[${info.address}]` : info.address;
-      resolve({
-        url: `http://${shownHost}:${info.port}`,
-        server,
-        close: () =>
-          new Promise<void>((done) => {
-            // SSE connections never end on their own: close them rather than wait forever.
-            (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-            server.close(() => done());
-          }),
-      });
-    });
+    const server = serve(
+      { fetch: withDirectSse(tl.app.fetch), port: opts.port ?? 0, hostname: host },
+      (info) => {
+        const shownHost = info.address.includes(":") ? `[${info.address}]` : info.address;
+        resolve({
+          url: `http://${shownHost}:${info.port}`,
+          server,
+          close: () =>
+            new Promise<void>((done) => {
+              // SSE connections never end on their own: close them rather than wait forever.
+              (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+              server.close(() => done());
+            }),
+        });
+      },
+    );
     server.once("error", reject);
   });
 }

@@ -5,36 +5,35 @@ import { DEFAULT_KEEPALIVE_MS, SSE_KEEPALIVE } from "../protocol.js";
 
 const KEEPALIVE = new TextEncoder().encode(SSE_KEEPALIVE);
 
-type Controller = ReadableStreamDefaultController<Uint8Array>;
+/** Where a stream's keep-alive comment goes: a web stream controller or a Node response. */
+export interface KeepaliveSink {
+  /** Writes the comment unless the consumer is behind; false once the sink is gone. */
+  keepalive(frame: Uint8Array): boolean;
+}
 
 /**
  * One timer per keep-alive interval for all open streams, not one per stream: idle followers
  * are the common case, and each would otherwise hold a timer and its closure.
  */
-const keepalives = new Map<number, { timer: NodeJS.Timeout; streams: Set<Controller> }>();
+const keepalives = new Map<number, { timer: NodeJS.Timeout; sinks: Set<KeepaliveSink> }>();
 
-function keepAlive(ms: number, controller: Controller): () => void {
+export function keepAlive(ms: number, sink: KeepaliveSink): () => void {
+  if (ms <= 0) return () => undefined;
   let group = keepalives.get(ms);
   if (!group) {
-    const streams = new Set<Controller>();
+    const sinks = new Set<KeepaliveSink>();
     const timer = setInterval(() => {
-      for (const c of streams) {
-        try {
-          if ((c.desiredSize ?? 0) > 0) c.enqueue(KEEPALIVE);
-        } catch {
-          streams.delete(c);
-        }
-      }
+      for (const s of sinks) if (!s.keepalive(KEEPALIVE)) sinks.delete(s);
     }, ms);
     timer.unref();
-    group = { timer, streams };
+    group = { timer, sinks };
     keepalives.set(ms, group);
   }
-  group.streams.add(controller);
+  group.sinks.add(sink);
   const g = group;
   return () => {
-    g.streams.delete(controller);
-    if (g.streams.size === 0) {
+    g.sinks.delete(sink);
+    if (g.sinks.size === 0) {
       clearInterval(g.timer);
       if (keepalives.get(ms) === g) keepalives.delete(ms);
     }
@@ -79,62 +78,117 @@ export function framesOf(items: readonly FollowItem[]): Uint8Array[] {
 }
 
 /**
- * Streams a follow as SSE. Pull-based: frames are produced only as fast as the socket takes
- * them, and everything queued is written as one chunk (one syscall for a burst). Idle streams
- * get a comment line, never an event — nothing may be sent between AG-UI runs.
+ * What one SSE stream writes: the follow's items as frames, filtered and cut as asked, each
+ * burst as one chunk (one syscall for a burst). Shared by the web-stream body and the Node
+ * writer that takes it over (`takeOverSse`).
+ */
+export class SseSource {
+  /** The Node writer took this stream over: the web stream must not close the follow. */
+  takenOver = false;
+
+  constructor(
+    readonly follow: Follow,
+    readonly opts: SseOptions,
+  ) {}
+
+  get keepaliveMs(): number {
+    return this.opts.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
+  }
+
+  /** The next chunk to write, or null when the stream has ended. */
+  async next(): Promise<Uint8Array | null> {
+    const { filter, until } = this.opts;
+    // Loop until something is to be written: a batch may be filtered out entirely.
+    for (;;) {
+      const batch = await this.follow.nextBatch();
+      if (!batch) return null;
+      if (!filter && !until) return concatFrames(framesOf(batch));
+      const frames: Uint8Array[] = [];
+      let stop = false;
+      for (const item of batch) {
+        if (!filter || filter(item)) frames.push(item.frame);
+        if (until?.(item)) {
+          stop = true;
+          break;
+        }
+      }
+      if (stop) {
+        this.follow.close();
+        // The frames up to the terminal item go out; the next call sees the closed follow.
+        if (frames.length > 0) return concatFrames(frames);
+        return null;
+      }
+      if (frames.length > 0) return concatFrames(frames);
+    }
+  }
+
+  close(): void {
+    this.follow.close();
+  }
+}
+
+const sources = new WeakMap<ReadableStream<Uint8Array>, SseSource>();
+
+/**
+ * Hands the follow behind an SSE response body to a writer that writes it straight to the
+ * socket (see `node-sse.ts`), for the body that `sseResponse` made; undefined for any other
+ * body. A web stream, its reader and the adapter's pump cost an idle follower several KiB,
+ * and idle followers are what a server holds most of.
+ */
+export function takeOverSse(body: ReadableStream<Uint8Array>): SseSource | undefined {
+  const source = sources.get(body);
+  if (!source || source.takenOver || body.locked) return undefined;
+  source.takenOver = true;
+  sources.delete(body);
+  void body.cancel().catch(() => undefined);
+  return source;
+}
+
+/**
+ * Streams a follow as SSE. Pull-based: frames are produced only as fast as the consumer takes
+ * them. Idle streams get a comment line, never an event — nothing may be sent between AG-UI
+ * runs. Served by Node (`listen`), the body is taken over and written to the socket directly.
  */
 export function sseResponse(follow: Follow, opts: SseOptions = {}): Response {
-  const keepaliveMs = opts.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
+  const source = new SseSource(follow, opts);
   let stopKeepalive: () => void = () => undefined;
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        if (keepaliveMs > 0) stopKeepalive = keepAlive(keepaliveMs, controller);
+        stopKeepalive = keepAlive(source.keepaliveMs, {
+          keepalive(frame) {
+            try {
+              // Only into an empty queue: a consumer that is behind needs no keep-alive.
+              if ((controller.desiredSize ?? 0) >= 0) controller.enqueue(frame);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+        });
       },
       async pull(controller) {
         try {
-          // Loop until something is written: a pull that enqueues nothing is not called again.
-          for (;;) {
-            const batch = await follow.nextBatch();
-            if (!batch) {
-              stopKeepalive();
-              controller.close();
-              return;
-            }
-            const frames: Uint8Array[] = [];
-            let stop = false;
-            if (!opts.filter && !opts.until) {
-              frames.push(...framesOf(batch));
-            } else {
-              for (const item of batch) {
-                if (!opts.filter || opts.filter(item)) frames.push(item.frame);
-                if (opts.until?.(item)) {
-                  stop = true;
-                  break;
-                }
-              }
-            }
-            if (frames.length > 0) controller.enqueue(concatFrames(frames));
-            if (stop) {
-              follow.close();
-              stopKeepalive();
-              controller.close();
-              return;
-            }
-            if (frames.length > 0) return;
+          const chunk = await source.next();
+          if (chunk) {
+            controller.enqueue(chunk);
+            return;
           }
+          stopKeepalive();
+          controller.close();
         } catch (error) {
           stopKeepalive();
-          follow.close();
+          source.close();
           controller.error(error);
         }
       },
       cancel() {
         stopKeepalive();
-        follow.close();
+        if (!source.takenOver) source.close();
       },
     },
-    { highWaterMark: 1 },
+    { highWaterMark: 0 },
   );
+  sources.set(body, source);
   return new Response(body, { status: 200, headers: { ...SSE_HEADERS, ...opts.headers } });
 }

@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
+import { SSE_HEADERS, sseResponse, takeOverSse } from "../../src/http/sse.js";
+import { HEADER_REPLAY_MODE, HEADER_THREAD_LAST_SEQ } from "../../src/protocol.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { waitFor } from "../helpers/agents.js";
-import { collectFrames, countType, eventsOf } from "../helpers/sse.js";
+import { collectFrames, countType, eventsOf, FrameReader } from "../helpers/sse.js";
 import { verifyWithAgUi } from "../helpers/verify.js";
 
 let tl: Threadline | undefined;
@@ -90,5 +92,65 @@ describe("keep-alives", () => {
       );
       expect(frames.every((f) => f.comment === "keepalive" && f.data === undefined)).toBe(true);
     }
+  });
+});
+
+describe("SSE served by Node", () => {
+  it("writes the follow straight to the socket: same headers, keep-alives, events, release", async () => {
+    tl = createThreadline({
+      store: createMemoryStore(),
+      agents: { demo: new DemoAgent() },
+      keepaliveMs: 30,
+    });
+    await tl.store.ensureThread("t");
+    const server = await tl.listen({ port: 0 });
+    const abort = new AbortController();
+    try {
+      const res = await fetch(`${server.url}/threads/t/events`, { signal: abort.signal });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe(SSE_HEADERS["content-type"]);
+      expect(res.headers.get(HEADER_THREAD_LAST_SEQ)).toBe("0");
+      expect(res.headers.get(HEADER_REPLAY_MODE)).toBe("compact");
+      const reader = new FrameReader(res.body!);
+      const idle = await reader.until(
+        (f) => f.filter((x) => x.comment === "keepalive").length >= 2,
+      );
+      expect(idle.every((f) => f.comment === "keepalive")).toBe(true);
+
+      await tl.startRun({
+        threadId: "t",
+        agentId: "demo",
+        input: { forwardedProps: { demo: { delayMs: 0, tokens: 3 } } },
+      });
+      const frames = await reader.until((f) => countType(f, "RUN_FINISHED") === 1);
+      await verifyWithAgUi(eventsOf(frames));
+      expect(tl.fanout.followerCount("t")).toBe(1);
+      abort.abort();
+      await waitFor(() => tl!.fanout.followerCount() === 0, "the follower to be released");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("hands a response's follow over once, and only for bodies sseResponse made", async () => {
+    tl = createThreadline({ store: createMemoryStore(), agents: { demo: new DemoAgent() } });
+    await tl.store.ensureThread("t");
+    const follow = tl.follow("t", { after: 0, replay: "full", live: true });
+    await follow.open();
+    const res = sseResponse(follow);
+    const source = takeOverSse(res.body!);
+    expect(source?.follow).toBe(follow);
+    expect(takeOverSse(res.body!)).toBeUndefined();
+    expect(takeOverSse(new Response("plain").body!)).toBeUndefined();
+    // The web stream gave it up without closing the follow: it still delivers.
+    await tl.startRun({
+      threadId: "t",
+      agentId: "demo",
+      input: { forwardedProps: { demo: { delayMs: 0, tokens: 1 } } },
+    });
+    const chunk = await source!.next();
+    expect(new TextDecoder().decode(chunk!)).toContain("RUN_STARTED");
+    source!.close();
+    expect(await source!.next()).toBeNull();
   });
 });

@@ -1,0 +1,77 @@
+import type { ServerResponse } from "node:http";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import { keepAlive, type SseSource, takeOverSse } from "./sse.js";
+
+type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
+
+/**
+ * Wraps the app's fetch for @hono/node-server: an SSE follow the app answered with is written
+ * straight to Node's response, everything else goes through unchanged. Outside Hono on
+ * purpose: the route, its auth and its errors stay in the app (and in `app.request()` tests);
+ * only the byte pump changes.
+ */
+export function withDirectSse(fetch: Fetch): Fetch {
+  return async (request, env) => {
+    const response = await fetch(request, env);
+    const outgoing = (env as { outgoing?: unknown } | undefined)?.outgoing;
+    if (!response.body || !isServerResponse(outgoing)) return response;
+    const source = takeOverSse(response.body);
+    if (!source) return response;
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, key) => {
+      headers[key] = value;
+    });
+    writeSse(outgoing, response.status, headers, source);
+    return RESPONSE_ALREADY_SENT;
+  };
+}
+
+function isServerResponse(value: unknown): value is ServerResponse {
+  return typeof (value as ServerResponse | undefined)?.writeHead === "function";
+}
+
+/**
+ * Writes the stream with backpressure: the next chunk is produced only once the socket has
+ * taken the previous one. An idle follower costs one pending `next()` and these few closures.
+ */
+function writeSse(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  source: SseSource,
+): void {
+  res.writeHead(status, headers);
+  res.flushHeaders();
+  let done = false;
+  const stopKeepalive = keepAlive(source.keepaliveMs, {
+    keepalive(frame) {
+      if (done) return false;
+      if (!res.writableNeedDrain) res.write(frame);
+      return true;
+    },
+  });
+  const finish = () => {
+    if (done) return;
+    done = true;
+    stopKeepalive();
+    source.close();
+  };
+  res.once("close", finish);
+  const pump = (): void => {
+    source.next().then(
+      (chunk) => {
+        if (done) return;
+        if (!chunk) {
+          finish();
+          res.end();
+        } else if (res.write(chunk)) pump();
+        else res.once("drain", pump);
+      },
+      (error: unknown) => {
+        finish();
+        res.destroy(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  };
+  pump();
+}
