@@ -89,6 +89,8 @@ export class Coordinator {
   private sweeper: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly liveness: { release(): void };
+  /** Threads whose pump was asked to run while it was already running (see `pump`). */
+  private readonly pumpAgain = new Set<string>();
 
   constructor(opts: CoordinatorOptions) {
     this.store = opts.store;
@@ -191,24 +193,35 @@ export class Coordinator {
 
   /** Claims and executes the thread's queued runs one after another. */
   pump(threadId: string): void {
-    if (this.closing || this.pumping.has(threadId)) return;
+    if (this.closing) return;
+    if (this.pumping.has(threadId)) {
+      // The running pump may be past its last claim already (an async store answers later):
+      // tell it to look again, or a run enqueued now would wait for the next restart.
+      this.pumpAgain.add(threadId);
+      return;
+    }
     const p = (async () => {
       try {
         for (;;) {
           if (this.closing) return;
+          this.pumpAgain.delete(threadId);
           const claimed = await this.store.claimNextRun(
             threadId,
             this.instanceId,
             this.leaseMs,
             this.now(),
           );
-          if (!claimed) return;
+          if (!claimed) {
+            if (this.pumpAgain.has(threadId)) continue;
+            return;
+          }
           await this.execute(claimed.run, claimed.fence);
         }
       } catch (error) {
         this.logger.error({ err: error, threadId }, "run queue failed");
       } finally {
         this.pumping.delete(threadId);
+        this.pumpAgain.delete(threadId);
       }
     })();
     this.pumping.set(threadId, p);

@@ -188,3 +188,64 @@ describe("coordinator", () => {
     );
   });
 });
+
+describe("coordinator queue pump", () => {
+  it("a run enqueued while the pump's last claim is still answering is not left waiting", async () => {
+    // An async store answers a claim later than the enqueue that follows it: hold the pump's
+    // empty answer until a new run has been enqueued behind it.
+    let hold: { reached: () => void; release: Promise<void> } | undefined;
+    const inner = createMemoryStore();
+    const store = new Proxy(inner, {
+      get(target, key, receiver) {
+        const value: unknown = Reflect.get(target, key, receiver);
+        if (typeof value !== "function") return value;
+        const fn = (value as (...a: unknown[]) => unknown).bind(target);
+        if (key !== "claimNextRun") return fn;
+        return async (...args: unknown[]) => {
+          const claimed = await fn(...args);
+          const h = hold;
+          if (!claimed && h) {
+            hold = undefined;
+            h.reached();
+            await h.release;
+          }
+          return claimed;
+        };
+      },
+    });
+    const local = createThreadline({
+      store,
+      agents: { gate: new GateAgent(), demo: new DemoAgent() },
+    });
+    try {
+      await local.ready;
+      const first = await local.startRun({ threadId: "q", agentId: "gate" });
+      const run = await GateAgent.nth(0);
+      let reached!: () => void;
+      const atLastClaim = new Promise<void>((r) => {
+        reached = r;
+      });
+      let release!: () => void;
+      hold = { reached, release: new Promise<void>((r) => (release = r)) };
+      run.started();
+      run.finish();
+      await atLastClaim; // the pump found the queue empty; its answer is not back yet
+
+      const second = await local.startRun({
+        threadId: "q",
+        agentId: "demo",
+        multitask: "enqueue",
+        input: { forwardedProps: { demo: { delayMs: 0, tokens: 1 } } },
+      });
+      release();
+      await waitFor(
+        async () =>
+          (await store.getRun("q", second.runId))?.status === "succeeded" ? true : undefined,
+        "the second run to run",
+      );
+      expect((await store.getRun("q", first.runId))?.status).toBe("succeeded");
+    } finally {
+      await local.close({ graceMs: 50 });
+    }
+  });
+});
