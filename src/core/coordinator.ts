@@ -371,8 +371,17 @@ export class Coordinator {
     return new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
   }
 
-  /** Closes runs whose holder is gone (see recovery.ts) and restarts their threads' queues. */
+  /**
+   * Closes runs whose holder is gone (see recovery.ts) and restarts their threads' queues; then
+   * starts queues nobody is running (their enqueuer died before it could start them, say).
+   */
   private async sweep(startup: boolean): Promise<void> {
+    await this.closeStaleRuns(startup);
+    if (startup || this.closing) return; // start() pumps every queue right after
+    for (const threadId of await this.store.listIdleThreadsWithQueue()) this.pump(threadId);
+  }
+
+  private async closeStaleRuns(startup: boolean): Promise<void> {
     for (const stale of await findStaleRuns(this.store, this.instanceId, this.now(), startup)) {
       const { threadId, runId } = stale.run;
       if (this.active.get(threadId)?.runId === runId) continue;

@@ -248,4 +248,33 @@ describe("coordinator queue pump", () => {
       await local.close({ graceMs: 50 });
     }
   });
+
+  it("starts a queue nobody is running (its enqueuer died before starting it) at the next sweep", async () => {
+    const store = createMemoryStore();
+    const local = createThreadline({ store, agents: { demo: new DemoAgent() }, leaseMs: 500 });
+    try {
+      await local.ready; // the start-up pass is over: only the periodic sweep can find this run
+      await store.ensureThread("orphan");
+      const { run } = await store.enqueueRun(
+        {
+          runId: "r-orphan",
+          threadId: "orphan",
+          agentId: "demo",
+          trigger: { kind: "api" },
+          status: "queued",
+          input: { forwardedProps: { demo: { delayMs: 0, tokens: 1 } } },
+          createdAt: Date.now(),
+        },
+        "enqueue",
+      );
+      expect(run.status).toBe("queued");
+      await waitFor(
+        async () =>
+          (await store.getRun("orphan", "r-orphan"))?.status === "succeeded" ? true : undefined,
+        "the orphaned run to be started by the sweep",
+      );
+    } finally {
+      await local.close({ graceMs: 50 });
+    }
+  });
 });
