@@ -3,6 +3,7 @@
  * Threadline sends) to every connected socket, batching its writes and respecting each
  * socket's backpressure. Nothing is stored, nothing is parsed: no real runtime can beat it.
  */
+import { randomUUID } from "node:crypto";
 import http from "node:http";
 import { encodeFrame } from "../../src/core/sse.js";
 import { SSE_HEADERS } from "../../src/http/sse.js";
@@ -19,6 +20,13 @@ import {
 } from "../lib/script.js";
 
 const clients = new Set<http.ServerResponse>();
+
+/**
+ * A run id shaped like Threadline's (a UUID): the scripted agent names its message after the
+ * run, so the frames are the same size on both sides and the load generator, which scans every
+ * byte, does the same work for each.
+ */
+const sameShapeRunId = () => randomUUID();
 const CHUNK = 64 * 1024;
 
 const server = http.createServer((req, res) => {
@@ -71,7 +79,7 @@ serveRpc({
   followers: () => clients.size,
   /** A run of `events` frames, encoded before the clock starts, written to every socket. */
   burst(a: { threadId: string; events: number }) {
-    const events = scriptedRun(a.threadId, "ceiling-run", a.events);
+    const events = scriptedRun(a.threadId, sameShapeRunId(), a.events);
     const chunks = chunked(events.map((e, i) => encodeFrame(e, { id: i + 1 })));
     const t0 = now();
     for (const res of clients) pump(res, chunks);
@@ -80,15 +88,14 @@ serveRpc({
   /** The paced run: each timer tick encodes the events that came due once, writes them to all. */
   paced(a: { threadId: string; events: number; rate: number }) {
     const t0 = now();
-    const messageId = "msg-ceiling";
+    const runId = sameShapeRunId();
+    const messageId = `msg-${runId}`;
     let seq = 0;
     const frame = (e: Parameters<typeof encodeFrame>[0]) => encodeFrame(e, { id: ++seq });
     const send = (buf: Uint8Array) => {
       for (const res of clients) res.write(buf);
     };
-    send(
-      Buffer.concat([frame(runStarted(a.threadId, "ceiling-run")), frame(textStart(messageId))]),
-    );
+    send(Buffer.concat([frame(runStarted(a.threadId, runId)), frame(textStart(messageId))]));
     let pending: Uint8Array[] = [];
     let scheduled = false;
     pace(
@@ -108,12 +115,7 @@ serveRpc({
       },
       () =>
         queueMicrotask(() =>
-          send(
-            Buffer.concat([
-              frame(textEnd(messageId)),
-              frame(runFinished(a.threadId, "ceiling-run")),
-            ]),
-          ),
+          send(Buffer.concat([frame(textEnd(messageId)), frame(runFinished(a.threadId, runId))])),
         ),
     );
     return { t0 };
