@@ -64,8 +64,12 @@ function writeSse(
         if (!chunk) {
           finish();
           res.end();
-        } else if (res.write(chunk)) pump();
-        else res.once("drain", pump);
+        } else if (res.write(chunk)) {
+          // Not at once: Node flushes this write on its next tick, before our next batch (a
+          // promise) could join it. A turn of the event loop lets commits that land meanwhile
+          // go out in one larger write: fewer syscalls here, fewer wake-ups at the reader.
+          setImmediate(pump);
+        } else res.once("drain", pump);
       },
       (error: unknown) => {
         finish();
