@@ -77,7 +77,7 @@ export class ViewBuilder {
     this.fresh.clear();
     const all = this.messages;
     if (this.activityCount > 0) {
-      this.shared = undefined;
+      this.dropShared();
       return all.filter((m) => !isActivity(m));
     }
     const shared = this.shared;
@@ -344,14 +344,19 @@ export class ViewBuilder {
     this.dirty.add(m.id);
   }
 
+  /** Forgets the array `agentMessages` handed out: the next call builds a new one. */
+  private dropShared(): void {
+    this.shared = undefined;
+    this.sharedLength = 0;
+    this.sharedStale.clear();
+  }
+
   private reindex(): void {
     this.index.clear();
     this.toolCallOwner.clear();
     this.activityCount = 0;
     // Messages moved: the shared array is rebuilt rather than patched.
-    this.shared = undefined;
-    this.sharedLength = 0;
-    this.sharedStale.clear();
+    this.dropShared();
     this.messages.forEach((m, i) => {
       if (isActivity(m)) this.activityCount++;
       this.index.set(m.id, i);

@@ -17,11 +17,7 @@ export function withDirectSse(fetch: Fetch): Fetch {
     if (!response.body || !isServerResponse(outgoing)) return response;
     const source = takeOverSse(response.body);
     if (!source) return response;
-    const headers: Record<string, string> = {};
-    response.headers.forEach((value, key) => {
-      headers[key] = value;
-    });
-    writeSse(outgoing, response.status, headers, source);
+    writeSse(outgoing, response.status, Object.fromEntries(response.headers), source);
     return RESPONSE_ALREADY_SENT;
   };
 }

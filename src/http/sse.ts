@@ -115,8 +115,7 @@ export class SseSource {
       if (stop) {
         this.follow.close();
         // The frames up to the terminal item go out; the next call sees the closed follow.
-        if (frames.length > 0) return concatFrames(frames);
-        return null;
+        return frames.length > 0 ? concatFrames(frames) : null;
       }
       if (frames.length > 0) return concatFrames(frames);
     }
