@@ -1,6 +1,5 @@
 import type { BaseEvent } from "@ag-ui/core";
 import type { ThreadEvent } from "../../src/client/index.js";
-import type { ThreadStore } from "../../src/core/store.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import {
   createMemoryData,
@@ -9,6 +8,7 @@ import {
 } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline, type ThreadlineOptions } from "../../src/threadline.js";
 import { GateAgent, waitFor } from "../helpers/agents.js";
+import { interceptStore } from "../helpers/intercept-store.js";
 
 /** A Threadline served over real loopback HTTP, on a memory store whose data can outlive it. */
 export interface Loopback {
@@ -33,7 +33,10 @@ export async function startLoopback(
 ): Promise<Loopback> {
   const { data = createMemoryData(), port = 0, ...rest } = opts;
   let crashed = false;
-  const store = severable(createMemoryStore({ data }), () => crashed);
+  // After a crash every store round-trip fails, as if this process had died.
+  const store = interceptStore(createMemoryStore({ data }), (_method, call, args) =>
+    crashed ? Promise.reject(new Error("this process has crashed")) : call(...args),
+  );
   const tl = createThreadline({
     store,
     agents: { demo: new DemoAgent(), gate: new GateAgent() },
@@ -63,21 +66,6 @@ export async function startLoopback(
       await tl.close({ graceMs: 50 });
     },
   };
-}
-
-/** A store whose every call fails once `isCut()` is true, as if its process had died. */
-function severable(store: ThreadStore, isCut: () => boolean): ThreadStore {
-  return new Proxy(store, {
-    get(target, key, receiver) {
-      const value: unknown = Reflect.get(target, key, receiver);
-      // Listeners and the handle itself are in-process: only store round-trips are cut.
-      if (typeof value !== "function" || key === "subscribe" || key === "close") return value;
-      return (...args: unknown[]) => {
-        if (isCut()) return Promise.reject(new Error("this process has crashed"));
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
 }
 
 /** Consumes an async iterable in the background, keeping what arrived for assertions. */

@@ -5,6 +5,7 @@ import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { GateAgent, waitFor } from "../helpers/agents.js";
+import { interceptStore } from "../helpers/intercept-store.js";
 import { verifyWithAgUi } from "../helpers/verify.js";
 
 let tl: Threadline;
@@ -195,23 +196,15 @@ describe("coordinator queue pump", () => {
     // empty answer until a new run has been enqueued behind it.
     let hold: { reached: () => void; release: Promise<void> } | undefined;
     const inner = createMemoryStore();
-    const store = new Proxy(inner, {
-      get(target, key, receiver) {
-        const value: unknown = Reflect.get(target, key, receiver);
-        if (typeof value !== "function") return value;
-        const fn = (value as (...a: unknown[]) => unknown).bind(target);
-        if (key !== "claimNextRun") return fn;
-        return async (...args: unknown[]) => {
-          const claimed = await fn(...args);
-          const h = hold;
-          if (!claimed && h) {
-            hold = undefined;
-            h.reached();
-            await h.release;
-          }
-          return claimed;
-        };
-      },
+    const store = interceptStore(inner, async (method, call, args) => {
+      const answer = await call(...args);
+      const h = hold;
+      if (method === "claimNextRun" && !answer && h) {
+        hold = undefined;
+        h.reached();
+        await h.release;
+      }
+      return answer;
     });
     const local = createThreadline({
       store,
