@@ -1,9 +1,10 @@
 import type { LiveBatch } from "../core/fanout.js";
 import type { Follow, FollowItem } from "../core/follow.js";
 import { concatFrames } from "../core/sse.js";
-import { DEFAULT_KEEPALIVE_MS, SSE_KEEPALIVE } from "../protocol.js";
+import { DEFAULT_KEEPALIVE_MS, SSE_KEEPALIVE, SSE_THREAD_DELETED } from "../protocol.js";
 
 const KEEPALIVE = new TextEncoder().encode(SSE_KEEPALIVE);
+const THREAD_DELETED = new TextEncoder().encode(SSE_THREAD_DELETED);
 
 /** Where a stream's keep-alive comment goes: a web stream controller or a Node response. */
 export interface KeepaliveSink {
@@ -85,6 +86,7 @@ export function framesOf(items: readonly FollowItem[]): Uint8Array[] {
 export class SseSource {
   /** The Node writer took this stream over: the web stream must not close the follow. */
   takenOver = false;
+  private toldDeleted = false;
 
   constructor(
     readonly follow: Follow,
@@ -101,7 +103,7 @@ export class SseSource {
     // Loop until something is to be written: a batch may be filtered out entirely.
     for (;;) {
       const batch = await this.follow.nextBatch();
-      if (!batch) return null;
+      if (!batch) return this.endFrame();
       if (!filter && !until) return concatFrames(framesOf(batch));
       const frames: Uint8Array[] = [];
       let stop = false;
@@ -123,6 +125,13 @@ export class SseSource {
 
   close(): void {
     this.follow.close();
+  }
+
+  /** The stream's last words: a thread deleted under it says so (PROTOCOL.md §2.7), once. */
+  private endFrame(): Uint8Array | null {
+    if (!this.follow.deleted || this.toldDeleted) return null;
+    this.toldDeleted = true;
+    return THREAD_DELETED;
   }
 }
 
