@@ -37,7 +37,7 @@ describe("sqlite schema", () => {
     await b.close();
   });
 
-  it("a file from before store-wide fencing tokens issues tokens above every old one", async () => {
+  it("a file from before the fencing-token floor upgrades, and a recreated thread issues tokens above the deleted one's", async () => {
     const store = createSqliteStore({ path });
     const held = await activeRun(store, "old-thread");
     const again = (await store.takeOverRun("old-thread", held.run.runId, "o", 1_000, 1, true))!;
@@ -48,7 +48,8 @@ describe("sqlite schema", () => {
     db.pragma("user_version = 1");
     db.close();
     const upgraded = createSqliteStore({ path });
-    const fresh = await activeRun(upgraded, "new-thread");
+    expect(await upgraded.deleteThread("old-thread")).toBe(true);
+    const fresh = await activeRun(upgraded, "old-thread");
     expect(fresh.fence.token).toBeGreaterThan(again.fence.token);
     await upgraded.close();
   });
