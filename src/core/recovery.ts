@@ -2,8 +2,10 @@ import type { BaseEvent } from "@ag-ui/core";
 import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
 import { isOwnerGone } from "./instance.js";
 import { trackStoredRun } from "./run-log.js";
+import type { RunEnding } from "./run-tracker.js";
 import type { ClaimedRun, ThreadStore } from "./store.js";
 import type { RunRecord, RunStatus } from "./types.js";
+import { ViewBuilder } from "./view.js";
 
 export interface StaleRun {
   run: RunRecord;
@@ -48,6 +50,7 @@ export async function interruptRun(
   const message = "the process running this run stopped before it finished";
   await closeTakenRun(store, claimed, now, {
     terminal: { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent,
+    ending: { kind: "error", code: RUN_ERROR_INTERRUPTED, message },
     status: "interrupted",
     error: { code: RUN_ERROR_INTERRUPTED, message },
   });
@@ -63,7 +66,12 @@ export async function closeTakenRun(
   store: ThreadStore,
   claimed: ClaimedRun,
   now: number,
-  end: { terminal: BaseEvent; status: RunStatus; error?: { code: string; message: string } },
+  end: {
+    terminal: BaseEvent;
+    ending: RunEnding;
+    status: RunStatus;
+    error?: { code: string; message: string };
+  },
 ): Promise<void> {
   const { threadId, runId, startSeq } = claimed.run;
   if (startSeq === undefined) {
@@ -71,5 +79,11 @@ export async function closeTakenRun(
     return;
   }
   const tracker = await trackStoredRun(store, threadId, runId, startSeq);
-  await store.append(threadId, claimed.fence, [...tracker.closingEvents(), end.terminal]);
+  const events = [...tracker.closingEvents(end.ending), end.terminal];
+  // The closing events change the thread's messages too (a tool message for each unanswered
+  // tool call): the view update goes with them, as a RunWriter's would.
+  const thread = await store.getThread(threadId);
+  const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
+  for (const event of events) view.apply(event);
+  await store.append(threadId, claimed.fence, events, view.takeUpdate());
 }

@@ -72,6 +72,7 @@ async function cancelForDeletion(deps: ThreadAdminDeps, threadId: string, runId:
   if (!claimed) return;
   await closeTakenRun(store, claimed, now, {
     terminal: cancelledTerminal(threadId, runId, "the thread was deleted"),
+    ending: { kind: "stopped" },
     status: "cancelled",
   });
 }
