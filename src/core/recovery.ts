@@ -2,8 +2,11 @@ import type { BaseEvent } from "@ag-ui/core";
 import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
 import { isOwnerGone } from "./instance.js";
 import { trackStoredRun } from "./run-log.js";
+import { startedInput } from "./run-start.js";
+import { RunWriter } from "./run-writer.js";
 import type { ThreadStore } from "./store.js";
-import type { RunRecord } from "./types.js";
+import { type Fence, type RunRecord, TERMINAL_RUN_STATUSES } from "./types.js";
+import { ViewBuilder } from "./view.js";
 
 export interface StaleRun {
   run: RunRecord;
@@ -32,8 +35,8 @@ export async function findStaleRuns(
 
 /**
  * Takes a stale run over (bumping the fencing token, so its old holder can no longer write) and
- * closes it: END events for whatever it left open, then RUN_ERROR code INTERRUPTED, so followers
- * and the thread's queue move on. False when someone else got there first.
+ * closes it (see `closeHeldRun`), so followers and the thread's queue move on. False when
+ * someone else got there first.
  */
 export async function interruptRun(
   store: ThreadStore,
@@ -45,20 +48,51 @@ export async function interruptRun(
   const { run, force } = stale;
   const claimed = await store.takeOverRun(run.threadId, run.runId, owner, leaseMs, now, force);
   if (!claimed) return false;
-  const message = "the process running this run stopped before it finished";
-  if (claimed.run.startSeq === undefined) {
-    // Nothing of it ever reached the log: there is nothing for followers to close.
-    await store.markRunEnded(run.threadId, run.runId, "interrupted", now, {
-      code: RUN_ERROR_INTERRUPTED,
-      message,
-    });
-    return true;
-  }
-  const tracker = await trackStoredRun(store, run.threadId, run.runId, claimed.run.startSeq);
-  const events = [
-    ...tracker.closingEvents(),
-    { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent,
-  ];
-  await store.append(run.threadId, claimed.fence, events);
+  await closeHeldRun(
+    store,
+    claimed.run,
+    claimed.fence,
+    "the process running this run stopped before it finished",
+  );
   return true;
+}
+
+/**
+ * Ends a run whose lease `fence` holds, from its log as stored — the truth after a crash or a
+ * failed append, which may or may not have committed: END events for whatever it left open,
+ * then RUN_ERROR code INTERRUPTED. A run none of whose events reached the log first gets its
+ * RUN_STARTED, so its input message lands in the thread and followers learn it existed. Throws
+ * what the store throws (LEASE_LOST when the run ended or was taken over meanwhile).
+ */
+export async function closeHeldRun(
+  store: ThreadStore,
+  run: RunRecord,
+  fence: Fence,
+  message: string,
+): Promise<void> {
+  const { threadId, runId } = run;
+  const current = (await store.getRun(threadId, runId)) ?? run;
+  if (TERMINAL_RUN_STATUSES.has(current.status)) return;
+  const error = { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent;
+  if (current.startSeq === undefined) {
+    const thread = await store.getThread(threadId);
+    const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
+    let failed: unknown;
+    const writer = new RunWriter({
+      store,
+      threadId,
+      fence,
+      view,
+      onFatal: (e) => {
+        failed = e;
+      },
+    });
+    writer.start(startedInput(current, view), current.trigger, current.agentId);
+    writer.fail(message, RUN_ERROR_INTERRUPTED);
+    await writer.flushed();
+    if (failed !== undefined) throw failed;
+    return;
+  }
+  const tracker = await trackStoredRun(store, threadId, runId, current.startSeq);
+  await store.append(threadId, fence, [...tracker.closingEvents(), error]);
 }
