@@ -344,7 +344,8 @@ export class Coordinator {
         this.logger.warn({ err: agentError, threadId, runId }, "agent failed");
         writer.fail(message);
       } else {
-        writer.finish();
+        // A no-op when the agent ended its run itself; else INCOMPLETE_STREAM (not a success).
+        writer.endOfStream();
       }
       await writer.flushed();
       // The store failed under the run (a dropped connection, a restarted server): we still

@@ -74,9 +74,9 @@ export async function closeHeldRun(
   const current = (await store.getRun(threadId, runId)) ?? run;
   if (TERMINAL_RUN_STATUSES.has(current.status)) return;
   const error = { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent;
+  const thread = await store.getThread(threadId);
+  const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
   if (current.startSeq === undefined) {
-    const thread = await store.getThread(threadId);
-    const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
     let failed: unknown;
     const writer = new RunWriter({
       store,
@@ -94,5 +94,12 @@ export async function closeHeldRun(
     return;
   }
   const tracker = await trackStoredRun(store, threadId, runId, current.startSeq);
-  await store.append(threadId, fence, [...tracker.closingEvents(), error]);
+  const events = [
+    ...tracker.closingEvents({ kind: "error", code: RUN_ERROR_INTERRUPTED, message }),
+    error,
+  ];
+  // The closing events change the thread's messages too (a tool message for each unanswered
+  // tool call): the view update goes with them, as a RunWriter's would.
+  for (const event of events) view.apply(event);
+  await store.append(threadId, fence, events, view.takeUpdate());
 }
