@@ -7,7 +7,7 @@ import { ThreadlineError } from "./errors.js";
 import { holdInstance, newInstanceId } from "./instance.js";
 import type { Logger } from "./logger.js";
 import { silentLogger } from "./logger.js";
-import { closeHeldRun, findStaleRuns, interruptRun } from "./recovery.js";
+import { closeTakenRun, findStaleRuns, interruptedEnd, interruptRun } from "./recovery.js";
 import { checkRunId } from "./run-ids.js";
 import { startedInput } from "./run-start.js";
 import { RunWriter } from "./run-writer.js";
@@ -18,6 +18,8 @@ import { ViewBuilder } from "./view.js";
 interface CachedView {
   view: ViewBuilder;
   lastSeq: number;
+  /** The thread's creation time: a thread deleted and created again is another thread. */
+  createdAt: number;
 }
 
 /** Threads whose materialized view stays in memory between runs. */
@@ -79,7 +81,7 @@ export class Coordinator {
   readonly store: ThreadStore;
   private readonly agents: Record<string, AgentSource>;
   private readonly logger: Logger;
-  private readonly leaseMs: number;
+  readonly leaseMs: number;
   private readonly sweepMs: number;
   private readonly now: () => number;
   private readonly active = new Map<string, ActiveRun>();
@@ -183,6 +185,11 @@ export class Coordinator {
     return run;
   }
 
+  /** Drops what this process keeps of a thread (its cached view): the thread was deleted. */
+  forgetThread(threadId: string): void {
+    this.views.delete(threadId);
+  }
+
   /** The run currently executing in this process for a thread, if any. */
   localRun(threadId: string): { runId: string } | undefined {
     const a = this.active.get(threadId);
@@ -248,7 +255,7 @@ export class Coordinator {
 
   private async execute(run: RunRecord, fence: { runId: string; token: number }): Promise<void> {
     const { threadId, runId } = run;
-    const view = await this.loadView(threadId);
+    const { view, createdAt } = await this.loadView(threadId);
     this.views.delete(threadId);
     let fatal: unknown;
     let stopAgent: (() => void) | undefined;
@@ -355,7 +362,7 @@ export class Coordinator {
         await this.closeAfterStoreFailure(run, fence, fatal);
       }
       if (!fatal && writer.lastSeq !== undefined) {
-        this.views.set(threadId, { view, lastSeq: writer.lastSeq });
+        this.views.set(threadId, { view, lastSeq: writer.lastSeq, createdAt });
         if (this.views.size > VIEW_CACHE_SIZE) this.views.delete(this.views.keys().next().value!);
       }
     } finally {
@@ -366,7 +373,7 @@ export class Coordinator {
   }
 
   /**
-   * Closes a run whose append failed (see `closeHeldRun`: from the log as stored, RUN_STARTED
+   * Closes a run whose append failed (see `closeTakenRun`: from the log as stored, RUN_STARTED
    * included if it never committed), retrying with backoff while the store is unreachable. Gives
    * up when the run was taken over or ended meanwhile, or when this process shuts down: then
    * whoever holds the thread next closes it (lease expiry, or start-up recovery).
@@ -380,7 +387,7 @@ export class Coordinator {
     const message = `the store failed while the run was writing: ${errorText(cause)}`;
     for (let delay = 100; !this.closing; delay = Math.min(delay * 2, 5_000)) {
       try {
-        await closeHeldRun(this.store, run, fence, message);
+        await closeTakenRun(this.store, { run, fence }, this.now(), interruptedEnd(message));
         this.logger.info({ threadId, runId }, "closed a run after a store failure");
         return;
       } catch (error) {
@@ -404,15 +411,19 @@ export class Coordinator {
     });
   }
 
-  /** The thread's view: the cached one if no one appended since, else loaded from the store. */
-  private async loadView(threadId: string): Promise<ViewBuilder> {
+  /**
+   * The thread's view: the cached one if no one appended since (nor deleted the thread and made
+   * it again), else loaded from the store.
+   */
+  private async loadView(threadId: string): Promise<{ view: ViewBuilder; createdAt: number }> {
     const cached = this.views.get(threadId);
     if (cached) {
-      const newer = await this.store.read(threadId, { after: cached.lastSeq, limit: 1 });
-      if (newer.length === 0) return cached.view;
+      const head = await this.store.head(threadId);
+      if (head?.lastSeq === cached.lastSeq && head.createdAt === cached.createdAt) return cached;
     }
     const thread = await this.store.getThread(threadId);
-    return new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
+    const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
+    return { view, createdAt: thread?.createdAt ?? 0 };
   }
 
   /**

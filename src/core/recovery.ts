@@ -2,10 +2,10 @@ import type { BaseEvent } from "@ag-ui/core";
 import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
 import { isOwnerGone } from "./instance.js";
 import { trackStoredRun } from "./run-log.js";
-import { startedInput } from "./run-start.js";
-import { RunWriter } from "./run-writer.js";
-import type { ThreadStore } from "./store.js";
-import { type Fence, type RunRecord, TERMINAL_RUN_STATUSES } from "./types.js";
+import { runStartedEvent, startedInput } from "./run-start.js";
+import type { RunEnding } from "./run-tracker.js";
+import type { ClaimedRun, ThreadStore } from "./store.js";
+import { type RunRecord, type RunStatus, TERMINAL_RUN_STATUSES } from "./types.js";
 import { ViewBuilder } from "./view.js";
 
 export interface StaleRun {
@@ -35,8 +35,8 @@ export async function findStaleRuns(
 
 /**
  * Takes a stale run over (bumping the fencing token, so its old holder can no longer write) and
- * closes it (see `closeHeldRun`), so followers and the thread's queue move on. False when
- * someone else got there first.
+ * closes it as INTERRUPTED (see `closeTakenRun`), so followers and the thread's queue move on.
+ * False when someone else got there first.
  */
 export async function interruptRun(
   store: ThreadStore,
@@ -48,58 +48,61 @@ export async function interruptRun(
   const { run, force } = stale;
   const claimed = await store.takeOverRun(run.threadId, run.runId, owner, leaseMs, now, force);
   if (!claimed) return false;
-  await closeHeldRun(
+  await closeTakenRun(
     store,
-    claimed.run,
-    claimed.fence,
-    "the process running this run stopped before it finished",
+    claimed,
+    now,
+    interruptedEnd("the process running this run stopped before it finished"),
   );
   return true;
 }
 
+/** How a run cut off by its infrastructure (process death, store failure) ends. */
+export function interruptedEnd(message: string): RunEnd {
+  return {
+    terminal: { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent,
+    ending: { kind: "error", code: RUN_ERROR_INTERRUPTED, message },
+    status: "interrupted",
+    error: { code: RUN_ERROR_INTERRUPTED, message },
+  };
+}
+
+export interface RunEnd {
+  terminal: BaseEvent;
+  ending: RunEnding;
+  status: RunStatus;
+  error?: { code: string; message: string };
+}
+
 /**
- * Ends a run whose lease `fence` holds, from its log as stored — the truth after a crash or a
- * failed append, which may or may not have committed: END events for whatever it left open,
- * then RUN_ERROR code INTERRUPTED. A run none of whose events reached the log first gets its
- * RUN_STARTED, so its input message lands in the thread and followers learn it existed. Throws
- * what the store throws (LEASE_LOST when the run ended or was taken over meanwhile).
+ * Closes a run this process holds (its fence: taken over, or still its own after a failed
+ * append), from its log as stored — the truth after a crash or an append that may or may not
+ * have committed: END events for whatever it left open, then `terminal`, so followers see a
+ * valid end. A run none of whose events reached the log gets its RUN_STARTED first, so its input
+ * message lands in the thread and followers learn it existed. Throws what the store throws
+ * (LEASE_LOST when the run ended or was taken over meanwhile).
  */
-export async function closeHeldRun(
+export async function closeTakenRun(
   store: ThreadStore,
-  run: RunRecord,
-  fence: Fence,
-  message: string,
+  claimed: ClaimedRun,
+  _now: number,
+  end: RunEnd,
 ): Promise<void> {
-  const { threadId, runId } = run;
-  const current = (await store.getRun(threadId, runId)) ?? run;
-  if (TERMINAL_RUN_STATUSES.has(current.status)) return;
-  const error = { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent;
+  const { threadId, runId } = claimed.run;
+  const run = (await store.getRun(threadId, runId)) ?? claimed.run;
+  if (TERMINAL_RUN_STATUSES.has(run.status)) return;
+  // The closing events change the thread's messages too (the prompt of a run that never
+  // started, a tool message for each unanswered tool call): the view update goes with them, as
+  // a RunWriter's would.
   const thread = await store.getThread(threadId);
   const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
-  if (current.startSeq === undefined) {
-    let failed: unknown;
-    const writer = new RunWriter({
-      store,
-      threadId,
-      fence,
-      view,
-      onFatal: (e) => {
-        failed = e;
-      },
-    });
-    writer.start(startedInput(current, view), current.trigger, current.agentId);
-    writer.fail(message, RUN_ERROR_INTERRUPTED);
-    await writer.flushed();
-    if (failed !== undefined) throw failed;
-    return;
+  let events: BaseEvent[];
+  if (run.startSeq === undefined) {
+    events = [runStartedEvent(startedInput(run, view), run.trigger, run.agentId), end.terminal];
+  } else {
+    const tracker = await trackStoredRun(store, threadId, runId, run.startSeq);
+    events = [...tracker.closingEvents(end.ending), end.terminal];
   }
-  const tracker = await trackStoredRun(store, threadId, runId, current.startSeq);
-  const events = [
-    ...tracker.closingEvents({ kind: "error", code: RUN_ERROR_INTERRUPTED, message }),
-    error,
-  ];
-  // The closing events change the thread's messages too (a tool message for each unanswered
-  // tool call): the view update goes with them, as a RunWriter's would.
   for (const event of events) view.apply(event);
-  await store.append(threadId, fence, events, view.takeUpdate());
+  await store.append(threadId, claimed.fence, events, view.takeUpdate());
 }

@@ -1,5 +1,6 @@
-import type { RunAgentInput } from "@ag-ui/core";
-import type { RunRecord } from "./types.js";
+import { type BaseEvent, EventType, type RunAgentInput } from "@ag-ui/core";
+import { METADATA_KEY } from "../protocol.js";
+import type { RunRecord, RunTrigger } from "./types.js";
 import type { ViewBuilder } from "./view.js";
 
 /**
@@ -18,4 +19,19 @@ export function startedInput(run: RunRecord, view: ViewBuilder): RunAgentInput {
     context: run.input.context ?? [],
     forwardedProps: run.input.forwardedProps ?? {},
   };
+}
+
+/** Threadline's RUN_STARTED of a run: its input and its provenance (`metadata.threadline`). */
+export function runStartedEvent(
+  input: RunAgentInput,
+  trigger: RunTrigger,
+  agentId: string,
+): BaseEvent {
+  return {
+    type: EventType.RUN_STARTED,
+    threadId: input.threadId,
+    runId: input.runId,
+    input,
+    metadata: { [METADATA_KEY]: { trigger, agentId } },
+  } as BaseEvent;
 }

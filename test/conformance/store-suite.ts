@@ -7,6 +7,7 @@ import { logTests } from "./store/log.js";
 import { restartTests } from "./store/restart.js";
 import { runTests } from "./store/runs.js";
 import { sharedTests } from "./store/shared.js";
+import { threadTests } from "./store/threads.js";
 
 export type { StoreFactory } from "./store/fixtures.js";
 
@@ -55,6 +56,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     logTests(ctx);
     liveTests(ctx);
     runTests(ctx);
+    threadTests(ctx);
     claimTests(ctx);
     if (factory.peer) sharedTests(ctx);
     if (factory.reopen) restartTests(ctx);
