@@ -2,7 +2,7 @@
  * threadline — durable AG-UI agent threads.
  * Subpaths: `threadline/client` (browser-safe), `threadline/copilotkit`, `threadline/stores/*`.
  */
-export { defineConfig, type ThreadlineConfig } from "./cli/config.js";
+export { defineConfig, type ThreadlineConfig } from "./cli/define-config.js";
 export {
   type AgentSource,
   Coordinator,

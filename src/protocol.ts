@@ -108,6 +108,8 @@ export const ERROR_CODES = {
   unavailable: "UNAVAILABLE",
   /** The store lost data it had acknowledged (a Redis restarted without persistence). */
   dataLost: "DATA_LOST",
+  /** A store's driver (an optional peer dependency) is not installed or fails to load. */
+  driverMissing: "DRIVER_MISSING",
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 

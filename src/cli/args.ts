@@ -7,6 +7,8 @@ export interface ServeArgs {
   host: string;
   port: number;
   store: string;
+  /** Where `store` came from: the command line and the environment win over the config file. */
+  storeFrom: "flag" | "env" | "default";
   config?: string;
   token?: string;
   insecure: boolean;
@@ -21,6 +23,9 @@ export interface ServeArgs {
 }
 
 export const USAGE = `Usage: threadline serve [options]
+       threadline --version
+
+Settings come from the command line first, then the environment, then the config file.
 
 Options:
   --host <host>       interface to bind (default 127.0.0.1)
@@ -39,6 +44,7 @@ Options:
   --instance-id <id>  this instance's name in run leases (default host:pid:random;
                       env THREADLINE_INSTANCE_ID)
   -h, --help          show this help
+  -v, --version       print the version
 `;
 
 function isLoopback(host: string): boolean {
@@ -114,6 +120,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     host,
     port,
     store: values.store ?? env.THREADLINE_STORE ?? DEFAULT_STORE,
+    storeFrom: values.store !== undefined ? "flag" : env.THREADLINE_STORE ? "env" : "default",
     ...(values.config ? { config: values.config } : {}),
     ...(token ? { token } : {}),
     insecure,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import pino from "pino";
 import { ThreadlineError } from "../core/errors.js";
@@ -14,10 +14,7 @@ async function serve(argv: string[]): Promise<void> {
   const args = parseServeArgs(argv, process.env);
   const logger = pino({ level: args.logLevel, base: { service: "threadline" } });
   const config = await loadConfig(args.config, process.cwd());
-  const storeSpec =
-    process.argv.includes("--store") || process.env.THREADLINE_STORE
-      ? args.store
-      : (config.store ?? args.store);
+  const storeSpec = args.storeFrom === "default" ? (config.store ?? args.store) : args.store;
   if (storeSpec.startsWith("sqlite:")) {
     mkdirSync(dirname(storeSpec.slice("sqlite:".length)), { recursive: true });
   }
@@ -76,6 +73,12 @@ async function serve(argv: string[]): Promise<void> {
   process.on("SIGINT", () => void stop("SIGINT"));
 }
 
+/** The package's version (package.json sits two levels up from both src/cli and dist/cli). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+  return String((pkg as { version?: unknown }).version);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (
@@ -86,6 +89,10 @@ async function main(argv: string[]): Promise<void> {
     rest.includes("-h")
   ) {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === "--version" || command === "-v" || command === "version") {
+    process.stdout.write(`${version()}\n`);
     return;
   }
   if (command !== "serve")

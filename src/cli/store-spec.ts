@@ -18,6 +18,35 @@ export interface OpenStoreOptions {
  * Each backend is imported only when asked for, so optional drivers stay optional.
  */
 export async function openStore(spec: string, opts: OpenStoreOptions = {}): Promise<ThreadStore> {
+  try {
+    return await open(spec, opts);
+  } catch (error) {
+    throw explainOpenError(spec, error);
+  }
+}
+
+/** The store's error, saying what to install or check. */
+function explainOpenError(spec: string, error: unknown): unknown {
+  if (ThreadlineError.is(error, "DRIVER_MISSING")) {
+    const hint = spec.startsWith("sqlite:")
+      ? ` To run without installing anything, pass --store memory: (nothing is kept). With npx: npx -p threadline -p better-sqlite3 threadline serve`
+      : "";
+    return new ThreadlineError("DRIVER_MISSING", `${error.message}.${hint}`, { cause: error });
+  }
+  if (ThreadlineError.is(error)) return error;
+  const why = error instanceof Error ? error.message || error.name : String(error);
+  const where = redactSpec(spec);
+  const check = spec.startsWith("sqlite:")
+    ? "check that the directory exists and is writable, and that no other program holds the file locked"
+    : /^rediss?:/.test(spec)
+      ? "check that Redis is running and reachable at that address (host, port, password, TLS), or pass another --store"
+      : "check that PostgreSQL is running and reachable at that address, and the user, password and database name, or pass another --store";
+  return new ThreadlineError("UNAVAILABLE", `could not open the store ${where}: ${why}; ${check}`, {
+    cause: error,
+  });
+}
+
+async function open(spec: string, opts: OpenStoreOptions): Promise<ThreadStore> {
   const onError = opts.onError ? { onError: opts.onError } : {};
   if (spec === "memory:" || spec === "memory") {
     const { createMemoryStore } = await import("../stores/memory/index.js");

@@ -21,6 +21,7 @@ const DEFAULT_STATUS: Record<ErrorCode, number> = {
   INTERNAL: 500,
   UNAVAILABLE: 503,
   DATA_LOST: 503,
+  DRIVER_MISSING: 500,
 };
 
 export interface ThreadlineErrorBody {

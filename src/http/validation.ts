@@ -1,7 +1,8 @@
-import { type Message, MessageSchema } from "@ag-ui/core";
+import type { Message } from "@ag-ui/core";
 import type { Context } from "hono";
 import { z } from "zod";
 import { ThreadlineError } from "../core/errors.js";
+import { addMessageIssues } from "../core/message-issues.js";
 import { MULTITASK_STRATEGIES } from "../core/types.js";
 
 /** Thread, run and agent ids: printable, no slashes in practice, bounded. */
@@ -11,10 +12,10 @@ export const idSchema = z
   .max(200, "must be at most 200 characters")
   .regex(/^[A-Za-z0-9._:@~-]+$/, "may contain only letters, digits and . _ : @ ~ -");
 
-/** AG-UI messages are validated by @ag-ui/core's own schema. */
-export const messageSchema = z.custom<Message>((value) => MessageSchema.safeParse(value).success, {
-  message: "is not a valid AG-UI message",
-});
+/** AG-UI messages are validated by @ag-ui/core's own schema, each problem at its field. */
+export const messageSchema = z
+  .unknown()
+  .superRefine(addMessageIssues) as unknown as z.ZodType<Message>;
 
 export const multitaskSchema = z.enum(MULTITASK_STRATEGIES);
 

@@ -115,7 +115,7 @@ describe("schedules over HTTP", () => {
     [{ agentId: "demo", everyMs: 5000, catchUp: "all" }, /catchUp/],
     [
       { agentId: "demo", everyMs: 5000, input: { messages: [{ content: "x" }] } },
-      /input.messages.0: is not a valid AG-UI message/,
+      /input.messages.0.role: .*Expected 'developer' \| 'system'/,
     ],
     [{ agentId: "demo", everyMs: 5000, colour: "red" }, /colour/],
     [{ id: "has space", agentId: "demo", everyMs: 5000 }, /id: may contain only/],

@@ -1,5 +1,5 @@
-import { MessageSchema } from "@ag-ui/core";
 import { z } from "zod";
+import { addMessageIssues } from "../message-issues.js";
 import { MULTITASK_STRATEGIES } from "../types.js";
 import { cronPattern } from "./next-fire.js";
 import { CATCH_UP_POLICIES, type InputTemplate, type ScheduleInput } from "./schedule-types.js";
@@ -21,13 +21,14 @@ const threadIdSchema = z
   .regex(/^[A-Za-z0-9._:@~-]+$/, "may contain only letters, digits and . _ : @ ~ -");
 
 /** An AG-UI message whose id the tick assigns. */
-const templateMessageSchema = z.custom<NonNullable<InputTemplate["messages"]>[number]>(
-  (value) =>
-    typeof value === "object" &&
-    value !== null &&
-    MessageSchema.safeParse({ id: "template", ...value }).success,
-  { message: "is not a valid AG-UI message (e.g. { role: 'user', content: 'hi' })" },
-);
+const templateMessageSchema = z
+  .unknown()
+  .superRefine((value, ctx) =>
+    addMessageIssues(
+      typeof value === "object" && value !== null ? { id: "template", ...value } : value,
+      ctx,
+    ),
+  ) as unknown as z.ZodType<NonNullable<InputTemplate["messages"]>[number]>;
 
 export const inputTemplateSchema = z.strictObject({
   messages: z.array(templateMessageSchema).max(100).optional(),

@@ -56,7 +56,7 @@ const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === "function
   message: "must be a function",
 });
 
-const hookSchema = z.strictObject({
+export const hookSchema = z.strictObject({
   id: idSchema,
   secret: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
     message: "must be a non-empty string or a non-empty array of strings",

@@ -32,7 +32,10 @@ export interface InspectorBundle {
 
 /** Bundles `src/inspector` (minified ES2022 modules) in memory. Needs esbuild. */
 export async function bundleInspector(): Promise<InspectorBundle> {
-  const esbuild = await import("esbuild");
+  // A computed specifier: bundlers of an app that embeds Threadline leave esbuild (a tool of
+  // this source build, not of a built server) alone.
+  const name = "esbuild";
+  const esbuild = (await import(name)) as typeof import("esbuild");
   const result = await esbuild.build({
     entryPoints: [
       { in: `${SOURCE_DIR}main.ts`, out: "app" },

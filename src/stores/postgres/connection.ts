@@ -1,4 +1,8 @@
-import pg from "pg";
+import type pg from "pg";
+import { loadDriver } from "../driver.js";
+
+/** The `pg` module, loaded when a store is opened (an optional peer dependency). */
+export const pgDriver = (): typeof pg => loadDriver<typeof pg>("pg");
 
 export interface PostgresConnectionOptions {
   /** `postgres://user:pass@host:5432/db`. Combined with `pool` when both are given. */
@@ -28,7 +32,7 @@ const TYPES: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
     oid === INT8
       ? (value: string) => Number(value)
-      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
+      : pgDriver().types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
 };
 
 /** The client settings of every connection this store opens (pool and listener alike). */
@@ -42,7 +46,7 @@ export function clientConfig(opts: PostgresConnectionOptions, applicationName: s
 }
 
 export function createPool(opts: PostgresConnectionOptions): pg.Pool {
-  const pool = new pg.Pool({ max: 10, ...clientConfig(opts, "threadline") });
+  const pool = new (pgDriver().Pool)({ max: 10, ...clientConfig(opts, "threadline") });
   // An idle client that loses its connection is dropped by the pool and replaced on demand; the
   // error must not become an unhandled 'error' event that kills the process.
   pool.on("error", () => undefined);

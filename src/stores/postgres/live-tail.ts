@@ -1,9 +1,14 @@
 import { createHash } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import type { AppendListener, Unsubscribe } from "../../core/store.js";
 import type { EventRecord } from "../../core/types.js";
 import { parseAnnouncement, type TailSource, WatermarkTail } from "../watermark-tail.js";
-import { clientConfig, type PostgresConnectionOptions, quoteIdent } from "./connection.js";
+import {
+  clientConfig,
+  type PostgresConnectionOptions,
+  pgDriver,
+  quoteIdent,
+} from "./connection.js";
 
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5_000;
@@ -61,7 +66,7 @@ export class PgLiveTail {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({
+    const client = new (pgDriver().Client)({
       ...clientConfig(this.opts, this.applicationName),
       application_name: this.applicationName,
       keepAlive: true,

@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis, RedisOptions } from "ioredis";
+import { loadDriver } from "../driver.js";
 
 export interface RedisConnectionOptions {
   /** `redis://[:password@]host:6379[/db]` (or `rediss://` for TLS). */
@@ -19,7 +20,8 @@ export interface RedisConnectionOptions {
  */
 export async function connect(opts: RedisConnectionOptions, name: string): Promise<Redis> {
   const options: RedisOptions = { ...opts.options, lazyConnect: true, connectionName: name };
-  const redis = opts.url ? new Redis(opts.url, options) : new Redis(options);
+  const { Redis: Driver } = loadDriver<typeof import("ioredis")>("ioredis");
+  const redis = opts.url ? new Driver(opts.url, options) : new Driver(options);
   // Errors surface on the commands that hit them; the event must not crash the process.
   redis.on("error", () => undefined);
   try {

@@ -1,5 +1,7 @@
 import type { ThreadStore } from "../../core/store.js";
-import { openDatabase, type SqliteConnectionOptions } from "./connection.js";
+import { openDatabase } from "./connection.js";
+import type { SqliteConnectionOptions } from "./options.js";
+import { SCHEMA_VERSION as schemaVersion } from "./schema.js";
 import { SqliteStore } from "./store.js";
 
 export interface SqliteStoreOptions extends SqliteConnectionOptions {
@@ -19,4 +21,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): ThreadStore {
   return new SqliteStore(openDatabase(opts), { pollMs: opts.pollMs ?? 50 });
 }
 
-export { SCHEMA_VERSION } from "./schema.js";
+/**
+ * The schema version this build writes. Declared here rather than re-exported, so the
+ * subpath's declarations do not reach the driver's types.
+ */
+export const SCHEMA_VERSION: number = schemaVersion;
