@@ -1,5 +1,7 @@
+import type { Server } from "node:http";
 import type { ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
+import { CopilotKitSurface, type CopilotKitSurfaceOptions } from "./copilotkit-surface/surface.js";
 import { type AgentSource, Coordinator, type StartRunRequest } from "./core/coordinator.js";
 import { FanOut } from "./core/fanout.js";
 import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
@@ -38,6 +40,11 @@ export interface ThreadlineOptions {
   hooks?: HookConfig[];
   /** Time source of schedules and webhook timestamps; tests inject a `ManualClock`. */
   clock?: SchedulerClock;
+  /**
+   * The CopilotKit surface (run-activity websocket, CopilotKit's thread endpoints, `/info` that
+   * turns a stock chat's wake on) under `basePath` (default `/copilotkit`); false turns it off.
+   */
+  copilotkit?: CopilotKitSurfaceOptions | false;
   scheduler?: {
     /** How often schedules changed by other processes are picked up. Default 10 s. */
     syncMs?: number;
@@ -57,6 +64,8 @@ export interface Threadline {
   readonly coordinator: Coordinator;
   readonly fanout: FanOut;
   readonly scheduler: Scheduler;
+  /** The CopilotKit surface, unless `copilotkit: false`. */
+  readonly copilotkit: CopilotKitSurface | undefined;
   readonly options: ThreadlineOptions;
   /** Resolves once start-up recovery (interrupted runs, queues) is done and schedules are armed. */
   readonly ready: Promise<void>;
@@ -106,6 +115,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     coordinator,
     fanout,
     scheduler,
+    copilotkit: undefined,
     options,
     ready,
     app: undefined as unknown as Hono,
@@ -125,6 +135,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     },
     async listen(opts) {
       const server = await listen(tl, opts);
+      tl.copilotkit?.attach(server.server as Server);
       servers.add(server);
       return {
         ...server,
@@ -141,6 +152,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       await ready.catch(() => undefined);
       await scheduler.stop();
       await coordinator.close(opts?.graceMs);
+      tl.copilotkit?.close();
       for (const f of follows) f.finish();
       const deadline = Date.now() + 2_000;
       while (follows.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -151,6 +163,20 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       await options.store.close();
     },
   };
+  if (options.copilotkit !== false) {
+    const surface = new CopilotKitSurface(
+      {
+        store: options.store,
+        logger,
+        ...(options.token ? { token: options.token } : {}),
+        ...(options.authorize ? { authorize: options.authorize } : {}),
+        follow: (threadId, opts) => tl.follow(threadId, opts),
+      },
+      options.copilotkit ?? {},
+    );
+    surface.start();
+    (tl as { copilotkit: CopilotKitSurface }).copilotkit = surface;
+  }
   (tl as { app: Hono }).app = createApp(tl);
   return tl;
 }

@@ -5,6 +5,7 @@ import {
   type ClaimedRun,
   type EnqueueResult,
   errorOfTerminal,
+  type RunStartListener,
   type ScheduleRecordBase,
   statusOfTerminal,
   type ThreadStore,
@@ -22,6 +23,7 @@ import type {
 } from "../../core/types.js";
 import { applyViewUpdate } from "../../core/view.js";
 import { ListenerRegistry } from "../listeners.js";
+import { RunStartListeners, runStartsIn } from "../run-start-notice.js";
 
 interface ThreadData {
   summary: ThreadSummary;
@@ -43,6 +45,7 @@ export interface MemoryStoreData {
   claims: Set<string>;
   schedules: Map<string, ScheduleRecordBase>;
   listeners: ListenerRegistry;
+  runStarts: RunStartListeners;
 }
 
 export function createMemoryData(): MemoryStoreData {
@@ -51,6 +54,7 @@ export function createMemoryData(): MemoryStoreData {
     claims: new Set(),
     schedules: new Map(),
     listeners: new ListenerRegistry(),
+    runStarts: new RunStartListeners(),
   };
 }
 
@@ -159,6 +163,7 @@ class MemoryStore implements ThreadStore {
     }
     t.summary.updatedAt = now;
     this.data.listeners.emit(threadId, records);
+    for (const notice of runStartsIn(threadId, records)) this.data.runStarts.emit(notice);
     return records;
   }
 
@@ -172,6 +177,16 @@ class MemoryStore implements ThreadStore {
 
   subscribe(threadId: string, listener: AppendListener): Unsubscribe {
     const off = this.data.listeners.add(threadId, listener);
+    const unsubscribe = () => {
+      this.subscriptions.delete(unsubscribe);
+      off();
+    };
+    this.subscriptions.add(unsubscribe);
+    return unsubscribe;
+  }
+
+  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+    const off = this.data.runStarts.add(listener);
     const unsubscribe = () => {
       this.subscriptions.delete(unsubscribe);
       off();

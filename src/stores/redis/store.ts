@@ -4,6 +4,7 @@ import type {
   AppendListener,
   ClaimedRun,
   EnqueueResult,
+  RunStartListener,
   ScheduleRecordBase,
   ThreadStore,
   Unsubscribe,
@@ -88,6 +89,10 @@ export class RedisStore implements ThreadStore {
 
   subscribe(threadId: string, listener: AppendListener): Unsubscribe {
     return this.tail.subscribe(threadId, listener);
+  }
+
+  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+    return this.tail.subscribeRunStarts(listener);
   }
 
   async enqueueRun(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult> {

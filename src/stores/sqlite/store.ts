@@ -4,6 +4,7 @@ import type {
   AppendListener,
   ClaimedRun,
   EnqueueResult,
+  RunStartListener,
   ScheduleRecordBase,
   ThreadStore,
   Unsubscribe,
@@ -21,6 +22,7 @@ import { appendInTransaction } from "./append.js";
 import { ClaimsAndSchedules } from "./claims-schedules.js";
 import { LiveTail } from "./live-tail.js";
 import { RunQueue } from "./run-queue.js";
+import { SqliteRunStarts } from "./run-starts.js";
 import { RunTable } from "./runs.js";
 import { ThreadTable } from "./threads.js";
 
@@ -39,6 +41,7 @@ export class SqliteStore implements ThreadStore {
   private readonly queue: RunQueue;
   private readonly misc: ClaimsAndSchedules;
   private readonly tail: LiveTail;
+  private readonly runStarts: SqliteRunStarts;
   private closed = false;
 
   constructor(
@@ -50,6 +53,7 @@ export class SqliteStore implements ThreadStore {
     this.queue = new RunQueue(this.threads, this.runs);
     this.misc = new ClaimsAndSchedules(db);
     this.tail = new LiveTail(db, this.threads, opts.pollMs);
+    this.runStarts = new SqliteRunStarts(db, opts.pollMs);
   }
 
   private write<T>(fn: () => T): T {
@@ -86,6 +90,7 @@ export class SqliteStore implements ThreadStore {
     );
     // After the commit: durable before visible.
     this.tail.committed(threadId, records);
+    this.runStarts.committed(threadId, records);
     return records;
   }
 
@@ -96,6 +101,10 @@ export class SqliteStore implements ThreadStore {
 
   subscribe(threadId: string, listener: AppendListener): Unsubscribe {
     return this.tail.subscribe(threadId, listener);
+  }
+
+  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+    return this.runStarts.subscribe(listener);
   }
 
   async enqueueRun(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult> {
@@ -175,6 +184,7 @@ export class SqliteStore implements ThreadStore {
     if (this.closed) return;
     this.closed = true;
     this.tail.close();
+    this.runStarts.close();
     this.db.close();
   }
 }
