@@ -134,16 +134,19 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       return f;
     },
     async listen(opts) {
-      const server = await listen(tl, opts);
-      tl.copilotkit?.attach(server.server as Server);
-      servers.add(server);
-      return {
-        ...server,
+      const listening = await listen(tl, opts);
+      const detach = tl.copilotkit?.attach(listening.server as Server);
+      const server = {
+        ...listening,
         close: async () => {
           servers.delete(server);
-          await server.close();
+          // Upgraded websockets first: the http server's close waits for them.
+          detach?.();
+          await listening.close();
         },
       };
+      servers.add(server);
+      return server;
     },
     async close(opts) {
       // Order matters: runs finish (or are closed as INTERRUPTED) while followers are still

@@ -71,17 +71,31 @@ export class PhoenixSocketServer {
     return this.connections.size;
   }
 
-  /** Handles the websocket upgrades of `server` that are this socket's; leaves others alone. */
+  /**
+   * Handles the websocket upgrades of `server` that are this socket's; leaves others alone. The
+   * returned function detaches and ends the connections that came through `server` (a server's
+   * `close()` waits for upgraded sockets, so they must go first).
+   */
   attach(server: Server): () => void {
+    const mine = new Set<PhoenixConnection>();
     const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      this.handleUpgrade(req, socket, head);
+      this.handleUpgrade(req, socket, head, mine);
     };
     server.on("upgrade", onUpgrade);
-    return () => server.off("upgrade", onUpgrade);
+    return () => {
+      server.off("upgrade", onUpgrade);
+      for (const c of mine) c.terminate();
+      mine.clear();
+    };
   }
 
   /** True when the request was this socket's (answered or refused), false to let others have it. */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+  handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    owner?: Set<PhoenixConnection>,
+  ): boolean {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (!this.deps.matches(url.pathname)) return false;
     socket.on("error", () => socket.destroy());
@@ -96,7 +110,7 @@ export class PhoenixSocketServer {
           reject(socket, 401, "the join token's credentials are no longer accepted");
           return;
         }
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal));
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal, owner));
       },
       (error) => {
         const message = ThreadlineError.is(error) ? error.message : "invalid join token";
@@ -106,11 +120,13 @@ export class PhoenixSocketServer {
     return true;
   }
 
-  private accept(ws: WebSocket, principal: Principal): void {
+  private accept(ws: WebSocket, principal: Principal, owner?: Set<PhoenixConnection>): void {
     const conn = new PhoenixConnection(ws, principal, this.deps.activity, this.deps.logger);
     this.connections.add(conn);
+    owner?.add(conn);
     ws.on("close", () => {
       this.connections.delete(conn);
+      owner?.delete(conn);
       conn.closed();
     });
   }

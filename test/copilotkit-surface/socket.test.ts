@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/core/logger.js";
 import { JoinTokens, resolveJoinSecret } from "../../src/copilotkit-surface/join-token.js";
+import { silentLogger } from "../../src/core/logger.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { createMemoryData, createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
@@ -149,10 +149,20 @@ describe("CopilotKit surface: the run-activity socket", () => {
   it("announces a run that starts while joined, with its agent, and the thread's metadata", async () => {
     const { socket } = await joined();
     const { runId } = await startRun("wake-1");
-    const activity = await socket.next((f) => f[3] === "thread_run_activity" && f[4].runId === runId);
-    expect(activity[4]).toEqual({ threadId: "wake-1", runId, agentId: "demo", eventType: "RUN_STARTED" });
+    const activity = await socket.next(
+      (f) => f[3] === "thread_run_activity" && f[4].runId === runId,
+    );
+    expect(activity[4]).toEqual({
+      threadId: "wake-1",
+      runId,
+      agentId: "demo",
+      eventType: "RUN_STARTED",
+    });
     const meta = await socket.next((f) => f[3] === "thread_metadata" && f[4].threadId === "wake-1");
-    expect(meta[4]).toMatchObject({ operation: "created", thread: { id: "wake-1", agentId: "demo" } });
+    expect(meta[4]).toMatchObject({
+      operation: "created",
+      thread: { id: "wake-1", agentId: "demo" },
+    });
     // Pushes carry the channel's join_ref (the Phoenix client drops others).
     expect(activity[0]).toBe(socket.frames.find((f) => f[3] === "phx_reply")?.[0]);
     await tl.coordinator.idle("wake-1");

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/core/scheduler/manual-clock.js";
@@ -10,9 +7,9 @@ import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { launchBrowser, withScreenshotOnFailure } from "../helpers/browser.js";
 import {
-  buildChatExample,
   messageTexts,
   send,
+  sharedChatBuild,
   waitForFollow,
   waitForReply,
   waitForRunning,
@@ -39,8 +36,7 @@ let browser: Browser;
 let journey: Page;
 
 beforeAll(async () => {
-  outDir = mkdtempSync(join(tmpdir(), "threadline-chat-example-"));
-  const building = buildChatExample(outDir);
+  const building = sharedChatBuild();
   clock = new ManualClock();
   tl = createThreadline({
     store: createMemoryStore(),
@@ -52,7 +48,7 @@ beforeAll(async () => {
   });
   await tl.ready;
   api = await tl.listen({ port: 0 });
-  await building;
+  outDir = await building;
   site = await serveStatic(outDir);
   browser = await launchBrowser();
   journey = await openPage();
@@ -63,7 +59,6 @@ afterAll(async () => {
   await site?.close();
   await api?.close();
   await tl?.close({ graceMs: 50 });
-  rmSync(outDir, { recursive: true, force: true });
 });
 
 /** Uncaught errors of every page: a test fails on any (after its own assertions). */
@@ -79,7 +74,7 @@ afterEach(() => {
 });
 
 const pageUrl = (query: Record<string, string>) =>
-  `${site.url}/?${new URLSearchParams({ server: api.url, ...query })}`;
+  `${site.url}/?${new URLSearchParams({ server: api.url, mode: "threadline", ...query })}`;
 
 const tickCount = async (page: Page) =>
   (await messageTexts(page)).filter((t) => t.includes(TICK)).length;
@@ -173,7 +168,7 @@ describe("CopilotKit chat example in Chromium", () => {
     });
   });
 
-  it("a stock CopilotKit client (runtimeUrl, no custom agent) connects and chats without hanging", async () => {
+  it("a stock CopilotKit client on the root runtimeUrl (no wake) connects and chats without hanging", async () => {
     await tl.startRun({
       threadId: "stock",
       agentId: "demo",
@@ -185,7 +180,7 @@ describe("CopilotKit chat example in Chromium", () => {
     await tl.coordinator.idle("stock");
     const page = await openPage();
     await withScreenshotOnFailure(page, "stock-client", async () => {
-      await page.goto(pageUrl({ thread: "stock", mode: "stock" }));
+      await page.goto(pageUrl({ thread: "stock", mode: "stock", runtime: api.url }));
       // The connect replays the history and ends: the chat is idle, not stuck "running".
       await waitForReply(page, "You said: from before");
       await waitForRunning(page, false);

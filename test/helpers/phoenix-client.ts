@@ -28,7 +28,11 @@ export class RawPhoenix {
     return new Promise((resolve, reject) => {
       ws.once("open", () => resolve(new RawPhoenix(ws)));
       ws.once("unexpected-response", (_req, res) =>
-        reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })),
+        reject(
+          Object.assign(new Error(`upgrade refused: ${res.statusCode}`), {
+            status: res.statusCode,
+          }),
+        ),
       );
       ws.once("error", reject);
     });
