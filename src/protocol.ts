@@ -56,6 +56,28 @@ export const HEADER_SIGNATURE = "X-Threadline-Signature";
 /** Webhook delivery id: a delivery seen before is acknowledged without a second run. */
 export const HEADER_DELIVERY = "X-Threadline-Delivery";
 
+/** Bearer token of every route but `/healthz` (also `?access_token=` for clients without headers). */
+export const HEADER_AUTHORIZATION = "Authorization";
+export const HEADER_CONTENT_TYPE = "Content-Type";
+
+/**
+ * Every request header PROTOCOL.md documents: a browser on another origin may send each (the
+ * CORS preflight allows them).
+ */
+export const REQUEST_HEADERS = [
+  HEADER_AUTHORIZATION,
+  HEADER_CONTENT_TYPE,
+  HEADER_LAST_EVENT_ID,
+  HEADER_FOLLOW,
+  HEADER_AFTER,
+  HEADER_REPLAY,
+  HEADER_SIGNATURE,
+  HEADER_DELIVERY,
+] as const;
+
+/** Every response header PROTOCOL.md documents: a browser on another origin may read each. */
+export const RESPONSE_HEADERS = [HEADER_THREAD_LAST_SEQ, HEADER_REPLAY_MODE] as const;
+
 /** Stable error codes of JSON error responses `{ "error": { "code", "message" } }`. */
 export const ERROR_CODES = {
   badRequest: "BAD_REQUEST",

@@ -21,8 +21,6 @@ export interface ThreadlineOptions {
   token?: string;
   /** Fine-grained access control for library users; runs after the token check. */
   authorize?: AuthorizeHook;
-  /** Whether `/agent/:id/connect` keeps following when the request does not say. Default false. */
-  connectFollowDefault?: boolean;
   /** SSE keep-alive comment interval. Default 15 s. */
   keepaliveMs?: number;
   /** Maximum request body size in bytes. Default 1 MiB. */

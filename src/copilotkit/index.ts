@@ -2,7 +2,7 @@
  * `threadline/copilotkit`: a CopilotKit v2 `AgentRunner` backed by Threadline. Requires the
  * optional peer dependency `@copilotkit/runtime` (>= 1.75), imported only from this subpath.
  */
-export { HEADER_AFTER, HEADER_FOLLOW, HEADER_REPLAY } from "../core/connect-options.js";
+export { HEADER_AFTER, HEADER_FOLLOW, HEADER_REPLAY } from "../protocol.js";
 export {
   ThreadlineAgentRunner,
   type ThreadlineAgentRunnerOptions,

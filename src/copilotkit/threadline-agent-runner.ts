@@ -7,19 +7,24 @@ import {
   type AgentRunnerStopRequest,
 } from "@copilotkit/runtime/v2";
 import type { Observable } from "rxjs";
-import { clientRunInput } from "../core/client-run.js";
-import { connectOptions } from "../core/connect-options.js";
 import { type AgentSource, Coordinator } from "../core/coordinator.js";
+import {
+  busyState,
+  type CopilotDeps,
+  openConnectStream,
+  openRunStream,
+  startClientRun,
+  stopRun,
+} from "../core/copilotkit/policy.js";
+import { connectRequest, runMultitask } from "../core/copilotkit/requests.js";
 import { ThreadlineError } from "../core/errors.js";
 import { FanOut } from "../core/fanout.js";
-import { Follow, type FollowItem, type FollowOptions } from "../core/follow.js";
+import { Follow, type FollowOptions } from "../core/follow.js";
 import type { Logger } from "../core/logger.js";
-import { isTerminalEvent } from "../core/run-tracker.js";
 import type { ThreadStore } from "../core/store.js";
-import { MULTITASK_STRATEGIES, type MultitaskStrategy } from "../core/types.js";
-import { FORWARDED_PROPS_KEY } from "../protocol.js";
+import type { MultitaskStrategy } from "../core/types.js";
 import type { Threadline } from "../threadline.js";
-import { followObservable, type ItemVerdict } from "./follow-observable.js";
+import { followObservable } from "./follow-observable.js";
 
 /** Where the runner keeps threads: its own coordinator on a store, or an existing one. */
 export type ThreadlineBackend =
@@ -40,8 +45,6 @@ export type ThreadlineBackend =
 export type ThreadlineAgentRunnerOptions = ThreadlineBackend & {
   /** When a run arrives while the thread is busy. Default `enqueue` (a message waits its turn). */
   multitask?: MultitaskStrategy;
-  /** Whether connect follows when the request does not say (`X-Threadline-Follow`). Default false. */
-  connectFollowDefault?: boolean;
 };
 
 /**
@@ -50,10 +53,14 @@ export type ThreadlineAgentRunnerOptions = ThreadlineBackend & {
  *
  * - `run` executes the request's agent instance (CopilotKit's per-request clone, overridden
  *   `runAgent` included) as a Threadline run (trigger `client`) and streams that run's events.
- * - `connect` replays the thread (a snapshot) and bridges the run in progress, then ends — what
- *   a stock CopilotKit client expects. With `X-Threadline-Follow: true` it follows instead: every
- *   later run of the thread, whoever starts it, until the client goes away.
+ *   The run is started by `run()` itself, not by subscribing.
+ * - `connect` replays the thread (a snapshot) and bridges every run running or queued on it,
+ *   then ends — what a stock CopilotKit client expects. With `X-Threadline-Follow: true` it
+ *   follows instead: every later run of the thread, whoever starts it, until the client goes.
  * - `stop` cancels: the run ends with RUN_FINISHED (outcome cancelled) in every stream.
+ *
+ * What the streams show is decided in `core/copilotkit/policy.ts`, shared with Threadline's own
+ * CopilotKit routes.
  */
 export class ThreadlineAgentRunner extends AgentRunner {
   readonly coordinator: Coordinator;
@@ -61,16 +68,17 @@ export class ThreadlineAgentRunner extends AgentRunner {
   /** Resolves once start-up recovery is done (an own coordinator) or the Threadline is ready. */
   readonly ready: Promise<void>;
   private readonly multitask: MultitaskStrategy;
-  private readonly followDefault: boolean;
   private readonly threadline: Threadline | undefined;
   private readonly fanout: FanOut | undefined;
   private readonly owned: boolean;
   private readonly follows = new Set<Follow>();
+  /** Runs `run()` is putting into the store, per thread. */
+  private readonly starting = new Map<string, Set<Promise<void>>>();
+  private readonly deps: CopilotDeps;
 
   constructor(options: ThreadlineAgentRunnerOptions) {
     super();
     this.multitask = options.multitask ?? "enqueue";
-    this.followDefault = options.connectFollowDefault ?? false;
     if ("threadline" in options) {
       this.threadline = options.threadline;
       this.coordinator = options.threadline.coordinator;
@@ -95,41 +103,38 @@ export class ThreadlineAgentRunner extends AgentRunner {
     }
     this.store = this.coordinator.store;
     this.fanout = this.threadline ? undefined : new FanOut(this.store);
+    this.deps = {
+      store: this.store,
+      follow: (threadId, opts) => this.follow(threadId, opts),
+      startRun: (req) => this.coordinator.startRun(req),
+      cancelRun: (threadId, runId) => this.coordinator.cancelRun(threadId, runId),
+    };
   }
 
+  /**
+   * Starts the run at once (eager, as CopilotKit's runners do): from the moment this returns,
+   * `isRunning` is true and `stop` cancels it, queued or running. The Observable streams it.
+   */
   run(request: AgentRunnerRunRequest): Observable<BaseEvent> {
     const { threadId, agent, input } = request;
+    const starting = this.track(
+      threadId,
+      (async () => {
+        await this.ready;
+        return startClientRun(this.deps, {
+          threadId,
+          agentId: agent.agentId ?? "default",
+          agent,
+          input,
+          multitask: runMultitask(input.forwardedProps, this.multitask),
+        });
+      })(),
+    );
     return followObservable({
       onError: runErrorEvents,
       open: async () => {
-        await this.ready;
-        const multitask = multitaskOf(input.forwardedProps) ?? this.multitask;
-        await this.store.ensureThread(threadId);
-        const start = (await this.store.getThread(threadId))?.lastSeq ?? 0;
-        // Attach before starting, so none of the run's events can slip past.
-        const follow = this.follow(threadId, { after: start, replay: "full" });
-        try {
-          await follow.open();
-          const { runId } = await this.coordinator.startRun({
-            threadId,
-            agentId: agent.agentId ?? "default",
-            agent,
-            runId: input.runId,
-            multitask,
-            trigger: { kind: "client" },
-            input: clientRunInput(input),
-          });
-          const decide = (item: FollowItem): ItemVerdict =>
-            item.runId !== runId
-              ? "skip"
-              : item.kind === "event" && isTerminalEvent(item.event)
-                ? "emit-and-end"
-                : "emit";
-          return { follow, decide };
-        } catch (error) {
-          follow.close();
-          throw error;
-        }
+        const { runId, after } = await starting;
+        return openRunStream(this.deps, { threadId, runId, after });
       },
     });
   }
@@ -140,59 +145,22 @@ export class ThreadlineAgentRunner extends AgentRunner {
       onError: runErrorEvents,
       open: async () => {
         await this.ready;
-        const opts = connectOptions(request.headers, this.followDefault);
-        const thread = await this.store.getThread(threadId);
-        // Nothing to replay and nothing running: CopilotKit's runners complete at once.
-        if (!opts.follow && (!thread || thread.lastSeq === 0)) return null;
-        if (!thread) await this.store.ensureThread(threadId);
-        const replay = opts.replay ?? (opts.after ? "full" : "compact");
-        const follow = this.follow(threadId, { after: opts.after ?? 0, replay });
-        try {
-          await follow.open();
-        } catch (error) {
-          follow.close();
-          throw error;
-        }
-        if (opts.follow) return { follow, decide: (): ItemVerdict => "emit" };
-        // Read after attaching: a run active now ends in this stream, and then so does it.
-        const now = await this.store.getThread(threadId);
-        const active = now?.activeRunId ?? undefined;
-        if (active) {
-          return {
-            follow,
-            decide: (item): ItemVerdict =>
-              item.runId === active && item.kind === "event" && isTerminalEvent(item.event)
-                ? "emit-and-end"
-                : "emit",
-          };
-        }
-        // Idle: deliver what is committed, then end (a run starting meanwhile is not bridged).
-        const last = now?.lastSeq ?? 0;
-        follow.finish();
-        return { follow, decide: (item): ItemVerdict => (item.seq > last ? "end" : "emit") };
+        const req = connectRequest({ ...(request.headers ? { headers: request.headers } : {}) });
+        return openConnectStream(this.deps, threadId, req);
       },
     });
   }
 
+  /** True while the thread has a run running or queued (a run `run()` just started included). */
   async isRunning(request: AgentRunnerIsRunningRequest): Promise<boolean> {
-    await this.ready;
-    return Boolean((await this.store.getThread(request.threadId))?.activeRunId);
+    await this.settled(request.threadId);
+    return (await busyState(this.store, request.threadId)).pending.length > 0;
   }
 
-  /** Cancels the thread's active run, or the given run (running or still queued). */
+  /** Cancels the given run (running or still queued), else the thread's running or next run. */
   async stop(request: AgentRunnerStopRequest): Promise<boolean> {
-    await this.ready;
-    const { threadId } = request;
-    let runId = request.runId;
-    if (runId) {
-      const run = await this.store.getRun(threadId, runId);
-      if (!run || (run.status !== "running" && run.status !== "queued")) return false;
-    } else {
-      runId = (await this.store.getThread(threadId))?.activeRunId ?? undefined;
-      if (!runId) return false;
-    }
-    const after = await this.coordinator.cancelRun(threadId, runId);
-    return after.status === "cancelled" || after.cancelRequested === true;
+    await this.settled(request.threadId);
+    return (await stopRun(this.deps, request.threadId, request.runId)).stopped;
   }
 
   /**
@@ -209,6 +177,31 @@ export class ThreadlineAgentRunner extends AgentRunner {
     this.fanout?.close();
   }
 
+  /** Remembers a run being started, so isRunning and stop wait for it to be in the store. */
+  private track<T>(threadId: string, starting: Promise<T>): Promise<T> {
+    let set = this.starting.get(threadId);
+    if (!set) {
+      set = new Set();
+      this.starting.set(threadId, set);
+    }
+    const entry = starting.then(
+      () => undefined,
+      () => undefined,
+    );
+    set.add(entry);
+    void entry.then(() => {
+      set.delete(entry);
+      if (set.size === 0 && this.starting.get(threadId) === set) this.starting.delete(threadId);
+    });
+    return starting;
+  }
+
+  private async settled(threadId: string): Promise<void> {
+    await this.ready;
+    const set = this.starting.get(threadId);
+    if (set) await Promise.all([...set]);
+  }
+
   private follow(threadId: string, opts: FollowOptions): Follow {
     if (this.threadline) return this.threadline.follow(threadId, opts);
     const f: Follow = new Follow(this.store, this.fanout!, threadId, {
@@ -218,20 +211,6 @@ export class ThreadlineAgentRunner extends AgentRunner {
     if (!f.closed) this.follows.add(f);
     return f;
   }
-}
-
-/** `forwardedProps.threadline.multitask`, as the Threadline server's own CopilotKit routes read it. */
-function multitaskOf(forwardedProps: unknown): MultitaskStrategy | undefined {
-  const props = (forwardedProps ?? {}) as Record<string, unknown>;
-  const value = (props[FORWARDED_PROPS_KEY] as { multitask?: unknown } | undefined)?.multitask;
-  if (value === undefined) return undefined;
-  if (!(MULTITASK_STRATEGIES as readonly unknown[]).includes(value)) {
-    throw new ThreadlineError(
-      "VALIDATION_FAILED",
-      `forwardedProps.${FORWARDED_PROPS_KEY}.multitask must be one of ${MULTITASK_STRATEGIES}`,
-    );
-  }
-  return value as MultitaskStrategy;
 }
 
 /** A request that cannot start ends as one valid AG-UI RUN_ERROR rather than a broken stream. */

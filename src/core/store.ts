@@ -135,8 +135,8 @@ export interface ThreadStore {
    */
   requestCancel(threadId: string, runId: string): Promise<RunRecord | null>;
   getRun(threadId: string, runId: string): Promise<RunRecord | null>;
-  /** Newest first. */
-  listRuns(threadId: string, opts?: { limit?: number }): Promise<RunRecord[]>;
+  /** Newest first, skipping the `offset` newest (for paging, like `listThreads`). */
+  listRuns(threadId: string, opts?: { limit?: number; offset?: number }): Promise<RunRecord[]>;
   /** Running runs (any thread) whose lease expired before `now`, or all running when `all`. */
   listStaleRuns(now: number, opts?: { all?: boolean }): Promise<RunRecord[]>;
   /** Threads with queued runs and no active run (to restart their queue after a restart). */

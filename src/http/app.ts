@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { ThreadlineError } from "../core/errors.js";
+import { REQUEST_HEADERS, RESPONSE_HEADERS } from "../protocol.js";
 import type { Threadline } from "../threadline.js";
 import { requireToken } from "./auth.js";
 import { limitBody } from "./body-limit.js";
@@ -34,14 +35,8 @@ export function createApp(tl: Threadline): Hono {
       "*",
       cors({
         origin: tl.options.cors === undefined || tl.options.cors === true ? "*" : tl.options.cors,
-        allowHeaders: [
-          "Authorization",
-          "Content-Type",
-          "Last-Event-ID",
-          "X-Threadline-Signature",
-          "X-Threadline-Delivery",
-        ],
-        exposeHeaders: ["X-Threadline-Last-Seq", "X-Threadline-Replay"],
+        allowHeaders: [...REQUEST_HEADERS],
+        exposeHeaders: [...RESPONSE_HEADERS],
       }),
     );
   }

@@ -51,11 +51,10 @@ export const SSE_HEADERS = {
 export interface SseOptions {
   keepaliveMs?: number;
   headers?: Record<string, string>;
-  /** Stop after an item for which this returns true (e.g. a run's terminal event). */
-  until?: (item: FollowItem) => boolean;
-  /** Only write items for which this returns true. */
-  filter?: (item: FollowItem) => boolean;
 }
+
+/** What an SSE stream writes: a follow, or a stream built on one (a CopilotKit stream). */
+export type ItemSource = Pick<Follow, "nextBatch" | "close">;
 
 /**
  * The frames to write for consecutive follow items: a committed batch taken whole goes out as
@@ -78,16 +77,16 @@ export function framesOf(items: readonly FollowItem[]): Uint8Array[] {
 }
 
 /**
- * What one SSE stream writes: the follow's items as frames, filtered and cut as asked, each
- * burst as one chunk (one syscall for a burst). Shared by the web-stream body and the Node
- * writer that takes it over (`takeOverSse`).
+ * What one SSE stream writes: the source's items as frames, each burst as one chunk (one
+ * syscall for a burst). Shared by the web-stream body and the Node writer that takes it over
+ * (`takeOverSse`).
  */
 export class SseSource {
   /** The Node writer took this stream over: the web stream must not close the follow. */
   takenOver = false;
 
   constructor(
-    readonly follow: Follow,
+    readonly follow: ItemSource,
     readonly opts: SseOptions,
   ) {}
 
@@ -97,28 +96,8 @@ export class SseSource {
 
   /** The next chunk to write, or null when the stream has ended. */
   async next(): Promise<Uint8Array | null> {
-    const { filter, until } = this.opts;
-    // Loop until something is to be written: a batch may be filtered out entirely.
-    for (;;) {
-      const batch = await this.follow.nextBatch();
-      if (!batch) return null;
-      if (!filter && !until) return concatFrames(framesOf(batch));
-      const frames: Uint8Array[] = [];
-      let stop = false;
-      for (const item of batch) {
-        if (!filter || filter(item)) frames.push(item.frame);
-        if (until?.(item)) {
-          stop = true;
-          break;
-        }
-      }
-      if (stop) {
-        this.follow.close();
-        // The frames up to the terminal item go out; the next call sees the closed follow.
-        return frames.length > 0 ? concatFrames(frames) : null;
-      }
-      if (frames.length > 0) return concatFrames(frames);
-    }
+    const batch = await this.follow.nextBatch();
+    return batch ? concatFrames(framesOf(batch)) : null;
   }
 
   close(): void {
@@ -148,7 +127,7 @@ export function takeOverSse(body: ReadableStream<Uint8Array>): SseSource | undef
  * them. Idle streams get a comment line, never an event — nothing may be sent between AG-UI
  * runs. Served by Node (`listen`), the body is taken over and written to the socket directly.
  */
-export function sseResponse(follow: Follow, opts: SseOptions = {}): Response {
+export function sseResponse(follow: ItemSource, opts: SseOptions = {}): Response {
   const source = new SseSource(follow, opts);
   let stopKeepalive: () => void = () => undefined;
   const body = new ReadableStream<Uint8Array>(

@@ -1,29 +1,27 @@
 import { RunAgentInputSchema } from "@ag-ui/core";
 import { z } from "zod";
-import { clientRunInput } from "../../core/client-run.js";
-import { connectOptions } from "../../core/connect-options.js";
+import {
+  type CopilotDeps,
+  openConnectStream,
+  openRunStream,
+  startClientRun,
+  stopRun,
+} from "../../core/copilotkit/policy.js";
+import { connectRequest, runMultitask } from "../../core/copilotkit/requests.js";
 import { ThreadlineError } from "../../core/errors.js";
-import { isTerminalEvent } from "../../core/run-tracker.js";
-import { FORWARDED_PROPS_KEY, HEADER_LAST_EVENT_ID, type ReplayMode } from "../../protocol.js";
 import type { Threadline } from "../../threadline.js";
 import { authorize } from "../auth.js";
 import { SSE_HEADERS, sseResponse } from "../sse.js";
-import { describeIssues, idSchema, multitaskSchema, parseWith } from "../validation.js";
+import { describeIssues, idSchema, parseWith } from "../validation.js";
 
 /**
  * CopilotKit v2 wire protocol (the runtime's `/info`, `/agent/:id/run|connect|stop`), as its
- * `ProxiedCopilotRuntimeAgent` speaks it — see COMPAT.md. Logic stays in core; this only maps.
+ * `ProxiedCopilotRuntimeAgent` speaks it — see COMPAT.md. What each stream shows and when it
+ * ends is decided in `core/copilotkit/policy.ts` (shared with ThreadlineAgentRunner); this only
+ * maps requests and answers.
  */
 
 const VERSION = "1.75.0";
-
-const threadlineProps = z
-  .looseObject({
-    follow: z.boolean().optional(),
-    multitask: multitaskSchema.optional(),
-    replay: z.enum(["full", "compact", "none"]).optional(),
-  })
-  .optional();
 
 function runInput(body: unknown) {
   const parsed = RunAgentInputSchema.safeParse(body);
@@ -34,13 +32,7 @@ function runInput(body: unknown) {
     );
   }
   parseWith(idSchema, parsed.data.threadId, "threadId");
-  const props = (parsed.data.forwardedProps ?? {}) as Record<string, unknown>;
-  const tlProps = parseWith(
-    threadlineProps,
-    props[FORWARDED_PROPS_KEY],
-    `forwardedProps.${FORWARDED_PROPS_KEY}`,
-  );
-  return { input: parsed.data, tlProps: tlProps ?? {} };
+  return parsed.data;
 }
 
 function requireAgent(tl: Threadline, agentId: string): void {
@@ -50,6 +42,18 @@ function requireAgent(tl: Threadline, agentId: string): void {
     });
   }
 }
+
+function deps(tl: Threadline): CopilotDeps {
+  return {
+    store: tl.store,
+    follow: (threadId, opts) => tl.follow(threadId, opts),
+    startRun: (req) => tl.startRun(req),
+    cancelRun: (threadId, runId) => tl.cancelRun(threadId, runId),
+  };
+}
+
+const keepalive = (tl: Threadline) =>
+  tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs };
 
 export function info(tl: Threadline): Record<string, unknown> {
   const agents: Record<string, unknown> = {};
@@ -69,11 +73,7 @@ export function info(tl: Threadline): Record<string, unknown> {
     mode: "sse",
     threadEndpoints: { list: false, inspect: false, mutations: false, realtimeMetadata: false },
     telemetryDisabled: true,
-    threadline: {
-      protocol: 1,
-      follow: true,
-      connectFollowDefault: tl.options.connectFollowDefault ?? false,
-    },
+    threadline: { protocol: 1, follow: true },
   };
 }
 
@@ -85,41 +85,20 @@ export async function run(
   request: Request,
 ): Promise<Response> {
   requireAgent(tl, agentId);
-  const { input, tlProps } = runInput(body);
+  const input = runInput(body);
   const threadId = input.threadId;
   await authorize(tl.options.authorize, request, { threadId, action: "write" });
-  await tl.store.ensureThread(threadId);
-  const start = (await tl.store.getThread(threadId))?.lastSeq ?? 0;
-  // Attach before starting, so none of the run's events can slip past.
-  const follow = tl.follow(threadId, { after: start, replay: "full", signal: request.signal });
-  await follow.open();
-  let runId: string;
-  try {
-    ({ runId } = await tl.startRun({
-      threadId,
-      agentId,
-      runId: input.runId,
-      // A user's message waits for a scheduled run in progress rather than being refused.
-      multitask: tlProps.multitask ?? "enqueue",
-      trigger: { kind: "client" },
-      input: clientRunInput(input),
-    }));
-  } catch (error) {
-    follow.close();
-    throw error;
-  }
-  return sseResponse(follow, {
-    ...(tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs }),
-    filter: (item) => item.runId === runId,
-    until: (item) => item.runId === runId && item.kind === "event" && isTerminalEvent(item.event),
-  });
+  // A user's message waits for a scheduled run in progress rather than being refused.
+  const multitask = runMultitask(input.forwardedProps, "enqueue");
+  const { runId, after } = await startClientRun(deps(tl), { threadId, agentId, input, multitask });
+  const stream = await openRunStream(deps(tl), { threadId, runId, after, signal: request.signal });
+  return sseResponse(stream, keepalive(tl));
 }
 
 /**
- * `POST /agent/:agentId/connect`. A stock client gets what CopilotKit's runners give — the thread
- * as a snapshot, the run in progress, then the end of the stream — so it never hangs. A client
- * that asks to follow (`?follow=true` or `forwardedProps.threadline.follow`) stays attached;
- * `lastSeenEventId` (a seq) resumes after that cursor.
+ * `POST /agent/:agentId/connect`: the thread and the runs busy on it, then the end (a stock
+ * client), or the thread for as long as the client stays (`?follow=true`,
+ * `forwardedProps.threadline.follow`, `X-Threadline-Follow`). See `openConnectStream`.
  */
 export async function connect(
   tl: Threadline,
@@ -130,7 +109,7 @@ export async function connect(
 ): Promise<Response> {
   requireAgent(tl, agentId);
   const raw = (body ?? {}) as Record<string, unknown>;
-  const { input, tlProps } = runInput({
+  const input = runInput({
     runId: "connect",
     messages: [],
     tools: [],
@@ -140,67 +119,21 @@ export async function connect(
   });
   const threadId = input.threadId;
   await authorize(tl.options.authorize, request, { threadId, action: "read" });
-  // Headers are what a CopilotKit runtime would forward to ThreadlineAgentRunner; the query and
-  // forwardedProps are for clients talking to this server directly. Query wins, then props.
-  const fromHeaders = connectOptions(
-    Object.fromEntries(request.headers.entries()),
-    tl.options.connectFollowDefault ?? false,
-  );
-  const followWanted =
-    query.follow !== undefined
-      ? query.follow === "true" || query.follow === "1"
-      : (tlProps.follow ?? fromHeaders.follow);
-  const cursorText = request.headers.get(HEADER_LAST_EVENT_ID) ?? raw.lastSeenEventId;
-  const cursor =
-    typeof cursorText === "string" && /^\d+$/.test(cursorText)
-      ? Number(cursorText)
-      : fromHeaders.after;
-  const exists = await tl.store.getThread(threadId);
-  const nothingNew =
-    !exists || exists.lastSeq === 0 || (cursor !== undefined && cursor >= exists.lastSeq);
-  if (!followWanted && nothingNew && !exists?.activeRunId) {
-    // Nothing to replay and nothing running: CopilotKit's runners answer with an empty stream.
-    return new Response("", { status: 200, headers: SSE_HEADERS });
-  }
-  if (!exists) await tl.store.ensureThread(threadId);
-  const replay: ReplayMode =
-    tlProps.replay ?? fromHeaders.replay ?? (cursor !== undefined ? "full" : "compact");
-  const follow = tl.follow(threadId, {
-    after: cursor ?? 0,
-    replay,
-    live: true,
-    signal: request.signal,
+  const req = connectRequest({
+    headers: Object.fromEntries(request.headers.entries()),
+    queryFollow: query.follow,
+    forwardedProps: input.forwardedProps,
+    lastSeenEventId: raw.lastSeenEventId,
   });
-  await follow.open();
-  const keepalive =
-    tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs };
-  if (followWanted) return sseResponse(follow, keepalive);
-  // Stock clients: end after the run in progress, or (idle) after what the log held at open.
-  const now = await tl.store.getThread(threadId);
-  const active = follow.activeRunAtOpen ?? now?.activeRunId ?? undefined;
-  if (active) {
-    return sseResponse(follow, {
-      ...keepalive,
-      until: (item) =>
-        item.kind === "event" && item.runId === active && isTerminalEvent(item.event),
-    });
-  }
-  const endSeq = now?.lastSeq ?? 0;
-  if (follow.position >= endSeq && replay !== "compact") {
-    follow.close();
-    return new Response("", { status: 200, headers: SSE_HEADERS });
-  }
-  return sseResponse(follow, {
-    ...keepalive,
-    until: (item) =>
-      item.seq >= endSeq &&
-      (item.kind === "event" || (item.kind === "snapshot" && item.event.type === "RUN_FINISHED")),
-  });
+  const stream = await openConnectStream(deps(tl), threadId, req, request.signal);
+  // Nothing to replay and nothing running: CopilotKit's runners answer with an empty stream.
+  if (!stream) return new Response("", { status: 200, headers: SSE_HEADERS });
+  return sseResponse(stream, keepalive(tl));
 }
 
 const stopBody = z.strictObject({ runId: idSchema.optional() });
 
-/** `POST /agent/:agentId/stop/:threadId`: cancels the thread's active run. */
+/** `POST /agent/:agentId/stop/:threadId`: cancels the thread's run (running or queued). */
 export async function stop(
   tl: Threadline,
   agentId: string,
@@ -212,15 +145,5 @@ export async function stop(
   parseWith(idSchema, threadId, "threadId");
   const { runId } = parseWith(stopBody, body ?? {}, "stop request");
   await authorize(tl.options.authorize, request, { threadId, action: "write" });
-  const thread = await tl.store.getThread(threadId);
-  const active = thread?.activeRunId;
-  if (!active) return { stopped: false, message: `No active run for thread '${threadId}'.` };
-  if (runId && runId !== active) {
-    return {
-      stopped: false,
-      message: `Run '${runId}' is not the active run for thread '${threadId}'.`,
-    };
-  }
-  await tl.cancelRun(threadId, active);
-  return { stopped: true, runId: active };
+  return stopRun(deps(tl), threadId, runId);
 }

@@ -2,6 +2,13 @@ import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import { ThreadlineError } from "../../core/errors.js";
 import {
+  type Page,
+  pageRuns,
+  pageThreads,
+  parseRunStatuses,
+  parseTriggerKinds,
+} from "../../core/listing.js";
+import {
   HEADER_LAST_EVENT_ID,
   HEADER_REPLAY_MODE,
   HEADER_THREAD_LAST_SEQ,
@@ -39,6 +46,12 @@ function parseLimit(value: string | undefined, max: number, fallback: number): n
   return n === undefined ? fallback : Math.min(Math.max(n, 1), max);
 }
 
+/** `{ <name>: items, next? }`: `next` is the `offset` of the following page. */
+const pageBody = <T>(name: string, page: Page<T>) => ({
+  [name]: page.items,
+  ...(page.next === undefined ? {} : { next: page.next }),
+});
+
 /** Native thread API: see README "HTTP API" and PROTOCOL.md. */
 export function threadRoutes(tl: Threadline): Hono {
   const app = new Hono();
@@ -48,7 +61,10 @@ export function threadRoutes(tl: Threadline): Hono {
     await authorize(hook, c.req.raw, { action: "read" });
     const limit = parseLimit(c.req.query("limit"), 1000, 100);
     const offset = parseCursor(c.req.query("offset"), "offset") ?? 0;
-    return c.json({ threads: await tl.store.listThreads({ limit, offset }) });
+    const q = c.req.query("q");
+    return c.json(
+      pageBody("threads", await pageThreads(tl.store, { limit, offset, ...(q ? { q } : {}) })),
+    );
   });
 
   app.post("/threads", async (c) => {
@@ -119,11 +135,16 @@ export function threadRoutes(tl: Threadline): Hono {
   app.get("/threads/:threadId/runs", async (c) => {
     const threadId = pathId(c, "threadId");
     await authorize(hook, c.req.raw, { threadId, action: "read" });
+    const limit = parseLimit(c.req.query("limit"), 1000, 100);
+    const offset = parseCursor(c.req.query("offset"), "offset") ?? 0;
+    const status = parseRunStatuses(c.req.queries("status"));
+    const trigger = parseTriggerKinds(c.req.queries("trigger"));
     if (!(await tl.store.getThread(threadId))) {
       throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${threadId}'`);
     }
-    const limit = parseLimit(c.req.query("limit"), 1000, 100);
-    return c.json({ runs: await tl.store.listRuns(threadId, { limit }) });
+    return c.json(
+      pageBody("runs", await pageRuns(tl.store, threadId, { limit, offset, status, trigger })),
+    );
   });
 
   app.get("/threads/:threadId/runs/:runId", async (c) => {

@@ -305,10 +305,11 @@ class MemoryStore implements ThreadStore {
     return run ? copy(run) : null;
   }
 
-  async listRuns(threadId: string, opts: { limit?: number } = {}) {
+  async listRuns(threadId: string, opts: { limit?: number; offset?: number } = {}) {
     const t = this.thread(threadId);
     if (!t) return [];
-    return copy([...t.runs.values()].reverse().slice(0, opts.limit ?? 100));
+    const offset = opts.offset ?? 0;
+    return copy([...t.runs.values()].reverse().slice(offset, offset + (opts.limit ?? 100)));
   }
 
   async listStaleRuns(now: number, opts: { all?: boolean } = {}) {

@@ -136,11 +136,11 @@ export class RunTable {
     return rows[0] ? runOf(rows[0]) : null;
   }
 
-  async list(db: Queryable, threadId: string, limit: number): Promise<RunRecord[]> {
+  async list(db: Queryable, threadId: string, limit: number, offset: number): Promise<RunRecord[]> {
     const { rows } = await db.query<RunRow>(
       `SELECT ${RUN_COLUMNS} FROM ${this.t.runs} WHERE thread_id = $1
-       ORDER BY created_order DESC LIMIT $2`,
-      [threadId, limit],
+       ORDER BY created_order DESC LIMIT $2 OFFSET $3`,
+      [threadId, limit, offset],
     );
     return rows.map(runOf);
   }

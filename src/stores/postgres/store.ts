@@ -149,8 +149,8 @@ export class PostgresStore implements ThreadStore {
     return this.runs.get(this.pool, threadId, runId);
   }
 
-  async listRuns(threadId: string, opts: { limit?: number } = {}) {
-    return this.runs.list(this.pool, threadId, clamp(opts.limit, 100));
+  async listRuns(threadId: string, opts: { limit?: number; offset?: number } = {}) {
+    return this.runs.list(this.pool, threadId, clamp(opts.limit, 100), clamp(opts.offset, 0));
   }
 
   async listStaleRuns(now: number, opts: { all?: boolean } = {}) {

@@ -160,9 +160,10 @@ return runFields(rid)
 /** ARGV: tid, limit → {run id, run fields}... newest first. */
 export const LIST_RUNS = script(`
 local limit = tonumber(ARGV[2])
+local offset = tonumber(ARGV[3])
 if limit <= 0 then return {} end
 local out = {}
-for _, rid in ipairs(redis.call('ZREVRANGE', K_RORDER, 0, limit - 1)) do
+for _, rid in ipairs(redis.call('ZREVRANGE', K_RORDER, offset, offset + limit - 1)) do
   out[#out + 1] = {rid, runFields(rid)}
 end
 return out

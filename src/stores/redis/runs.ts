@@ -125,8 +125,8 @@ export class RunTable {
     return runOf(threadId, runId, fields);
   }
 
-  async list(threadId: string, limit: number): Promise<RunRecord[]> {
-    const rows = (await this.run(LIST_RUNS, threadId, [limit])) as [string, RunFields][];
+  async list(threadId: string, limit: number, offset: number): Promise<RunRecord[]> {
+    const rows = (await this.run(LIST_RUNS, threadId, [limit, offset])) as [string, RunFields][];
     return rows.map(([runId, f]) => runOf(threadId, runId, f)).filter((r) => r !== null);
   }
 

@@ -47,8 +47,8 @@ export class RunTable {
          WHERE thread_id = ? AND run_id = ?`,
       ),
       cancel: db.prepare("UPDATE runs SET cancel_requested = 1 WHERE thread_id = ? AND run_id = ?"),
-      list: db.prepare<[string, number], RunRow>(
-        "SELECT * FROM runs WHERE thread_id = ? ORDER BY rowid DESC LIMIT ?",
+      list: db.prepare<[string, number, number], RunRow>(
+        "SELECT * FROM runs WHERE thread_id = ? ORDER BY rowid DESC LIMIT ? OFFSET ?",
       ),
       running: db.prepare<[], RunRow>("SELECT * FROM runs WHERE status = 'running'"),
       stale: db.prepare<[number], RunRow>(
@@ -129,8 +129,8 @@ export class RunTable {
     this.s.cancel.run(threadId, runId);
   }
 
-  list(threadId: string, limit: number): RunRecord[] {
-    return this.s.list.all(threadId, limit).map(runOf);
+  list(threadId: string, limit: number, offset: number): RunRecord[] {
+    return this.s.list.all(threadId, limit, offset).map(runOf);
   }
 
   stale(now: number, all: boolean): RunRecord[] {

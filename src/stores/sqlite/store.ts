@@ -148,8 +148,8 @@ export class SqliteStore implements ThreadStore {
     return this.runs.get(threadId, runId);
   }
 
-  async listRuns(threadId: string, opts: { limit?: number } = {}) {
-    return this.runs.list(threadId, clamp(opts.limit, 100));
+  async listRuns(threadId: string, opts: { limit?: number; offset?: number } = {}) {
+    return this.runs.list(threadId, clamp(opts.limit, 100), clamp(opts.offset, 0));
   }
 
   async listStaleRuns(now: number, opts: { all?: boolean } = {}) {

@@ -205,6 +205,11 @@ export function runTests(ctx: SuiteContext): void {
         runs.map((r) => r.runId).reverse(),
       );
       expect(await store.listRuns(t, { limit: 1 })).toEqual([runs[2]]);
+      expect(await store.listRuns(t, { limit: 1, offset: 1 })).toEqual([runs[1]]);
+      expect((await store.listRuns(t, { offset: 2 })).map((r) => r.runId)).toEqual([
+        runs[0]!.runId,
+      ]);
+      expect(await store.listRuns(t, { offset: 3 })).toEqual([]);
       expect(await store.getRun(t, uid("none"))).toBeNull();
       expect(await store.listRuns(uid("none"))).toEqual([]);
     });
