@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { JoinTokens, resolveJoinSecret } from "../../src/copilotkit-surface/join-token.js";
+import { CHECKED_AGAINST } from "../../src/copilotkit-surface/wire.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { createMemoryData, createMemoryStore } from "../../src/stores/memory/index.js";
@@ -54,6 +57,23 @@ async function joined(headers: Record<string, string> = {}, url = base()) {
 
 const startRun = (threadId: string, demo: Record<string, unknown> = { delayMs: 1 }) =>
   tl.startRun({ threadId, agentId: "demo", input: { forwardedProps: { demo } } });
+
+describe("CopilotKit surface: the versions it was checked against", () => {
+  it("runs against exactly the CopilotKit and phoenix versions of CHECKED_AGAINST", () => {
+    // The wake rides CopilotKit internals: an upgrade must come with a fresh look (COMPAT.md).
+    const version = (pkg: string) =>
+      (
+        JSON.parse(readFileSync(join("node_modules", pkg, "package.json"), "utf8")) as {
+          version: string;
+        }
+      ).version;
+    expect(version("@copilotkit/react-core")).toBe(CHECKED_AGAINST["@copilotkit/react-core"]);
+    expect(version("@copilotkit/react-core/node_modules/@copilotkit/core")).toBe("1.74.0");
+    expect(version("@copilotkit/core")).toBe("1.75.0");
+    expect(version("@copilotkit/runtime")).toBe(CHECKED_AGAINST["@copilotkit/runtime"]);
+    expect(version("phoenix")).toBe(CHECKED_AGAINST.phoenix);
+  });
+});
 
 describe("CopilotKit surface: /info and the thread store routes", () => {
   it("/copilotkit/info turns the stock chat's wake on; the root /info does not", async () => {

@@ -1,8 +1,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CopilotRuntime, createCopilotRuntimeHandler } from "@copilotkit/runtime/v2";
+import { createCopilotNodeHandler } from "@copilotkit/runtime/v2/node";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import {
+  attachThreadlineSocket,
+  ThreadlineAgentRunner,
+  withThreadline,
+} from "../../src/copilotkit/index.js";
 import { ManualClock } from "../../src/core/scheduler/manual-clock.js";
 import type { ThreadStore } from "../../src/core/store.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
@@ -11,6 +20,7 @@ import { signWebhook } from "../../src/http/hooks/signature.js";
 import { createPostgresStore } from "../../src/stores/postgres/index.js";
 import { createSqliteStore } from "../../src/stores/sqlite/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
+import type { RuntimeServer } from "../copilotkit/runtime-helpers.js";
 import { launchBrowser, withScreenshotOnFailure } from "../helpers/browser.js";
 import {
   messageTexts,
@@ -35,6 +45,9 @@ import { SocketWatch } from "../helpers/wake-page.js";
  * Access: an `authorize` hook where `Bearer <user>` may read the threads `<user>-*` (and `admin`
  * everything), so each page is one principal and the socket may only announce its threads.
  */
+// The runtime's telemetry would try to reach the internet from every test.
+process.env.COPILOTKIT_TELEMETRY_DISABLED = "true";
+
 const HEARTBEAT_MS = 60_000;
 const HOOK_SECRET = "wake-hook-secret";
 const SECRET = "wake-test-join-token-secret";
@@ -92,221 +105,262 @@ afterEach(() => {
   expect(pageErrors.splice(0)).toEqual([]);
 });
 
+type Kind = "threadline" | "runtime";
+
 for (const backend of backends) {
-  describeWithService(
-    await backend.probe(),
-    `stock CopilotKit chat wakes on Threadline's server (${backend.name})`,
-    () => {
-      const clock = new ManualClock();
-      let tl: Threadline;
-      let api: { url: string; close(): Promise<void> };
-      let port = 0;
-      const pages: Page[] = [];
+  const probe = await backend.probe();
+  for (const kind of ["threadline", "runtime"] as Kind[]) {
+    const where =
+      kind === "threadline" ? "Threadline's server" : "a CopilotRuntime with ThreadlineAgentRunner";
+    describeWithService(probe, `stock CopilotKit chat wakes on ${where} (${backend.name})`, () =>
+      wakeSuite(backend, kind),
+    );
+  }
+}
 
-      async function start(): Promise<void> {
-        tl = createThreadline({
-          store: await backend.open(),
-          agents: { demo: new DemoAgent() },
-          authorize,
-          copilotkit: { secret: SECRET },
-          clock,
-          schedules: [
-            {
-              id: "alice-beat",
-              agentId: "demo",
-              threadId: "alice-beat",
-              everyMs: HEARTBEAT_MS,
-              input: { forwardedProps: { demo: { delayMs: 5 } } },
-            },
-          ],
-          hooks: [{ id: "alice-hook", secret: HOOK_SECRET, agentId: "demo", thread: "alice-hook" }],
-        });
-        api = await tl.listen({ port });
-        port = Number(new URL(api.url).port);
-      }
+function wakeSuite(backend: Backend, kind: Kind): void {
+  const name = `${backend.name}-${kind}`;
+  {
+    const clock = new ManualClock();
+    let tl: Threadline;
+    let api: { url: string; close(): Promise<void> };
+    let port = 0;
+    let runtime: RuntimeServer | undefined;
+    let runtimePort = 0;
+    const pages: Page[] = [];
+    /** The stock chat's `runtimeUrl`. */
+    const runtimeUrl = () =>
+      kind === "threadline" ? `${api.url}/copilotkit` : `${runtime!.url}/api/copilotkit`;
 
-      async function stop(): Promise<void> {
-        await api?.close();
-        await tl?.close({ graceMs: 50 });
-      }
-
-      beforeAll(start, 60_000);
-      afterAll(async () => {
-        for (const p of pages) await p.close().catch(() => undefined);
-        await stop();
-      });
-
-      /** Opens the stock chat as `user` on `thread` and waits until its wake is armed. */
-      async function openChat(user: string, thread: string, query: Record<string, string> = {}) {
-        const page = await browser.newPage();
-        pages.push(page);
-        page.on("pageerror", (e) => pageErrors.push(`${thread}: ${e.message}`));
-        const socket = new SocketWatch(page);
-        const url = `${site.url}/?${new URLSearchParams({ server: api.url, thread, token: user, ...query })}`;
-        await page.goto(url);
-        await socket.waitForJoins(1);
-        await waitForRunning(page, false);
-        return { page, socket };
-      }
-
-      /** A run the chat did not start: `POST /threads/:id/runs` on the native API. */
-      async function postRun(
-        threadId: string,
-        words: string[],
-        extra: Record<string, unknown> = {},
-      ) {
-        const res = await fetch(`${api.url}/threads/${threadId}/runs`, {
-          method: "POST",
-          headers: { authorization: "Bearer admin", "content-type": "application/json" },
-          body: JSON.stringify({
+    async function start(): Promise<void> {
+      tl = createThreadline({
+        store: await backend.open(),
+        agents: { demo: new DemoAgent() },
+        authorize,
+        copilotkit: { secret: SECRET },
+        clock,
+        schedules: [
+          {
+            id: "alice-beat",
             agentId: "demo",
-            forwardedProps: { demo: { tokens: words, delayMs: 5 } },
-            ...extra,
-          }),
+            threadId: "alice-beat",
+            everyMs: HEARTBEAT_MS,
+            input: { forwardedProps: { demo: { delayMs: 5 } } },
+          },
+        ],
+        hooks: [{ id: "alice-hook", secret: HOOK_SECRET, agentId: "demo", thread: "alice-hook" }],
+      });
+      api = await tl.listen({ port });
+      port = Number(new URL(api.url).port);
+      if (kind === "runtime") {
+        runtime = await serveWakeRuntime(tl, runtimePort);
+        runtimePort = Number(new URL(runtime.url).port);
+      }
+    }
+
+    async function stop(): Promise<void> {
+      await runtime?.close();
+      await api?.close();
+      await tl?.close({ graceMs: 50 });
+    }
+
+    beforeAll(start, 60_000);
+    afterAll(async () => {
+      for (const p of pages) await p.close().catch(() => undefined);
+      await stop();
+    });
+
+    /** Opens the stock chat as `user` on `thread` and waits until its wake is armed. */
+    async function openChat(user: string, thread: string, query: Record<string, string> = {}) {
+      const page = await browser.newPage();
+      pages.push(page);
+      page.on("pageerror", (e) => pageErrors.push(`${thread}: ${e.message}`));
+      const socket = new SocketWatch(page);
+      const url = `${site.url}/?${new URLSearchParams({ server: api.url, runtime: runtimeUrl(), thread, token: user, ...query })}`;
+      await page.goto(url);
+      await socket.waitForJoins(1);
+      await waitForRunning(page, false);
+      return { page, socket };
+    }
+
+    /** A run the chat did not start: `POST /threads/:id/runs` on the native API. */
+    async function postRun(threadId: string, words: string[], extra: Record<string, unknown> = {}) {
+      const res = await fetch(`${api.url}/threads/${threadId}/runs`, {
+        method: "POST",
+        headers: { authorization: "Bearer admin", "content-type": "application/json" },
+        body: JSON.stringify({
+          agentId: "demo",
+          forwardedProps: { demo: { tokens: words, delayMs: 5 } },
+          ...extra,
+        }),
+      });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { runId: string }).runId;
+    }
+
+    it("a run posted to the native API streams into the open chat", async () => {
+      const { page } = await openChat("alice", "alice-1");
+      await withScreenshotOnFailure(page, `${name}-posted-run`, async () => {
+        await postRun("alice-1", ["posted ", "by ", "curl"]);
+        await waitForReply(page, "posted by curl");
+        await waitForRunning(page, false);
+        expect(await messageTexts(page)).toEqual(["posted by curl"]);
+      });
+    });
+
+    it("a heartbeat tick and a webhook stream in with no user action", async () => {
+      const beat = await openChat("alice", "alice-beat");
+      const hook = await openChat("alice", "alice-hook");
+      await withScreenshotOnFailure(beat.page, `${name}-heartbeat`, async () => {
+        await clock.advance(HEARTBEAT_MS);
+        await waitForReply(beat.page, "Tick 1: the thread is alive.");
+      });
+      await withScreenshotOnFailure(hook.page, `${name}-webhook`, async () => {
+        const body = JSON.stringify({ order: 42 });
+        const res = await fetch(`${api.url}/hooks/alice-hook`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "X-Threadline-Signature": signWebhook(
+              HOOK_SECRET,
+              body,
+              Math.floor(clock.now() / 1000),
+            ),
+          },
+          body,
         });
         expect(res.status).toBe(202);
-        return ((await res.json()) as { runId: string }).runId;
-      }
-
-      it("a run posted to the native API streams into the open chat", async () => {
-        const { page } = await openChat("alice", "alice-1");
-        await withScreenshotOnFailure(page, `${backend.name}-posted-run`, async () => {
-          await postRun("alice-1", ["posted ", "by ", "curl"]);
-          await waitForReply(page, "posted by curl");
-          await waitForRunning(page, false);
-          expect(await messageTexts(page)).toEqual(["posted by curl"]);
-        });
+        await waitForReply(hook.page, "42");
+        await waitForRunning(hook.page, false);
       });
+    });
 
-      it("a heartbeat tick and a webhook stream in with no user action", async () => {
-        const beat = await openChat("alice", "alice-beat");
-        const hook = await openChat("alice", "alice-hook");
-        await withScreenshotOnFailure(beat.page, `${backend.name}-heartbeat`, async () => {
-          await clock.advance(HEARTBEAT_MS);
-          await waitForReply(beat.page, "Tick 1: the thread is alive.");
-        });
-        await withScreenshotOnFailure(hook.page, `${backend.name}-webhook`, async () => {
-          const body = JSON.stringify({ order: 42 });
-          const res = await fetch(`${api.url}/hooks/alice-hook`, {
-            method: "POST",
-            headers: {
-              "content-type": "application/json",
-              "X-Threadline-Signature": signWebhook(
-                HOOK_SECRET,
-                body,
-                Math.floor(clock.now() / 1000),
-              ),
-            },
-            body,
-          });
-          expect(res.status).toBe(202);
-          await waitForReply(hook.page, "42");
-          await waitForRunning(hook.page, false);
-        });
-      });
-
-      it("a run that starts between page load and socket join is shown", async () => {
-        const page = await browser.newPage();
-        pages.push(page);
-        page.on("pageerror", (e) => pageErrors.push(`gap: ${e.message}`));
-        const socket = new SocketWatch(page);
-        let runId = "";
-        // Hold the join-token request until the chat's first connect is over, and start (and
-        // finish) a run in that window: the socket joins only after it.
-        const connected = page.waitForResponse((r) => r.url().includes("/agent/demo/connect"));
-        await page.route("**/copilotkit/threads/subscribe", async (route) => {
-          await (await connected).finished();
-          runId = await postRun("alice-gap", ["in ", "the ", "gap"]);
-          await waitFor(
-            async () => (await tl.store.getRun("alice-gap", runId))?.status === "succeeded",
-            "the gap run",
-          );
-          await route.continue();
-        });
-        await page.goto(
-          `${site.url}/?${new URLSearchParams({ server: api.url, thread: "alice-gap", token: "alice" })}`,
+    it("a run that starts between page load and socket join is shown", async () => {
+      const page = await browser.newPage();
+      pages.push(page);
+      page.on("pageerror", (e) => pageErrors.push(`gap: ${e.message}`));
+      const socket = new SocketWatch(page);
+      let runId = "";
+      // Hold the join-token request until the chat's first connect is over, and start (and
+      // finish) a run in that window: the socket joins only after it.
+      const connected = page.waitForResponse((r) => r.url().includes("/agent/demo/connect"));
+      await page.route("**/copilotkit/threads/subscribe", async (route) => {
+        await (await connected).finished();
+        runId = await postRun("alice-gap", ["in ", "the ", "gap"]);
+        await waitFor(
+          async () => (await tl.store.getRun("alice-gap", runId))?.status === "succeeded",
+          "the gap run",
         );
-        await withScreenshotOnFailure(page, `${backend.name}-gap`, async () => {
-          await socket.waitForJoins(1);
-          await waitForReply(page, "in the gap");
-          expect(socket.activity().some((a) => a.runId === runId)).toBe(true);
+        await route.continue();
+      });
+      await page.goto(
+        `${site.url}/?${new URLSearchParams({ server: api.url, thread: "alice-gap", token: "alice" })}`,
+      );
+      await withScreenshotOnFailure(page, `${name}-gap`, async () => {
+        await socket.waitForJoins(1);
+        await waitForReply(page, "in the gap");
+        expect(socket.activity().some((a) => a.runId === runId)).toBe(true);
+        await waitForRunning(page, false);
+      });
+    });
+
+    it("the user's messages get one reply each; a server run queued behind one follows it", async () => {
+      const { page } = await openChat("alice", "alice-chat", { tokens: "20", delayMs: "25" });
+      await withScreenshotOnFailure(page, `${name}-own-and-queued`, async () => {
+        await send(page, "first");
+        await waitForReply(page, "w1w2w3");
+        await waitForRunning(page, true);
+        // While the user's run streams, the server queues one behind it.
+        await postRun("alice-chat", ["queued ", "behind"], { multitask: "enqueue" });
+        await waitForReply(page, "queued behind");
+        await waitForRunning(page, false);
+        expect(await messageTexts(page)).toEqual([
+          Array.from({ length: 20 }, (_, i) => `w${i + 1}`).join(""),
+          "queued behind",
+        ]);
+        // The input is not stuck: the user chats on, and each turn gets exactly one reply.
+        await send(page, "second");
+        await waitForReply(page, "w20", 2);
+        await waitForRunning(page, false);
+        const texts = await messageTexts(page);
+        expect(texts).toHaveLength(3);
+        expect(await messageTexts(page, "user")).toEqual(["first", "second"]);
+      });
+    });
+
+    it("a second principal's chat is never woken by the first one's threads", async () => {
+      const alice = await openChat("alice", "alice-private");
+      const bob = await openChat("bob", "bob-1");
+      await postRun("alice-private", ["for ", "alice"]);
+      await waitForReply(alice.page, "for alice");
+      await postRun("bob-1", ["for ", "bob"]);
+      await waitForReply(bob.page, "for bob");
+      const threads = (s: SocketWatch) => new Set(s.activity().map((a) => a.threadId));
+      expect(threads(bob.socket).has("bob-1")).toBe(true);
+      expect([...threads(bob.socket)].every((t) => String(t).startsWith("bob-"))).toBe(true);
+      expect(threads(alice.socket).has("bob-1")).toBe(false);
+    });
+
+    it("a run started by another instance on the same store streams in", async () => {
+      const { page } = await openChat("alice", "alice-other");
+      const other = createThreadline({
+        store: await backend.open(),
+        agents: { demo: new DemoAgent() },
+      });
+      try {
+        await other.startRun({
+          threadId: "alice-other",
+          agentId: "demo",
+          input: {
+            forwardedProps: { demo: { tokens: ["from ", "instance ", "two"], delayMs: 30 } },
+          },
+        });
+        await withScreenshotOnFailure(page, `${name}-other-instance`, async () => {
+          await waitForReply(page, "from instance two");
           await waitForRunning(page, false);
         });
-      });
+        await other.coordinator.idle("alice-other");
+      } finally {
+        await other.close({ graceMs: 50 });
+      }
+    });
 
-      it("the user's messages get one reply each; a server run queued behind one follows it", async () => {
-        const { page } = await openChat("alice", "alice-chat", { tokens: "20", delayMs: "25" });
-        await withScreenshotOnFailure(page, `${backend.name}-own-and-queued`, async () => {
-          await send(page, "first");
-          await waitForReply(page, "w1w2w3");
-          await waitForRunning(page, true);
-          // While the user's run streams, the server queues one behind it.
-          await postRun("alice-chat", ["queued ", "behind"], { multitask: "enqueue" });
-          await waitForReply(page, "queued behind");
-          await waitForRunning(page, false);
-          expect(await messageTexts(page)).toEqual([
-            Array.from({ length: 20 }, (_, i) => `w${i + 1}`).join(""),
-            "queued behind",
-          ]);
-          // The input is not stuck: the user chats on, and each turn gets exactly one reply.
-          await send(page, "second");
-          await waitForReply(page, "w20", 2);
-          await waitForRunning(page, false);
-          const texts = await messageTexts(page);
-          expect(texts).toHaveLength(3);
-          expect(await messageTexts(page, "user")).toEqual(["first", "second"]);
-        });
+    it("after a server restart the open page shows the next server run without a reload", async () => {
+      const { page, socket } = await openChat("alice", "alice-restart");
+      await withScreenshotOnFailure(page, `${name}-restart`, async () => {
+        await stop();
+        await start();
+        // CopilotKit reconnects with the same join token; it is still valid on the new process.
+        await socket.waitForJoins(2);
+        await postRun("alice-restart", ["after ", "the ", "restart"]);
+        await waitForReply(page, "after the restart");
+        await waitForRunning(page, false);
       });
+    }, 60_000);
+  }
+}
 
-      it("a second principal's chat is never woken by the first one's threads", async () => {
-        const alice = await openChat("alice", "alice-private");
-        const bob = await openChat("bob", "bob-1");
-        await postRun("alice-private", ["for ", "alice"]);
-        await waitForReply(alice.page, "for alice");
-        await postRun("bob-1", ["for ", "bob"]);
-        await waitForReply(bob.page, "for bob");
-        const threads = (s: SocketWatch) => new Set(s.activity().map((a) => a.threadId));
-        expect(threads(bob.socket).has("bob-1")).toBe(true);
-        expect([...threads(bob.socket)].every((t) => String(t).startsWith("bob-"))).toBe(true);
-        expect(threads(alice.socket).has("bob-1")).toBe(false);
-      });
-
-      it("a run started by another instance on the same store streams in", async () => {
-        const { page } = await openChat("alice", "alice-other");
-        const other = createThreadline({
-          store: await backend.open(),
-          agents: { demo: new DemoAgent() },
-        });
-        try {
-          await other.startRun({
-            threadId: "alice-other",
-            agentId: "demo",
-            input: {
-              forwardedProps: { demo: { tokens: ["from ", "instance ", "two"], delayMs: 30 } },
-            },
-          });
-          await withScreenshotOnFailure(page, `${backend.name}-other-instance`, async () => {
-            await waitForReply(page, "from instance two");
-            await waitForRunning(page, false);
-          });
-          await other.coordinator.idle("alice-other");
-        } finally {
-          await other.close({ graceMs: 50 });
-        }
-      });
-
-      it("after a server restart the open page shows the next server run without a reload", async () => {
-        const { page, socket } = await openChat("alice", "alice-restart");
-        await withScreenshotOnFailure(page, `${backend.name}-restart`, async () => {
-          await stop();
-          await start();
-          // CopilotKit reconnects with the same join token; it is still valid on the new process.
-          await socket.waitForJoins(2);
-          await postRun("alice-restart", ["after ", "the ", "restart"]);
-          await waitForReply(page, "after the restart");
-          await waitForRunning(page, false);
-        });
-      }, 60_000);
-    },
+/** A real CopilotRuntime on `tl`'s threads, with the wake added by `withThreadline`. */
+async function serveWakeRuntime(tl: Threadline, port: number): Promise<RuntimeServer> {
+  const runtime = new CopilotRuntime({
+    agents: { demo: new DemoAgent() },
+    runner: new ThreadlineAgentRunner({ threadline: tl }),
+  });
+  const options = withThreadline(
+    { runtime, basePath: "/api/copilotkit", cors: true },
+    { threadline: tl },
   );
+  const server = createServer(createCopilotNodeHandler(createCopilotRuntimeHandler(options)));
+  const detach = attachThreadlineSocket(server, options);
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const { port: bound } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        detach();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
