@@ -18,6 +18,8 @@ export interface ServeArgs {
   instanceId?: string;
   /** Demo heartbeat interval; 0 turns it off. */
   heartbeatMs: number;
+  /** Key of the CopilotKit surface's join tokens (the same on every instance). */
+  copilotkitSecret?: string;
 }
 
 export const USAGE = `Usage: threadline serve [options]
@@ -38,6 +40,10 @@ Options:
                       (default 15000; env THREADLINE_LEASE_MS)
   --instance-id <id>  this instance's name in run leases (default host:pid:random;
                       env THREADLINE_INSTANCE_ID)
+  --copilotkit-secret <s>
+                      key of the join tokens of the CopilotKit surface (/copilotkit); give every
+                      instance the same one (env THREADLINE_COPILOTKIT_SECRET; default: derived
+                      from --token)
   -h, --help          show this help
 `;
 
@@ -62,6 +68,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       "lease-ms": { type: "string" },
       "instance-id": { type: "string" },
       "heartbeat-ms": { type: "string" },
+      "copilotkit-secret": { type: "string" },
     },
   });
   const portText = values.port ?? env.PORT ?? "8787";
@@ -100,6 +107,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       `--heartbeat-ms must be 0 (off) or an integer >= 1000, got '${heartbeatText}'`,
     );
   }
+  const copilotkitSecret = values["copilotkit-secret"] ?? env.THREADLINE_COPILOTKIT_SECRET;
   const host = values.host ?? env.HOST ?? "127.0.0.1";
   const token = values.token ?? env.THREADLINE_TOKEN ?? undefined;
   const insecure = values.insecure === true;
@@ -123,5 +131,6 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     ...(leaseMs === undefined ? {} : { leaseMs }),
     ...(instanceId ? { instanceId } : {}),
     heartbeatMs: values["no-demo"] === true ? 0 : heartbeatMs,
+    ...(copilotkitSecret ? { copilotkitSecret } : {}),
   };
 }

@@ -41,6 +41,9 @@ async function serve(argv: string[]): Promise<void> {
     ...(args.token ? { token: args.token } : {}),
     ...(args.leaseMs === undefined ? {} : { leaseMs: args.leaseMs }),
     ...(args.instanceId ? { instanceId: args.instanceId } : {}),
+    ...(args.copilotkitSecret
+      ? { copilotkit: { ...config.copilotkit, secret: args.copilotkitSecret } }
+      : {}),
   });
   // The demo thread exists from the start, so the README's first `curl` has something to follow.
   if (args.demo) await store.ensureThread("demo", { demo: true });
@@ -60,6 +63,9 @@ async function serve(argv: string[]): Promise<void> {
     },
     `Threadline listening on ${server.url}`,
   );
+  if (tl.copilotkit) {
+    logger.info(`CopilotKit runtimeUrl: ${server.url}${tl.copilotkit.basePath}`);
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
