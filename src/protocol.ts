@@ -104,3 +104,8 @@ export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 export const RUN_ERROR_INTERRUPTED = "INTERRUPTED";
 /** `RUN_ERROR.code` when the agent failed. */
 export const RUN_ERROR_AGENT_FAILED = "AGENT_ERROR";
+/**
+ * `RUN_ERROR.code` when the agent's event stream ended without RUN_FINISHED or RUN_ERROR (an
+ * upstream stream cut short, say): never recorded as a success. Same code as CopilotKit's.
+ */
+export const RUN_ERROR_INCOMPLETE_STREAM = "INCOMPLETE_STREAM";

@@ -346,7 +346,8 @@ export class Coordinator {
         this.logger.warn({ err: agentError, threadId, runId }, "agent failed");
         writer.fail(message);
       } else {
-        writer.finish();
+        // A no-op when the agent ended its run itself; else INCOMPLETE_STREAM (not a success).
+        writer.endOfStream();
       }
       await writer.flushed();
       if (!fatal && writer.lastSeq !== undefined) {

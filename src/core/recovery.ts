@@ -4,6 +4,7 @@ import { isOwnerGone } from "./instance.js";
 import { trackStoredRun } from "./run-log.js";
 import type { ThreadStore } from "./store.js";
 import type { RunRecord } from "./types.js";
+import { ViewBuilder } from "./view.js";
 
 export interface StaleRun {
   run: RunRecord;
@@ -56,9 +57,14 @@ export async function interruptRun(
   }
   const tracker = await trackStoredRun(store, run.threadId, run.runId, claimed.run.startSeq);
   const events = [
-    ...tracker.closingEvents(),
+    ...tracker.closingEvents({ kind: "error", code: RUN_ERROR_INTERRUPTED, message }),
     { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent,
   ];
-  await store.append(run.threadId, claimed.fence, events);
+  // The closing events change the thread's messages too (a tool message for each unanswered
+  // tool call): the view update goes with them, as a RunWriter's would.
+  const thread = await store.getThread(run.threadId);
+  const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
+  for (const event of events) view.apply(event);
+  await store.append(run.threadId, claimed.fence, events, view.takeUpdate());
   return true;
 }

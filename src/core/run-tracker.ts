@@ -1,4 +1,5 @@
 import { type BaseEvent, EventType } from "@ag-ui/core";
+import { RUN_ERROR_INCOMPLETE_STREAM } from "../protocol.js";
 
 type Owner = string | undefined;
 type Kind =
@@ -56,13 +57,55 @@ const CLOSE_ORDER: Kind[] = [
 ];
 
 /**
+ * How a run ends that did not end by itself, for its closing events:
+ * - `finished`: the agent's own RUN_FINISHED (tool calls it left without a result are the
+ *   client's to answer: frontend tools);
+ * - `stopped`: cancelled (stop, cancel, `interrupt`);
+ * - `error`: failed, interrupted, or the agent's stream ended without a terminal event.
+ */
+export type RunEnding =
+  | { kind: "finished" }
+  | { kind: "stopped" }
+  | { kind: "error"; code: string; message: string };
+
+/**
+ * The content of the TOOL_CALL_RESULT written for a tool call a run left unanswered, as
+ * CopilotKit's `finalizeRunEvents` writes it: a thread must never keep an assistant tool call
+ * without its tool message (the next run sends the history to a model; OpenAI-style APIs
+ * reject it).
+ */
+export function unansweredToolResult(ending: RunEnding): Record<string, string> {
+  if (ending.kind === "stopped") {
+    return {
+      status: "stopped",
+      reason: "stop_requested",
+      message: "The run was stopped before this tool call had a result.",
+    };
+  }
+  const e = ending as { code: string; message: string };
+  return {
+    status: "error",
+    reason: e.code === RUN_ERROR_INCOMPLETE_STREAM ? "missing_terminal_event" : "run_error",
+    code: e.code,
+    message: e.message,
+  };
+}
+
+interface ToolCall {
+  owner: Owner;
+  answered: boolean;
+}
+
+/**
  * Tracks what a run has opened and not yet closed (text messages, tool calls, reasoning, steps,
- * subagents), so that (a) a run that fails or is cancelled can be closed validly — AG-UI's
- * verifier rejects RUN_FINISHED while anything is open — and (b) a stream that starts mid-run can
- * re-open what is open with START events.
+ * subagents), and its tool calls without a result, so that (a) a run that fails or is cancelled
+ * can be closed validly — AG-UI's verifier rejects RUN_FINISHED while anything is open — and
+ * every tool call it made has a tool message, and (b) a stream that starts mid-run can re-open
+ * what is open with START events.
  */
 export class RunTracker {
   private open = new Map<string, Open>();
+  private toolCalls = new Map<string, ToolCall>();
   runStarted: BaseEvent | undefined;
   terminal: BaseEvent | undefined;
 
@@ -72,12 +115,26 @@ export class RunTracker {
         this.runStarted = event;
         this.terminal = undefined;
         this.open.clear();
+        this.toolCalls.clear();
         return;
       case EventType.RUN_FINISHED:
       case EventType.RUN_ERROR:
         this.terminal = event;
         this.open.clear();
+        this.toolCalls.clear();
         return;
+      case EventType.TOOL_CALL_START: {
+        const id = fieldOf(event, "toolCallId");
+        if (id !== undefined && !this.toolCalls.has(id)) {
+          this.toolCalls.set(id, { owner: fieldOf(event, "subagentRunId"), answered: false });
+        }
+        break;
+      }
+      case EventType.TOOL_CALL_RESULT: {
+        const call = this.toolCalls.get(fieldOf(event, "toolCallId") ?? "");
+        if (call) call.answered = true;
+        return;
+      }
       case EventType.SUBAGENT_STARTED: {
         // A subagent's own lane is keyed by its id, not by an owner tag.
         const id = fieldOf(event, "subagentRunId") ?? "";
@@ -122,11 +179,16 @@ export class RunTracker {
     return [...this.open.values()].map((o) => o.start);
   }
 
-  /** END events that close everything open, innermost first. */
-  closingEvents(): BaseEvent[] {
+  /**
+   * The events that close the run before its terminal event: END events for everything open,
+   * innermost first, and (unless the agent finished it) a TOOL_CALL_RESULT for each tool call of
+   * the run without one — after the messages are closed, before steps and subagents are.
+   */
+  closingEvents(ending: RunEnding): BaseEvent[] {
     const out: BaseEvent[] = [];
     const opens = [...this.open.values()].reverse();
     for (const kind of CLOSE_ORDER) {
+      if (kind === "step" && ending.kind !== "finished") out.push(...this.toolResults(ending));
       for (const o of opens) {
         if (o.kind !== kind) continue;
         const tag = o.owner === undefined ? {} : { subagentRunId: o.owner };
@@ -165,6 +227,23 @@ export class RunTracker {
             break;
         }
       }
+    }
+    return out;
+  }
+
+  private toolResults(ending: RunEnding): BaseEvent[] {
+    const content = JSON.stringify(unansweredToolResult(ending));
+    const out: BaseEvent[] = [];
+    for (const [toolCallId, call] of this.toolCalls) {
+      if (call.answered) continue;
+      out.push({
+        type: EventType.TOOL_CALL_RESULT,
+        toolCallId,
+        messageId: `${toolCallId}-result`,
+        role: "tool",
+        content,
+        ...(call.owner === undefined ? {} : { subagentRunId: call.owner }),
+      } as BaseEvent);
     }
     return out;
   }

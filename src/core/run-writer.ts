@@ -1,6 +1,6 @@
-import { type BaseEvent, EventType, type RunAgentInput } from "@ag-ui/core";
-import { METADATA_KEY, RUN_ERROR_AGENT_FAILED } from "../protocol.js";
-import { RunTracker } from "./run-tracker.js";
+import { type BaseEvent, EventType, type Message, type RunAgentInput } from "@ag-ui/core";
+import { METADATA_KEY, RUN_ERROR_AGENT_FAILED, RUN_ERROR_INCOMPLETE_STREAM } from "../protocol.js";
+import { type RunEnding, RunTracker } from "./run-tracker.js";
 import type { ThreadStore } from "./store.js";
 import type { EventRecord, Fence, RunTrigger } from "./types.js";
 import type { ViewBuilder } from "./view.js";
@@ -20,7 +20,10 @@ export interface RunWriterOptions {
 /**
  * Turns one run's agent events into committed log entries.
  * - Normalises the stream: exactly one RUN_STARTED (ours, with provenance), nothing after the
- *   terminal event, every open construct closed before a terminal event we synthesise.
+ *   terminal event, every open construct closed before any terminal event, and (CopilotKit's
+ *   finalization contract) a TOOL_CALL_RESULT for every tool call a run that did not finish by
+ *   itself left unanswered. An agent's own RUN_STARTED adds what its `input` brings (see
+ *   `adoptInput`).
  * - Group commit: everything written within one tick goes into one `append`; appends of a run
  *   are strictly sequential, so order is preserved without locks.
  */
@@ -68,14 +71,22 @@ export class RunWriter {
     switch (event.type) {
       case EventType.RUN_STARTED:
         // We opened the run already; the agent's own RUN_STARTED would be a second one.
-        return undefined;
+        this.adoptInput((event as { input?: Partial<RunAgentInput> }).input);
+        break;
       case EventType.RUN_FINISHED:
-        this.push({
-          ...event,
-          threadId: this.opts.threadId,
-          runId: this.runId,
-        } as BaseEvent);
+        this.end({ ...event, threadId: this.opts.threadId, runId: this.runId } as BaseEvent, {
+          kind: "finished",
+        });
         return undefined;
+      case EventType.RUN_ERROR: {
+        const e = event as { code?: string; message?: string };
+        this.end(event, {
+          kind: "error",
+          code: e.code ?? RUN_ERROR_AGENT_FAILED,
+          message: e.message ?? "the agent reported an error",
+        });
+        return undefined;
+      }
       default:
         this.push(event);
     }
@@ -83,31 +94,68 @@ export class RunWriter {
     return undefined;
   }
 
-  /** Closes the run successfully (if the agent did not). */
-  finish(): void {
-    this.end({ type: EventType.RUN_FINISHED, threadId: this.opts.threadId, runId: this.runId });
+  /**
+   * The agent's stream is over. Without its own terminal event that is no success: the run ends
+   * with RUN_ERROR `INCOMPLETE_STREAM` (status `failed`), as CopilotKit's runners end it.
+   */
+  endOfStream(): void {
+    this.fail(
+      "the agent's event stream ended without RUN_FINISHED or RUN_ERROR",
+      RUN_ERROR_INCOMPLETE_STREAM,
+    );
   }
 
   /** Closes the run as cancelled: RUN_FINISHED whose metadata says so. */
   cancel(reason: string): void {
-    this.end({
-      type: EventType.RUN_FINISHED,
-      threadId: this.opts.threadId,
-      runId: this.runId,
-      metadata: { [METADATA_KEY]: { outcome: "cancelled", reason } },
-    } as BaseEvent);
+    this.end(
+      {
+        type: EventType.RUN_FINISHED,
+        threadId: this.opts.threadId,
+        runId: this.runId,
+        metadata: { [METADATA_KEY]: { outcome: "cancelled", reason } },
+      } as BaseEvent,
+      { kind: "stopped" },
+    );
   }
 
   /** Closes the run with RUN_ERROR. */
   fail(message: string, code: string = RUN_ERROR_AGENT_FAILED): void {
-    this.end({ type: EventType.RUN_ERROR, message, code } as BaseEvent);
+    this.end({ type: EventType.RUN_ERROR, message, code } as BaseEvent, {
+      kind: "error",
+      code,
+      message,
+    });
   }
 
-  private end(terminal: BaseEvent): void {
+  private end(terminal: BaseEvent, ending: RunEnding): void {
     if (this.closed) return;
     if (!this.tracker.runStarted) return;
-    for (const e of this.tracker.closingEvents()) this.push(e);
+    for (const e of this.tracker.closingEvents(ending)) this.push(e);
     this.push(terminal);
+  }
+
+  /**
+   * An agent's RUN_STARTED may carry the input it ran with. What that adds to the thread is kept:
+   * messages the thread has not seen (as one MESSAGES_SNAPSHOT of the thread with them, since a
+   * run has only one RUN_STARTED — ours) and a state other than the one the run was given (a STATE_SNAPSHOT).
+   * Echoing the input it was given adds nothing. Activity messages are UI-only and skipped.
+   */
+  private adoptInput(input: Partial<RunAgentInput> | undefined): void {
+    if (!input || typeof input !== "object") return;
+    const { view } = this.opts;
+    const fresh = (Array.isArray(input.messages) ? input.messages : []).filter(
+      (m: Message) => m && typeof m.id === "string" && m.role !== "activity" && !view.has(m.id),
+    );
+    if (fresh.length > 0) {
+      this.push({
+        type: EventType.MESSAGES_SNAPSHOT,
+        messages: [...view.getMessages(), ...fresh],
+      } as BaseEvent);
+    }
+    const given = (this.tracker.runStarted as { input?: RunAgentInput } | undefined)?.input?.state;
+    if (input.state !== undefined && JSON.stringify(input.state) !== JSON.stringify(given)) {
+      this.push({ type: EventType.STATE_SNAPSHOT, snapshot: input.state } as BaseEvent);
+    }
   }
 
   private push(event: BaseEvent): void {

@@ -79,21 +79,22 @@ describe("coordinator", () => {
     expect((await logOf("t")).length).toBe(log.length);
   });
 
-  it("a run the agent ends without RUN_FINISHED is closed validly", async () => {
+  it("a run the agent ends without RUN_FINISHED is closed validly, as INCOMPLETE_STREAM", async () => {
     const { runId } = await tl.startRun({ threadId: "t", agentId: "gate" });
     const run = await GateAgent.nth(0);
     run.started();
     run.text("m1", "the agent never finishes its message");
     run.emit({ type: "STEP_STARTED", stepName: "s" } as BaseEvent);
     run.complete();
-    expect(await ended("t", runId)).toBe("succeeded");
+    expect(await ended("t", runId)).toBe("failed");
     const log = await logOf("t");
     await verifyWithAgUi(log);
     expect(log.map((e) => e.type).slice(-3)).toEqual([
       "TEXT_MESSAGE_END",
       "STEP_FINISHED",
-      "RUN_FINISHED",
+      "RUN_ERROR",
     ]);
+    expect(log.at(-1)).toMatchObject({ code: "INCOMPLETE_STREAM" });
   });
 
   it("multitask: reject → THREAD_BUSY, enqueue → FIFO, interrupt → cancels the active run", async () => {
