@@ -63,25 +63,35 @@ const authorize: AuthorizeHook = (request, ctx) => {
 interface Backend {
   name: string;
   probe(): Promise<Probe>;
-  /** A store on this suite's data (the same data every time: restarts, second instances). */
-  open(): Promise<ThreadStore>;
+  /**
+   * A store on the data of suite `tag` (the same data every time: restarts, second instances;
+   * each suite its own).
+   */
+  open(tag: string): Promise<ThreadStore>;
   cleanup(): Promise<void>;
 }
 
 const dir = mkdtempSync(join(tmpdir(), "threadline-wake-"));
-const schema = freshSchema("wake");
+const schemas = new Map<string, string>();
+const schemaOf = (tag: string) => {
+  if (!schemas.has(tag)) schemas.set(tag, freshSchema(`wake_${tag}`));
+  return schemas.get(tag)!;
+};
 const backends: Backend[] = [
   {
     name: "sqlite",
     probe: async () => ({ name: "SQLite", up: true, reason: "" }),
-    open: async () => createSqliteStore({ path: join(dir, "wake.db"), pollMs: 20 }),
+    open: async (tag) => createSqliteStore({ path: join(dir, `${tag}.db`), pollMs: 20 }),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   },
   {
     name: "postgres",
     probe: () => probePostgres(),
-    open: () => createPostgresStore({ connectionString: PG_URL, schema, pool: { max: 4 } }),
-    cleanup: () => dropSchema(schema),
+    open: (tag) =>
+      createPostgresStore({ connectionString: PG_URL, schema: schemaOf(tag), pool: { max: 4 } }),
+    cleanup: async () => {
+      for (const schema of schemas.values()) await dropSchema(schema);
+    },
   },
 ];
 
@@ -134,7 +144,7 @@ function wakeSuite(backend: Backend, kind: Kind): void {
 
     async function start(): Promise<void> {
       tl = createThreadline({
-        store: await backend.open(),
+        store: await backend.open(kind),
         agents: { demo: new DemoAgent() },
         authorize,
         copilotkit: { secret: SECRET },
@@ -304,7 +314,7 @@ function wakeSuite(backend: Backend, kind: Kind): void {
     it("a run started by another instance on the same store streams in", async () => {
       const { page } = await openChat("alice", "alice-other");
       const other = createThreadline({
-        store: await backend.open(),
+        store: await backend.open(kind),
         agents: { demo: new DemoAgent() },
       });
       try {

@@ -14,7 +14,10 @@ export function interceptStore(
   return new Proxy(store, {
     get(target, key, receiver) {
       const value: unknown = Reflect.get(target, key, receiver);
-      if (typeof value !== "function" || key === "subscribe" || key === "close") return value;
+      // Subscriptions are synchronous (they return an unsubscribe function): not intercepted.
+      if (typeof value !== "function" || String(key).startsWith("subscribe") || key === "close") {
+        return value;
+      }
       const call = (value as Call).bind(target);
       return (...args: unknown[]) => around(String(key), call, args);
     },
