@@ -33,6 +33,13 @@ export const SSE_KEEPALIVE = ": keepalive\n\n";
 export const DEFAULT_KEEPALIVE_MS = 15_000;
 
 /**
+ * Comment line that ends a follow stream because its thread was deleted; the server closes the
+ * stream right after it. A client must not reconnect: the thread is gone (an id used again names
+ * a new thread, whose seqs start at 1 again).
+ */
+export const SSE_THREAD_DELETED = ": thread-deleted\n\n";
+
+/**
  * Connect options as headers (CopilotKit's runtime forwards `x-*` headers to its runner but not
  * the connect body): follow forever, resume after a seq, choose the replay mode. Threadline's own
  * `/agent/:id/connect` honours them too.

@@ -8,6 +8,8 @@ import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
 import { type Logger, silentLogger } from "./core/logger.js";
 import { type ScheduleInput, Scheduler, type SchedulerClock } from "./core/scheduler/index.js";
 import type { ThreadStore } from "./core/store.js";
+import { deleteThread, type ThreadDeletion, updateThread } from "./core/thread-admin.js";
+import type { ThreadPatch, ThreadSummary } from "./core/types.js";
 import { createApp } from "./http/app.js";
 import type { AuthorizeHook } from "./http/auth.js";
 import { compileHooks, type HookConfig } from "./http/hooks/hook-config.js";
@@ -71,6 +73,17 @@ export interface Threadline {
   /** Programmatic trigger: trigger kind `api` unless `trigger` says otherwise. */
   startRun: Coordinator["startRun"];
   cancelRun: Coordinator["cancelRun"];
+  /**
+   * Applies a metadata merge patch (RFC 7386: `null` removes a key) to a thread, e.g. a
+   * CopilotKit thread's `name` or `archived`. THREAD_NOT_FOUND for an unknown thread.
+   */
+  updateThread(threadId: string, patch: ThreadPatch): Promise<ThreadSummary>;
+  /**
+   * Deletes a thread and everything tied to it (log, view, runs, queue). An active run is
+   * cancelled first, so followers see it end; then their streams end with the thread-deleted
+   * marker (PROTOCOL.md §2.7). THREAD_NOT_FOUND for an unknown thread.
+   */
+  deleteThread(threadId: string): Promise<ThreadDeletion>;
   /** Follow a thread: replay, then the live tail, until aborted or `return()`ed. */
   follow(threadId: string, opts?: FollowOptions): Follow;
   listen(
@@ -120,6 +133,13 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     fetch: (request) => Promise.resolve(tl.app.fetch(request)),
     startRun: (req: StartRunRequest) => coordinator.startRun(req),
     cancelRun: (threadId, runId) => coordinator.cancelRun(threadId, runId),
+    updateThread: (threadId, patch) => updateThread(options.store, threadId, patch),
+    async deleteThread(threadId) {
+      const deleted = await deleteThread({ store: options.store, coordinator }, threadId);
+      // This process's followers of the thread end now.
+      for (const f of follows) if (f.threadId === threadId) f.threadDeleted();
+      return deleted;
+    },
     follow(threadId, opts) {
       const f: Follow = new Follow(options.store, fanout, threadId, {
         ...opts,
@@ -182,4 +202,4 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
   return tl;
 }
 
-export type { FollowItem, FollowOptions };
+export type { FollowItem, FollowOptions, ThreadDeletion, ThreadPatch };

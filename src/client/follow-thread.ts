@@ -9,6 +9,7 @@ import {
   type ReplayMode,
   SSE_EVENT_REOPEN,
   SSE_EVENT_SNAPSHOT,
+  SSE_THREAD_DELETED,
 } from "../protocol.js";
 import { type BackoffOptions, backoffDelay, sleep } from "./backoff.js";
 import {
@@ -70,6 +71,9 @@ export interface FollowThreadOptions {
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 const MAX_RETRY_AFTER_MS = 60_000;
 
+/** The comment text of the thread-deleted marker (`: thread-deleted`). */
+const DELETED_COMMENT = SSE_THREAD_DELETED.slice(2).trim();
+
 const protocolError = (message: string) =>
   new ThreadlineError("PROTOCOL_ERROR", message, { status: 502 });
 
@@ -104,8 +108,9 @@ function retryAfterMs(response: Response): number {
  * server fills). A synthetic compact-replay prefix is yielded only once complete, so a drop in
  * the middle of it never leaves half a snapshot run behind.
  *
- * It ends only when `signal` aborts or the caller leaves the loop. Errors no retry can fix (401,
- * 403, 404, 400...) are thrown as ThreadlineError.
+ * It ends when `signal` aborts, the caller leaves the loop, or the thread is deleted (the server's
+ * thread-deleted marker, PROTOCOL.md §2.7). Errors no retry can fix (401, 403, 404, 400...) are
+ * thrown as ThreadlineError.
  */
 export async function* followThread(
   baseUrl: string,
@@ -194,13 +199,21 @@ export async function* followThread(
         });
 
         let prefix: ThreadEvent[] = [];
+        let deleted = false;
         try {
           for await (const frame of readSseFrames(
             response.body ?? new ReadableStream(),
             conn.signal,
           )) {
             failures = 0;
-            if (frame.data === undefined) continue; // keep-alive comment or empty frame
+            if (frame.data === undefined) {
+              // A keep-alive comment or an empty frame, or the end of the thread.
+              if (frame.commentText === DELETED_COMMENT) {
+                deleted = true;
+                break;
+              }
+              continue;
+            }
             const event = parseEvent(frame);
             const kind =
               frame.event === SSE_EVENT_SNAPSHOT
@@ -243,6 +256,8 @@ export async function* followThread(
           reason = "the stream failed";
           failure = error;
         }
+        // The thread is gone for good: reconnecting would only find a 404 (or a new thread).
+        if (deleted) return;
       }
 
       if (outer?.aborted) return;

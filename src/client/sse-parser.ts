@@ -18,6 +18,8 @@ export interface SseFrame {
   data?: string;
   /** True when the block held only comment lines (e.g. `: keepalive`). */
   comment?: boolean;
+  /** Such a block's last comment, without the leading ':' and one space (e.g. `keepalive`). */
+  commentText?: string;
 }
 
 /**
@@ -30,6 +32,7 @@ export class SseParser {
   private event: string | undefined;
   private data: string[] | undefined;
   private sawComment = false;
+  private commentText = "";
 
   push(text: string): SseFrame[] {
     this.buffer += text;
@@ -71,6 +74,7 @@ export class SseParser {
     if (line === "") return this.dispatch();
     if (line.startsWith(":")) {
       this.sawComment = true;
+      this.commentText = line.startsWith(": ") ? line.slice(2) : line.slice(1);
       return undefined;
     }
     const colon = line.indexOf(":");
@@ -101,7 +105,7 @@ export class SseParser {
       if (this.event !== undefined) frame.event = this.event;
       if (this.data) frame.data = this.data.join("\n");
     } else if (this.sawComment) {
-      frame = { comment: true };
+      frame = { comment: true, commentText: this.commentText };
     }
     this.reset();
     return frame;
@@ -112,6 +116,7 @@ export class SseParser {
     this.event = undefined;
     this.data = undefined;
     this.sawComment = false;
+    this.commentText = "";
   }
 }
 

@@ -16,6 +16,8 @@ import { ViewBuilder } from "./view.js";
 interface CachedView {
   view: ViewBuilder;
   lastSeq: number;
+  /** The thread's creation time: a thread deleted and created again is another thread. */
+  createdAt: number;
 }
 
 /** Threads whose materialized view stays in memory between runs. */
@@ -77,7 +79,7 @@ export class Coordinator {
   readonly store: ThreadStore;
   private readonly agents: Record<string, AgentSource>;
   private readonly logger: Logger;
-  private readonly leaseMs: number;
+  readonly leaseMs: number;
   private readonly sweepMs: number;
   private readonly now: () => number;
   private readonly active = new Map<string, ActiveRun>();
@@ -176,6 +178,11 @@ export class Coordinator {
     return run;
   }
 
+  /** Drops what this process keeps of a thread (its cached view): the thread was deleted. */
+  forgetThread(threadId: string): void {
+    this.views.delete(threadId);
+  }
+
   /** The run currently executing in this process for a thread, if any. */
   localRun(threadId: string): { runId: string } | undefined {
     const a = this.active.get(threadId);
@@ -241,7 +248,7 @@ export class Coordinator {
 
   private async execute(run: RunRecord, fence: { runId: string; token: number }): Promise<void> {
     const { threadId, runId } = run;
-    const view = await this.loadView(threadId);
+    const { view, createdAt } = await this.loadView(threadId);
     this.views.delete(threadId);
     let fatal: unknown;
     let stopAgent: (() => void) | undefined;
@@ -351,7 +358,7 @@ export class Coordinator {
       }
       await writer.flushed();
       if (!fatal && writer.lastSeq !== undefined) {
-        this.views.set(threadId, { view, lastSeq: writer.lastSeq });
+        this.views.set(threadId, { view, lastSeq: writer.lastSeq, createdAt });
         if (this.views.size > VIEW_CACHE_SIZE) this.views.delete(this.views.keys().next().value!);
       }
     } finally {
@@ -361,15 +368,19 @@ export class Coordinator {
     }
   }
 
-  /** The thread's view: the cached one if no one appended since, else loaded from the store. */
-  private async loadView(threadId: string): Promise<ViewBuilder> {
+  /**
+   * The thread's view: the cached one if no one appended since (nor deleted the thread and made
+   * it again), else loaded from the store.
+   */
+  private async loadView(threadId: string): Promise<{ view: ViewBuilder; createdAt: number }> {
     const cached = this.views.get(threadId);
     if (cached) {
-      const newer = await this.store.read(threadId, { after: cached.lastSeq, limit: 1 });
-      if (newer.length === 0) return cached.view;
+      const head = await this.store.head(threadId);
+      if (head?.lastSeq === cached.lastSeq && head.createdAt === cached.createdAt) return cached;
     }
     const thread = await this.store.getThread(threadId);
-    return new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
+    const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
+    return { view, createdAt: thread?.createdAt ?? 0 };
   }
 
   /**

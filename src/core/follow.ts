@@ -70,6 +70,8 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   activeRunAtOpen: string | undefined;
   /** Number of times the live queue overflowed and the follower fell back to the store. */
   overflows = 0;
+  /** The stream ended because its thread was deleted (see `threadDeleted`). */
+  deleted = false;
 
   constructor(
     private readonly store: ThreadStore,
@@ -240,6 +242,16 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     this.live = false;
     this.detach?.();
     this.notify();
+  }
+
+  /**
+   * The thread was deleted: what is already queued for this follower goes out, then the stream
+   * ends (with `deleted` set, so the HTTP layer can tell the client why).
+   */
+  threadDeleted(): void {
+    if (this.ended) return;
+    this.deleted = true;
+    this.finish();
   }
 
   close(): void {

@@ -2,8 +2,9 @@ import type { BaseEvent } from "@ag-ui/core";
 import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
 import { isOwnerGone } from "./instance.js";
 import { trackStoredRun } from "./run-log.js";
-import type { ThreadStore } from "./store.js";
-import type { RunRecord } from "./types.js";
+import type { RunEnding } from "./run-tracker.js";
+import type { ClaimedRun, ThreadStore } from "./store.js";
+import type { RunRecord, RunStatus } from "./types.js";
 import { ViewBuilder } from "./view.js";
 
 export interface StaleRun {
@@ -47,24 +48,42 @@ export async function interruptRun(
   const claimed = await store.takeOverRun(run.threadId, run.runId, owner, leaseMs, now, force);
   if (!claimed) return false;
   const message = "the process running this run stopped before it finished";
-  if (claimed.run.startSeq === undefined) {
-    // Nothing of it ever reached the log: there is nothing for followers to close.
-    await store.markRunEnded(run.threadId, run.runId, "interrupted", now, {
-      code: RUN_ERROR_INTERRUPTED,
-      message,
-    });
-    return true;
+  await closeTakenRun(store, claimed, now, {
+    terminal: { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent,
+    ending: { kind: "error", code: RUN_ERROR_INTERRUPTED, message },
+    status: "interrupted",
+    error: { code: RUN_ERROR_INTERRUPTED, message },
+  });
+  return true;
+}
+
+/**
+ * Closes a run this process took over (its fence): END events for whatever it left open, then
+ * `terminal`, so followers see a valid end. A run that never reached the log is only marked
+ * ended with `status` (there is nothing for followers to close).
+ */
+export async function closeTakenRun(
+  store: ThreadStore,
+  claimed: ClaimedRun,
+  now: number,
+  end: {
+    terminal: BaseEvent;
+    ending: RunEnding;
+    status: RunStatus;
+    error?: { code: string; message: string };
+  },
+): Promise<void> {
+  const { threadId, runId, startSeq } = claimed.run;
+  if (startSeq === undefined) {
+    await store.markRunEnded(threadId, runId, end.status, now, end.error);
+    return;
   }
-  const tracker = await trackStoredRun(store, run.threadId, run.runId, claimed.run.startSeq);
-  const events = [
-    ...tracker.closingEvents({ kind: "error", code: RUN_ERROR_INTERRUPTED, message }),
-    { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent,
-  ];
+  const tracker = await trackStoredRun(store, threadId, runId, startSeq);
+  const events = [...tracker.closingEvents(end.ending), end.terminal];
   // The closing events change the thread's messages too (a tool message for each unanswered
   // tool call): the view update goes with them, as a RunWriter's would.
-  const thread = await store.getThread(run.threadId);
+  const thread = await store.getThread(threadId);
   const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
   for (const event of events) view.apply(event);
-  await store.append(run.threadId, claimed.fence, events, view.takeUpdate());
-  return true;
+  await store.append(threadId, claimed.fence, events, view.takeUpdate());
 }

@@ -6,6 +6,7 @@ import type {
   MultitaskStrategy,
   RunRecord,
   RunStatus,
+  ThreadPatch,
   ThreadSummary,
   ThreadView,
   ViewUpdate,
@@ -63,6 +64,17 @@ export interface ThreadStore {
   getThread(threadId: string): Promise<ThreadView | null>;
   /** Most recently updated first. */
   listThreads(opts?: { limit?: number; offset?: number }): Promise<ThreadSummary[]>;
+  /** The thread's summary without its messages and state (cheap); null when unknown. */
+  head(threadId: string): Promise<ThreadSummary | null>;
+  /** Applies `patch` (see `ThreadPatch`) and bumps `updatedAt`; null when the thread is unknown. */
+  updateThread(threadId: string, patch: ThreadPatch): Promise<ThreadSummary | null>;
+  /**
+   * Removes the thread and everything tied to it in one step: its log, view, runs (and with them
+   * the run ids that make schedule ticks and webhook deliveries exactly-once), queue and lease.
+   * A writer still holding a fence on it gets LEASE_LOST. False when the thread is unknown. The
+   * id may be used again: it then names a new, empty thread whose seqs start at 1 again.
+   */
+  deleteThread(threadId: string): Promise<boolean>;
 
   // --- the log -------------------------------------------------------------------------------
   /**
@@ -151,6 +163,16 @@ export interface ThreadStore {
   deleteSchedule(id: string): Promise<boolean>;
 
   close(): Promise<void>;
+}
+
+/** The RUN_FINISHED that closes a run as cancelled (`statusOfTerminal` reads it back). */
+export function cancelledTerminal(threadId: string, runId: string, reason: string): BaseEvent {
+  return {
+    type: "RUN_FINISHED",
+    threadId,
+    runId,
+    metadata: { [METADATA_KEY]: { outcome: "cancelled", reason } },
+  } as BaseEvent;
 }
 
 /** The status a terminal event gives its run. */

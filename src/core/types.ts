@@ -87,6 +87,14 @@ export interface ThreadSummary {
   metadata: Record<string, unknown>;
 }
 
+/**
+ * A change to a thread's own data (not its log). `metadata` is a JSON Merge Patch (RFC 7386):
+ * keys merge recursively, `null` removes a key.
+ */
+export interface ThreadPatch {
+  metadata?: Record<string, unknown>;
+}
+
 /** The thread's materialized view, kept current as events are appended. */
 export interface ThreadView extends ThreadSummary {
   messages: Message[];

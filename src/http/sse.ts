@@ -1,9 +1,10 @@
 import type { LiveBatch } from "../core/fanout.js";
 import type { Follow, FollowItem } from "../core/follow.js";
 import { concatFrames } from "../core/sse.js";
-import { DEFAULT_KEEPALIVE_MS, SSE_KEEPALIVE } from "../protocol.js";
+import { DEFAULT_KEEPALIVE_MS, SSE_KEEPALIVE, SSE_THREAD_DELETED } from "../protocol.js";
 
 const KEEPALIVE = new TextEncoder().encode(SSE_KEEPALIVE);
+const THREAD_DELETED = new TextEncoder().encode(SSE_THREAD_DELETED);
 
 /** Where a stream's keep-alive comment goes: a web stream controller or a Node response. */
 export interface KeepaliveSink {
@@ -54,7 +55,10 @@ export interface SseOptions {
 }
 
 /** What an SSE stream writes: a follow, or a stream built on one (a CopilotKit stream). */
-export type ItemSource = Pick<Follow, "nextBatch" | "close">;
+export type ItemSource = Pick<Follow, "nextBatch" | "close"> & {
+  /** True once the stream ended because its thread was deleted (a `Follow` says so). */
+  readonly deleted?: boolean;
+};
 
 /**
  * The frames to write for consecutive follow items: a committed batch taken whole goes out as
@@ -84,6 +88,7 @@ export function framesOf(items: readonly FollowItem[]): Uint8Array[] {
 export class SseSource {
   /** The Node writer took this stream over: the web stream must not close the follow. */
   takenOver = false;
+  private toldDeleted = false;
 
   constructor(
     readonly follow: ItemSource,
@@ -97,11 +102,18 @@ export class SseSource {
   /** The next chunk to write, or null when the stream has ended. */
   async next(): Promise<Uint8Array | null> {
     const batch = await this.follow.nextBatch();
-    return batch ? concatFrames(framesOf(batch)) : null;
+    return batch ? concatFrames(framesOf(batch)) : this.endFrame();
   }
 
   close(): void {
     this.follow.close();
+  }
+
+  /** The stream's last words: a thread deleted under it says so (PROTOCOL.md §2.7), once. */
+  private endFrame(): Uint8Array | null {
+    if (!this.follow.deleted || this.toldDeleted) return null;
+    this.toldDeleted = true;
+    return THREAD_DELETED;
   }
 }
 

@@ -41,6 +41,11 @@ export const createThreadBodySchema = z.strictObject({
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
 
+/** `PATCH /threads/:id`: a JSON Merge Patch (RFC 7386) of the thread's metadata. */
+export const patchThreadBodySchema = z.strictObject({
+  metadata: z.record(z.string(), z.unknown()),
+});
+
 /** Formats zod issues as one readable sentence per problem: `messages.0.role: ...`. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues

@@ -73,6 +73,20 @@ describe("followThread over loopback HTTP", () => {
     expect(collector.count("RUN_STARTED")).toBe(3);
   });
 
+  it("ends, without reconnecting, when the thread is deleted", async () => {
+    const s = await server();
+    const client = new ThreadlineClient({ baseUrl: s.url });
+    await client.createThread({ threadId: "t" });
+    const { collector, statuses } = follow(s.url, "t");
+    await client.startRun("t", demoRun(0));
+    await collector.until((c) => c.count("RUN_FINISHED") === 1, "the run");
+    await s.tl.deleteThread("t");
+    await collector.done;
+    expect(collector.error).toBeUndefined();
+    expect(statuses.filter((x) => x.state === "connecting")).toHaveLength(1);
+    expect(statuses.some((x) => x.state === "reconnecting")).toBe(false);
+  });
+
   it("survives a server restart mid-run with no gap and no duplicate", async () => {
     // A short lease: the restarted process takes the dead one's run over once it expires.
     const a = await server({ leaseMs: 400 });

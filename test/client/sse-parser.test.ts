@@ -34,7 +34,7 @@ const text =
 
 const expected: SseFrame[] = [
   { event: "snapshot", id: "7", data: '{"type":"RUN_STARTED","x":"héllo 👋"}' },
-  { comment: true },
+  { comment: true, commentText: "keepalive" },
   { id: "8", data: '{"a":1,\n"b":2}' },
   { data: "no-space" },
 ];

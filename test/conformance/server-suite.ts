@@ -254,6 +254,78 @@ export function runServerConformance(name: string, setup: () => Promise<ServerUn
       expect(last.metadata?.threadline?.outcome).toBe("cancelled");
     });
 
+    it("PATCH /threads/:id merges a metadata patch; unknown threads and bad bodies are refused", async () => {
+      const threadId = newThread();
+      expect(
+        (await post("/threads", { threadId, metadata: { name: "a", tags: { x: 1 } } })).status,
+      ).toBe(201);
+      const patch = (body: unknown) =>
+        call(`/threads/${threadId}`, { method: "PATCH", body: JSON.stringify(body) });
+      const res = await patch({ metadata: { name: "b", archived: true, tags: { x: null, y: 2 } } });
+      expect(res.status).toBe(200);
+      const summary = (await res.json()) as { threadId: string; metadata: unknown };
+      expect(summary).toMatchObject({
+        threadId,
+        metadata: { name: "b", archived: true, tags: { y: 2 } },
+      });
+      const thread = (await (await call(`/threads/${threadId}`)).json()) as { metadata: unknown };
+      expect(thread.metadata).toEqual(summary.metadata);
+      await expectError(
+        await call("/threads/no-such-thread", {
+          method: "PATCH",
+          body: JSON.stringify({ metadata: { a: 1 } }),
+        }),
+        404,
+        "THREAD_NOT_FOUND",
+      );
+      await expectError(await patch({ metadata: [1] }), 400, "VALIDATION_FAILED");
+      await expectError(await patch({ name: "x" }), 400, "VALIDATION_FAILED");
+      await expectError(
+        await call(`/threads/${threadId}`, { method: "PATCH", body: "{oops" }),
+        400,
+        "INVALID_JSON",
+      );
+    });
+
+    it("DELETE /threads/:id cancels the running run, ends followers with the marker, frees the id", async () => {
+      const threadId = await createThread();
+      const { res, controller } = await follow(threadId);
+      const reader = new FrameReader(res.body!);
+      await startRun(threadId, { forwardedProps: { demo: { delayMs: 20, tokens: 500 } } });
+      await reader.until((f) => countType(f, "TEXT_MESSAGE_CONTENT") >= 1);
+      const del = await call(`/threads/${threadId}`, { method: "DELETE" });
+      expect(del.status).toBe(200);
+      expect(await del.json()).toMatchObject({ threadId, deleted: true });
+      // The stream ends by itself: the cancelled run's end, then the marker, then EOF.
+      await reader.until(() => false, 10_000);
+      controller.abort();
+      const got = reader.frames;
+      await verifyWithAgUi(eventsOf(got));
+      const last = eventsOf(got).at(-1) as BaseEvent & {
+        metadata?: { threadline?: { outcome?: string } };
+      };
+      expect(last.type).toBe("RUN_FINISHED");
+      expect(last.metadata?.threadline?.outcome).toBe("cancelled");
+      expect(got.at(-1)?.comment).toBe("thread-deleted");
+
+      await expectError(await call(`/threads/${threadId}`), 404, "THREAD_NOT_FOUND");
+      await expectError(await call(`/threads/${threadId}/runs`), 404, "THREAD_NOT_FOUND");
+      await expectError(await call(`/threads/${threadId}/events`), 404, "THREAD_NOT_FOUND");
+      await expectError(
+        await call(`/threads/${threadId}`, { method: "DELETE" }),
+        404,
+        "THREAD_NOT_FOUND",
+      );
+      const list = (await (await call("/threads?limit=1000")).json()) as {
+        threads: Array<{ threadId: string }>;
+      };
+      expect(list.threads.some((t) => t.threadId === threadId)).toBe(false);
+      // The id starts over as a new, empty thread.
+      expect((await post("/threads", { threadId })).status).toBe(201);
+      const fresh = (await (await call(`/threads/${threadId}`)).json()) as Record<string, unknown>;
+      expect(fresh).toMatchObject({ lastSeq: 0, messages: [], activeRunId: null });
+    });
+
     it("rejects bad input with JSON errors and the right status", async () => {
       const threadId = await createThread();
       await expectError(await call("/threads/does-not-exist/events"), 404, "THREAD_NOT_FOUND");

@@ -8,6 +8,7 @@ import { restartTests } from "./store/restart.js";
 import { runStartTests, sharedRunStartTests } from "./store/run-starts.js";
 import { runTests } from "./store/runs.js";
 import { sharedTests } from "./store/shared.js";
+import { threadTests } from "./store/threads.js";
 
 export type { StoreFactory } from "./store/fixtures.js";
 
@@ -56,6 +57,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     logTests(ctx);
     liveTests(ctx);
     runTests(ctx);
+    threadTests(ctx);
     claimTests(ctx);
     runStartTests(ctx);
     if (factory.peer) {

@@ -51,6 +51,22 @@ describeWithService(probe, "postgres store: schema and LISTEN connection", () =>
     await expect(open(name)).rejects.toThrow(/newer/);
   });
 
+  it("a schema from before the fencing-token floor upgrades, and a recreated thread issues tokens above the deleted one's", async () => {
+    const name = schema();
+    const store = await open(name);
+    const held = await activeRun(store, "old-thread");
+    const again = (await store.takeOverRun("old-thread", held.run.runId, "o", 1_000, 1, true))!;
+    await store.close();
+    stores.splice(stores.indexOf(store), 1);
+    // Back to version 1: no counters table yet.
+    await pgAdmin(`DROP TABLE "${name}".counters`);
+    await pgAdmin(`DELETE FROM "${name}".threadline_migrations WHERE version > 1`);
+    const upgraded = await open(name);
+    expect(await upgraded.deleteThread("old-thread")).toBe(true);
+    const fresh = await activeRun(upgraded, "old-thread");
+    expect(fresh.fence.token).toBeGreaterThan(again.fence.token);
+  });
+
   it("a subscriber whose LISTEN connection drops catches up from its watermark", async () => {
     const name = schema();
     const errors: string[] = [];

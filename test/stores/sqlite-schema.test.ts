@@ -4,6 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSqliteStore, SCHEMA_VERSION } from "../../src/stores/sqlite/index.js";
+import { activeRun } from "../conformance/store/fixtures.js";
 
 describe("sqlite schema", () => {
   let dir: string;
@@ -34,6 +35,23 @@ describe("sqlite schema", () => {
     expect((await b.getThread("x"))?.threadId).toBe("x");
     await a.close();
     await b.close();
+  });
+
+  it("a file from before the fencing-token floor upgrades, and a recreated thread issues tokens above the deleted one's", async () => {
+    const store = createSqliteStore({ path });
+    const held = await activeRun(store, "old-thread");
+    const again = (await store.takeOverRun("old-thread", held.run.runId, "o", 1_000, 1, true))!;
+    await store.close();
+    // Back to version 1: no counters table yet.
+    const db = new Database(path);
+    db.exec("DROP TABLE counters");
+    db.pragma("user_version = 1");
+    db.close();
+    const upgraded = createSqliteStore({ path });
+    expect(await upgraded.deleteThread("old-thread")).toBe(true);
+    const fresh = await activeRun(upgraded, "old-thread");
+    expect(fresh.fence.token).toBeGreaterThan(again.fence.token);
+    await upgraded.close();
   });
 
   it("refuses a file written by a newer schema version", async () => {

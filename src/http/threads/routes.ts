@@ -21,7 +21,13 @@ import {
 import type { Threadline } from "../../threadline.js";
 import { authorize } from "../auth.js";
 import { sseResponse } from "../sse.js";
-import { createThreadBodySchema, jsonBody, pathId, startRunBodySchema } from "../validation.js";
+import {
+  createThreadBodySchema,
+  jsonBody,
+  patchThreadBodySchema,
+  pathId,
+  startRunBodySchema,
+} from "../validation.js";
 
 function parseCursor(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === "") return undefined;
@@ -83,6 +89,19 @@ export function threadRoutes(tl: Threadline): Hono {
       ? await tl.store.getRun(threadId, thread.activeRunId)
       : null;
     return c.json({ ...thread, activeRun });
+  });
+
+  app.patch("/threads/:threadId", async (c) => {
+    const threadId = pathId(c, "threadId");
+    const body = await jsonBody(c, patchThreadBodySchema);
+    await authorize(hook, c.req.raw, { threadId, action: "write" });
+    return c.json(await tl.updateThread(threadId, body));
+  });
+
+  app.delete("/threads/:threadId", async (c) => {
+    const threadId = pathId(c, "threadId");
+    await authorize(hook, c.req.raw, { threadId, action: "write" });
+    return c.json(await tl.deleteThread(threadId));
   });
 
   app.get("/threads/:threadId/events", async (c) => {

@@ -1,5 +1,6 @@
 import type { BaseEvent, Message } from "@ag-ui/core";
 import { ThreadlineError } from "../../core/errors.js";
+import { fenceFloorAfterDelete, nextFenceToken } from "../../core/run-rules.js";
 import {
   type AppendListener,
   type ClaimedRun,
@@ -11,12 +12,14 @@ import {
   type ThreadStore,
   type Unsubscribe,
 } from "../../core/store.js";
+import { patchedMetadata } from "../../core/thread-patch.js";
 import type {
   EventRecord,
   Fence,
   MultitaskStrategy,
   RunRecord,
   RunStatus,
+  ThreadPatch,
   ThreadSummary,
   ThreadView,
   ViewUpdate,
@@ -46,6 +49,8 @@ export interface MemoryStoreData {
   schedules: Map<string, ScheduleRecordBase>;
   listeners: ListenerRegistry;
   runStarts: RunStartListeners;
+  /** Every fencing token of a deleted thread is at or below this (see `nextFenceToken`). */
+  fenceFloor: number;
 }
 
 export function createMemoryData(): MemoryStoreData {
@@ -55,6 +60,7 @@ export function createMemoryData(): MemoryStoreData {
     schedules: new Map(),
     listeners: new ListenerRegistry(),
     runStarts: new RunStartListeners(),
+    fenceFloor: 0,
   };
 }
 
@@ -106,6 +112,10 @@ class MemoryStore implements ThreadStore {
     return t;
   }
 
+  private issueToken(t: ThreadData): void {
+    t.fenceToken = nextFenceToken(this.data.fenceFloor, t.fenceToken);
+  }
+
   async ensureThread(threadId: string, metadata?: Record<string, unknown>) {
     return copy(this.ensure(threadId, metadata).summary);
   }
@@ -121,6 +131,27 @@ class MemoryStore implements ThreadStore {
     all.sort((a, b) => b.updatedAt - a.updatedAt || (a.threadId < b.threadId ? -1 : 1));
     const offset = opts.offset ?? 0;
     return copy(all.slice(offset, offset + (opts.limit ?? 100)));
+  }
+
+  async head(threadId: string): Promise<ThreadSummary | null> {
+    const t = this.thread(threadId);
+    return t ? copy(t.summary) : null;
+  }
+
+  async updateThread(threadId: string, patch: ThreadPatch): Promise<ThreadSummary | null> {
+    const t = this.thread(threadId);
+    if (!t) return null;
+    t.summary.metadata = patchedMetadata(t.summary.metadata, patch);
+    t.summary.updatedAt = Date.now();
+    return copy(t.summary);
+  }
+
+  async deleteThread(threadId: string): Promise<boolean> {
+    const t = this.thread(threadId);
+    if (!t) return false;
+    this.data.fenceFloor = fenceFloorAfterDelete(this.data.fenceFloor, t.fenceToken);
+    // Runs, queue and lease live inside the thread's entry: one delete removes them all.
+    return this.data.threads.delete(threadId);
   }
 
   async append(
@@ -228,7 +259,7 @@ class MemoryStore implements ThreadStore {
     const runId = t.queue.shift();
     const run = runId ? t.runs.get(runId) : undefined;
     if (!run) return null;
-    t.fenceToken += 1;
+    this.issueToken(t);
     run.status = "running";
     run.startedAt = now;
     run.lease = { owner, token: t.fenceToken, expiresAt: now + leaseMs };
@@ -265,7 +296,7 @@ class MemoryStore implements ThreadStore {
     const run = t?.runs.get(runId);
     if (!t || !run || run.status !== "running" || t.summary.activeRunId !== runId) return null;
     if (!force && run.lease && run.lease.expiresAt > now) return null;
-    t.fenceToken += 1;
+    this.issueToken(t);
     run.lease = { owner, token: t.fenceToken, expiresAt: now + leaseMs };
     return { run: copy(run), fence: { runId, token: t.fenceToken } };
   }

@@ -52,10 +52,9 @@ export class RunQueue {
   ): Promise<ClaimedRun | null> {
     const head = (await this.threads.lock(db, threadId))?.head;
     if (!head || head.active_run_id !== null) return null;
-    const token = head.fence_token + 1;
-    const lease = { owner, token, expiresAt: now + leaseMs };
-    const run = await this.runs.startHead(db, threadId, lease, now);
-    return run ? { run, fence: { runId: run.runId, token } } : null;
+    const lease = { owner, expiresAt: now + leaseMs };
+    const run = await this.runs.startHead(db, threadId, lease, head.fence_token, now);
+    return run?.lease ? { run, fence: { runId: run.runId, token: run.lease.token } } : null;
   }
 
   async renew(db: Queryable, threadId: string, fence: Fence, leaseMs: number, now: number) {
@@ -92,9 +91,9 @@ export class RunQueue {
     // wrong guess harmless.
     if (!force && run.lease_expires_at !== null && run.lease_expires_at > now) return null;
     // The new token fences out the previous holder: its appends fail with LEASE_LOST.
-    const token = locked.head.fence_token + 1;
-    const lease = { owner, token, expiresAt: now + leaseMs };
-    const taken = await this.runs.setLease(db, threadId, runId, lease);
+    const lease = { owner, expiresAt: now + leaseMs };
+    const taken = await this.runs.takeLease(db, threadId, runId, lease, locked.head.fence_token);
+    const token = taken.lease!.token;
     await this.threads.setActive(db, threadId, runId, token);
     return { run: taken, fence: { runId, token } };
   }

@@ -47,14 +47,22 @@ export class RunTable {
     return runOf(rows[0]!);
   }
 
+  /** `nextFenceToken(floor, $n)` in SQL: the next token for a thread holding token `$n`. */
+  private nextToken(n: number): string {
+    return `greatest((SELECT value FROM ${this.t.counters} WHERE name = 'fence_floor'),
+      $${n}::bigint) + 1`;
+  }
+
   /**
-   * Starts the run at the head of the thread's queue under `lease` and makes it the thread's
-   * active run, in one statement. Null when the queue is empty.
+   * Starts the run at the head of the thread's queue under a new lease (its token issued above
+   * `currentToken`) and makes it the thread's active run, in one statement. Null when the queue
+   * is empty.
    */
   async startHead(
     db: Queryable,
     threadId: string,
-    lease: RunLease,
+    lease: Omit<RunLease, "token">,
+    currentToken: number,
     now: number,
   ): Promise<RunRecord | null> {
     const { rows } = await db.query<RunRow>(
@@ -63,28 +71,32 @@ export class RunTable {
          ORDER BY queue_pos LIMIT 1
        ), started AS (
          UPDATE ${this.t.runs} r SET status = 'running', started_at = $2, queue_pos = NULL,
-           lease_owner = $3, lease_token = $4, lease_expires_at = $5
+           lease_owner = $3, lease_token = ${this.nextToken(4)}, lease_expires_at = $5
          FROM head WHERE r.thread_id = $1 AND r.run_id = head.run_id
          RETURNING ${RUN_COLUMNS.replace(/(\w+)/g, "r.$1")}
        ), active AS (
-         UPDATE ${this.t.threads} t SET active_run_id = started.run_id, fence_token = $4
+         UPDATE ${this.t.threads} t SET active_run_id = started.run_id,
+           fence_token = started.lease_token
          FROM started WHERE t.thread_id = $1
        ) SELECT * FROM started`,
-      [threadId, now, lease.owner, lease.token, lease.expiresAt],
+      [threadId, now, lease.owner, currentToken, lease.expiresAt],
     );
     return rows[0] ? runOf(rows[0]) : null;
   }
 
-  async setLease(
+  /** A new lease for a running run, its token issued above `currentToken`. */
+  async takeLease(
     db: Queryable,
     threadId: string,
     runId: string,
-    lease: RunLease,
+    lease: Omit<RunLease, "token">,
+    currentToken: number,
   ): Promise<RunRecord> {
     const { rows } = await db.query<RunRow>(
-      `UPDATE ${this.t.runs} SET lease_owner = $3, lease_token = $4, lease_expires_at = $5
+      `UPDATE ${this.t.runs} SET lease_owner = $3, lease_token = ${this.nextToken(4)},
+         lease_expires_at = $5
        WHERE thread_id = $1 AND run_id = $2 RETURNING ${RUN_COLUMNS}`,
-      [threadId, runId, lease.owner, lease.token, lease.expiresAt],
+      [threadId, runId, lease.owner, currentToken, lease.expiresAt],
     );
     return runOf(rows[0]!);
   }

@@ -11,6 +11,7 @@ export interface Tables {
   claims: string;
   schedules: string;
   migrations: string;
+  counters: string;
 }
 
 export function tablesOf(schema: string): Tables {
@@ -24,6 +25,7 @@ export function tablesOf(schema: string): Tables {
     claims: `${s}.claims`,
     schedules: `${s}.schedules`,
     migrations: `${s}.threadline_migrations`,
+    counters: `${s}.counters`,
   };
 }
 
@@ -103,6 +105,15 @@ const MIGRATIONS: readonly ((t: Tables) => string)[] = [
     record        json NOT NULL,
     created_order bigint GENERATED ALWAYS AS IDENTITY
   );
+  `,
+  // The floor of fencing tokens: the highest token a deleted thread held, so that a new thread
+  // of the same id never issues a token an old fence still holds.
+  (t) => `
+  CREATE TABLE ${t.counters} (
+    name  text PRIMARY KEY,
+    value bigint NOT NULL
+  );
+  INSERT INTO ${t.counters} (name, value) VALUES ('fence_floor', 0);
   `,
 ];
 

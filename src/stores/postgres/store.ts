@@ -15,6 +15,7 @@ import type {
   MultitaskStrategy,
   RunRecord,
   RunStatus,
+  ThreadPatch,
   ThreadView,
   ViewUpdate,
 } from "../../core/types.js";
@@ -68,6 +69,18 @@ export class PostgresStore implements ThreadStore {
 
   async listThreads(opts: { limit?: number; offset?: number } = {}) {
     return this.threads.list(this.pool, clamp(opts.limit, 100), clamp(opts.offset, 0));
+  }
+
+  async head(threadId: string) {
+    return this.threads.summary(this.pool, threadId);
+  }
+
+  async updateThread(threadId: string, patch: ThreadPatch) {
+    return this.write((db) => this.threads.update(db, threadId, patch, Date.now()));
+  }
+
+  async deleteThread(threadId: string) {
+    return this.write((db) => this.threads.delete(db, threadId));
   }
 
   async append(

@@ -1,5 +1,13 @@
 import type { Message } from "@ag-ui/core";
-import type { EventRecord, ThreadSummary, ThreadView, ViewUpdate } from "../../core/types.js";
+import { fenceFloorAfterDelete } from "../../core/run-rules.js";
+import { patchedMetadata } from "../../core/thread-patch.js";
+import type {
+  EventRecord,
+  ThreadPatch,
+  ThreadSummary,
+  ThreadView,
+  ViewUpdate,
+} from "../../core/types.js";
 import type { Queryable } from "./connection.js";
 import {
   type EventRow,
@@ -44,6 +52,54 @@ export class ThreadTable {
       [threadId],
     );
     return rows[0] ? summaryOf(rows[0]) : null;
+  }
+
+  /** In a transaction: locks the row, patches the metadata (the rule in core), writes it. */
+  async update(
+    db: Queryable,
+    threadId: string,
+    patch: ThreadPatch,
+    now: number,
+  ): Promise<ThreadSummary | null> {
+    const { rows } = await db.query<{ metadata: Record<string, unknown> }>(
+      `SELECT metadata FROM ${this.t.threads} WHERE thread_id = $1 FOR UPDATE`,
+      [threadId],
+    );
+    if (!rows[0]) return null;
+    const metadata = patchedMetadata(rows[0].metadata, patch);
+    const updated = await db.query<ThreadRow>(
+      `UPDATE ${this.t.threads} SET metadata = $2::json, updated_at = $3 WHERE thread_id = $1
+       RETURNING ${THREAD_COLUMNS}`,
+      [threadId, json(metadata), now],
+    );
+    return summaryOf(updated.rows[0]!);
+  }
+
+  /**
+   * In a transaction: the thread with its log, messages and runs. The row lock comes first, so an
+   * append in flight commits before and its events go too; appends after it find no thread.
+   */
+  async delete(db: Queryable, threadId: string): Promise<boolean> {
+    const locked = await this.lock(db, threadId);
+    if (!locked) return false;
+    const floor = fenceFloorAfterDelete(await this.fenceFloor(db), locked.head.fence_token);
+    await db.query(
+      `WITH e AS (DELETE FROM ${this.t.events} WHERE thread_id = $1),
+         m AS (DELETE FROM ${this.t.messages} WHERE thread_id = $1),
+         r AS (DELETE FROM ${this.t.runs} WHERE thread_id = $1),
+         f AS (UPDATE ${this.t.counters} SET value = $2 WHERE name = 'fence_floor')
+       DELETE FROM ${this.t.threads} WHERE thread_id = $1`,
+      [threadId, floor],
+    );
+    return true;
+  }
+
+  /** Read under the caller's transaction; raised only by deletions, which lock its row. */
+  private async fenceFloor(db: Queryable): Promise<number> {
+    const { rows } = await db.query<{ value: number }>(
+      `SELECT value FROM ${this.t.counters} WHERE name = 'fence_floor' FOR UPDATE`,
+    );
+    return rows[0]?.value ?? 0;
   }
 
   /**

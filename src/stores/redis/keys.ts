@@ -18,6 +18,7 @@
  * - `P:threads`    zset: thread id scored by -updatedAt (listThreads order)
  * - `P:leases`     zset: JSON `[threadId, runId]` of every running run, scored by lease expiry
  * - `P:queued`     set: threads whose queue is not empty
+ * - `P:fencefloor` number: the highest fencing token a deleted thread held (new tokens go above)
  * - `P:claim:K`    string: the owner of claim key K (SET NX)
  * - `P:schedules`  hash: id → schedule JSON; `P:schedorder` zset: id by creation;
  *                  `P:schedseq` counter
@@ -31,6 +32,7 @@ export class RedisKeys {
   readonly schedOrder: string;
   readonly schedSeq: string;
   readonly channel: string;
+  readonly fence: string;
 
   constructor(readonly prefix: string) {
     this.threads = `${prefix}:threads`;
@@ -40,6 +42,7 @@ export class RedisKeys {
     this.schedOrder = `${prefix}:schedorder`;
     this.schedSeq = `${prefix}:schedseq`;
     this.channel = `${prefix}:appends`;
+    this.fence = `${prefix}:fencefloor`;
   }
 
   thread(threadId: string): string {
@@ -72,6 +75,7 @@ export class RedisKeys {
       this.threads,
       this.leases,
       this.queued,
+      this.fence,
     ];
   }
 }

@@ -5,8 +5,9 @@ import { LuaScript } from "./script.js";
  * helpers. ARGV[1] is always the thread id.
  */
 export const PRELUDE = `
-local K_THREAD, K_LOG, K_MSGS, K_MORDER, K_RUNS, K_RORDER, K_QUEUE, K_THREADS, K_LEASES, K_QUEUED =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local K_THREAD, K_LOG, K_MSGS, K_MORDER, K_RUNS, K_RORDER, K_QUEUE, K_THREADS, K_LEASES, K_QUEUED,
+  K_FENCE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9],
+  KEYS[10], KEYS[11]
 local tid = ARGV[1]
 local function f(rid, name) return rid .. '|' .. name end
 local function leaseMember(rid) return cjson.encode({tid, rid}) end
@@ -29,6 +30,13 @@ local function syncQueued()
   else
     redis.call('SREM', K_QUEUED, tid)
   end
+end
+-- nextFenceToken (core/run-rules.ts): above the thread's token and every deleted thread's.
+local function issueToken()
+  local tok = math.max(tonumber(redis.call('GET', K_FENCE) or '0'),
+    tonumber(redis.call('HGET', K_THREAD, 'tok'))) + 1
+  redis.call('HSET', K_THREAD, 'tok', tok)
+  return tok
 end
 -- Ends a run: out of the queue, lease dropped, thread freed if it was the active run.
 local function endRun(rid, status, now, err)
@@ -96,7 +104,7 @@ if redis.call('EXISTS', K_THREAD) == 0 or redis.call('HGET', K_THREAD, 'act') th
 local rid = redis.call('LPOP', K_QUEUE)
 if not rid then return false end
 syncQueued()
-local tok = redis.call('HINCRBY', K_THREAD, 'tok', 1)
+local tok = issueToken()
 redis.call('HSET', K_RUNS, f(rid, 'st'), 'running', f(rid, 'sa'), ARGV[3], f(rid, 'lo'), ARGV[2],
   f(rid, 'lt'), tok, f(rid, 'le'), ARGV[4])
 redis.call('HSET', K_THREAD, 'act', rid)
@@ -128,7 +136,7 @@ if ARGV[6] ~= '1' then
   if expires and tonumber(expires) > tonumber(ARGV[4]) then return false end
 end
 -- The new token fences out the previous holder: its appends fail with LEASE_LOST.
-local tok = redis.call('HINCRBY', K_THREAD, 'tok', 1)
+local tok = issueToken()
 redis.call('HSET', K_RUNS, f(rid, 'lo'), ARGV[3], f(rid, 'lt'), tok, f(rid, 'le'), ARGV[5])
 redis.call('ZADD', K_LEASES, ARGV[5], leaseMember(rid))
 return {tok, runFields(rid)}

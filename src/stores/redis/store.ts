@@ -15,6 +15,7 @@ import type {
   MultitaskStrategy,
   RunRecord,
   RunStatus,
+  ThreadPatch,
   ThreadView,
   ViewUpdate,
 } from "../../core/types.js";
@@ -60,6 +61,18 @@ export class RedisStore implements ThreadStore {
 
   async listThreads(opts: { limit?: number; offset?: number } = {}) {
     return this.threads.list(clamp(opts.limit, 100), clamp(opts.offset, 0));
+  }
+
+  async head(threadId: string) {
+    return this.threads.head(threadId);
+  }
+
+  async updateThread(threadId: string, patch: ThreadPatch) {
+    return this.threads.update(threadId, patch, Date.now());
+  }
+
+  async deleteThread(threadId: string) {
+    return this.threads.delete(threadId);
   }
 
   async append(

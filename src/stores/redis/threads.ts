@@ -1,7 +1,9 @@
 import type { Redis } from "ioredis";
-import type { EventRecord, ThreadSummary, ThreadView } from "../../core/types.js";
+import { patchedMetadata } from "../../core/thread-patch.js";
+import type { EventRecord, ThreadPatch, ThreadSummary, ThreadView } from "../../core/types.js";
 import type { RedisKeys } from "./keys.js";
 import { ENSURE_THREAD, GET_THREAD } from "./lua-runs.js";
+import { DELETE_THREAD, SET_METADATA } from "./lua-threads.js";
 import { hashOf, json, recordOf, summaryOf, viewOf } from "./rows.js";
 
 /** Threads, their log (one stream each) and their materialized view. */
@@ -30,6 +32,47 @@ export class ThreadTable {
       | [string[], (string | null)[]]
       | null;
     return reply ? viewOf(threadId, hashOf(reply[0]), reply[1]) : null;
+  }
+
+  /** The summary fields alone: the state is not read. */
+  async head(threadId: string): Promise<ThreadSummary | null> {
+    const [ca, ua, seq, act, meta] = await this.redis.hmget(
+      this.keys.thread(threadId),
+      "ca",
+      "ua",
+      "seq",
+      "act",
+      "meta",
+    );
+    if (ca === null || ca === undefined) return null;
+    const h: Record<string, string> = { ca, ua: ua ?? ca, seq: seq ?? "0", meta: meta ?? "{}" };
+    if (act) h.act = act;
+    return summaryOf(threadId, h);
+  }
+
+  /**
+   * Patches the metadata with the rule in core, then writes it only if nobody changed it since it
+   * was read (compare and set in one script); a lost race reads and patches again.
+   */
+  async update(threadId: string, patch: ThreadPatch, now: number): Promise<ThreadSummary | null> {
+    for (;;) {
+      const current = await this.redis.hget(this.keys.thread(threadId), "meta");
+      if (current === null) return null;
+      const metadata = patchedMetadata(JSON.parse(current) as Record<string, unknown>, patch);
+      const reply = await SET_METADATA.run(this.redis, this.keys.forThread(threadId), [
+        threadId,
+        current,
+        json(metadata),
+        now,
+      ]);
+      if (reply === -1) return null;
+      if (Array.isArray(reply)) return summaryOf(threadId, hashOf(reply as string[]));
+    }
+  }
+
+  async delete(threadId: string): Promise<boolean> {
+    const reply = await DELETE_THREAD.run(this.redis, this.keys.forThread(threadId), [threadId]);
+    return reply === 1;
   }
 
   /** Most recently updated first (the zset is scored by -updatedAt; ties by id). */

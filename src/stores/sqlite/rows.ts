@@ -21,6 +21,12 @@ export interface ThreadRow {
   next_position: number;
 }
 
+/** The columns of a thread's summary. */
+export type SummaryRow = Pick<
+  ThreadRow,
+  "thread_id" | "created_at" | "updated_at" | "last_seq" | "active_run_id" | "metadata"
+>;
+
 /** The thread columns a write needs: not the state or metadata, which may be large. */
 export type ThreadHead = Pick<
   ThreadRow,
@@ -59,7 +65,7 @@ export type RunBrief = Pick<
   "status" | "lease_owner" | "lease_token" | "lease_expires_at" | "cancel_requested"
 >;
 
-export function summaryOf(row: ThreadRow): ThreadSummary {
+export function summaryOf(row: SummaryRow): ThreadSummary {
   return {
     threadId: row.thread_id,
     createdAt: row.created_at,

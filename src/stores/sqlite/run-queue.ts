@@ -40,7 +40,7 @@ export class RunQueue {
     if (!thread || thread.active_run_id !== null) return null;
     const runId = this.runs.head(threadId);
     if (runId === undefined) return null;
-    const token = thread.fence_token + 1;
+    const token = this.threads.issueToken(thread.fence_token);
     this.runs.start(threadId, runId, { owner, token, expiresAt: now + leaseMs }, now);
     this.threads.setActive(threadId, runId, token);
     return { run: this.runs.get(threadId, runId)!, fence: { runId, token } };
@@ -80,7 +80,7 @@ export class RunQueue {
     }
     if (!force && run.lease_expires_at !== null && run.lease_expires_at > now) return null;
     // The new token fences out the previous holder: its appends fail with LEASE_LOST.
-    const token = thread.fence_token + 1;
+    const token = this.threads.issueToken(thread.fence_token);
     this.runs.setLease(threadId, runId, { owner, token, expiresAt: now + leaseMs });
     this.threads.setActive(threadId, runId, token);
     return { run: this.runs.get(threadId, runId)!, fence: { runId, token } };

@@ -47,6 +47,7 @@ export class RunTable {
          WHERE thread_id = ? AND run_id = ?`,
       ),
       cancel: db.prepare("UPDATE runs SET cancel_requested = 1 WHERE thread_id = ? AND run_id = ?"),
+      deleteAll: db.prepare("DELETE FROM runs WHERE thread_id = ?"),
       list: db.prepare<[string, number, number], RunRow>(
         "SELECT * FROM runs WHERE thread_id = ? ORDER BY rowid DESC LIMIT ? OFFSET ?",
       ),
@@ -127,6 +128,11 @@ export class RunTable {
 
   requestCancel(threadId: string, runId: string): void {
     this.s.cancel.run(threadId, runId);
+  }
+
+  /** Every run of the thread, queued, running or ended (the thread is being deleted). */
+  deleteAll(threadId: string): void {
+    this.s.deleteAll.run(threadId);
   }
 
   list(threadId: string, limit: number, offset: number): RunRecord[] {

@@ -75,6 +75,15 @@ const MIGRATIONS: readonly string[] = [
     record TEXT NOT NULL
   );
   `,
+  // The floor of fencing tokens: the highest token a deleted thread held, so that a new thread
+  // of the same id never issues a token an old fence still holds.
+  `
+  CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  );
+  INSERT INTO counters (name, value) VALUES ('fence_floor', 0);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,10 +1,19 @@
 import type { Message } from "@ag-ui/core";
 import type Database from "better-sqlite3";
-import type { EventRecord, ThreadSummary, ThreadView, ViewUpdate } from "../../core/types.js";
+import { fenceFloorAfterDelete, nextFenceToken } from "../../core/run-rules.js";
+import { patchedMetadata } from "../../core/thread-patch.js";
+import type {
+  EventRecord,
+  ThreadPatch,
+  ThreadSummary,
+  ThreadView,
+  ViewUpdate,
+} from "../../core/types.js";
 import {
   type EventRow,
   json,
   recordOf,
+  type SummaryRow,
   summaryOf,
   type ThreadHead,
   type ThreadRow,
@@ -31,6 +40,15 @@ export class ThreadTable {
          VALUES (?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING`,
       ),
       row: db.prepare<[string], ThreadRow>("SELECT * FROM threads WHERE thread_id = ?"),
+      summary: db.prepare<[string], SummaryRow>(
+        `SELECT thread_id, created_at, updated_at, last_seq, active_run_id, metadata FROM threads
+         WHERE thread_id = ?`,
+      ),
+      setMetadata: db.prepare(
+        "UPDATE threads SET metadata = ?, updated_at = ? WHERE thread_id = ?",
+      ),
+      deleteThread: db.prepare("DELETE FROM threads WHERE thread_id = ?"),
+      deleteEvents: db.prepare("DELETE FROM events WHERE thread_id = ?"),
       head: db.prepare<[string], ThreadHead>(
         `SELECT last_seq, active_run_id, fence_token, next_position FROM threads
          WHERE thread_id = ?`,
@@ -49,6 +67,10 @@ export class ThreadTable {
       setActive: db.prepare(
         "UPDATE threads SET active_run_id = ?, fence_token = ? WHERE thread_id = ?",
       ),
+      floor: db
+        .prepare<[], number>("SELECT value FROM counters WHERE name = 'fence_floor'")
+        .pluck(),
+      setFloor: db.prepare("UPDATE counters SET value = ? WHERE name = 'fence_floor'"),
       events: db.prepare<[string, number, number], EventRow>(
         `SELECT seq, run_id, at, event FROM events WHERE thread_id = ? AND seq > ?
          ORDER BY seq LIMIT ?`,
@@ -84,9 +106,30 @@ export class ThreadTable {
     return this.s.head.get(threadId);
   }
 
+  /** The summary alone: neither the state nor the messages are read. */
   summary(threadId: string): ThreadSummary | null {
-    const row = this.row(threadId);
+    const row = this.s.summary.get(threadId);
     return row ? summaryOf(row) : null;
+  }
+
+  /** Call inside a write transaction: read, patch (the rule in core), write. */
+  update(threadId: string, patch: ThreadPatch, now: number): ThreadSummary | null {
+    const row = this.s.summary.get(threadId);
+    if (!row) return null;
+    const metadata = patchedMetadata(JSON.parse(row.metadata) as Record<string, unknown>, patch);
+    this.s.setMetadata.run(json(metadata), now, threadId);
+    return this.summary(threadId);
+  }
+
+  /** The thread row, its log and its messages; the caller removes its runs in the same transaction. */
+  delete(threadId: string): boolean {
+    const head = this.head(threadId);
+    if (!head) return false;
+    this.s.setFloor.run(fenceFloorAfterDelete(this.s.floor.get() ?? 0, head.fence_token));
+    this.s.deleteEvents.run(threadId);
+    this.s.clearMessages.run(threadId);
+    this.s.deleteThread.run(threadId);
+    return true;
   }
 
   /** Call inside a read transaction so messages and state match `lastSeq`. */
@@ -139,6 +182,11 @@ export class ThreadTable {
 
   setActive(threadId: string, runId: string | null, fenceToken: number): void {
     this.s.setActive.run(runId, fenceToken, threadId);
+  }
+
+  /** Inside a write transaction: the next fencing token for a thread holding `current`. */
+  issueToken(current: number): number {
+    return nextFenceToken(this.s.floor.get() ?? 0, current);
   }
 
   /**

@@ -1,0 +1,117 @@
+import type { BaseEvent } from "@ag-ui/core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createMemoryData, createMemoryStore } from "../../src/stores/memory/index.js";
+import { createThreadline, type Threadline } from "../../src/threadline.js";
+import { GateAgent, waitFor } from "../helpers/agents.js";
+import { verifyWithAgUi } from "../helpers/verify.js";
+
+const open: Threadline[] = [];
+beforeEach(() => GateAgent.reset());
+afterEach(async () => {
+  for (const tl of open.splice(0)) await tl.close({ graceMs: 50 });
+});
+
+function instance(data = createMemoryData()): Threadline {
+  const tl = createThreadline({
+    store: createMemoryStore({ data }),
+    agents: { gate: new GateAgent() },
+  });
+  open.push(tl);
+  return tl;
+}
+
+const logOf = async (tl: Threadline, threadId: string): Promise<BaseEvent[]> =>
+  (await tl.store.read(threadId, { after: 0, limit: 10_000 })).map((r) => r.event);
+
+describe("deleteThread", () => {
+  it("stops a run this process executes, then ends its followers after the run's end", async () => {
+    const tl = instance();
+    const { runId } = await tl.startRun({ threadId: "t", agentId: "gate" });
+    const run = await GateAgent.nth(0);
+    run.started();
+    run.text("m", "half");
+    await waitFor(async () => (await logOf(tl, "t")).length >= 3, "the run's first events");
+    const follow = tl.follow("t", { replay: "full" });
+    const items: BaseEvent[] = [];
+    const done = (async () => {
+      for await (const item of follow) items.push(item.event);
+    })();
+    expect(await tl.deleteThread("t")).toEqual({
+      threadId: "t",
+      deleted: true,
+      cancelledRunId: runId,
+    });
+    await done;
+    expect(follow.deleted).toBe(true);
+    await verifyWithAgUi(items);
+    expect(items.at(-1)).toMatchObject({
+      type: "RUN_FINISHED",
+      metadata: { threadline: { outcome: "cancelled" } },
+    });
+    expect(run.unsubscribed).toBe(true);
+    expect(await tl.store.head("t")).toBeNull();
+  });
+
+  it("takes over and closes a run another instance holds, fencing that instance out", async () => {
+    const data = createMemoryData();
+    const runner = instance(data);
+    const admin = instance(data);
+    const { runId } = await runner.startRun({ threadId: "t", agentId: "gate" });
+    const run = await GateAgent.nth(0);
+    run.started();
+    run.text("m", "half");
+    await waitFor(async () => (await logOf(runner, "t")).length >= 3, "the run's first events");
+    // The runner's own follower sees the closing events the other instance writes.
+    const follow = runner.follow("t", { replay: "full" });
+    const seen: BaseEvent[] = [];
+    const closed = (async () => {
+      for await (const item of follow) {
+        seen.push(item.event);
+        if (item.event.type === "RUN_FINISHED") return;
+      }
+    })();
+    const result = await admin.deleteThread("t");
+    expect(result.cancelledRunId).toBe(runId);
+    await closed;
+    follow.close();
+    await verifyWithAgUi(seen);
+    expect(seen.at(-1)).toMatchObject({
+      metadata: { threadline: { outcome: "cancelled", reason: "the thread was deleted" } },
+    });
+    // The holder's next write is refused (the thread is gone); its agent is stopped.
+    run.text("m", " more");
+    await waitFor(() => run.unsubscribed, "the runner to stop its agent");
+    expect(await runner.store.getThread("t")).toBeNull();
+  });
+
+  it("throws THREAD_NOT_FOUND for an unknown thread, and a recreated thread starts clean", async () => {
+    const tl = instance();
+    await expect(tl.deleteThread("nope")).rejects.toMatchObject({ code: "THREAD_NOT_FOUND" });
+    await expect(tl.updateThread("nope", { metadata: { a: 1 } })).rejects.toMatchObject({
+      code: "THREAD_NOT_FOUND",
+    });
+    const first = await tl.startRun({
+      threadId: "t",
+      agentId: "gate",
+      input: { messages: [{ id: "old", role: "user", content: "before" }] },
+    });
+    const one = await GateAgent.nth(0);
+    one.started();
+    one.finish();
+    await waitFor(
+      async () => (await tl.store.getRun("t", first.runId))?.status === "succeeded",
+      "run 1",
+    );
+    await tl.deleteThread("t");
+    await tl.startRun({
+      threadId: "t",
+      agentId: "gate",
+      input: { messages: [{ id: "new", role: "user", content: "after" }] },
+    });
+    const two = await GateAgent.nth(1);
+    // The cached view of the deleted thread is not the new thread's history.
+    expect(two.input.messages.map((m) => m.id)).toEqual(["new"]);
+    two.started();
+    two.finish();
+  });
+});
