@@ -192,6 +192,10 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
         ...(options.token ? { token: options.token } : {}),
         ...(options.authorize ? { authorize: options.authorize } : {}),
         follow: (threadId, opts) => tl.follow(threadId, opts),
+        mutations: {
+          update: (threadId, patch) => tl.updateThread(threadId, patch),
+          delete: (threadId) => tl.deleteThread(threadId),
+        },
       },
       options.copilotkit ?? {},
     );

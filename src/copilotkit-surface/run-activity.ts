@@ -122,7 +122,7 @@ export class RunActivity {
   }
 
   private async metadataOf(n: RunStartNotice): Promise<ThreadMetadataPayload | null> {
-    const thread = await this.store.getThread(n.threadId);
+    const thread = await this.store.head(n.threadId);
     const record = thread ? await threadRecord(this.store, thread) : null;
     if (!record) return null;
     return {

@@ -1,17 +1,37 @@
 import type { Server } from "node:http";
 import type { BaseEvent, Message } from "@ag-ui/core";
+import { z } from "zod";
 import { ThreadlineError } from "../core/errors.js";
 import { FanOut } from "../core/fanout.js";
 import { Follow } from "../core/follow.js";
 import { type Logger, silentLogger } from "../core/logger.js";
 import type { ThreadStore } from "../core/store.js";
+import type { ThreadPatch, ThreadSummary } from "../core/types.js";
 import { type AuthorizeHook, authorize } from "../http/auth.js";
+import { describeIssues } from "../http/validation.js";
 import { PrincipalAccess } from "./access.js";
 import { JoinTokens, resolveJoinSecret } from "./join-token.js";
 import { PhoenixSocketServer } from "./phoenix-socket.js";
 import { RunActivity } from "./run-activity.js";
-import { listThreadPage } from "./thread-records.js";
-import { DEFAULT_BASE_PATH, PHOENIX_TRANSPORT_SUFFIX, SOCKET_PATH } from "./wire.js";
+import {
+  listThreadPage,
+  METADATA_ARCHIVED,
+  METADATA_NAME,
+  threadRecord,
+} from "./thread-records.js";
+import {
+  type CopilotKitThread,
+  DEFAULT_BASE_PATH,
+  PHOENIX_TRANSPORT_SUFFIX,
+  SOCKET_PATH,
+  type ThreadMetadataPayload,
+} from "./wire.js";
+
+const mutationBody = z.looseObject({
+  agentId: z.string().optional(),
+  name: z.string().max(500).nullable().optional(),
+  archived: z.boolean().optional(),
+});
 
 /** Options of the CopilotKit surface (`createThreadline({ copilotkit })`, `withThreadline`). */
 export interface CopilotKitSurfaceOptions {
@@ -38,8 +58,16 @@ export interface CopilotKitSurfaceOptions {
   publicUrl?: string;
 }
 
+/** Thread mutations as the host executes them (a delete cancels the thread's active run first). */
+export interface SurfaceMutations {
+  update(threadId: string, patch: ThreadPatch): Promise<ThreadSummary>;
+  delete(threadId: string): Promise<unknown>;
+}
+
 export interface SurfaceDeps {
   store: ThreadStore;
+  /** Rename, archive, delete; without them CopilotKit is told mutations are not available. */
+  mutations?: SurfaceMutations;
   logger?: Logger;
   token?: string;
   authorize?: AuthorizeHook;
@@ -140,7 +168,12 @@ export class CopilotKitSurface {
     return {
       mode: "sse",
       intelligence: { wsUrl: this.wsUrl(request, runtimePath) },
-      threadEndpoints: { list: true, inspect: true, mutations: false, realtimeMetadata: true },
+      threadEndpoints: {
+        list: true,
+        inspect: true,
+        mutations: this.deps.mutations !== undefined,
+        realtimeMetadata: true,
+      },
     };
   }
 
@@ -196,12 +229,81 @@ export class CopilotKitSurface {
     return Response.json({ events });
   }
 
+  /**
+   * `PATCH /threads/:id` `{ agentId, name?, archived? }` (rename, unarchive) and
+   * `POST /threads/:id/archive` (`archived: true`): the name and archived flag live in the
+   * thread's metadata. Answers the updated CopilotKit thread; open lists get `thread_metadata`.
+   */
+  async updateThread(request: Request, threadId: string, archive = false): Promise<Response> {
+    const mutations = this.requireMutations();
+    const body = await jsonObject(request);
+    const parsed = mutationBody.safeParse(body);
+    if (!parsed.success) {
+      throw new ThreadlineError(
+        "VALIDATION_FAILED",
+        `invalid thread update: ${describeIssues(parsed.error as never)}`,
+      );
+    }
+    await authorize(this.deps.authorize, request, { threadId, action: "write" });
+    const metadata: Record<string, unknown> = {};
+    if (parsed.data.name !== undefined) metadata[METADATA_NAME] = parsed.data.name;
+    if (archive) metadata[METADATA_ARCHIVED] = true;
+    else if (parsed.data.archived !== undefined) metadata[METADATA_ARCHIVED] = parsed.data.archived;
+    const summary = await mutations.update(threadId, { metadata });
+    const thread = await threadRecord(this.store, summary);
+    if (thread) {
+      const operation =
+        metadata[METADATA_ARCHIVED] === true
+          ? "archived"
+          : metadata[METADATA_ARCHIVED] === false
+            ? "unarchived"
+            : "renamed";
+      await this.pushMetadata(threadId, { operation, thread });
+    }
+    return Response.json(archive ? { threadId, archived: true } : (thread ?? { id: threadId }));
+  }
+
+  /** `DELETE /threads/:id`: the thread, its log and its runs; open lists drop it. */
+  async deleteThread(request: Request, threadId: string): Promise<Response> {
+    const mutations = this.requireMutations();
+    await authorize(this.deps.authorize, request, { threadId, action: "write" });
+    await mutations.delete(threadId);
+    await this.pushMetadata(threadId, { operation: "deleted", deleted: { id: threadId } });
+    return Response.json({ threadId, deleted: true });
+  }
+
   close(): void {
     for (const off of this.detach) off();
     this.detach.clear();
     this.socket.close();
     this.activity.close();
     this.fanout?.close();
+  }
+
+  private requireMutations(): SurfaceMutations {
+    if (!this.deps.mutations) {
+      throw new ThreadlineError(
+        "BAD_REQUEST",
+        "thread mutations need a Threadline instance or a ThreadlineAgentRunner behind this surface",
+      );
+    }
+    return this.deps.mutations;
+  }
+
+  private async pushMetadata(
+    threadId: string,
+    event:
+      | { operation: "archived" | "unarchived" | "renamed"; thread: CopilotKitThread }
+      | { operation: "deleted"; deleted: { id: string } },
+  ): Promise<void> {
+    const payload = {
+      ...event,
+      threadId,
+      userId: "",
+      organizationId: "",
+      occurredAt: new Date().toISOString(),
+    } as ThreadMetadataPayload;
+    await this.activity.pushMetadata(threadId, payload);
   }
 
   private async readable(request: Request, threadId: string) {
@@ -214,6 +316,16 @@ export class CopilotKitSurface {
     if (this.deps.follow) return this.deps.follow(threadId, opts);
     this.fanout ??= new FanOut(this.store);
     return new Follow(this.store, this.fanout, threadId, opts);
+  }
+}
+
+async function jsonObject(request: Request): Promise<unknown> {
+  const text = await request.text();
+  if (text.trim() === "") return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ThreadlineError("INVALID_JSON", "the request body is not valid JSON");
   }
 }
 

@@ -4,6 +4,8 @@ import { CopilotKitSurface, type CopilotKitSurfaceOptions } from "../copilotkit-
 import { ThreadlineError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { ThreadStore } from "../core/store.js";
+import { deleteThread, updateThread } from "../core/thread-admin.js";
+import type { ThreadPatch } from "../core/types.js";
 import type { AuthorizeHook } from "../http/auth.js";
 import type { Threadline } from "../threadline.js";
 import type { ThreadlineAgentRunner } from "./threadline-agent-runner.js";
@@ -34,8 +36,23 @@ function surfaceOf(source: ThreadlineSurfaceSource): CopilotKitSurface {
         ? source.runner.store
         : source.store;
   const { authorize, logger, secret, joinTokenTtlMs, principalHeaders, publicUrl } = source;
+  const coordinator =
+    "threadline" in source
+      ? source.threadline.coordinator
+      : "runner" in source
+        ? source.runner.coordinator
+        : undefined;
+  const mutations = coordinator && {
+    update: (threadId: string, patch: ThreadPatch) => updateThread(store, threadId, patch),
+    delete: (threadId: string) => deleteThread({ store, coordinator }, threadId),
+  };
   const surface = new CopilotKitSurface(
-    { store, ...(authorize ? { authorize } : {}), ...(logger ? { logger } : {}) },
+    {
+      store,
+      ...(mutations ? { mutations } : {}),
+      ...(authorize ? { authorize } : {}),
+      ...(logger ? { logger } : {}),
+    },
     {
       ...(secret === undefined ? {} : { secret }),
       ...(joinTokenTtlMs === undefined ? {} : { joinTokenTtlMs }),
@@ -133,6 +150,12 @@ async function threadRoute(
         return await surface.threadState(request, route.threadId);
       case "threads/events":
         return await surface.threadEvents(request, route.threadId);
+      case "threads/update":
+        return request.method.toUpperCase() === "DELETE"
+          ? await surface.deleteThread(request, route.threadId)
+          : await surface.updateThread(request, route.threadId);
+      case "threads/archive":
+        return await surface.updateThread(request, route.threadId, true);
       default:
         return undefined;
     }

@@ -165,6 +165,67 @@ describe("CopilotKit surface: /info and the thread store routes", () => {
   });
 });
 
+describe("CopilotKit surface: thread mutations", () => {
+  const call = (method: string, path: string, body?: unknown) =>
+    fetch(`${base()}${path}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  it("renames, archives, unarchives and deletes, telling open lists over the socket", async () => {
+    await startRun("mut-1");
+    await tl.coordinator.idle("mut-1");
+    const { socket } = await joined();
+    const meta = (op: string) =>
+      socket.next(
+        (f) => f[3] === "thread_metadata" && f[4].operation === op && f[4].threadId === "mut-1",
+      );
+
+    const renamed = await call("PATCH", "/threads/mut-1", { agentId: "demo", name: "Groceries" });
+    expect(renamed.status).toBe(200);
+    expect(await renamed.json()).toMatchObject({ id: "mut-1", name: "Groceries", archived: false });
+    expect((await meta("renamed"))[4]).toMatchObject({ thread: { name: "Groceries" } });
+    expect((await tl.store.head("mut-1"))?.metadata).toMatchObject({ name: "Groceries" });
+
+    const archived = await call("POST", "/threads/mut-1/archive", { agentId: "demo" });
+    expect(await archived.json()).toEqual({ threadId: "mut-1", archived: true });
+    expect((await meta("archived"))[4]).toMatchObject({ thread: { archived: true } });
+    const listed = async (q: string) =>
+      (
+        (await (await fetch(`${base()}/threads?agentId=demo${q}`)).json()) as {
+          threads: { id: string }[];
+        }
+      ).threads.map((t) => t.id);
+    expect(await listed("")).not.toContain("mut-1");
+    expect(await listed("&includeArchived=true")).toContain("mut-1");
+
+    await call("PATCH", "/threads/mut-1", { agentId: "demo", archived: false });
+    await meta("unarchived");
+    expect(await listed("")).toContain("mut-1");
+
+    const deleted = await call("DELETE", "/threads/mut-1", { agentId: "demo" });
+    expect(await deleted.json()).toEqual({ threadId: "mut-1", deleted: true });
+    expect((await meta("deleted"))[4]).toMatchObject({ deleted: { id: "mut-1" } });
+    expect(await tl.store.head("mut-1")).toBeNull();
+    expect(await listed("&includeArchived=true")).not.toContain("mut-1");
+  });
+
+  it("rejects bad bodies and unknown threads with JSON errors", async () => {
+    expect((await call("PATCH", "/threads/mut-x", { name: 5 })).status).toBe(400);
+    const bad = await fetch(`${base()}/threads/mut-x`, { method: "PATCH", body: "{nope" });
+    expect(bad.status).toBe(400);
+    const unknown = await call("PATCH", "/threads/never-seen", { name: "x" });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe(
+      "THREAD_NOT_FOUND",
+    );
+    expect((await call("DELETE", "/threads/never-seen", {})).status).toBe(404);
+    const info = (await (await fetch(`${base()}/info`)).json()) as { threadEndpoints: object };
+    expect(info.threadEndpoints).toMatchObject({ mutations: true });
+  });
+});
+
 describe("CopilotKit surface: the run-activity socket", () => {
   it("announces a run that starts while joined, with its agent, and the thread's metadata", async () => {
     const { socket } = await joined();

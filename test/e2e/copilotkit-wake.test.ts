@@ -311,6 +311,57 @@ function wakeSuite(backend: Backend, kind: Kind): void {
       expect(threads(alice.socket).has("bob-1")).toBe(false);
     });
 
+    it("CopilotKit's thread list (useThreads) lists, renames, archives and deletes, live", async () => {
+      const done = async (threadId: string, runId: string) =>
+        waitFor(
+          async () => (await tl.store.getRun(threadId, runId))?.status === "succeeded",
+          threadId,
+        );
+      await done("alice-list-1", await postRun("alice-list-1", ["one"]));
+      const { page } = await openChat("alice", "alice-list-1", { threads: "1" });
+      const row = (id: string) => `[data-testid="thread-row"][data-thread-id="${id}"]`;
+      const nameOf = (id: string) =>
+        page.$eval(`${row(id)} [data-testid="thread-name"]`, (e) => e.textContent);
+      await withScreenshotOnFailure(page, `${name}-thread-list`, async () => {
+        await page.waitForSelector(row("alice-list-1"));
+        // Only the principal's threads are listed.
+        const ids = await page.$$eval('[data-testid="thread-row"]', (els) =>
+          els.map((e) => e.getAttribute("data-thread-id")),
+        );
+        expect(ids.every((id) => id?.startsWith("alice-"))).toBe(true);
+        // A thread a server run creates appears by itself.
+        await postRun("alice-list-2", ["two"]);
+        await page.waitForSelector(row("alice-list-2"));
+        await page.fill('[data-testid="thread-name-input"]', "Renamed here");
+        await page.click(`${row("alice-list-2")} [data-testid="thread-rename"]`);
+        await waitFor(
+          async () => (await tl.store.head("alice-list-2"))?.metadata.name === "Renamed here",
+          "rename",
+        );
+        expect(await nameOf("alice-list-2")).toBe("Renamed here");
+        await page.click(`${row("alice-list-2")} [data-testid="thread-archive"]`);
+        await page.waitForSelector(`${row("alice-list-2")}[data-archived="true"]`);
+        await waitFor(
+          async () => (await tl.store.head("alice-list-2"))?.metadata.archived === true,
+          "archive",
+        );
+        await page.click(`${row("alice-list-2")} [data-testid="thread-delete"]`);
+        await page.waitForSelector(row("alice-list-2"), { state: "detached" });
+        await waitFor(async () => (await tl.store.head("alice-list-2")) === null, "delete");
+        // A rename made elsewhere (another tab, the same principal) shows up live.
+        const res = await fetch(`${runtimeUrl()}/threads/alice-list-1`, {
+          method: "PATCH",
+          headers: { authorization: "Bearer alice", "content-type": "application/json" },
+          body: JSON.stringify({ agentId: "demo", name: "Renamed elsewhere" }),
+        });
+        expect(res.status).toBe(200);
+        await page.waitForFunction(
+          (sel) => document.querySelector(sel)?.textContent === "Renamed elsewhere",
+          `${row("alice-list-1")} [data-testid="thread-name"]`,
+        );
+      });
+    });
+
     it("a run started by another instance on the same store streams in", async () => {
       const { page } = await openChat("alice", "alice-other");
       const other = createThreadline({

@@ -30,6 +30,11 @@ export function copilotkitSurfaceRoutes(tl: Threadline, surface: CopilotKitSurfa
   app.get("/threads/:threadId/events", (c) =>
     surface.threadEvents(c.req.raw, c.req.param("threadId")),
   );
+  app.patch("/threads/:threadId", (c) => surface.updateThread(c.req.raw, c.req.param("threadId")));
+  app.post("/threads/:threadId/archive", (c) =>
+    surface.updateThread(c.req.raw, c.req.param("threadId"), true),
+  );
+  app.delete("/threads/:threadId", (c) => surface.deleteThread(c.req.raw, c.req.param("threadId")));
   app.route("/", copilotkitRoutes(tl));
   return app;
 }
