@@ -20,7 +20,7 @@ const visibleRatio = (page: Page, selector: string) =>
   );
 
 describe("inspector accessibility", () => {
-  it("has no axe violations on any view, light and dark, wide and narrow", async () => {
+  it("has no axe violations and fits the window on every view, light and dark, wide and narrow", async () => {
     const server = await startServer();
     const { support } = await seedInspector(server.tl, { threads: 5, busyRuns: 12 });
     const views = [
@@ -53,6 +53,13 @@ describe("inspector accessibility", () => {
             } else {
               await page.locator("[data-testid=run-mark]").nth(1).waitFor();
               await page.locator("[data-testid=follow-status][data-state=live]").waitFor();
+            }
+            // Nothing wider than the window: no sideways scrolling, nothing cut off.
+            const overflow = await page.evaluate(
+              () => document.documentElement.scrollWidth - window.innerWidth,
+            );
+            if (overflow > 0) {
+              found.push(`${colorScheme} ${viewport.width}px, ${name}: ${overflow}px too wide`);
             }
             for (const v of await axeViolations(page)) {
               found.push(

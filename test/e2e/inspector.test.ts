@@ -2,6 +2,7 @@ import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import type { ScheduleInput } from "../../src/core/scheduler/index.js";
 import { demoHeartbeat } from "../../src/demo/demo-heartbeat.js";
+import { axeViolations } from "../helpers/axe.js";
 import { inspectorHarness, until } from "./inspector-harness.js";
 
 /** A real heartbeat on the `demo` thread, fast enough to watch a few runs arrive. */
@@ -175,6 +176,9 @@ describe("inspector page", () => {
       const dialog = page.locator("[data-testid=token-prompt]");
       await dialog.waitFor();
       expect(await dialog.textContent()).toContain("requires a bearer token");
+      // The dialog is named by its heading and passes axe like the rest of the page.
+      expect(await page.getByRole("dialog", { name: "Token required" }).count()).toBe(1);
+      expect(await axeViolations(page)).toEqual([]);
 
       await page.locator("[data-testid=token-input]").fill("wrong");
       await page.locator("[data-testid=token-submit]").click();
