@@ -205,8 +205,12 @@ function wakeSuite(backend: Backend, kind: Kind): void {
         }),
       });
       expect(res.status).toBe(202);
-      return ((await res.json()) as { runId: string }).runId;
+      const body = (await res.json()) as { runId: string; status: string };
+      lastStatus = body.status;
+      return body.runId;
     }
+    /** The status `POST /threads/:id/runs` answered last (`queued` behind a busy thread). */
+    let lastStatus = "";
 
     it("a run posted to the native API streams into the open chat", async () => {
       const { page } = await openChat("alice", "alice-1");
@@ -275,13 +279,13 @@ function wakeSuite(backend: Backend, kind: Kind): void {
     });
 
     it("the user's messages get one reply each; a server run queued behind one follows it", async () => {
-      const { page } = await openChat("alice", "alice-chat", { tokens: "20", delayMs: "25" });
+      const { page } = await openChat("alice", "alice-chat", { tokens: "20", delayMs: "60" });
       await withScreenshotOnFailure(page, `${name}-own-and-queued`, async () => {
         await send(page, "first");
         await waitForReply(page, "w1w2w3");
-        await waitForRunning(page, true);
         // While the user's run streams, the server queues one behind it.
         await postRun("alice-chat", ["queued ", "behind"], { multitask: "enqueue" });
+        expect(lastStatus).toBe("queued");
         await waitForReply(page, "queued behind");
         await waitForRunning(page, false);
         expect(await messageTexts(page)).toEqual([
