@@ -311,3 +311,81 @@ describe("CopilotKit surface: the run-activity socket", () => {
     }
   });
 });
+
+describe("CopilotKit surface: access", () => {
+  it("binds a join token to its principal: another's channel is refused, others' threads never announced", async () => {
+    const guarded = createThreadline({
+      store: createMemoryStore(),
+      agents: { demo: new DemoAgent() },
+      authorize: (req, ctx) => {
+        const user = req.headers.get("authorization")?.replace("Bearer ", "");
+        return !!user && (!ctx.threadId || ctx.threadId.startsWith(`${user}-`));
+      },
+      copilotkit: { secret: "a shared secret for tests" },
+    });
+    const srv = await guarded.listen({ port: 0 });
+    try {
+      const url = `${srv.url}/copilotkit`;
+      const alice = await joined({ authorization: "Bearer alice" }, url);
+      const bobCreds = await credentials({ authorization: "Bearer bob" }, url);
+      expect(bobCreds.joinCode).not.toBe(alice.joinCode);
+      // Alice's token does not open Bob's channel.
+      expect((await alice.socket.join(`user_meta:${bobCreds.joinCode}`)).status).toBe("error");
+      const bob = await RawPhoenix.open(bobCreds.wsUrl, bobCreds.joinToken);
+      sockets.push(bob);
+      expect((await bob.join(`user_meta:${bobCreds.joinCode}`)).status).toBe("ok");
+      const a = await guarded.startRun({
+        threadId: "alice-1",
+        agentId: "demo",
+        input: { forwardedProps: { demo: { delayMs: 1 } } },
+      });
+      const b = await guarded.startRun({
+        threadId: "bob-1",
+        agentId: "demo",
+        input: { forwardedProps: { demo: { delayMs: 1 } } },
+      });
+      await alice.socket.next((f) => f[3] === "thread_run_activity" && f[4].runId === a.runId);
+      await bob.next((f) => f[3] === "thread_run_activity" && f[4].runId === b.runId);
+      expect(bob.events("thread_run_activity").map((p) => p.threadId)).toEqual(["bob-1"]);
+      expect(alice.socket.events("thread_run_activity").map((p) => p.threadId)).toEqual([
+        "alice-1",
+      ]);
+      // Listing is filtered the same way; without credentials nothing is handed out.
+      const list = (await (
+        await fetch(`${url}/threads?agentId=demo`, { headers: { authorization: "Bearer bob" } })
+      ).json()) as {
+        threads: { id: string }[];
+      };
+      expect(list.threads.map((t) => t.id)).toEqual(["bob-1"]);
+      expect((await fetch(`${url}/threads/subscribe`, { method: "POST", body: "{}" })).status).toBe(
+        403,
+      );
+    } finally {
+      await srv.close();
+      await guarded.close({ graceMs: 50 });
+    }
+  });
+
+  it("with a server token, a join token without it (or after it changed) is refused", async () => {
+    const locked = createThreadline({
+      store: createMemoryStore(),
+      agents: { demo: new DemoAgent() },
+      token: "s3cret",
+    });
+    const srv = await locked.listen({ port: 0 });
+    try {
+      const url = `${srv.url}/copilotkit`;
+      expect((await fetch(`${url}/threads?agentId=demo`)).status).toBe(401);
+      const ok = await joined({ authorization: "Bearer s3cret" }, url);
+      expect(ok.joinToken).toBeTruthy();
+      const tokens = locked.copilotkit!.tokens;
+      const stale = await tokens.mint(
+        tokens.principalOf(new Request("http://x/", { headers: { authorization: "Bearer old" } })),
+      );
+      await expect(RawPhoenix.open(ok.wsUrl, stale)).rejects.toMatchObject({ status: 401 });
+    } finally {
+      await srv.close();
+      await locked.close({ graceMs: 50 });
+    }
+  });
+});
