@@ -43,7 +43,7 @@ async function serve(argv: string[]): Promise<void> {
     ...(args.instanceId ? { instanceId: args.instanceId } : {}),
   });
   // The demo thread exists from the start, so the README's first `curl` has something to follow.
-  if (args.demo) await store.ensureThread("demo", { demo: true });
+  if (args.demo) await store.threads.ensure("demo", { demo: true });
   // Schedules persist: a heartbeat switched off must also leave the store, or it keeps firing.
   if (heartbeat.length === 0) {
     await tl.ready;

@@ -24,7 +24,7 @@ export async function findStaleRuns(
   startup: boolean,
 ): Promise<StaleRun[]> {
   const out: StaleRun[] = [];
-  for (const run of await store.listStaleRuns(now, { all: startup })) {
+  for (const run of await store.runs.listStale(now, { all: startup })) {
     const expired = !run.lease || run.lease.expiresAt <= now;
     const gone = run.lease ? isOwnerGone(run.lease.owner, self) : true;
     if (expired || gone) out.push({ run, force: gone && !expired });
@@ -45,7 +45,12 @@ export async function interruptRun(
   now: number,
 ): Promise<boolean> {
   const { run, force } = stale;
-  const claimed = await store.takeOverRun(run.threadId, run.runId, owner, leaseMs, now, force);
+  const claimed = await store.runs.takeOver(run.threadId, run.runId, {
+    owner,
+    leaseMs,
+    now,
+    force,
+  });
   if (!claimed) return false;
   const message = "the process running this run stopped before it finished";
   await closeTakenRun(store, claimed, now, {
@@ -75,15 +80,15 @@ export async function closeTakenRun(
 ): Promise<void> {
   const { threadId, runId, startSeq } = claimed.run;
   if (startSeq === undefined) {
-    await store.markRunEnded(threadId, runId, end.status, now, end.error);
+    await store.runs.markEnded(threadId, runId, { status: end.status, now, error: end.error });
     return;
   }
   const tracker = await trackStoredRun(store, threadId, runId, startSeq);
   const events = [...tracker.closingEvents(end.ending), end.terminal];
   // The closing events change the thread's messages too (a tool message for each unanswered
   // tool call): the view update goes with them, as a RunWriter's would.
-  const thread = await store.getThread(threadId);
+  const thread = await store.threads.get(threadId);
   const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
   for (const event of events) view.apply(event);
-  await store.append(threadId, claimed.fence, events, view.takeUpdate());
+  await store.threads.append(threadId, claimed.fence, events, view.takeUpdate());
 }

@@ -63,7 +63,7 @@ const runs: Parameters<typeof tl.startRun>[0][] = [
 ];
 for (const run of runs) await tl.startRun({ ...run, multitask: "enqueue" });
 await waitFor(
-  async () => (await tl.store.getThread("demo"))?.activeRunId === null,
+  async () => (await tl.store.threads.get("demo"))?.activeRunId === null,
   "the runs",
   10_000,
 );
