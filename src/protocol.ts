@@ -100,10 +100,14 @@ export const ERROR_CODES = {
   hookNotFound: "HOOK_NOT_FOUND",
   threadBusy: "THREAD_BUSY",
   payloadTooLarge: "PAYLOAD_TOO_LARGE",
+  uriTooLong: "URI_TOO_LONG",
+  headersTooLarge: "HEADERS_TOO_LARGE",
   leaseLost: "LEASE_LOST",
   conflict: "CONFLICT",
   internal: "INTERNAL",
   unavailable: "UNAVAILABLE",
+  /** The store lost data it had acknowledged (a Redis restarted without persistence). */
+  dataLost: "DATA_LOST",
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 

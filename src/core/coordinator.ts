@@ -7,10 +7,12 @@ import { ThreadlineError } from "./errors.js";
 import { holdInstance, newInstanceId } from "./instance.js";
 import type { Logger } from "./logger.js";
 import { silentLogger } from "./logger.js";
-import { findStaleRuns, interruptRun } from "./recovery.js";
+import { closeTakenRun, findStaleRuns, interruptedEnd, interruptRun } from "./recovery.js";
+import { checkRunId } from "./run-ids.js";
+import { startedInput } from "./run-start.js";
 import { RunWriter } from "./run-writer.js";
 import type { ThreadStore } from "./store.js";
-import type { MultitaskStrategy, RunInput, RunRecord, RunTrigger } from "./types.js";
+import type { Fence, MultitaskStrategy, RunInput, RunRecord, RunTrigger } from "./types.js";
 import { ViewBuilder } from "./view.js";
 
 interface CachedView {
@@ -91,6 +93,8 @@ export class Coordinator {
   private sweeper: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly liveness: { release(): void };
+  /** Sleeps to cut short when closing (see `sleep`). */
+  private readonly wakeOnClose = new Set<() => void>();
   /** Threads whose pump was asked to run while it was already running (see `pump`). */
   private readonly pumpAgain = new Set<string>();
 
@@ -130,11 +134,14 @@ export class Coordinator {
         details: { agents: this.agentIds() },
       });
     }
+    const trigger = req.trigger ?? { kind: "api" };
+    // A caller's own id must not take a tick's or a delivery's (see run-ids.ts).
+    if (req.runId !== undefined) checkRunId(req.runId, trigger.kind);
     const run: RunRecord = {
       runId: req.runId ?? randomUUID(),
       threadId: req.threadId,
       agentId: req.agentId,
-      trigger: req.trigger ?? { kind: "api" },
+      trigger,
       status: "queued",
       input: req.input ?? {},
       createdAt: this.now(),
@@ -263,16 +270,7 @@ export class Coordinator {
       },
     });
 
-    const newMessages = (run.input.messages ?? []).filter((m) => !view.has(m.id));
-    const started: RunAgentInput = {
-      threadId,
-      runId,
-      messages: newMessages,
-      state: run.input.state ?? view.state ?? {},
-      tools: run.input.tools ?? [],
-      context: run.input.context ?? [],
-      forwardedProps: run.input.forwardedProps ?? {},
-    };
+    const started = startedInput(run, view);
     // RUN_STARTED (carrying only the new messages) folds them into the view; the agent then
     // gets the whole history from it.
     writer.start(started, run.trigger, run.agentId);
@@ -344,7 +342,7 @@ export class Coordinator {
         agentError = error;
       }
       if (outcome?.kind === "lease" || fatal) {
-        // We may no longer write: whoever holds the thread now closes the run.
+        // Lease lost: whoever holds the thread now closes the run. A failed append: below.
       } else if (outcome) {
         writer.cancel(outcome.reason);
       } else if (agentError) {
@@ -356,6 +354,12 @@ export class Coordinator {
         writer.endOfStream();
       }
       await writer.flushed();
+      // The store failed under the run (a dropped connection, a restarted server): we still
+      // hold its lease, so we close it ourselves once the store answers again, rather than
+      // leave its followers hanging until the lease expires.
+      if (fatal !== undefined && !endsForGood(fatal)) {
+        await this.closeAfterStoreFailure(run, fence, fatal);
+      }
       if (!fatal && writer.lastSeq !== undefined) {
         this.views.set(threadId, { view, lastSeq: writer.lastSeq, createdAt });
         if (this.views.size > VIEW_CACHE_SIZE) this.views.delete(this.views.keys().next().value!);
@@ -365,6 +369,45 @@ export class Coordinator {
       this.active.delete(threadId);
       resolveDone();
     }
+  }
+
+  /**
+   * Closes a run whose append failed (see `closeTakenRun`: from the log as stored, RUN_STARTED
+   * included if it never committed), retrying with backoff while the store is unreachable. Gives
+   * up when the run was taken over or ended meanwhile, or when this process shuts down: then
+   * whoever holds the thread next closes it (lease expiry, or start-up recovery).
+   */
+  private async closeAfterStoreFailure(
+    run: RunRecord,
+    fence: Fence,
+    cause: unknown,
+  ): Promise<void> {
+    const { threadId, runId } = run;
+    const message = `the store failed while the run was writing: ${errorText(cause)}`;
+    for (let delay = 100; !this.closing; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        await closeTakenRun(this.store, { run, fence }, this.now(), interruptedEnd(message));
+        this.logger.info({ threadId, runId }, "closed a run after a store failure");
+        return;
+      } catch (error) {
+        if (endsForGood(error)) return;
+        this.logger.warn({ err: error, threadId, runId }, "could not close the run yet; retrying");
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  /** Waits `ms`, or less when the coordinator starts closing. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeOnClose.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeOnClose.add(done);
+    });
   }
 
   /**
@@ -414,6 +457,7 @@ export class Coordinator {
   async close(graceMs = 5_000): Promise<void> {
     this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
+    for (const wake of [...this.wakeOnClose]) wake();
     const runs = [...this.active.values()];
     const all = Promise.all(runs.map((r) => r.done));
     let timer: NodeJS.Timeout | undefined;
@@ -436,6 +480,14 @@ export class Coordinator {
     this.liveness.release();
   }
 }
+
+/** Errors after which a run's writer must not try again: its lease is gone, or its data is. */
+function endsForGood(error: unknown): boolean {
+  return ThreadlineError.is(error, "LEASE_LOST") || ThreadlineError.is(error, "DATA_LOST");
+}
+
+const errorText = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
 
 const suppliedKey = (run: { threadId: string; runId: string }) =>
   `${run.threadId}\u0000${run.runId}`;

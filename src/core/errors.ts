@@ -16,8 +16,11 @@ const DEFAULT_STATUS: Record<ErrorCode, number> = {
   CONFLICT: 409,
   LEASE_LOST: 409,
   PAYLOAD_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   UNAVAILABLE: 503,
+  DATA_LOST: 503,
 };
 
 export interface ThreadlineErrorBody {

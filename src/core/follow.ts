@@ -2,6 +2,7 @@ import { type BaseEvent, EventType } from "@ag-ui/core";
 import { type ReplayMode, SSE_EVENT_REOPEN, SSE_EVENT_SNAPSHOT } from "../protocol.js";
 import { ThreadlineError } from "./errors.js";
 import { type FanOut, type LiveBatch, type LiveItem, type LiveSink, toLiveItem } from "./fanout.js";
+import { snapshotRunId } from "./run-ids.js";
 import { trackStoredRun } from "./run-log.js";
 import { isTerminalEvent } from "./run-tracker.js";
 import { encodeFrame } from "./sse.js";
@@ -329,7 +330,7 @@ function snapshotRun(
   messages: unknown[],
   state: unknown,
 ): FollowItem[] {
-  const runId = `threadline-snapshot-${seq}`;
+  const runId = snapshotRunId(seq);
   const events = [
     { type: EventType.RUN_STARTED, threadId, runId },
     { type: EventType.MESSAGES_SNAPSHOT, messages },

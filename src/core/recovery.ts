@@ -2,9 +2,10 @@ import type { BaseEvent } from "@ag-ui/core";
 import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
 import { isOwnerGone } from "./instance.js";
 import { trackStoredRun } from "./run-log.js";
+import { runStartedEvent, startedInput } from "./run-start.js";
 import type { RunEnding } from "./run-tracker.js";
 import type { ClaimedRun, ThreadStore } from "./store.js";
-import type { RunRecord, RunStatus } from "./types.js";
+import { type RunRecord, type RunStatus, TERMINAL_RUN_STATUSES } from "./types.js";
 import { ViewBuilder } from "./view.js";
 
 export interface StaleRun {
@@ -34,8 +35,8 @@ export async function findStaleRuns(
 
 /**
  * Takes a stale run over (bumping the fencing token, so its old holder can no longer write) and
- * closes it: END events for whatever it left open, then RUN_ERROR code INTERRUPTED, so followers
- * and the thread's queue move on. False when someone else got there first.
+ * closes it as INTERRUPTED (see `closeTakenRun`), so followers and the thread's queue move on.
+ * False when someone else got there first.
  */
 export async function interruptRun(
   store: ThreadStore,
@@ -52,43 +53,61 @@ export async function interruptRun(
     force,
   });
   if (!claimed) return false;
-  const message = "the process running this run stopped before it finished";
-  await closeTakenRun(store, claimed, now, {
+  await closeTakenRun(
+    store,
+    claimed,
+    now,
+    interruptedEnd("the process running this run stopped before it finished"),
+  );
+  return true;
+}
+
+/** How a run cut off by its infrastructure (process death, store failure) ends. */
+export function interruptedEnd(message: string): RunEnd {
+  return {
     terminal: { type: "RUN_ERROR", message, code: RUN_ERROR_INTERRUPTED } as BaseEvent,
     ending: { kind: "error", code: RUN_ERROR_INTERRUPTED, message },
     status: "interrupted",
     error: { code: RUN_ERROR_INTERRUPTED, message },
-  });
-  return true;
+  };
+}
+
+export interface RunEnd {
+  terminal: BaseEvent;
+  ending: RunEnding;
+  status: RunStatus;
+  error?: { code: string; message: string };
 }
 
 /**
- * Closes a run this process took over (its fence): END events for whatever it left open, then
- * `terminal`, so followers see a valid end. A run that never reached the log is only marked
- * ended with `status` (there is nothing for followers to close).
+ * Closes a run this process holds (its fence: taken over, or still its own after a failed
+ * append), from its log as stored — the truth after a crash or an append that may or may not
+ * have committed: END events for whatever it left open, then `terminal`, so followers see a
+ * valid end. A run none of whose events reached the log gets its RUN_STARTED first, so its input
+ * message lands in the thread and followers learn it existed. Throws what the store throws
+ * (LEASE_LOST when the run ended or was taken over meanwhile).
  */
 export async function closeTakenRun(
   store: ThreadStore,
   claimed: ClaimedRun,
-  now: number,
-  end: {
-    terminal: BaseEvent;
-    ending: RunEnding;
-    status: RunStatus;
-    error?: { code: string; message: string };
-  },
+  _now: number,
+  end: RunEnd,
 ): Promise<void> {
-  const { threadId, runId, startSeq } = claimed.run;
-  if (startSeq === undefined) {
-    await store.runs.markEnded(threadId, runId, { status: end.status, now, error: end.error });
-    return;
-  }
-  const tracker = await trackStoredRun(store, threadId, runId, startSeq);
-  const events = [...tracker.closingEvents(end.ending), end.terminal];
-  // The closing events change the thread's messages too (a tool message for each unanswered
-  // tool call): the view update goes with them, as a RunWriter's would.
+  const { threadId, runId } = claimed.run;
+  const run = (await store.runs.get(threadId, runId)) ?? claimed.run;
+  if (TERMINAL_RUN_STATUSES.has(run.status)) return;
+  // The closing events change the thread's messages too (the prompt of a run that never
+  // started, a tool message for each unanswered tool call): the view update goes with them, as
+  // a RunWriter's would.
   const thread = await store.threads.get(threadId);
   const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
+  let events: BaseEvent[];
+  if (run.startSeq === undefined) {
+    events = [runStartedEvent(startedInput(run, view), run.trigger, run.agentId), end.terminal];
+  } else {
+    const tracker = await trackStoredRun(store, threadId, runId, run.startSeq);
+    events = [...tracker.closingEvents(end.ending), end.terminal];
+  }
   for (const event of events) view.apply(event);
   await store.threads.append(threadId, claimed.fence, events, view.takeUpdate());
 }

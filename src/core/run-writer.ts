@@ -1,5 +1,6 @@
 import { type BaseEvent, EventType, type Message, type RunAgentInput } from "@ag-ui/core";
 import { METADATA_KEY, RUN_ERROR_AGENT_FAILED, RUN_ERROR_INCOMPLETE_STREAM } from "../protocol.js";
+import { runStartedEvent } from "./run-start.js";
 import { type RunEnding, RunTracker } from "./run-tracker.js";
 import type { ThreadStore } from "./store.js";
 import type { EventRecord, Fence, RunTrigger } from "./types.js";
@@ -56,13 +57,13 @@ export class RunWriter {
 
   /** Our RUN_STARTED: carries the new input messages and the run's provenance. */
   start(input: RunAgentInput, trigger: RunTrigger, agentId: string): void {
-    this.push({
-      type: EventType.RUN_STARTED,
-      threadId: this.opts.threadId,
-      runId: this.runId,
-      input,
-      metadata: { [METADATA_KEY]: { trigger, agentId } },
-    } as BaseEvent);
+    this.push(
+      runStartedEvent(
+        { ...input, threadId: this.opts.threadId, runId: this.runId },
+        trigger,
+        agentId,
+      ),
+    );
   }
 
   /** An event from the agent. Resolves when it is safe to produce more (backpressure). */

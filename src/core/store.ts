@@ -45,7 +45,7 @@ export interface LeaseRequest extends LeaseTerm {
 }
 
 /** How a run ended, for `RunQueue.markEnded`. */
-export interface RunEnd {
+export interface RunOutcome {
   status: RunStatus;
   now: number;
   error?: { code: string; message: string };
@@ -121,7 +121,7 @@ export interface RunQueue {
     lease: LeaseRequest & { force?: boolean },
   ): Promise<ClaimedRun | null>;
   /** Ends a run that never started (queued) or whose log is already terminal. */
-  markEnded(threadId: string, runId: string, end: RunEnd): Promise<RunRecord | null>;
+  markEnded(threadId: string, runId: string, end: RunOutcome): Promise<RunRecord | null>;
   /**
    * Cancel: a queued run ends `cancelled` at once; a running run gets `cancelRequested` (its
    * executor closes it). Returns the run after the change, or null when unknown.

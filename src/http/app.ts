@@ -10,6 +10,7 @@ import { hookRoutes } from "./hooks/routes.js";
 import { inspectorRoutes } from "./inspector/routes.js";
 import { scheduleRoutes } from "./schedules/routes.js";
 import { threadRoutes } from "./threads/routes.js";
+import { limitUrl } from "./url-limit.js";
 
 export const DEFAULT_MAX_BODY_BYTES = 1 << 20;
 
@@ -26,6 +27,8 @@ export function createApp(tl: Threadline): Hono {
   app.notFound((c) =>
     new ThreadlineError("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`).toResponse(),
   );
+
+  app.use("*", limitUrl());
 
   if (tl.options.cors !== false) {
     // Browser frontends (CopilotKit, the inspector) call from other origins; the token, not the

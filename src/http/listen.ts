@@ -1,5 +1,6 @@
 import { type ServerType, serve } from "@hono/node-server";
 import type { ListenOptions, Threadline } from "../threadline.js";
+import { answerClientError } from "./client-errors.js";
 import { withDirectSse } from "./node-sse.js";
 
 /** Serves a Threadline app with Node's http server. Resolves once the port is bound. */
@@ -26,6 +27,8 @@ export async function listen(
         });
       },
     );
+    // Requests Node's parser refuses (URL or headers over 16 KiB, bad framing) get JSON too.
+    server.on("clientError", answerClientError);
     server.once("error", reject);
   });
 }

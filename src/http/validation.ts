@@ -71,7 +71,57 @@ export function parseWith<T extends z.ZodType>(
   return result.data;
 }
 
-/** Reads a JSON body: 400 INVALID_JSON for malformed JSON, then validates with `schema`. */
+/**
+ * Deepest nesting of objects and arrays a request body may have. Real payloads (messages, state,
+ * tool schemas) stay far below it; deeper documents are what stack overflows in validation,
+ * copies and drivers are made of, so they are refused before anything walks them.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** The nesting depth of JSON text exceeds `max` (one pass over the text, strings skipped). */
+export function jsonTooDeep(text: string, max: number = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip the string, escapes included.
+      for (i++; i < text.length; i++) {
+        const s = text.charCodeAt(i);
+        if (s === 0x5c) i++;
+        else if (s === 0x22) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
+ * Parses JSON text from a caller: 400 INVALID_JSON when it is malformed or nested deeper than
+ * `MAX_JSON_DEPTH`; blank text is `{}`.
+ */
+export function parseJsonText(text: string, what = "request body"): unknown {
+  if (text.trim() === "") return {};
+  if (jsonTooDeep(text)) {
+    throw new ThreadlineError(
+      "INVALID_JSON",
+      `${what} is nested deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ThreadlineError(
+      "INVALID_JSON",
+      `${what} is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** Reads a JSON body: 400 INVALID_JSON for malformed or too deep JSON, then validates it. */
 export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
   let text: string;
   try {
@@ -80,16 +130,7 @@ export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Prom
     if (ThreadlineError.is(error)) throw error;
     throw new ThreadlineError("BAD_REQUEST", "could not read the request body", { cause: error });
   }
-  let value: unknown;
-  try {
-    value = text.trim() === "" ? {} : JSON.parse(text);
-  } catch (error) {
-    throw new ThreadlineError(
-      "INVALID_JSON",
-      `request body is not valid JSON: ${(error as Error).message}`,
-    );
-  }
-  return parseWith(schema, value, "request body");
+  return parseWith(schema, parseJsonText(text), "request body");
 }
 
 export function pathId(c: Context, name: string): string {

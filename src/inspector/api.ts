@@ -14,6 +14,16 @@ const TOKEN_KEY = "threadline.inspector.token";
 
 export type { ScheduleRecord };
 
+/** A list page as the API answers it: `{ <name>: items, next? }`. */
+export type Page<K extends string, T> = { [key in K]: T[] } & { next?: number };
+
+/** A query string from the defined, non-empty options. */
+function query(opts: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(opts)) if (v !== undefined && v !== "") q.set(k, String(v));
+  return q.toString();
+}
+
 /** A fetch that never reached the server (it is down, restarting, or the network is gone). */
 export const NETWORK_ERROR = "NETWORK_ERROR";
 
@@ -105,20 +115,32 @@ export class Api {
     await this.call("GET", "/threads?limit=1", undefined, token);
   }
 
-  listThreads(): Promise<ThreadSummary[]> {
-    return this.guard(this.client.listThreads({ limit: 100 }));
+  /** A page of threads, most recently active first; `q` searches ids and metadata. */
+  listThreads(opts: {
+    limit: number;
+    offset: number;
+    q?: string;
+  }): Promise<Page<"threads", ThreadSummary>> {
+    return this.call("GET", `/threads?${query(opts)}`);
   }
 
   createThread(): Promise<ThreadSummary> {
     return this.guard(this.client.createThread({ metadata: { createdBy: "inspector" } }));
   }
 
-  async listRuns(threadId: string): Promise<RunRecord[]> {
-    const res = await this.call<{ runs: RunRecord[] }>(
+  /** A page of the thread's runs, newest first, optionally filtered by status and trigger. */
+  listRuns(
+    threadId: string,
+    opts: { limit: number; offset?: number; status?: string; trigger?: string },
+  ): Promise<Page<"runs", RunRecord>> {
+    return this.call("GET", `/threads/${encodeURIComponent(threadId)}/runs?${query(opts)}`);
+  }
+
+  getRun(threadId: string, runId: string): Promise<RunRecord> {
+    return this.call(
       "GET",
-      `/threads/${encodeURIComponent(threadId)}/runs?limit=50`,
+      `/threads/${encodeURIComponent(threadId)}/runs/${encodeURIComponent(runId)}`,
     );
-    return res.runs;
   }
 
   /** Sends a user message to the thread's agent; queued behind a run in progress. */
@@ -158,13 +180,22 @@ export class Api {
     return this.call("DELETE", `/schedules/${encodeURIComponent(id)}`);
   }
 
-  /** Stored events with `after < seq <= until`: a finite read of the log (`follow=false`). */
+  /**
+   * Stored events after `after`: a finite read of the log (`follow=false`) that ends at seq
+   * `until`, after `max` events, or with the first event `stop` accepts (included).
+   */
   async readEvents(
     threadId: string,
-    after: number,
-    until: number,
-    signal?: AbortSignal,
+    opts: {
+      after: number;
+      until?: number;
+      max?: number;
+      stop?: (event: BaseEvent) => boolean;
+      signal?: AbortSignal;
+    },
   ): Promise<{ seq: number; event: BaseEvent }[]> {
+    const { after, until = Number.POSITIVE_INFINITY, max = Number.POSITIVE_INFINITY } = opts;
+    const { signal } = opts;
     const events: { seq: number; event: BaseEvent }[] = [];
     const query = `after=${after}&replay=full&follow=false`;
     try {
@@ -180,8 +211,9 @@ export class Api {
         if (frame.data === undefined || frame.id === undefined) continue;
         const seq = Number(frame.id);
         if (seq > until) break;
-        events.push({ seq, event: JSON.parse(frame.data) as BaseEvent });
-        if (seq === until) break;
+        const event = JSON.parse(frame.data) as BaseEvent;
+        events.push({ seq, event });
+        if (seq === until || events.length >= max || opts.stop?.(event)) break;
       }
     } catch (error) {
       if (signal?.aborted) return events;

@@ -1,5 +1,8 @@
 import type { BaseEvent } from "@ag-ui/core";
 import jsonPatch from "fast-json-patch";
+import { errorOfTerminal, statusOfTerminal } from "../core/store.js";
+import type { RunStatus } from "../core/types.js";
+import { METADATA_KEY } from "../protocol.js";
 
 /** One message as the inspector shows it. */
 export interface ChatMessage {
@@ -13,9 +16,36 @@ export interface ChatMessage {
   streaming: boolean;
   /** An activity message's structured content (shown as JSON in `content`). */
   activity?: unknown;
+  /** The run that added it to the thread, and the seq where it first appeared, when known. */
+  runId?: string;
+  seq?: number;
+}
+
+/** A run that ended without succeeding, shown as a marker where it ended. */
+export interface RunMark {
+  runId: string;
+  /** Seq of its terminal event. */
+  seq: number;
+  status: Exclude<RunStatus, "succeeded" | "queued" | "running">;
+  /** `CODE: message` of a RUN_ERROR, or the reason a cancelled run was given. */
+  detail: string;
+}
+
+/** Where an event sits in the log; snapshot items stand for history and name no run. */
+export interface LogPosition {
+  seq: number;
+  kind: "event" | "snapshot" | "reopen";
 }
 
 type Loose = BaseEvent & Record<string, unknown>;
+
+const CREATES_MESSAGE = new Set([
+  "TEXT_MESSAGE_START",
+  "TEXT_MESSAGE_CHUNK",
+  "REASONING_MESSAGE_START",
+  "TOOL_CALL_RESULT",
+  "ACTIVITY_SNAPSHOT",
+]);
 
 /** Text of AG-UI content: a string, or the text parts of a multimodal array. */
 export function textOf(content: unknown): string {
@@ -59,6 +89,15 @@ function patch(doc: unknown, ops: unknown): { ok: true; value: unknown } | { ok:
   }
 }
 
+/** A message's new version keeps where the original came from. */
+function keepOrigin(old: ChatMessage | undefined, next: ChatMessage): ChatMessage {
+  if (old && old !== next && old.seq !== undefined) {
+    next.runId = old.runId;
+    next.seq = old.seq;
+  }
+  return next;
+}
+
 function activityMessage(id: string, activity: unknown): ChatMessage {
   const content = JSON.stringify(activity ?? null);
   return { id, role: "activity", content, toolCalls: [], streaming: false, activity };
@@ -73,15 +112,27 @@ function activityMessage(id: string, activity: unknown): ChatMessage {
 export class Conversation {
   messages: ChatMessage[] = [];
   state: unknown = {};
+  /** Runs that failed, were cancelled or interrupted, by the seq they ended at. */
+  marks: RunMark[] = [];
+  /** The run the log is in (between a real RUN_STARTED and its terminal event). */
+  private run: string | undefined;
+  private at: LogPosition | undefined;
   private index = new Map<string, number>();
   private toolOwner = new Map<string, string>();
   /** Changed message ids since the last `takeChanges`; `all` after a reorder or snapshot. */
   private dirty = new Set<string>();
   private structural = false;
   private stateChanged = false;
+  private marksChanged = false;
 
-  apply(event: BaseEvent): void {
+  /**
+   * Folds one event. With its log position (`at`) the messages it adds are attributed to their
+   * run and a run that did not succeed leaves a marker; snapshot items name no run.
+   */
+  apply(event: BaseEvent, at?: LogPosition): void {
+    this.at = at?.kind === "snapshot" ? undefined : at;
     const e = event as Loose;
+    if (this.at && e.type === "RUN_STARTED") this.run = String(e.runId);
     switch (e.type) {
       case "RUN_STARTED": {
         const input = e.input as { messages?: Record<string, unknown>[] } | undefined;
@@ -148,7 +199,7 @@ export class Conversation {
         });
         const existing = this.index.get(m.id);
         if (existing !== undefined) {
-          this.messages[existing] = m;
+          this.messages[existing] = keepOrigin(this.messages[existing], m);
           this.dirty.add(m.id);
           return;
         }
@@ -160,7 +211,7 @@ export class Conversation {
         }
         let at = ownerAt + 1;
         while (at < this.messages.length && this.messages[at]?.role === "tool") at++;
-        this.messages.splice(at, 0, m);
+        this.messages.splice(at, 0, this.stamp(m));
         this.reindex();
         return;
       }
@@ -176,9 +227,9 @@ export class Conversation {
             (keepActivity && m.role === "activity"),
         );
         const fresh = new Map(incoming.map((m) => [String(m.id), fromAgUi(m)]));
-        this.messages = kept.map((m) => fresh.get(m.id) ?? m);
+        this.messages = kept.map((m) => keepOrigin(m, fresh.get(m.id) ?? m));
         const seen = new Set(this.messages.map((m) => m.id));
-        for (const [id, m] of fresh) if (!seen.has(id)) this.messages.push(m);
+        for (const [id, m] of fresh) if (!seen.has(id)) this.messages.push(this.stamp(m));
         this.reindex();
         return;
       }
@@ -216,22 +267,86 @@ export class Conversation {
             this.dirty.add(m.id);
           }
         }
+        if (this.at && this.run) this.ended(this.run, this.at.seq, e);
+        this.run = undefined;
         return;
       default:
         return;
     }
   }
 
-  /** What changed since the last call: message ids (or `all`) and whether the state did. */
-  takeChanges(): { messages: Set<string> | "all"; state: boolean } {
+  /**
+   * Attributes messages shown from a compact snapshot to their runs, from stored log events
+   * (ascending, e.g. the log's tail) that the snapshot summarised: where each message first
+   * appeared and which runs ended badly. Messages already attributed keep their run.
+   */
+  attribute(records: readonly { seq: number; event: BaseEvent }[]): void {
+    let run: string | undefined;
+    const tag = (id: unknown, seq: number) => {
+      const m = typeof id === "string" ? this.get(id) : undefined;
+      if (!m || m.seq !== undefined || run === undefined) return;
+      m.runId = run;
+      m.seq = seq;
+      this.structural = true;
+    };
+    for (const { seq, event } of records) {
+      const e = event as Loose;
+      switch (e.type) {
+        case "RUN_STARTED":
+          run = String(e.runId);
+          for (const m of (e.input as { messages?: { id?: unknown }[] } | undefined)?.messages ??
+            [])
+            tag(m.id, seq);
+          break;
+        case "TOOL_CALL_START":
+          tag(e.parentMessageId ?? e.toolCallId, seq);
+          break;
+        case "RUN_FINISHED":
+        case "RUN_ERROR":
+          if (run !== undefined) this.ended(run, seq, e);
+          run = undefined;
+          break;
+        default:
+          // Only the events that bring a message in: later ones may touch an older message.
+          if (CREATES_MESSAGE.has(e.type)) tag(e.messageId, seq);
+      }
+    }
+  }
+
+  /** What changed since the last call: message ids (or `all`), the state, the run markers. */
+  takeChanges(): { messages: Set<string> | "all"; state: boolean; marks: boolean } {
     const changes = {
       messages: this.structural ? ("all" as const) : this.dirty,
       state: this.stateChanged,
+      marks: this.marksChanged,
     };
     this.dirty = new Set();
     this.structural = false;
     this.stateChanged = false;
+    this.marksChanged = false;
     return changes;
+  }
+
+  /** The marker of a run that did not succeed, if it has one. */
+  markOf(runId: string | undefined): RunMark | undefined {
+    return runId === undefined ? undefined : this.marks.find((m) => m.runId === runId);
+  }
+
+  private ended(runId: string, seq: number, terminal: Loose): void {
+    const status = statusOfTerminal(terminal);
+    if (status === "succeeded" || this.markOf(runId)) return;
+    const error = errorOfTerminal(terminal);
+    const meta = (terminal.metadata as Record<string, { reason?: unknown }> | undefined)?.[
+      METADATA_KEY
+    ];
+    const detail = error
+      ? `${error.code}${error.message ? `: ${error.message}` : ""}`
+      : typeof meta?.reason === "string"
+        ? meta.reason
+        : "";
+    this.marks.push({ runId, seq, status: status as RunMark["status"], detail });
+    this.marks.sort((a, b) => a.seq - b.seq);
+    this.marksChanged = true;
   }
 
   private upsert(m: ChatMessage): void {
@@ -240,7 +355,7 @@ export class Conversation {
       this.push(m);
       return;
     }
-    this.messages[i] = m;
+    this.messages[i] = keepOrigin(this.messages[i], m);
     this.dirty.add(m.id);
   }
 
@@ -257,7 +372,17 @@ export class Conversation {
     return m;
   }
 
+  /** Attributes a new message to the run the log is in, when the event has a log position. */
+  private stamp(m: ChatMessage): ChatMessage {
+    if (this.at && this.run !== undefined && m.seq === undefined) {
+      m.runId = this.run;
+      m.seq = this.at.seq;
+    }
+    return m;
+  }
+
   private push(m: ChatMessage): void {
+    this.stamp(m);
     this.index.set(m.id, this.messages.length);
     this.messages.push(m);
     for (const c of m.toolCalls) this.toolOwner.set(c.id, m.id);

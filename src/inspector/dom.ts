@@ -51,3 +51,15 @@ export function randomId(prefix: string): string {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
   return `${prefix}-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
+
+/**
+ * Makes a scrolling pane reachable and scrollable by keyboard: in the tab order, named for
+ * screen readers (a list keeps its list role; anything else becomes a named region).
+ */
+export function scrollPane<E extends HTMLElement>(el: E, label: string): E {
+  el.tabIndex = 0;
+  el.setAttribute("aria-label", label);
+  if (!/^(OL|UL)$/.test(el.tagName)) el.setAttribute("role", "region");
+  el.classList.add("pane");
+  return el;
+}

@@ -1,15 +1,19 @@
 import type { BaseEvent } from "@ag-ui/core";
 import type { ThreadEvent } from "../client/follow-thread.js";
 import { stickToBottom } from "./conversation-view.js";
-import { h } from "./dom.js";
+import { h, scrollPane } from "./dom.js";
 import { summarize } from "./format.js";
 
 /** Rows kept in the page; older ones leave the DOM (they stay loadable from the server). */
 const MAX_ROWS = 1000;
 /** Events fetched per "Load earlier" click. */
-const PAGE = 200;
+export const PAGE = 200;
 
-type Loader = (after: number, until: number) => Promise<{ seq: number; event: BaseEvent }[]>;
+export interface StoredEvent {
+  seq: number;
+  event: BaseEvent;
+}
+type Loader = (after: number, until: number) => Promise<StoredEvent[]>;
 
 /**
  * The raw event log with seq numbers: what the follow stream delivers (compact snapshot and
@@ -18,7 +22,10 @@ type Loader = (after: number, until: number) => Promise<{ seq: number; event: Ba
  */
 export class EventLog {
   readonly el: HTMLElement;
-  private readonly list = h("ol", { class: "events", "data-testid": "events" });
+  private readonly list = scrollPane(
+    h("ol", { class: "events", "data-testid": "events" }),
+    "Events",
+  );
   private readonly more = h(
     "button",
     { type: "button", class: "small", hidden: true },
@@ -28,7 +35,11 @@ export class EventLog {
   /** Stored events up to this seq are not in the list yet. */
   private floor = 0;
 
-  constructor(private readonly load: Loader) {
+  constructor(
+    private readonly load: Loader,
+    /** Told about the stored events loaded on demand (oldest first). */
+    private readonly onStored: (events: StoredEvent[]) => void = () => undefined,
+  ) {
     this.more.addEventListener("click", () => void this.loadEarlier());
     this.el = h("div", { class: "log" }, this.more, this.list);
   }
@@ -55,7 +66,7 @@ export class EventLog {
     const items = this.pending;
     this.pending = [];
     stickToBottom(this.list, () => {
-      this.list.append(...items.map((i) => row(i.seq, i.kind, i.event)));
+      this.list.append(...items.map((i) => eventRow(i.seq, i.kind, i.event)));
       let excess = this.list.childElementCount - MAX_ROWS;
       while (excess-- > 0) this.list.firstElementChild?.remove();
     });
@@ -69,19 +80,26 @@ export class EventLog {
     this.more.disabled = true;
     try {
       const events = await this.load(after, until);
-      const fromBottom = this.list.scrollHeight - this.list.scrollTop;
-      this.list.prepend(...events.map((e) => row(e.seq, "event", e.event)));
-      this.list.scrollTop = opts.scrollToEnd
-        ? this.list.scrollHeight
-        : this.list.scrollHeight - fromBottom;
-      this.startsAfter(after);
+      this.showStored(events, after, opts);
+      this.onStored(events);
     } finally {
       this.more.disabled = false;
     }
   }
+
+  /** Prepends stored events that end at the current floor; `after` becomes the new floor. */
+  showStored(events: StoredEvent[], after: number, opts: { scrollToEnd?: boolean } = {}): void {
+    const fromBottom = this.list.scrollHeight - this.list.scrollTop;
+    this.list.prepend(...events.map((e) => eventRow(e.seq, "event", e.event)));
+    this.list.scrollTop = opts.scrollToEnd
+      ? this.list.scrollHeight
+      : this.list.scrollHeight - fromBottom;
+    this.startsAfter(after);
+  }
 }
 
-function row(seq: number, kind: ThreadEvent["kind"], event: BaseEvent): HTMLElement {
+/** One event: seq, type and a summary; opens to its full JSON (built when first opened). */
+export function eventRow(seq: number, kind: ThreadEvent["kind"], event: BaseEvent): HTMLElement {
   const details = h(
     "details",
     null,

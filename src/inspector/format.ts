@@ -35,6 +35,29 @@ export function formatTime(at: number): string {
   });
 }
 
+/** The time of day for today, with the date before it otherwise (`3 Mar, 14:02:09`). */
+export function formatStamp(at: number, now = Date.now()): string {
+  const d = new Date(at);
+  if (d.toDateString() === new Date(now).toDateString()) return formatTime(at);
+  const sameYear = d.getFullYear() === new Date(now).getFullYear();
+  const day = d.toLocaleDateString([], {
+    day: "numeric",
+    month: "short",
+    ...(sameYear ? {} : { year: "numeric" }),
+  });
+  return `${day}, ${formatTime(at)}`;
+}
+
+/** Full local date and time, for tooltips and the run detail (`2024-03-03 14:02:09.123`). */
+export function formatDateTime(at: number): string {
+  const d = new Date(at);
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return (
+    `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`
+  );
+}
+
 /** How long a run took, or has been running. */
 export function runDuration(run: RunRecord, now = Date.now()): string {
   if (run.startedAt === undefined) return run.status === "queued" ? "waiting" : "";

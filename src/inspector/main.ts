@@ -1,6 +1,7 @@
 /**
  * The Threadline inspector, served at `/`: threads and schedules on the side, one thread live in
- * the main area (`#/t/<threadId>`). Plain DOM, no framework: the page stays small and fast.
+ * the main area (`#/t/<threadId>`), or one of its runs (`#/t/<threadId>/r/<runId>`). Plain DOM,
+ * no framework: the page stays small and fast.
  */
 import { ThreadlineError } from "../core/errors.js";
 import { Api, NETWORK_ERROR } from "./api.js";
@@ -45,7 +46,7 @@ const reportError = (error: unknown) => {
 
 const threads = new ThreadList(api, reportError);
 const schedules = new SchedulesPanel(api, agents);
-const main = h("main", { class: "main" });
+const main = h("main", { class: "main", id: "main" });
 const home = h(
   "div",
   { class: "home panel" },
@@ -64,11 +65,25 @@ document
     h(
       "header",
       { class: "top" },
-      h("a", { href: "#/", class: "brand" }, "Threadline ", h("span", null, "inspector")),
+      h(
+        "h1",
+        { class: "brand" },
+        h("a", { href: "#/" }, "Threadline ", h("span", null, "inspector")),
+      ),
       serverStatus,
       forget,
     ),
-    h("div", { class: "layout" }, h("aside", { class: "sidebar" }, threads.el, schedules.el), main),
+    h(
+      "div",
+      { class: "layout" },
+      h(
+        "aside",
+        { class: "sidebar", "aria-label": "Threads and schedules" },
+        threads.el,
+        schedules.el,
+      ),
+      main,
+    ),
   );
 
 async function refreshLists(): Promise<void> {
@@ -83,16 +98,29 @@ async function refreshLists(): Promise<void> {
   }
 }
 
+const decode = (part: string | undefined) => {
+  try {
+    return part === undefined ? undefined : decodeURIComponent(part);
+  } catch {
+    return part; // a hand-typed `%` that is not an escape: take it as it is
+  }
+};
+
 let view: ThreadView | undefined;
 function route(): void {
-  const match = /^#\/t\/(.+)$/.exec(location.hash);
-  const threadId = match ? decodeURIComponent(match[1]!) : undefined;
-  if (view && view.threadId === threadId) return;
-  view?.dispose();
-  view = threadId ? new ThreadView(threadId, { api, prompt, agents }) : undefined;
-  main.replaceChildren(view ? view.el : home);
+  const match = /^#\/t\/([^/]+)(?:\/r\/([^/]+))?\/?$/.exec(location.hash);
+  const threadId = decode(match?.[1]);
+  const runId = decode(match?.[2]);
+  if (!view || view.threadId !== threadId) {
+    view?.dispose();
+    view = threadId ? new ThreadView(threadId, { api, prompt, agents }) : undefined;
+    main.replaceChildren(view ? view.el : home);
+  }
+  view?.showRun(runId);
   document.body.classList.toggle("has-thread", Boolean(view));
-  document.title = threadId ? `${threadId} · Threadline inspector` : "Threadline inspector";
+  document.title = [runId && `run ${runId}`, threadId, "Threadline inspector"]
+    .filter(Boolean)
+    .join(" · ");
   threads.select(threadId);
 }
 

@@ -12,12 +12,20 @@ export class SchedulesPanel {
   readonly el: HTMLElement;
   private readonly list = h("ul", { class: "items", "data-testid": "schedules" });
   private readonly note = h("p", { class: "muted" });
+  /** Errors of the list's buttons (pause, resume, delete), shown above the list. */
   private readonly error = h("p", {
     class: "error",
     role: "alert",
+    "data-testid": "schedule-action-error",
+  });
+  /** Errors of the form, shown right above its button (never out of sight below it). */
+  private readonly formError = h("p", {
+    class: "error",
+    role: "alert",
+    id: "schedule-form-error",
     "data-testid": "schedule-error",
   });
-  private readonly agentSelect = h("select", { name: "agentId", "aria-label": "Agent" });
+  private readonly agentSelect = h("select", { name: "agentId" });
   private schedules: ScheduleRecord[] = [];
   /** Schedules whose Delete was clicked once (kept across the polling re-renders). */
   private readonly armed = new Set<string>();
@@ -28,12 +36,12 @@ export class SchedulesPanel {
   ) {
     this.el = h(
       "section",
-      { class: "panel", "aria-label": "Schedules" },
-      h("div", { class: "panel-head" }, h("h2", null, "Schedules")),
+      { class: "panel", "aria-labelledby": "schedules-heading" },
+      h("div", { class: "panel-head" }, h("h2", { id: "schedules-heading" }, "Schedules")),
+      this.error,
       this.list,
       this.note,
       this.createForm(),
-      this.error,
     );
   }
 
@@ -45,34 +53,53 @@ export class SchedulesPanel {
   private createForm(): HTMLElement {
     const kind = h(
       "select",
-      { name: "kind", "aria-label": "Timing" },
-      h("option", { value: "every" }, "every (seconds)"),
-      h("option", { value: "cron" }, "cron"),
+      { name: "kind" },
+      h("option", { value: "every" }, "every N seconds"),
+      h("option", { value: "cron" }, "cron expression"),
     );
-    const field = (name: string, label: string, placeholder: string) =>
-      h("input", { name, "aria-label": label, placeholder, autocomplete: "off" });
-    const timing = field("timing", "Interval or cron expression", "seconds, e.g. 30");
+    const input = (name: string, placeholder: string) =>
+      h("input", { name, placeholder, autocomplete: "off", spellcheck: "false" });
+    const timing = input("timing", "e.g. 30");
     kind.addEventListener("change", () => {
-      timing.placeholder = kind.value === "cron" ? "e.g. 0 9 * * 1-5" : "seconds, e.g. 30";
+      timing.placeholder = kind.value === "cron" ? "e.g. 0 9 * * 1-5" : "e.g. 30";
     });
-    const id = field("id", "Schedule id", "id (optional)");
-    const threadId = field("threadId", "Thread", "thread (default schedule:<id>)");
-    const prompt = field("prompt", "Prompt", "prompt (optional)");
+    const id = input("id", "optional");
+    const threadId = input("threadId", "default schedule:<id>");
+    const prompt = input("prompt", "optional user message");
+    // Every control has a visible label above it, at any width (no placeholder-only fields).
+    const field = (label: string, control: HTMLElement) =>
+      h("label", { class: "field" }, h("span", null, label), control);
+    /** Shows (or, with "", clears) the form's error, in view and next to its field. */
+    const fail = (text: string, control?: HTMLElement) => {
+      setText(this.formError, text);
+      if (control === timing) timing.setAttribute("aria-invalid", "true");
+      else timing.removeAttribute("aria-invalid");
+      if (!text) return;
+      this.formError.scrollIntoView({ block: "nearest" });
+      control?.focus({ preventScroll: true });
+    };
+    const submit = h("button", { type: "submit" }, "Create schedule");
     const form = h(
       "form",
-      { class: "stack", "data-testid": "schedule-form" },
-      id,
-      h("div", { class: "row" }, this.agentSelect, kind, timing),
-      threadId,
-      prompt,
-      h("button", { type: "submit" }, "Create schedule"),
+      { class: "schedule-form", "data-testid": "schedule-form", "aria-label": "New schedule" },
+      field("Id", id),
+      field("Agent", this.agentSelect),
+      h("div", { class: "timing" }, field("Timing", kind), field("Every / cron", timing)),
+      field("Thread", threadId),
+      field("Prompt", prompt),
+      this.formError,
+      submit,
     );
+    timing.setAttribute("aria-describedby", "schedule-form-error");
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const value = timing.value.trim();
       const seconds = Number(value);
       if (kind.value === "every" && !(value && Number.isFinite(seconds) && seconds > 0)) {
-        return setText(this.error, "The interval must be a number of seconds, e.g. 30.");
+        return fail("The interval must be a number of seconds, e.g. 30.", timing);
+      }
+      if (kind.value === "cron" && !value) {
+        return fail("Enter a cron expression, e.g. 0 9 * * 1-5.", timing);
       }
       const body: Record<string, unknown> = {
         agentId: this.agentSelect.value,
@@ -83,14 +110,20 @@ export class SchedulesPanel {
           ? { input: { messages: [{ role: "user", content: prompt.value.trim() }] } }
           : {}),
       };
-      this.api.createSchedule(body).then(
-        () => {
-          form.reset();
-          setText(this.error, "");
-          void this.refresh();
-        },
-        (e) => setText(this.error, message(e)),
-      );
+      submit.disabled = true;
+      this.api
+        .createSchedule(body)
+        .then(
+          () => {
+            form.reset();
+            fail("");
+            void this.refresh();
+          },
+          (e) => fail(message(e), /cron|every|interval/i.test(message(e)) ? timing : undefined),
+        )
+        .finally(() => {
+          submit.disabled = false;
+        });
     });
     const details = h("details", { class: "create" }, h("summary", null, "New schedule"), form);
     details.addEventListener("toggle", () => {

@@ -45,7 +45,7 @@ export class TokenPrompt {
     const form = h(
       "form",
       { class: "token-form" },
-      h("h2", null, "Token required"),
+      h("h2", { id: "token-title" }, "Token required"),
       h(
         "p",
         null,
@@ -58,7 +58,13 @@ export class TokenPrompt {
     );
     const overlay = h(
       "div",
-      { class: "overlay", role: "dialog", "aria-modal": "true", "data-testid": "token-prompt" },
+      {
+        class: "overlay",
+        role: "dialog",
+        "aria-modal": "true",
+        "aria-labelledby": "token-title",
+        "data-testid": "token-prompt",
+      },
       form,
     );
     form.addEventListener("submit", (event) => {

@@ -1,14 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import type { ScheduleInput } from "../../src/core/scheduler/index.js";
-import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { demoHeartbeat } from "../../src/demo/demo-heartbeat.js";
-import { createSqliteStore } from "../../src/stores/sqlite/index.js";
-import { createThreadline, type Threadline } from "../../src/threadline.js";
-import { launchBrowser, withScreenshotOnFailure } from "../helpers/browser.js";
+import { axeViolations } from "../helpers/axe.js";
+import { inspectorHarness, until } from "./inspector-harness.js";
 
 /** A real heartbeat on the `demo` thread, fast enough to watch a few runs arrive. */
 const HEARTBEAT: ScheduleInput = {
@@ -16,68 +11,13 @@ const HEARTBEAT: ScheduleInput = {
   input: { forwardedProps: { demo: { delayMs: 20 } } },
 };
 
-interface Server {
-  tl: Threadline;
-  url: string;
-  port: number;
-  close(): Promise<void>;
-}
-
-let browser: Browser;
-let dir: string;
-const servers = new Set<Server>();
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "tl-inspector-"));
-});
-afterEach(async () => {
-  for (const s of servers) await s.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-/** Threadline over loopback HTTP on an SQLite file in the test's temp dir. */
-async function startServer(
-  opts: { port?: number; token?: string; heartbeat?: boolean } = {},
-): Promise<Server> {
-  const tl = createThreadline({
-    store: createSqliteStore({ path: join(dir, "threadline.db") }),
-    agents: { demo: new DemoAgent() },
+const { startServer: start, withPage } = inspectorHarness();
+const startServer = (opts: { port?: number; token?: string; heartbeat?: boolean } = {}) =>
+  start({
+    ...(opts.port ? { port: opts.port } : {}),
     ...(opts.token ? { token: opts.token } : {}),
     ...(opts.heartbeat ? { schedules: [HEARTBEAT] } : {}),
   });
-  const listening = await tl.listen({ port: opts.port ?? 0 });
-  const server: Server = {
-    tl,
-    url: listening.url,
-    port: Number(new URL(listening.url).port),
-    close: async () => {
-      if (!servers.delete(server)) return;
-      await tl.close({ graceMs: 0 });
-    },
-  };
-  servers.add(server);
-  return server;
-}
-
-/** A fresh browser context (its own sessionStorage) with a screenshot if `fn` fails. */
-async function withPage(name: string, fn: (page: Page) => Promise<void>): Promise<void> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const pageErrors: string[] = [];
-  page.on("pageerror", (error) => pageErrors.push(error.message));
-  try {
-    await withScreenshotOnFailure(page, `inspector-${name}`, () => fn(page));
-    expect(pageErrors).toEqual([]);
-  } finally {
-    await context.close();
-  }
-}
 
 interface RunRow {
   id: string;
@@ -92,22 +32,6 @@ const runRows = (page: Page): Promise<RunRow[]> =>
       return { id: d.runId ?? "", status: d.status ?? "", trigger: d.trigger ?? "" };
     }),
   );
-
-/** Polls the page (every 50 ms, up to `timeout`) until `fn(arg)` is truthy there. */
-async function until<A>(
-  page: Page,
-  what: string,
-  fn: (arg: A) => unknown,
-  arg: A,
-  timeout = 10_000,
-): Promise<void> {
-  try {
-    // Playwright types `arg` through its serialisation (`Unboxed<A>`); plain data maps to itself.
-    await page.waitForFunction(fn as (arg: unknown) => unknown, arg, { timeout, polling: 50 });
-  } catch (error) {
-    throw new Error(`timed out waiting for ${what}: ${(error as Error).message.split("\n")[0]}`);
-  }
-}
 
 /** A succeeded run with this trigger whose id is not in `known`. */
 const newRun = (page: Page, trigger: string, known: string[], what: string) =>
@@ -252,6 +176,9 @@ describe("inspector page", () => {
       const dialog = page.locator("[data-testid=token-prompt]");
       await dialog.waitFor();
       expect(await dialog.textContent()).toContain("requires a bearer token");
+      // The dialog is named by its heading and passes axe like the rest of the page.
+      expect(await page.getByRole("dialog", { name: "Token required" }).count()).toBe(1);
+      expect(await axeViolations(page)).toEqual([]);
 
       await page.locator("[data-testid=token-input]").fill("wrong");
       await page.locator("[data-testid=token-submit]").click();

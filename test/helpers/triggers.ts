@@ -49,8 +49,13 @@ export function postHook(
   const headers: Record<string, string> = { "content-type": "application/json" };
   const t = opts.timestampSec ?? Math.floor(tl.scheduler.clock.now() / 1000);
   if (opts.signature !== null) {
-    headers[HEADER_SIGNATURE] = opts.signature ?? signWebhook(opts.secret, body, t);
+    headers[HEADER_SIGNATURE] =
+      opts.signature ??
+      signWebhook(opts.secret, body, {
+        timestampSec: t,
+        ...(opts.delivery === undefined ? {} : { deliveryId: opts.delivery }),
+      });
   }
-  if (opts.delivery) headers[HEADER_DELIVERY] = opts.delivery;
+  if (opts.delivery !== undefined) headers[HEADER_DELIVERY] = opts.delivery;
   return Promise.resolve(tl.app.request(`/hooks/${hookId}`, { method: "POST", body, headers }));
 }

@@ -90,10 +90,76 @@ describe("the inspector's Conversation", () => {
     c.apply(scenario[0]!);
     c.apply(scenario[1]!);
     c.apply(scenario[2]!);
-    expect(c.takeChanges()).toEqual({ messages: new Set(["u1", "a1"]), state: false });
+    expect(c.takeChanges()).toEqual({
+      messages: new Set(["u1", "a1"]),
+      state: false,
+      marks: false,
+    });
     expect(c.messages[1]).toMatchObject({ content: "Hello ", streaming: true });
     c.apply(E({ type: "MESSAGES_SNAPSHOT", messages: [{ id: "u1", role: "user", content: "x" }] }));
     expect(c.takeChanges().messages).toBe("all");
+  });
+
+  it("attributes messages to their runs and marks runs that did not succeed", () => {
+    const c = new Conversation();
+    const log: { seq: number; event: BaseEvent }[] = [
+      E({
+        type: "RUN_STARTED",
+        runId: "r1",
+        input: { messages: [{ id: "u1", role: "user", content: "a" }] },
+      }),
+      E({ type: "TEXT_MESSAGE_START", messageId: "a1", role: "assistant" }),
+      E({ type: "TEXT_MESSAGE_CONTENT", messageId: "a1", delta: "par" }),
+      E({ type: "RUN_ERROR", code: "AGENT_ERROR", message: "boom" }),
+      E({ type: "RUN_STARTED", runId: "r2" }),
+      E({ type: "TEXT_MESSAGE_CHUNK", messageId: "a2", role: "assistant", delta: "x" }),
+      E({
+        type: "RUN_FINISHED",
+        runId: "r2",
+        metadata: { threadline: { outcome: "cancelled", reason: "interrupted by a newer run" } },
+      }),
+      E({ type: "RUN_STARTED", runId: "r3" }),
+      E({ type: "RUN_FINISHED", runId: "r3" }),
+    ].map((event, i) => ({ seq: i + 1, event }));
+    for (const r of log) c.apply(r.event, { seq: r.seq, kind: "event" });
+    expect(c.messages.map((m) => [m.id, m.runId, m.seq])).toEqual([
+      ["u1", "r1", 1],
+      ["a1", "r1", 2],
+      ["a2", "r2", 6],
+    ]);
+    expect(c.marks).toEqual([
+      { runId: "r1", seq: 4, status: "failed", detail: "AGENT_ERROR: boom" },
+      { runId: "r2", seq: 7, status: "cancelled", detail: "interrupted by a newer run" },
+    ]);
+    expect(c.takeChanges().marks).toBe(true);
+    expect(c.markOf("r3")).toBeUndefined();
+
+    // The same thread from a compact snapshot: no run is known until the stored log tells.
+    const compact = new Conversation();
+    const snapshot = [
+      E({ type: "RUN_STARTED", runId: "threadline-snapshot-9" }),
+      E({
+        type: "MESSAGES_SNAPSHOT",
+        messages: c.messages.map((m) => ({ id: m.id, role: m.role, content: m.content })),
+      }),
+      E({ type: "RUN_FINISHED", runId: "threadline-snapshot-9" }),
+    ];
+    for (const event of snapshot) compact.apply(event, { seq: 9, kind: "snapshot" });
+    expect(compact.messages.map((m) => m.runId)).toEqual([undefined, undefined, undefined]);
+    expect(compact.marks).toEqual([]);
+    // Only the log's tail is read: the first run is cut off, its messages stay unattributed.
+    compact.attribute(log.slice(2));
+    expect(compact.messages.map((m) => [m.id, m.runId, m.seq])).toEqual([
+      ["u1", undefined, undefined],
+      ["a1", undefined, undefined],
+      ["a2", "r2", 6],
+    ]);
+    compact.attribute(log);
+    expect(compact.messages.map((m) => [m.id, m.runId, m.seq])).toEqual(
+      c.messages.map((m) => [m.id, m.runId, m.seq]),
+    );
+    expect(compact.marks).toEqual(c.marks);
+    expect(compact.takeChanges()).toMatchObject({ messages: "all", marks: true });
   });
 
   it("shows the same thread from a compact replay as from the full log", async () => {

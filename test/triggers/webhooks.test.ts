@@ -113,7 +113,7 @@ describe("webhooks", () => {
       [{ secret: SECRET, signature: null }, /missing X-Threadline-Signature/],
       [{ secret: SECRET, signature: "sha256=abc" }, /malformed/],
       [{ secret: SECRET, signature: `t=${NOW_S}` }, /malformed/],
-      [{ secret: SECRET, signature: `t=${NOW_S},v1=zz` }, /does not match/],
+      [{ secret: SECRET, signature: `t=${NOW_S},v1=zz` }, /malformed/],
       [{ secret: "wrong" }, /does not match/],
       // Signed for another body.
       [{ secret: SECRET, signature: signWebhook(SECRET, "{}", NOW_S) }, /does not match/],
@@ -124,6 +124,91 @@ describe("webhooks", () => {
       expect(err.message).toMatch(message);
     }
     expect(await tl!.store.runs.list("1")).toEqual([]);
+  });
+
+  it("replays inside the window never start a second run", async () => {
+    await boot([{ ...basic, input: fast }]);
+    const payload = { repo: { id: 9 } };
+    const body = JSON.stringify(payload);
+    const send = (headers: Record<string, string>) =>
+      Promise.resolve(
+        tl!.app.request("/hooks/gh", {
+          method: "POST",
+          body,
+          headers: { "content-type": "application/json", ...headers },
+        }),
+      );
+    const v2 = signWebhook(SECRET, body, { timestampSec: NOW_S, deliveryId: "d1" });
+    const v1 = signWebhook(SECRET, body, NOW_S);
+    expect(v2).toMatch(/^t=\d+,v2=[0-9a-f]{64}$/);
+    expect(
+      (await send({ "X-Threadline-Signature": v2, "X-Threadline-Delivery": "d1" })).status,
+    ).toBe(202);
+    expect((await send({ "X-Threadline-Signature": v1 })).status).toBe(202);
+
+    const attempts: [string, Record<string, string>, number, RegExp | null][] = [
+      [
+        "the same delivery again",
+        { "X-Threadline-Signature": v2, "X-Threadline-Delivery": "d1" },
+        200,
+        null,
+      ],
+      [
+        "the delivery id changed",
+        { "X-Threadline-Signature": v2, "X-Threadline-Delivery": "d2" },
+        401,
+        /does not match/,
+      ],
+      [
+        "the delivery id dropped",
+        { "X-Threadline-Signature": v2 },
+        401,
+        /needs the X-Threadline-Delivery/,
+      ],
+      [
+        "a delivery id added to a v1 request",
+        { "X-Threadline-Signature": v1, "X-Threadline-Delivery": "new" },
+        401,
+        /must cover the X-Threadline-Delivery/,
+      ],
+      ["one hex digit appended", { "X-Threadline-Signature": `${v1}0` }, 401, /malformed/],
+      ["one hex digit dropped", { "X-Threadline-Signature": v1.slice(0, -1) }, 401, /malformed/],
+      [
+        "v2 relabelled v1",
+        { "X-Threadline-Signature": v2.replace("v2=", "v1=") },
+        401,
+        /does not match/,
+      ],
+      [
+        "the same v1 request, hex in upper case",
+        {
+          "X-Threadline-Signature": v1.replace(
+            /v1=(.*)$/,
+            (_m, h: string) => `v1=${h.toUpperCase()}`,
+          ),
+        },
+        200,
+        null,
+      ],
+      ["the same v1 request again", { "X-Threadline-Signature": v1 }, 200, null],
+      ["a second t=", { "X-Threadline-Signature": `t=${NOW_S + 1},${v1}` }, 401, /malformed/],
+    ];
+    for (const [what, headers, status, message] of attempts) {
+      const res = await send(headers);
+      expect(res.status, what).toBe(status);
+      const json = (await res.json()) as { duplicate?: boolean; error?: { message: string } };
+      if (message) expect(json.error?.message, what).toMatch(message);
+      else expect(json.duplicate, what).toBe(true);
+    }
+    expect(await settledRuns(tl!.store, "9", 2)).toHaveLength(2);
+  });
+
+  it("delivery ids may not hold dots or spaces (the v2 text must split one way)", async () => {
+    await boot([basic]);
+    for (const delivery of ["a.b", "a b", ""]) {
+      const res = await postHook(tl!, "gh", { repo: { id: 1 } }, { secret: SECRET, delivery });
+      expect(res.status, JSON.stringify(delivery)).toBe(400);
+    }
   });
 
   it("rejects timestamps outside the tolerance with 401, both ways", async () => {

@@ -1,4 +1,5 @@
 import type { Message } from "@ag-ui/core";
+import { scheduleRunId } from "../run-ids.js";
 import type { MultitaskStrategy } from "../types.js";
 
 export const CATCH_UP_POLICIES = ["skip", "once"] as const;
@@ -112,7 +113,7 @@ export function threadIdForTick(s: ScheduleRecord, fireAt: string): string {
 
 /** The run id of a tick: the store refuses a second run with it, so a tick fires once. */
 export function tickRunId(scheduleId: string, fireAt: string): string {
-  return `schedule:${scheduleId}:${fireAt}`;
+  return scheduleRunId(scheduleId, fireAt);
 }
 
 /** The claim deciding which process records a tick that could not start its run. */

@@ -86,6 +86,8 @@ export async function run(
 ): Promise<Response> {
   requireAgent(tl, agentId);
   const input = runInput(body);
+  // The run must be addressable by the native routes (`/threads/:threadId/runs/:runId`).
+  parseWith(idSchema, input.runId, "runId");
   const threadId = input.threadId;
   await authorize(tl.options.authorize, request, { threadId, action: "write" });
   // A user's message waits for a scheduled run in progress rather than being refused.

@@ -1,14 +1,13 @@
 import { createHash } from "node:crypto";
 import { Hono } from "hono";
 import { ThreadlineError } from "../../core/errors.js";
+import { hookRunId } from "../../core/run-ids.js";
 import { HEADER_DELIVERY, HEADER_SIGNATURE } from "../../protocol.js";
 import type { Threadline } from "../../threadline.js";
 import { limitBody } from "../body-limit.js";
-import { pathId } from "../validation.js";
+import { parseJsonText, pathId } from "../validation.js";
 import { type CompiledHook, compileHooks } from "./hook-config.js";
-import { verifySignature } from "./signature.js";
-
-const DELIVERY_ID = /^[\x21-\x7e]{1,200}$/;
+import { DELIVERY_ID, verifySignature } from "./signature.js";
 
 /**
  * `POST /hooks/:hookId`. Webhook senders authenticate with the HMAC signature, not the bearer
@@ -25,30 +24,32 @@ export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): Hono {
     const hook = hooks.get(hookId);
     if (!hook) throw new ThreadlineError("HOOK_NOT_FOUND", `unknown hook '${hookId}'`);
     const body = new Uint8Array(await c.req.arrayBuffer());
-    const verified = verifySignature({
-      header: c.req.header(HEADER_SIGNATURE),
-      body,
-      secrets: hook.secrets,
-      nowMs: tl.scheduler.clock.now(),
-      ...(hook.toleranceSec === undefined ? {} : { toleranceSec: hook.toleranceSec }),
-    });
     const deliveryId = c.req.header(HEADER_DELIVERY);
     if (deliveryId !== undefined && !DELIVERY_ID.test(deliveryId)) {
       throw new ThreadlineError(
         "BAD_REQUEST",
-        `${HEADER_DELIVERY} must be 1-200 printable ASCII characters without spaces`,
+        `${HEADER_DELIVERY} must be 1-200 printable ASCII characters without spaces or dots`,
       );
     }
+    const verified = verifySignature({
+      header: c.req.header(HEADER_SIGNATURE),
+      body,
+      deliveryId,
+      secrets: hook.secrets,
+      nowMs: tl.scheduler.clock.now(),
+      ...(hook.toleranceSec === undefined ? {} : { toleranceSec: hook.toleranceSec }),
+    });
     const payload = parsePayload(body);
     const delivery = { hookId, headers: c.req.raw.headers, ...(deliveryId ? { deliveryId } : {}) };
     const { threadId, input } = await mapDelivery(hook, payload, delivery);
 
-    // The run id is derived from the delivery (or, without a delivery id, from the signature,
-    // which names the exact request), and the store refuses a second run with the same id: the
-    // run start itself is the exactly-once claim. A delivery refused for another reason (busy
-    // thread under `reject`) is not recorded, so the sender may retry it.
+    // The run id is derived from the delivery id, which the signature covers (or, without one,
+    // from the signature, which names the exact request: parsed strictly, it has one spelling),
+    // and the store refuses a second run with the same id: the run start itself is the
+    // exactly-once claim. A delivery refused for another reason (busy thread under `reject`) is
+    // not recorded, so the sender may retry it.
     const name = deliveryId ?? `sig:${verified.signature}`;
-    const runId = `hook:${hookId}:${createHash("sha256").update(name).digest("hex").slice(0, 32)}`;
+    const runId = hookRunId(hookId, createHash("sha256").update(name).digest("hex").slice(0, 32));
     let result: Awaited<ReturnType<typeof tl.startRun>>;
     try {
       result = await tl.startRun({
@@ -69,16 +70,7 @@ export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): Hono {
 }
 
 function parsePayload(body: Uint8Array): unknown {
-  const text = new TextDecoder().decode(body);
-  if (text.trim() === "") return {};
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ThreadlineError(
-      "INVALID_JSON",
-      `webhook body is not valid JSON: ${(error as Error).message}`,
-    );
-  }
+  return parseJsonText(new TextDecoder().decode(body), "webhook body");
 }
 
 async function mapDelivery(

@@ -42,9 +42,11 @@ export function inspectorRoutes(): Hono {
 
   app.get(`${INSPECTOR_ASSET_PREFIX}/:file`, async (c) => {
     const file = c.req.param("file");
-    const type = TYPES[file.slice(file.lastIndexOf(".") + 1)];
+    const ext = file.slice(file.lastIndexOf(".") + 1);
     const assets = await inspectorAssets();
-    const body = assets.files[file];
+    // Own properties only: `__proto__`, `constructor`... are names of every object's prototype.
+    const type = Object.hasOwn(TYPES, ext) ? TYPES[ext] : undefined;
+    const body = Object.hasOwn(assets.files, file) ? assets.files[file] : undefined;
     if (!type || !body) {
       throw new ThreadlineError("NOT_FOUND", `no inspector asset '${file}'`);
     }

@@ -5,14 +5,14 @@ import type {
   EnqueueResult,
   LeaseRequest,
   LeaseTerm,
-  RunEnd,
+  RunOutcome,
   RunQueue,
 } from "../../core/store.js";
 import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
 import { copy, ensureThreadData, type MemoryStoreData, page, type ThreadData } from "./data.js";
 
 /** Ends a run: out of the queue, lease dropped, thread freed if it was the active run. */
-export function endRun(t: ThreadData, run: RunRecord, end: RunEnd): void {
+export function endRun(t: ThreadData, run: RunRecord, end: RunOutcome): void {
   t.queue = t.queue.filter((id) => id !== run.runId);
   if (t.summary.activeRunId === run.runId) t.summary.activeRunId = null;
   run.status = end.status;
@@ -98,7 +98,7 @@ export class MemoryRuns implements RunQueue {
     return { run: copy(run), fence: { runId, token } };
   }
 
-  async markEnded(threadId: string, runId: string, end: RunEnd) {
+  async markEnded(threadId: string, runId: string, end: RunOutcome) {
     const t = this.data.threads.get(threadId);
     const run = t?.runs.get(runId);
     if (!t || !run) return null;

@@ -62,19 +62,30 @@ export async function inTransaction<T>(
   fn: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
+  // The pool listens for errors of idle clients only. A checked-out client whose connection
+  // dies (the backend terminated, the server restarted) emits 'error' — between two statements
+  // of the transaction, with nobody else listening — and an unheard 'error' kills the process.
+  // The statement in flight (or the next one) fails with it, and the client is not reused.
   let broken: Error | undefined;
+  const onError = (error: Error) => {
+    broken ??= error;
+  };
+  client.on("error", onError);
   try {
     await client.query("BEGIN");
     const result = await fn(client);
     await client.query("COMMIT");
     return result;
   } catch (error) {
-    await client.query("ROLLBACK").catch((e: Error) => {
-      // A connection that cannot roll back is not given back to the pool.
-      broken = e;
-    });
+    if (!broken) {
+      await client.query("ROLLBACK").catch((e: Error) => {
+        // A connection that cannot roll back is not given back to the pool.
+        broken = e;
+      });
+    }
     throw error;
   } finally {
+    client.off("error", onError);
     client.release(broken);
   }
 }

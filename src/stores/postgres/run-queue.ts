@@ -7,7 +7,7 @@ import {
   type EnqueueResult,
   type LeaseRequest,
   type LeaseTerm,
-  type RunEnd,
+  type RunOutcome,
   type RunQueue,
 } from "../../core/store.js";
 import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
@@ -43,7 +43,7 @@ export class PgRunQueue implements RunQueue {
     return inTransaction(this.pool, (db) => this.takeOverIn(db, threadId, runId, lease));
   }
 
-  async markEnded(threadId: string, runId: string, end: RunEnd) {
+  async markEnded(threadId: string, runId: string, end: RunOutcome) {
     return inTransaction(this.pool, (db) => this.end(db, threadId, runId, end));
   }
 
@@ -151,7 +151,7 @@ export class PgRunQueue implements RunQueue {
     db: Queryable,
     threadId: string,
     runId: string,
-    end: RunEnd,
+    end: RunOutcome,
   ): Promise<RunRecord | null> {
     const head = (await this.threads.lock(db, threadId))?.head;
     if (!head) return null;

@@ -7,7 +7,7 @@ import {
   type EnqueueResult,
   type LeaseRequest,
   type LeaseTerm,
-  type RunEnd,
+  type RunOutcome,
   type RunQueue,
 } from "../../core/store.js";
 import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
@@ -98,7 +98,7 @@ export class RedisRunQueue implements RunQueue {
     return { run: runOf(threadId, runId, reply[1])!, fence: { runId, token: Number(reply[0]) } };
   }
 
-  async markEnded(threadId: string, runId: string, end: RunEnd): Promise<RunRecord | null> {
+  async markEnded(threadId: string, runId: string, end: RunOutcome): Promise<RunRecord | null> {
     const fields = (await this.run(MARK_ENDED, threadId, [
       runId,
       end.status,

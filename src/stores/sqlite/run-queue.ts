@@ -6,7 +6,7 @@ import {
   type EnqueueResult,
   type LeaseRequest,
   type LeaseTerm,
-  type RunEnd,
+  type RunOutcome,
   type RunQueue,
 } from "../../core/store.js";
 import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
@@ -110,7 +110,7 @@ export class SqliteRunQueue implements RunQueue {
     });
   }
 
-  async markEnded(threadId: string, runId: string, end: RunEnd) {
+  async markEnded(threadId: string, runId: string, end: RunOutcome) {
     return this.db.write(() => this.end(threadId, runId, end));
   }
 
@@ -142,7 +142,7 @@ export class SqliteRunQueue implements RunQueue {
     return this.runs.idleThreadsWithQueue();
   }
 
-  private end(threadId: string, runId: string, end: RunEnd): RunRecord | null {
+  private end(threadId: string, runId: string, end: RunOutcome): RunRecord | null {
     const thread = this.threads.head(threadId);
     if (!thread || !this.runs.brief(threadId, runId)) return null;
     this.runs.end(threadId, runId, end.status, end.now, end.error);
