@@ -19,7 +19,7 @@ afterEach(async () => {
 function flakyStore() {
   const state = { down: false, failed: 0 };
   const store = interceptStore(createMemoryStore(), (method, call, args) => {
-    if (state.down && method === "append") {
+    if (state.down && method === "threads.append") {
       state.failed += 1;
       return Promise.reject(new Error("connection terminated unexpectedly"));
     }
