@@ -20,7 +20,7 @@ const reads = { calls: 0, records: 0 };
 
 /** Counts the store's reads (the fan-out's slow path) without changing what they return. */
 function countReads(s: ThreadStore): ThreadStore {
-  const read = s.threads.read.bind(s);
+  const read = s.threads.read.bind(s.threads);
   s.threads.read = async (threadId, opts) => {
     const out = await read(threadId, opts);
     reads.calls++;

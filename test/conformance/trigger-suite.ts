@@ -350,7 +350,7 @@ function countLostClaims(instances: Threadline[]): () => number {
   let lost = 0;
   for (const tl of instances) {
     const store = tl.store;
-    const enqueue = store.runs.enqueue.bind(store);
+    const enqueue = store.runs.enqueue.bind(store.runs);
     store.runs.enqueue = async (run, strategy) => {
       try {
         return await enqueue(run, strategy);
