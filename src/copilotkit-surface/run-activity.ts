@@ -51,7 +51,7 @@ export class RunActivity {
   ) {}
 
   start(): void {
-    this.off ??= this.store.subscribeRunStarts((n) => {
+    this.off ??= this.store.threads.subscribeRunStarts((n) => {
       this.started(n).catch((error) =>
         this.logger.warn({ err: error, threadId: n.threadId }, "run activity announcement failed"),
       );
@@ -70,7 +70,7 @@ export class RunActivity {
       if (r.at >= cutoff) runs.set(`${r.threadId}\u0000${r.runId}`, r);
     }
     // Every running run, of every instance (the store's view), not only those seen here.
-    for (const r of await this.store.listStaleRuns(Number.MAX_SAFE_INTEGER, { all: true })) {
+    for (const r of await this.store.runs.listStale(Number.MAX_SAFE_INTEGER, { all: true })) {
       runs.set(`${r.threadId}\u0000${r.runId}`, r);
     }
     for (const run of runs.values()) {
@@ -122,7 +122,7 @@ export class RunActivity {
   }
 
   private async metadataOf(n: RunStartNotice): Promise<ThreadMetadataPayload | null> {
-    const thread = await this.store.head(n.threadId);
+    const thread = await this.store.threads.head(n.threadId);
     const record = thread ? await threadRecord(this.store, thread) : null;
     if (!record) return null;
     return {
@@ -151,7 +151,7 @@ export class RunActivity {
     const key = `${threadId}\u0000${runId}`;
     const cached = this.agents.get(key);
     if (cached) return cached;
-    const run = await this.store.getRun(threadId, runId);
+    const run = await this.store.runs.get(threadId, runId);
     if (!run) return undefined;
     this.agents.set(key, run.agentId);
     if (this.agents.size > MAX_AGENT_CACHE) this.agents.delete(this.agents.keys().next().value!);

@@ -308,7 +308,7 @@ export class CopilotKitSurface {
 
   private async readable(request: Request, threadId: string) {
     await authorize(this.deps.authorize, request, { threadId, action: "read" });
-    return this.store.getThread(threadId);
+    return this.store.threads.get(threadId);
   }
 
   private follow(threadId: string): Follow {

@@ -36,7 +36,7 @@ export async function threadRecord(
   store: ThreadStore,
   summary: ThreadSummary,
 ): Promise<CopilotKitThread | null> {
-  const [latest] = await store.listRuns(summary.threadId, { limit: 1 });
+  const [latest] = await store.runs.list(summary.threadId, { limit: 1 });
   return latest ? toCopilotKitThread(summary, latest) : null;
 }
 
@@ -77,7 +77,7 @@ export async function listThreadPage(
   const threads: CopilotKitThread[] = [];
   const batch = Math.max(limit, 50);
   for (;;) {
-    const summaries = await store.listThreads({ limit: batch, offset });
+    const summaries = await store.threads.list({ limit: batch, offset });
     const records = await Promise.all(
       summaries.map(async (s) => {
         if (!q.includeArchived && s.metadata[METADATA_ARCHIVED] === true) return null;

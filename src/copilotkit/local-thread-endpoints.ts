@@ -34,7 +34,7 @@ export class LocalThreadMirror {
     ready: Promise<void>,
     private readonly logger?: Logger,
   ) {
-    this.off = store.subscribeRunStarts(() => this.changed());
+    this.off = store.threads.subscribeRunStarts(() => this.changed());
     ready.then(
       () => this.changed(),
       () => undefined,
@@ -61,7 +61,7 @@ export class LocalThreadMirror {
       do {
         this.again = false;
         try {
-          const summaries = await this.store.listThreads({ limit: LIST_SIZE });
+          const summaries = await this.store.threads.list({ limit: LIST_SIZE });
           const records = await Promise.all(summaries.map((s) => threadRecord(this.store, s)));
           this.list = records.flatMap((r) => (r ? [r] : []));
           const keep = this.list.slice(0, VIEW_SIZE).map((r) => r.id);
@@ -123,7 +123,7 @@ export class LocalThreadMirror {
 
   private async load(threadId: string): Promise<void> {
     try {
-      const v = await this.store.getThread(threadId);
+      const v = await this.store.threads.get(threadId);
       if (v) this.views.set(threadId, v);
       else this.views.delete(threadId);
     } catch (error) {

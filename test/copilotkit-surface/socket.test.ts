@@ -104,7 +104,7 @@ describe("CopilotKit surface: /info and the thread store routes", () => {
     expect(other.threads).toEqual([]);
     const native = (await (await fetch(`${server.url}/threads`)).json()) as unknown;
     expect(JSON.stringify(native)).toContain('"threadId":"listed"');
-    const run = (await tl.store.getRun("listed", runId))!;
+    const run = (await tl.store.runs.get("listed", runId))!;
     expect(run.status).toBe("succeeded");
   });
 
@@ -186,7 +186,7 @@ describe("CopilotKit surface: thread mutations", () => {
     expect(renamed.status).toBe(200);
     expect(await renamed.json()).toMatchObject({ id: "mut-1", name: "Groceries", archived: false });
     expect((await meta("renamed"))[4]).toMatchObject({ thread: { name: "Groceries" } });
-    expect((await tl.store.head("mut-1"))?.metadata).toMatchObject({ name: "Groceries" });
+    expect((await tl.store.threads.head("mut-1"))?.metadata).toMatchObject({ name: "Groceries" });
 
     const archived = await call("POST", "/threads/mut-1/archive", { agentId: "demo" });
     expect(await archived.json()).toEqual({ threadId: "mut-1", archived: true });
@@ -207,7 +207,7 @@ describe("CopilotKit surface: thread mutations", () => {
     const deleted = await call("DELETE", "/threads/mut-1", { agentId: "demo" });
     expect(await deleted.json()).toEqual({ threadId: "mut-1", deleted: true });
     expect((await meta("deleted"))[4]).toMatchObject({ deleted: { id: "mut-1" } });
-    expect(await tl.store.head("mut-1")).toBeNull();
+    expect(await tl.store.threads.head("mut-1")).toBeNull();
     expect(await listed("&includeArchived=true")).not.toContain("mut-1");
   });
 
@@ -253,7 +253,10 @@ describe("CopilotKit surface: the run-activity socket", () => {
 
   it("on join, announces the runs running then (the first-connect gap)", async () => {
     const { runId } = await startRun("long-1", { tokens: 200, delayMs: 20 });
-    await waitFor(async () => (await tl.store.getRun("long-1", runId))?.startSeq, "the run start");
+    await waitFor(
+      async () => (await tl.store.runs.get("long-1", runId))?.startSeq,
+      "the run start",
+    );
     const { socket } = await joined();
     const a = await socket.next((f) => f[3] === "thread_run_activity" && f[4].runId === runId);
     expect(a[4]).toMatchObject({ threadId: "long-1", agentId: "demo" });

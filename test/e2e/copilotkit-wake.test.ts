@@ -262,7 +262,7 @@ function wakeSuite(backend: Backend, kind: Kind): void {
         await (await connected).finished();
         runId = await postRun("alice-gap", ["in ", "the ", "gap"]);
         await waitFor(
-          async () => (await tl.store.getRun("alice-gap", runId))?.status === "succeeded",
+          async () => (await tl.store.runs.get("alice-gap", runId))?.status === "succeeded",
           "the gap run",
         );
         await route.continue();
@@ -318,7 +318,7 @@ function wakeSuite(backend: Backend, kind: Kind): void {
     it("CopilotKit's thread list (useThreads) lists, renames, archives and deletes, live", async () => {
       const done = async (threadId: string, runId: string) =>
         waitFor(
-          async () => (await tl.store.getRun(threadId, runId))?.status === "succeeded",
+          async () => (await tl.store.runs.get(threadId, runId))?.status === "succeeded",
           threadId,
         );
       await done("alice-list-1", await postRun("alice-list-1", ["one"]));
@@ -339,19 +339,20 @@ function wakeSuite(backend: Backend, kind: Kind): void {
         await page.fill('[data-testid="thread-name-input"]', "Renamed here");
         await page.click(`${row("alice-list-2")} [data-testid="thread-rename"]`);
         await waitFor(
-          async () => (await tl.store.head("alice-list-2"))?.metadata.name === "Renamed here",
+          async () =>
+            (await tl.store.threads.head("alice-list-2"))?.metadata.name === "Renamed here",
           "rename",
         );
         expect(await nameOf("alice-list-2")).toBe("Renamed here");
         await page.click(`${row("alice-list-2")} [data-testid="thread-archive"]`);
         await page.waitForSelector(`${row("alice-list-2")}[data-archived="true"]`);
         await waitFor(
-          async () => (await tl.store.head("alice-list-2"))?.metadata.archived === true,
+          async () => (await tl.store.threads.head("alice-list-2"))?.metadata.archived === true,
           "archive",
         );
         await page.click(`${row("alice-list-2")} [data-testid="thread-delete"]`);
         await page.waitForSelector(row("alice-list-2"), { state: "detached" });
-        await waitFor(async () => (await tl.store.head("alice-list-2")) === null, "delete");
+        await waitFor(async () => (await tl.store.threads.head("alice-list-2")) === null, "delete");
         // A rename made elsewhere (another tab, the same principal) shows up live.
         const res = await fetch(`${runtimeUrl()}/threads/alice-list-1`, {
           method: "PATCH",

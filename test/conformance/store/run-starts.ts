@@ -20,10 +20,10 @@ export function runStartTests(ctx: SuiteContext): void {
       const store = ctx.store();
       const seen: RunStartNotice[] = [];
       const readable: Promise<boolean>[] = [];
-      const off = store.subscribeRunStarts((n) => {
+      const off = store.threads.subscribeRunStarts((n) => {
         seen.push(n);
         readable.push(
-          store.read(n.threadId, { after: n.seq - 1, limit: 1 }).then((r) => {
+          store.threads.read(n.threadId, { after: n.seq - 1, limit: 1 }).then((r) => {
             return r[0]?.event.type === "RUN_STARTED" && r[0].runId === n.runId;
           }),
         );
@@ -32,9 +32,9 @@ export function runStartTests(ctx: SuiteContext): void {
       for (const t of [uid("a"), uid("b"), uid("c")]) {
         const { run, fence } = await activeRun(store, t);
         // Other events, before and after, are not run starts.
-        await store.append(t, fence, [custom("before")], undefined);
-        await store.append(t, fence, [runStarted(t, run.runId), custom("x")]);
-        await store.append(t, fence, [custom("y"), runFinished(t, run.runId)]);
+        await store.threads.append(t, fence, [custom("before")], undefined);
+        await store.threads.append(t, fence, [runStarted(t, run.runId), custom("x")]);
+        await store.threads.append(t, fence, [custom("y"), runFinished(t, run.runId)]);
         expected.push({ threadId: t, runId: run.runId, seq: 2 });
       }
       await waitFor(() => seen.length >= 3, "three run starts");
@@ -44,10 +44,10 @@ export function runStartTests(ctx: SuiteContext): void {
 
       // Unsubscribed: a later run start is not delivered (a second listener shows it happened).
       const later: RunStartNotice[] = [];
-      const offLater = store.subscribeRunStarts((n) => later.push(n));
+      const offLater = store.threads.subscribeRunStarts((n) => later.push(n));
       const t = uid("d");
       const { run, fence } = await activeRun(store, t);
-      await store.append(t, fence, [runStarted(t, run.runId)]);
+      await store.threads.append(t, fence, [runStarted(t, run.runId)]);
       await waitFor(() => later.length === 1, "the later listener");
       offLater();
       expect(seen).toHaveLength(3);
@@ -57,14 +57,14 @@ export function runStartTests(ctx: SuiteContext): void {
       const store = ctx.store();
       const seen: string[] = [];
       const offs = [
-        store.subscribeRunStarts(() => {
+        store.threads.subscribeRunStarts(() => {
           throw new Error("listener bug");
         }),
-        store.subscribeRunStarts((n) => seen.push(n.runId)),
+        store.threads.subscribeRunStarts((n) => seen.push(n.runId)),
       ];
       const t = uid("t");
       const { run, fence } = await activeRun(store, t);
-      const records = await store.append(t, fence, [runStarted(t, run.runId)]);
+      const records = await store.threads.append(t, fence, [runStarted(t, run.runId)]);
       expect(records.map((r) => r.seq)).toEqual([1]);
       await waitFor(() => seen.length === 1, "the healthy listener");
       for (const off of offs) off();
@@ -81,18 +81,18 @@ export function sharedRunStartTests(ctx: SuiteContext): void {
     const onA: RunStartNotice[] = [];
     const onB: RunStartNotice[] = [];
     const offs = [
-      a.subscribeRunStarts((n) => onA.push(n)),
-      b.subscribeRunStarts((n) => onB.push(n)),
+      a.threads.subscribeRunStarts((n) => onA.push(n)),
+      b.threads.subscribeRunStarts((n) => onB.push(n)),
     ];
     const expected: RunStartNotice[] = [];
     for (const [i, writer] of [a, b, a, b].entries()) {
       const t = uid(`s${i}`);
       const { run, fence } = await activeRun(writer, t);
-      await writer.append(t, fence, [runStarted(t, run.runId), custom(i)]);
+      await writer.threads.append(t, fence, [runStarted(t, run.runId), custom(i)]);
       expected.push({ threadId: t, runId: run.runId, seq: 1 });
       // Each run lasts a moment, as real runs do (a poll-based store must see it running).
       await waitFor(() => onA.length > i && onB.length > i, `run start ${i} on both`);
-      await writer.append(t, fence, [runFinished(t, run.runId)]);
+      await writer.threads.append(t, fence, [runFinished(t, run.runId)]);
     }
     for (const off of offs) off();
     expect(sorted(onA)).toEqual(sorted(expected));
