@@ -147,7 +147,8 @@ describe("inspector accessibility", () => {
     const server = await startServer();
     // Enough threads that the form starts below the fold.
     await seedInspector(server.tl, { threads: 50, busyRuns: 0 });
-    for (const width of [320, 390, 768, 1024, 1440]) {
+    // A small phone, a one-column tablet, and a desktop where the form sits in the 300 px sidebar.
+    for (const width of [320, 600, 1024]) {
       await withPage(
         `schedule-form-${width}`,
         async (page) => {
@@ -184,7 +185,6 @@ describe("inspector accessibility", () => {
           await form.locator("button[type=submit]").click();
           const error = page.locator("[data-testid=schedule-error]");
           await error.filter({ hasText: "number of seconds" }).waitFor();
-          await until(page, `the error in view at ${width}px`, () => true, null);
           expect(await visibleRatio(page, "[data-testid=schedule-error]"), `at ${width}px`).toBe(1);
           expect(await page.evaluate(() => document.activeElement?.getAttribute("name"))).toBe(
             "timing",
