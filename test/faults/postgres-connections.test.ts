@@ -4,6 +4,7 @@ import type { FollowItem } from "../../src/core/follow.js";
 import { isTerminalEvent } from "../../src/core/run-tracker.js";
 import { TERMINAL_RUN_STATUSES } from "../../src/core/types.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
+import { createPool } from "../../src/stores/postgres/connection.js";
 import { createPostgresStore } from "../../src/stores/postgres/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { readAll } from "../conformance/store/fixtures.js";
@@ -21,6 +22,20 @@ describeWithService(probe, "postgres: connections that die under a run", () => {
     await tl?.close({ graceMs: 100 });
     tl = undefined;
     if (schema) await dropSchema(schema);
+  });
+
+  it("a client the pool hands out always has an error listener (a dead backend never goes unheard)", async () => {
+    const pool = createPool({ connectionString: PG_URL, pool: { max: 2 } });
+    try {
+      // New clients (created for this borrow) and reused ones alike.
+      for (let i = 0; i < 4; i++) {
+        const client = await pool.connect();
+        expect(client.listenerCount("error"), `borrow ${i}`).toBeGreaterThan(0);
+        client.release();
+      }
+    } finally {
+      await pool.end();
+    }
   });
 
   it("terminated backends mid-run: the process lives, the run ends validly, nothing is lost", async () => {
