@@ -46,7 +46,7 @@ async function serve(argv: string[]): Promise<void> {
     ...(args.allowedHosts ? { allowedHosts: args.allowedHosts } : {}),
   });
   // The demo thread exists from the start, so the README's first `curl` has something to follow.
-  if (args.demo) await store.ensureThread("demo", { demo: true });
+  if (args.demo) await store.threads.ensure("demo", { demo: true });
   // Schedules persist: a heartbeat switched off must also leave the store, or it keeps firing.
   if (heartbeat.length === 0) {
     await tl.ready;

@@ -21,11 +21,11 @@ afterEach(async () => {
 });
 
 async function logOf(threadId: string): Promise<BaseEvent[]> {
-  return (await tl.store.read(threadId, { after: 0, limit: 100_000 })).map((r) => r.event);
+  return (await tl.store.threads.read(threadId, { after: 0, limit: 100_000 })).map((r) => r.event);
 }
 
 async function runStatus(threadId: string, runId: string) {
-  return (await tl.store.getRun(threadId, runId))?.status;
+  return (await tl.store.runs.get(threadId, runId))?.status;
 }
 
 const ended = (threadId: string, runId: string) =>
@@ -55,7 +55,7 @@ describe("coordinator", () => {
       "RUN_ERROR",
     ]);
     expect(log[4]).toMatchObject({ code: "AGENT_ERROR", message: "model exploded" });
-    const run2 = await tl.store.getRun("t", runId);
+    const run2 = await tl.store.runs.get("t", runId);
     expect(run2?.error).toEqual({ code: "AGENT_ERROR", message: "model exploded" });
   });
 
@@ -139,7 +139,7 @@ describe("coordinator", () => {
     });
     await waitFor(
       async () =>
-        (await tl.store.getThread("t"))?.activeRunId === null && (await logOf("t")).length > 0,
+        (await tl.store.threads.get("t"))?.activeRunId === null && (await logOf("t")).length > 0,
       "first run",
     );
     const { runId } = await tl.startRun({
@@ -150,7 +150,7 @@ describe("coordinator", () => {
     const run = await GateAgent.nth(0);
     expect(run.input.messages.map((m) => m.id)).toEqual([
       "u1",
-      `msg-${(await tl.store.listRuns("t"))[1]!.runId}`,
+      `msg-${(await tl.store.runs.list("t"))[1]!.runId}`,
     ]);
     expect(run.input.state).toMatchObject({ turns: 1 });
     run.started();
@@ -200,7 +200,7 @@ describe("coordinator queue pump", () => {
     const store = interceptStore(inner, async (method, call, args) => {
       const answer = await call(...args);
       const h = hold;
-      if (method === "claimNextRun" && !answer && h) {
+      if (method === "runs.claimNext" && !answer && h) {
         hold = undefined;
         h.reached();
         await h.release;
@@ -234,10 +234,10 @@ describe("coordinator queue pump", () => {
       release();
       await waitFor(
         async () =>
-          (await store.getRun("q", second.runId))?.status === "succeeded" ? true : undefined,
+          (await store.runs.get("q", second.runId))?.status === "succeeded" ? true : undefined,
         "the second run to run",
       );
-      expect((await store.getRun("q", first.runId))?.status).toBe("succeeded");
+      expect((await store.runs.get("q", first.runId))?.status).toBe("succeeded");
     } finally {
       await local.close({ graceMs: 50 });
     }
@@ -248,8 +248,8 @@ describe("coordinator queue pump", () => {
     const local = createThreadline({ store, agents: { demo: new DemoAgent() }, leaseMs: 500 });
     try {
       await local.ready; // the start-up pass is over: only the periodic sweep can find this run
-      await store.ensureThread("orphan");
-      const { run } = await store.enqueueRun(
+      await store.threads.ensure("orphan");
+      const { run } = await store.runs.enqueue(
         {
           runId: "r-orphan",
           threadId: "orphan",
@@ -264,7 +264,7 @@ describe("coordinator queue pump", () => {
       expect(run.status).toBe("queued");
       await waitFor(
         async () =>
-          (await store.getRun("orphan", "r-orphan"))?.status === "succeeded" ? true : undefined,
+          (await store.runs.get("orphan", "r-orphan"))?.status === "succeeded" ? true : undefined,
         "the orphaned run to be started by the sweep",
       );
     } finally {

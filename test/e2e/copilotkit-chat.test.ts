@@ -140,9 +140,9 @@ describe("CopilotKit chat example in Chromium", () => {
       // ...until the person presses stop (the send button turns into a stop button).
       await page.click('[data-testid="copilot-send-button"]');
       await waitForRunning(page, false);
-      const [run] = await tl.store.listRuns("long");
+      const [run] = await tl.store.runs.list("long");
       await waitFor(
-        async () => (await tl.store.getRun("long", run!.runId))?.status === "cancelled",
+        async () => (await tl.store.runs.get("long", run!.runId))?.status === "cancelled",
         "the run to be cancelled",
       );
       const [reply] = await messageTexts(page);

@@ -49,7 +49,7 @@ describeWithService(probe, "postgres: connections that die under a run", () => {
     });
     tl = createThreadline({ store, agents: { demo: new DemoAgent() }, leaseMs: 2_000 });
     await tl.ready;
-    await store.ensureThread("f");
+    await store.threads.ensure("f");
     const follow = tl.follow("f", { after: 0, replay: "full" });
     const seen: FollowItem[] = [];
     const following = (async () => {
@@ -83,7 +83,7 @@ describeWithService(probe, "postgres: connections that die under a run", () => {
 
     const run = await waitFor(
       async () => {
-        const r = await tl!.store.getRun("f", runId);
+        const r = await tl!.store.runs.get("f", runId);
         return r && TERMINAL_RUN_STATUSES.has(r.status) ? r : undefined;
       },
       "the run to end",
@@ -115,5 +115,5 @@ describeWithService(probe, "postgres: connections that die under a run", () => {
 });
 
 async function runStatus(tl: Threadline, runId: string) {
-  return (await tl.store.getRun("f", runId))?.status;
+  return (await tl.store.runs.get("f", runId))?.status;
 }

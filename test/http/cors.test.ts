@@ -54,7 +54,7 @@ describe("CORS", () => {
   it("a cross-origin follow may read every documented response header", async () => {
     const tl = app();
     try {
-      await tl.store.ensureThread("cors");
+      await tl.store.threads.ensure("cors");
       const controller = new AbortController();
       const res = await tl.app.request("/threads/cors/events?follow=false", {
         headers: { Origin: ORIGIN },
