@@ -40,7 +40,7 @@ export async function checkReadiness(opts: {
   }
   try {
     const probe = await Promise.race([
-      opts.store.head(PROBE_THREAD).then(() => "ok" as const),
+      opts.store.threads.head(PROBE_THREAD).then(() => "ok" as const),
       late,
     ]);
     if (probe === "late") {

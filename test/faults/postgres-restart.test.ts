@@ -35,7 +35,7 @@ const readyz = async () => {
 
 describe("a PostgreSQL restart under a run", () => {
   it("the process lives, the run ends validly, the follower gets every event once", async () => {
-    await tl.store.ensureThread("r");
+    await tl.store.threads.ensure("r");
     const seen: FollowItem[] = [];
     const following = (async () => {
       for await (const item of tl.follow("r", { after: 0, replay: "full" })) {
@@ -55,7 +55,7 @@ describe("a PostgreSQL restart under a run", () => {
     await pg.restart("fast");
     const run = await waitFor(
       async () => {
-        const r = await tl.store.getRun("r", runId).catch(() => null);
+        const r = await tl.store.runs.get("r", runId).catch(() => null);
         return r && TERMINAL_RUN_STATUSES.has(r.status) ? r : undefined;
       },
       "the run to end",

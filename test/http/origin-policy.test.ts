@@ -53,7 +53,7 @@ describe("CORS by default: no foreign origin", () => {
     for (const origin of ["null", "http://localhost.evil.example", "https://evil.example:443"]) {
       expect((await tl!.app.request("/threads", { headers: { Origin: origin } })).status).toBe(403);
     }
-    expect(await tl!.store.listThreads()).toEqual([]);
+    expect(await tl!.store.threads.list()).toEqual([]);
   });
 
   it("lets the server's own pages (the inspector) and non-browser clients through", async () => {

@@ -14,7 +14,7 @@ type Mode = "up" | "failing" | "hanging";
 
 function boot(mode: { now: Mode }, token?: string) {
   const store = interceptStore(createMemoryStore(), (method, call, args) => {
-    if (mode.now === "up" || method !== "head") return call(...args);
+    if (mode.now === "up" || method !== "threads.head") return call(...args);
     if (mode.now === "failing") return Promise.reject(new Error("connect ECONNREFUSED db:5432"));
     return new Promise(() => undefined);
   });
