@@ -102,7 +102,10 @@ describeWithService(probe, "postgres: connections that die under a run", () => {
     } else {
       expect(run.status, JSON.stringify(run)).toBe("succeeded");
     }
-    expect(seen.map((i) => i.seq), "what the follower saw").toEqual(log.map((r) => r.seq));
+    expect(
+      seen.map((i) => i.seq),
+      "what the follower saw",
+    ).toEqual(log.map((r) => r.seq));
     // Still serving: a new run on the same thread completes.
     const next = await tl.startRun({
       threadId: "f",
