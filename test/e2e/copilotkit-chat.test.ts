@@ -41,10 +41,13 @@ let journey: Page;
 beforeAll(async () => {
   outDir = mkdtempSync(join(tmpdir(), "threadline-chat-example-"));
   const building = buildChatExample(outDir);
+  // The page is served from another origin than the API: the server must allow it (see cors).
+  site = await serveStatic(outDir);
   clock = new ManualClock();
   tl = createThreadline({
     store: createMemoryStore(),
     agents: { demo: new DemoAgent() },
+    cors: [site.url],
     clock,
     schedules: [
       { ...demoHeartbeat({ threadId: "journey", everyMs: HEARTBEAT_MS }), id: "journey-heartbeat" },
@@ -53,7 +56,6 @@ beforeAll(async () => {
   await tl.ready;
   api = await tl.listen({ port: 0 });
   await building;
-  site = await serveStatic(outDir);
   browser = await launchBrowser();
   journey = await openPage();
 }, 120_000);
