@@ -14,6 +14,7 @@ import { createApp } from "./http/app.js";
 import type { AuthorizeHook } from "./http/auth.js";
 import { compileHooks, type HookConfig } from "./http/hooks/hook-config.js";
 import { listen } from "./http/listen.js";
+import type { CorsOption } from "./http/origin-policy.js";
 
 export interface ThreadlineOptions {
   store: ThreadStore;
@@ -29,8 +30,17 @@ export interface ThreadlineOptions {
   maxBodyBytes?: number;
   /** Serve the thread inspector page at `/` (default true). */
   inspector?: boolean;
-  /** CORS: true (default, any origin), false, or the allowed origins. */
-  cors?: boolean | string[];
+  /**
+   * Web pages (origins) allowed to call the API from a browser, besides the server's own (the
+   * inspector). Default none: `["http://localhost:5173"]` (or a comma-separated string) for a
+   * frontend served elsewhere, `true` / `"*"` for any page. See `origin-policy.ts`.
+   */
+  cors?: CorsOption;
+  /**
+   * Extra `Host` names a loopback-bound `listen()` answers to (DNS rebinding protection accepts
+   * loopback names only), e.g. a name of 127.0.0.1 in /etc/hosts.
+   */
+  allowedHosts?: string[];
   /** Run lease duration (recovery bound for multi-instance stores). Default 15 s. */
   leaseMs?: number;
   instanceId?: string;
@@ -91,6 +101,8 @@ export interface Threadline {
   ): Promise<{ url: string; server: ServerType; close(): Promise<void> }>;
   /** Graceful stop: finish or interrupt local runs, close the store. */
   close(opts?: { graceMs?: number }): Promise<void>;
+  /** True once `close()` was called (`/readyz` then answers 503). */
+  readonly closing: boolean;
 }
 
 /** Creates a Threadline runtime: a Hono app plus the programmatic API. */
@@ -166,7 +178,9 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       servers.add(server);
       return server;
     },
+    closing: false,
     async close(opts) {
+      (tl as { closing: boolean }).closing = true;
       // Order matters: runs finish (or are closed as INTERRUPTED) while followers are still
       // attached, followers get everything committed and their streams end cleanly, then the
       // servers and the store close.

@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import pino from "pino";
 import { ThreadlineError } from "../core/errors.js";
 import { DemoAgent } from "../demo/demo-agent.js";
 import { DEMO_HEARTBEAT_ID, demoHeartbeat } from "../demo/demo-heartbeat.js";
 import { createThreadline } from "../threadline.js";
 import { parseServeArgs, USAGE } from "./args.js";
 import { loadConfig } from "./config.js";
+import { createCliLogger } from "./logger.js";
 import { openStore, redactSpec } from "./store-spec.js";
 
 async function serve(argv: string[]): Promise<void> {
   const args = parseServeArgs(argv, process.env);
-  const logger = pino({ level: args.logLevel, base: { service: "threadline" } });
+  const log = createCliLogger(args.logLevel);
+  const { logger } = log;
   const config = await loadConfig(args.config, process.cwd());
   const storeSpec =
     process.argv.includes("--store") || process.env.THREADLINE_STORE
@@ -44,6 +45,8 @@ async function serve(argv: string[]): Promise<void> {
     ...(args.copilotkitSecret
       ? { copilotkit: { ...config.copilotkit, secret: args.copilotkitSecret } }
       : {}),
+    ...(args.cors === undefined ? {} : { cors: args.cors }),
+    ...(args.allowedHosts ? { allowedHosts: args.allowedHosts } : {}),
   });
   // The demo thread exists from the start, so the README's first `curl` has something to follow.
   if (args.demo) await store.threads.ensure("demo", { demo: true });
@@ -72,10 +75,14 @@ async function serve(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
-    const force = setTimeout(() => process.exit(1), args.graceMs + 10_000);
+    const force = setTimeout(() => {
+      void log.close(100).finally(() => process.exit(1));
+    }, args.graceMs + 10_000);
     force.unref();
     await tl.close({ graceMs: args.graceMs });
     logger.info("stopped");
+    // Exit must not wait on stdout (a closed pipe, a reader that stopped reading).
+    await log.close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -36,11 +36,14 @@ let browser: Browser;
 let journey: Page;
 
 beforeAll(async () => {
-  const building = sharedChatBuild();
+  outDir = await sharedChatBuild();
+  // The page is served from another origin than the API: the server must allow it (see cors).
+  site = await serveStatic(outDir);
   clock = new ManualClock();
   tl = createThreadline({
     store: createMemoryStore(),
     agents: { demo: new DemoAgent() },
+    cors: [site.url],
     clock,
     schedules: [
       { ...demoHeartbeat({ threadId: "journey", everyMs: HEARTBEAT_MS }), id: "journey-heartbeat" },
@@ -48,8 +51,6 @@ beforeAll(async () => {
   });
   await tl.ready;
   api = await tl.listen({ port: 0 });
-  outDir = await building;
-  site = await serveStatic(outDir);
   browser = await launchBrowser();
   journey = await openPage();
 }, 120_000);

@@ -8,7 +8,12 @@ import { createThreadline } from "../../src/threadline.js";
 const ORIGIN = "https://app.example.com";
 
 function app() {
-  return createThreadline({ store: createMemoryStore(), agents: { demo: new DemoAgent() } });
+  // A frontend served elsewhere: the server must be told its origin (the default allows none).
+  return createThreadline({
+    store: createMemoryStore(),
+    agents: { demo: new DemoAgent() },
+    cors: [ORIGIN],
+  });
 }
 
 const listed = (value: string | null) =>
