@@ -211,7 +211,8 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
           delete: (threadId) => tl.deleteThread(threadId),
         },
       },
-      options.copilotkit ?? {},
+      // The socket lets in the same pages as the API.
+      { ...(options.cors === undefined ? {} : { cors: options.cors }), ...options.copilotkit },
     );
     surface.start();
     (tl as { copilotkit: CopilotKitSurface }).copilotkit = surface;

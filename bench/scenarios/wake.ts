@@ -25,11 +25,12 @@ function freePort(): Promise<number> {
 }
 
 /** `threadline serve` (the real CLI) on SQLite, in its own process, as a user would run it. */
-async function startServer(): Promise<{ url: string; child: ChildProcess }> {
+async function startServer(pageOrigin: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   const db = join(scratchDir("wake"), "wake.db");
   const args = ["--import", "tsx", "src/cli/main.ts", "serve", "--port", String(port)];
   args.push("--store", `sqlite:${db}`, "--heartbeat-ms", "0", "--log-level", "warn");
+  args.push("--cors", pageOrigin);
   const child = spawn(process.execPath, args, {
     cwd: repo,
     stdio: ["ignore", "ignore", "inherit"],
@@ -69,8 +70,8 @@ export async function wakeScenario(ctx: Context): Promise<void> {
     });
     return;
   }
-  const [server, build] = await Promise.all([startServer(), sharedChatBuild()]);
-  const site = await serveStatic(build);
+  const site = await serveStatic(await sharedChatBuild());
+  const server = await startServer(site.url);
   const browser = await launchBrowser();
   const latencies: number[] = [];
   try {

@@ -58,6 +58,11 @@ export class PhoenixSocketServer {
       logger: Logger;
       /** Whether an upgrade request's pathname is this socket's endpoint. */
       matches(pathname: string): boolean;
+      /**
+       * Whether a browser page of `origin` may open the socket (browsers apply no CORS to
+       * websockets, so the server checks the `Origin` itself, as it does for the API).
+       */
+      allowsOrigin(origin: string | undefined, host: string | undefined): boolean;
     },
   ) {
     this.sweeper = setInterval(() => {
@@ -99,6 +104,14 @@ export class PhoenixSocketServer {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (!this.deps.matches(url.pathname)) return false;
     socket.on("error", () => socket.destroy());
+    if (!this.deps.allowsOrigin(req.headers.origin, req.headers.host)) {
+      reject(
+        socket,
+        403,
+        `the web page at '${req.headers.origin}' may not open this socket (cors)`,
+      );
+      return true;
+    }
     const token = url.searchParams.get(JOIN_TOKEN_PARAM);
     if (!token) {
       reject(socket, 401, `missing ${JOIN_TOKEN_PARAM} (POST <runtimeUrl>/threads/subscribe)`);

@@ -8,6 +8,7 @@ import { type Logger, silentLogger } from "../core/logger.js";
 import type { ThreadStore } from "../core/store.js";
 import type { ThreadPatch, ThreadSummary } from "../core/types.js";
 import { type AuthorizeHook, authorize } from "../http/auth.js";
+import { type CorsOption, type OriginPolicy, originPolicy } from "../http/origin-policy.js";
 import { describeIssues } from "../http/validation.js";
 import { PrincipalAccess } from "./access.js";
 import { JoinTokens, resolveJoinSecret } from "./join-token.js";
@@ -51,6 +52,11 @@ export interface CopilotKitSurfaceOptions {
   joinTokenTtlMs?: number;
   /** Request headers that identify a principal. Default `authorization`, `cookie`. */
   principalHeaders?: string[];
+  /**
+   * Web pages (origins) that may open the run-activity socket: as the server's `cors` option
+   * (`true` / `"*"` any, a list, default none but the server's own origin).
+   */
+  cors?: CorsOption;
   /**
    * The public URL of the base path (e.g. `https://api.example.com/copilotkit`) when the server
    * sits behind a proxy; by default the socket URL is built from the `/info` request.
@@ -127,6 +133,7 @@ export class CopilotKitSurface {
       activity: this.activity,
       logger: this.logger,
       matches: (pathname) => pathname.endsWith(SOCKET_PATH + PHOENIX_TRANSPORT_SUFFIX),
+      allowsOrigin: allowsOrigin(originPolicy(opts.cors)),
     });
   }
 
@@ -317,6 +324,18 @@ export class CopilotKitSurface {
     this.fanout ??= new FanOut(this.store);
     return new Follow(this.store, this.fanout, threadId, opts);
   }
+}
+
+/** The API's origin rule for the socket: no Origin (not a page), any, listed, or its own. */
+function allowsOrigin(policy: OriginPolicy) {
+  return (origin: string | undefined, host: string | undefined): boolean => {
+    if (origin === undefined || policy.anyOrigin || policy.origins.has(origin)) return true;
+    try {
+      return host !== undefined && new URL(origin).host === host.toLowerCase();
+    } catch {
+      return false;
+    }
+  };
 }
 
 async function jsonObject(request: Request): Promise<unknown> {

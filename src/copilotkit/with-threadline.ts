@@ -35,7 +35,7 @@ function surfaceOf(source: ThreadlineSurfaceSource): CopilotKitSurface {
       : "runner" in source
         ? source.runner.store
         : source.store;
-  const { authorize, logger, secret, joinTokenTtlMs, principalHeaders, publicUrl } = source;
+  const { authorize, logger, secret, joinTokenTtlMs, principalHeaders, publicUrl, cors } = source;
   const coordinator =
     "threadline" in source
       ? source.threadline.coordinator
@@ -58,6 +58,7 @@ function surfaceOf(source: ThreadlineSurfaceSource): CopilotKitSurface {
       ...(joinTokenTtlMs === undefined ? {} : { joinTokenTtlMs }),
       ...(principalHeaders ? { principalHeaders } : {}),
       ...(publicUrl ? { publicUrl } : {}),
+      ...(cors === undefined ? {} : { cors }),
     },
   );
   surface.start();

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { JoinTokens, resolveJoinSecret } from "../../src/copilotkit-surface/join-token.js";
 import { CHECKED_AGAINST } from "../../src/copilotkit-surface/wire.js";
 import { silentLogger } from "../../src/core/logger.js";
@@ -279,6 +280,25 @@ describe("CopilotKit surface: the run-activity socket", () => {
     expect((await socket.join("rooms:lobby")).status).toBe("error");
     // Joining its own topic again replaces the old join (a rejoin).
     expect((await socket.join(`user_meta:${joinCode}`)).status).toBe("ok");
+  });
+
+  it("refuses a web page of a foreign origin at the upgrade (browsers apply no CORS to sockets)", async () => {
+    const { wsUrl, joinToken } = await credentials();
+    const url = `${wsUrl}/websocket?join_token=${encodeURIComponent(joinToken)}&vsn=2.0.0`;
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(url, { headers: { origin: "https://evil.example" } });
+      ws.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once("open", () => reject(new Error("a foreign page opened the socket")));
+      ws.once("error", reject);
+    });
+    expect(status).toBe(403);
+    // The server's own origin (a page it served) is let in.
+    const own = new WebSocket(url, { headers: { origin: server.url } });
+    await new Promise<void>((resolve, reject) => {
+      own.once("open", () => resolve());
+      own.once("error", reject);
+    });
+    own.close();
   });
 
   it("refuses a missing, bad or expired join token at the upgrade", async () => {

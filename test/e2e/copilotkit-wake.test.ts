@@ -147,6 +147,8 @@ function wakeSuite(backend: Backend, kind: Kind): void {
         store: await backend.open(kind),
         agents: { demo: new DemoAgent() },
         authorize,
+        // The page comes from another origin: the API and the socket must let it in.
+        cors: [site.url],
         copilotkit: { secret: SECRET },
         clock,
         schedules: [
