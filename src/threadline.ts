@@ -1,5 +1,7 @@
+import type { Server } from "node:http";
 import type { ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
+import { CopilotKitSurface, type CopilotKitSurfaceOptions } from "./copilotkit-surface/surface.js";
 import { type AgentSource, Coordinator, type StartRunRequest } from "./core/coordinator.js";
 import { FanOut } from "./core/fanout.js";
 import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
@@ -12,6 +14,7 @@ import { createApp } from "./http/app.js";
 import type { AuthorizeHook } from "./http/auth.js";
 import { compileHooks, type HookConfig } from "./http/hooks/hook-config.js";
 import { listen } from "./http/listen.js";
+import type { CorsOption } from "./http/origin-policy.js";
 
 export interface ThreadlineOptions {
   store: ThreadStore;
@@ -27,8 +30,17 @@ export interface ThreadlineOptions {
   maxBodyBytes?: number;
   /** Serve the thread inspector page at `/` (default true). */
   inspector?: boolean;
-  /** CORS: true (default, any origin), false, or the allowed origins. */
-  cors?: boolean | string[];
+  /**
+   * Web pages (origins) allowed to call the API from a browser, besides the server's own (the
+   * inspector). Default none: `["http://localhost:5173"]` (or a comma-separated string) for a
+   * frontend served elsewhere, `true` / `"*"` for any page. See `origin-policy.ts`.
+   */
+  cors?: CorsOption;
+  /**
+   * Extra `Host` names a loopback-bound `listen()` answers to (DNS rebinding protection accepts
+   * loopback names only), e.g. a name of 127.0.0.1 in /etc/hosts.
+   */
+  allowedHosts?: string[];
   /** Run lease duration (recovery bound for multi-instance stores). Default 15 s. */
   leaseMs?: number;
   instanceId?: string;
@@ -38,6 +50,11 @@ export interface ThreadlineOptions {
   hooks?: HookConfig[];
   /** Time source of schedules and webhook timestamps; tests inject a `ManualClock`. */
   clock?: SchedulerClock;
+  /**
+   * The CopilotKit surface (run-activity websocket, CopilotKit's thread endpoints, `/info` that
+   * turns a stock chat's wake on) under `basePath` (default `/copilotkit`); false turns it off.
+   */
+  copilotkit?: CopilotKitSurfaceOptions | false;
   scheduler?: {
     /** How often schedules changed by other processes are picked up. Default 10 s. */
     syncMs?: number;
@@ -57,6 +74,8 @@ export interface Threadline {
   readonly coordinator: Coordinator;
   readonly fanout: FanOut;
   readonly scheduler: Scheduler;
+  /** The CopilotKit surface, unless `copilotkit: false`. */
+  readonly copilotkit: CopilotKitSurface | undefined;
   readonly options: ThreadlineOptions;
   /** Resolves once start-up recovery (interrupted runs, queues) is done and schedules are armed. */
   readonly ready: Promise<void>;
@@ -82,6 +101,8 @@ export interface Threadline {
   ): Promise<{ url: string; server: ServerType; close(): Promise<void> }>;
   /** Graceful stop: finish or interrupt local runs, close the store. */
   close(opts?: { graceMs?: number }): Promise<void>;
+  /** True once `close()` was called (`/readyz` then answers 503). */
+  readonly closing: boolean;
 }
 
 /** Creates a Threadline runtime: a Hono app plus the programmatic API. */
@@ -117,6 +138,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     coordinator,
     fanout,
     scheduler,
+    copilotkit: undefined,
     options,
     ready,
     app: undefined as unknown as Hono,
@@ -142,23 +164,30 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       return f;
     },
     async listen(opts) {
-      const server = await listen(tl, opts);
-      servers.add(server);
-      return {
-        ...server,
+      const listening = await listen(tl, opts);
+      const detach = tl.copilotkit?.attach(listening.server as Server);
+      const server = {
+        ...listening,
         close: async () => {
           servers.delete(server);
-          await server.close();
+          // Upgraded websockets first: the http server's close waits for them.
+          detach?.();
+          await listening.close();
         },
       };
+      servers.add(server);
+      return server;
     },
+    closing: false,
     async close(opts) {
+      (tl as { closing: boolean }).closing = true;
       // Order matters: runs finish (or are closed as INTERRUPTED) while followers are still
       // attached, followers get everything committed and their streams end cleanly, then the
       // servers and the store close.
       await ready.catch(() => undefined);
       await scheduler.stop();
       await coordinator.close(opts?.graceMs);
+      tl.copilotkit?.close();
       for (const f of follows) f.finish();
       const deadline = Date.now() + 2_000;
       while (follows.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -169,6 +198,25 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       await options.store.close();
     },
   };
+  if (options.copilotkit !== false) {
+    const surface = new CopilotKitSurface(
+      {
+        store: options.store,
+        logger,
+        ...(options.token ? { token: options.token } : {}),
+        ...(options.authorize ? { authorize: options.authorize } : {}),
+        follow: (threadId, opts) => tl.follow(threadId, opts),
+        mutations: {
+          update: (threadId, patch) => tl.updateThread(threadId, patch),
+          delete: (threadId) => tl.deleteThread(threadId),
+        },
+      },
+      // The socket lets in the same pages as the API.
+      { ...(options.cors === undefined ? {} : { cors: options.cors }), ...options.copilotkit },
+    );
+    surface.start();
+    (tl as { copilotkit: CopilotKitSurface }).copilotkit = surface;
+  }
   (tl as { app: Hono }).app = createApp(tl);
   return tl;
 }

@@ -69,8 +69,8 @@ export async function seedThreadline(
   threadId: string,
   opts: SeedOptions,
 ): Promise<void> {
-  await store.ensureThread(threadId);
-  const thread = await store.getThread(threadId);
+  await store.threads.ensure(threadId);
+  const thread = await store.threads.get(threadId);
   const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {});
   for (let r = 0; r < opts.runs; r++) {
     const runId = `seed-${r}`;
@@ -83,12 +83,16 @@ export async function seedThreadline(
       input: {},
       createdAt: Date.now(),
     };
-    await store.enqueueRun(run, "enqueue");
-    const claimed = await store.claimNextRun(threadId, "bench-seed", 60_000, Date.now());
+    await store.runs.enqueue(run, "enqueue");
+    const claimed = await store.runs.claimNext(threadId, {
+      owner: "bench-seed",
+      leaseMs: 60_000,
+      now: Date.now(),
+    });
     if (claimed?.run.runId !== runId)
       throw new Error(`seeding ${threadId}: could not claim ${runId}`);
     const events = priorRun(threadId, r, opts);
     for (const e of events) view.apply(e);
-    await store.append(threadId, claimed.fence, events, view.takeUpdate());
+    await store.threads.append(threadId, claimed.fence, events, view.takeUpdate());
   }
 }

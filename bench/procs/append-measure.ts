@@ -83,7 +83,7 @@ async function threadlineSubject(name: string): Promise<Subject> {
       });
       await tl.coordinator.idle(threadId);
     },
-    eventCount: async (threadId) => (await store.getThread(threadId))?.lastSeq ?? 0,
+    eventCount: async (threadId) => (await store.threads.get(threadId))?.lastSeq ?? 0,
     async close() {
       await tl.close({ graceMs: 1000 });
       rmSync(dir, { recursive: true, force: true });

@@ -40,7 +40,7 @@ async function threadline(a: {
     const seedStart = now();
     await seedThreadline(store, threadId, { runs: a.runs, events: a.events, compact: false });
     const seedMs = now() - seedStart;
-    const stored = (await store.getThread(threadId))?.lastSeq ?? 0;
+    const stored = (await store.threads.get(threadId))?.lastSeq ?? 0;
     const { runId } = await tl.startRun({
       threadId,
       agentId: "scripted",
@@ -48,7 +48,7 @@ async function threadline(a: {
     });
     // Attach only once the ticker is streaming, so there is a run in progress to re-open.
     const deadline = now() + 10_000;
-    while (((await store.getThread(threadId))?.lastSeq ?? 0) < stored + 3) {
+    while (((await store.threads.get(threadId))?.lastSeq ?? 0) < stored + 3) {
       if (now() > deadline) throw new Error("the ticker run did not start");
       await new Promise((r) => setTimeout(r, 5));
     }

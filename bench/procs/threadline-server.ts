@@ -20,8 +20,8 @@ const reads = { calls: 0, records: 0 };
 
 /** Counts the store's reads (the fan-out's slow path) without changing what they return. */
 function countReads(s: ThreadStore): ThreadStore {
-  const read = s.read.bind(s);
-  s.read = async (threadId, opts) => {
+  const read = s.threads.read.bind(s.threads);
+  s.threads.read = async (threadId, opts) => {
     const out = await read(threadId, opts);
     reads.calls++;
     reads.records += out.length;
@@ -48,13 +48,13 @@ serveRpc({
     return { url: l.url, pid: process.pid };
   },
   async ensureThread(a: { threadId: string }) {
-    await need().store.ensureThread(a.threadId);
+    await need().store.threads.ensure(a.threadId);
     return true;
   },
   async seed(a: { threadId: string; runs: number; events: number; compact: boolean }) {
     const t0 = now();
     await seedThreadline(need().store, a.threadId, a);
-    const thread = await need().store.getThread(a.threadId);
+    const thread = await need().store.threads.get(a.threadId);
     return { ms: now() - t0, lastSeq: thread?.lastSeq ?? 0 };
   },
   followers: (a: { threadId?: string }) => need().fanout.followerCount(a.threadId),

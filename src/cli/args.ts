@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { ThreadlineError } from "../core/errors.js";
+import { isLoopbackHost, originPolicy } from "../http/origin-policy.js";
 
 import { DEFAULT_STORE } from "./store-spec.js";
 
@@ -20,6 +21,12 @@ export interface ServeArgs {
   instanceId?: string;
   /** Demo heartbeat interval; 0 turns it off. */
   heartbeatMs: number;
+  /** Key of the CopilotKit surface's join tokens (the same on every instance). */
+  copilotkitSecret?: string;
+  /** Web origins allowed to call the API (`*` for any); unset: the config file's, or none. */
+  cors?: string;
+  /** Extra Host names a loopback server answers to. */
+  allowedHosts?: string[];
 }
 
 export const USAGE = `Usage: threadline serve [options]
@@ -34,6 +41,11 @@ Options:
                       (default ${DEFAULT_STORE}; env THREADLINE_STORE)
   --config <file>     config module (agents, schedules, hooks); default ./threadline.config.{ts,js,mjs} if present
   --token <token>     require "Authorization: Bearer <token>" (env THREADLINE_TOKEN)
+  --cors <origins>    web pages allowed to call the API from a browser, comma-separated
+                      (http://localhost:5173,...), or * for any (default: none but the
+                      server's own; env THREADLINE_CORS)
+  --allowed-hosts <h> extra Host names a loopback server answers to, comma-separated (it
+                      refuses other names: DNS rebinding; env THREADLINE_ALLOWED_HOSTS)
   --insecure          allow a non-loopback host without a token
   --no-demo           do not register the built-in demo agent and heartbeat
   --heartbeat-ms <ms> demo heartbeat on thread "demo" (default 30000; 0 = off; env THREADLINE_DEMO_HEARTBEAT_MS)
@@ -43,13 +55,13 @@ Options:
                       (default 15000; env THREADLINE_LEASE_MS)
   --instance-id <id>  this instance's name in run leases (default host:pid:random;
                       env THREADLINE_INSTANCE_ID)
+  --copilotkit-secret <s>
+                      key of the join tokens of the CopilotKit surface (/copilotkit); give every
+                      instance the same one (env THREADLINE_COPILOTKIT_SECRET; default: derived
+                      from --token)
   -h, --help          show this help
   -v, --version       print the version
 `;
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
-}
 
 export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArgs {
   const { values } = parseArgs({
@@ -68,6 +80,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       "lease-ms": { type: "string" },
       "instance-id": { type: "string" },
       "heartbeat-ms": { type: "string" },
+      "copilotkit-secret": { type: "string" },
+      cors: { type: "string" },
+      "allowed-hosts": { type: "string" },
     },
   });
   const portText = values.port ?? env.PORT ?? "8787";
@@ -106,19 +121,30 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       `--heartbeat-ms must be 0 (off) or an integer >= 1000, got '${heartbeatText}'`,
     );
   }
+  const copilotkitSecret = values["copilotkit-secret"] ?? env.THREADLINE_COPILOTKIT_SECRET;
   const host = values.host ?? env.HOST ?? "127.0.0.1";
   const token = values.token ?? env.THREADLINE_TOKEN ?? undefined;
   const insecure = values.insecure === true;
-  if (!isLoopback(host) && !token && !insecure) {
+  if (!isLoopbackHost(host) && !token && !insecure) {
     throw new ThreadlineError(
       "BAD_REQUEST",
       `refusing to bind ${host} without a token: anyone on the network could run agents. ` +
         "Set --token / THREADLINE_TOKEN, or pass --insecure if that is really what you want.",
     );
   }
+  const cors = values.cors ?? env.THREADLINE_CORS;
+  // Checked now: a typo in an origin should stop the start, not every request of the page.
+  if (cors !== undefined) originPolicy(cors);
+  const hostsText = values["allowed-hosts"] ?? env.THREADLINE_ALLOWED_HOSTS;
+  const allowedHosts = hostsText
+    ?.split(",")
+    .map((h) => h.trim())
+    .filter((h) => h !== "");
   return {
     host,
     port,
+    ...(cors === undefined ? {} : { cors }),
+    ...(allowedHosts?.length ? { allowedHosts } : {}),
     store: values.store ?? env.THREADLINE_STORE ?? DEFAULT_STORE,
     storeFrom: values.store !== undefined ? "flag" : env.THREADLINE_STORE ? "env" : "default",
     ...(values.config ? { config: values.config } : {}),
@@ -130,5 +156,6 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     ...(leaseMs === undefined ? {} : { leaseMs }),
     ...(instanceId ? { instanceId } : {}),
     heartbeatMs: values["no-demo"] === true ? 0 : heartbeatMs,
+    ...(copilotkitSecret ? { copilotkitSecret } : {}),
   };
 }

@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 import { mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import pino from "pino";
 import { ThreadlineError } from "../core/errors.js";
 import { DemoAgent } from "../demo/demo-agent.js";
 import { DEMO_HEARTBEAT_ID, demoHeartbeat } from "../demo/demo-heartbeat.js";
 import { createThreadline } from "../threadline.js";
 import { parseServeArgs, USAGE } from "./args.js";
 import { loadConfig } from "./config.js";
+import { createCliLogger } from "./logger.js";
 import { openStore, redactSpec } from "./store-spec.js";
 
 async function serve(argv: string[]): Promise<void> {
   const args = parseServeArgs(argv, process.env);
-  const logger = pino({ level: args.logLevel, base: { service: "threadline" } });
+  const log = createCliLogger(args.logLevel);
+  const { logger } = log;
   const config = await loadConfig(args.config, process.cwd());
   const storeSpec = args.storeFrom === "default" ? (config.store ?? args.store) : args.store;
   if (storeSpec.startsWith("sqlite:")) {
@@ -38,9 +39,14 @@ async function serve(argv: string[]): Promise<void> {
     ...(args.token ? { token: args.token } : {}),
     ...(args.leaseMs === undefined ? {} : { leaseMs: args.leaseMs }),
     ...(args.instanceId ? { instanceId: args.instanceId } : {}),
+    ...(args.copilotkitSecret
+      ? { copilotkit: { ...config.copilotkit, secret: args.copilotkitSecret } }
+      : {}),
+    ...(args.cors === undefined ? {} : { cors: args.cors }),
+    ...(args.allowedHosts ? { allowedHosts: args.allowedHosts } : {}),
   });
   // The demo thread exists from the start, so the README's first `curl` has something to follow.
-  if (args.demo) await store.ensureThread("demo", { demo: true });
+  if (args.demo) await store.threads.ensure("demo", { demo: true });
   // Schedules persist: a heartbeat switched off must also leave the store, or it keeps firing.
   if (heartbeat.length === 0) {
     await tl.ready;
@@ -57,16 +63,23 @@ async function serve(argv: string[]): Promise<void> {
     },
     `Threadline listening on ${server.url}`,
   );
+  if (tl.copilotkit) {
+    logger.info(`CopilotKit runtimeUrl: ${server.url}${tl.copilotkit.basePath}`);
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
-    const force = setTimeout(() => process.exit(1), args.graceMs + 10_000);
+    const force = setTimeout(() => {
+      void log.close(100).finally(() => process.exit(1));
+    }, args.graceMs + 10_000);
     force.unref();
     await tl.close({ graceMs: args.graceMs });
     logger.info("stopped");
+    // Exit must not wait on stdout (a closed pipe, a reader that stopped reading).
+    await log.close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -120,7 +120,7 @@ export class Coordinator {
   /** Recovers what a crashed process left, restarts queues, and starts the lease sweeper. */
   async start(): Promise<void> {
     await this.sweep(true);
-    for (const threadId of await this.store.listIdleThreadsWithQueue()) this.pump(threadId);
+    for (const threadId of await this.store.runs.idleThreadsWithQueue()) this.pump(threadId);
     this.sweeper = setInterval(() => {
       this.sweep(false).catch((error) => this.logger.warn({ err: error }, "lease sweep failed"));
     }, this.sweepMs);
@@ -154,9 +154,9 @@ export class Coordinator {
       this.supplied.set(suppliedKey(run), req.agent);
     }
     // A run id already taken is refused by the store (CONFLICT), atomically with the enqueue.
-    let result: Awaited<ReturnType<ThreadStore["enqueueRun"]>>;
+    let result: Awaited<ReturnType<ThreadStore["runs"]["enqueue"]>>;
     try {
-      result = await this.store.enqueueRun(run, req.multitask ?? "reject");
+      result = await this.store.runs.enqueue(run, req.multitask ?? "reject");
     } catch (error) {
       if (req.agent) this.supplied.delete(suppliedKey(run));
       throw error;
@@ -172,7 +172,7 @@ export class Coordinator {
   }
 
   async cancelRun(threadId: string, runId: string): Promise<RunRecord> {
-    const run = await this.store.requestCancel(threadId, runId);
+    const run = await this.store.runs.requestCancel(threadId, runId);
     if (!run) throw new ThreadlineError("RUN_NOT_FOUND", `unknown run '${runId}' on '${threadId}'`);
     // A run cancelled while queued never executes: drop its supplied agent.
     if (run.status === "cancelled") this.supplied.delete(suppliedKey(run));
@@ -180,7 +180,7 @@ export class Coordinator {
     if (local?.runId === runId) {
       local.abort("cancel");
       await local.done;
-      return (await this.store.getRun(threadId, runId)) ?? run;
+      return (await this.store.runs.get(threadId, runId)) ?? run;
     }
     return run;
   }
@@ -219,12 +219,11 @@ export class Coordinator {
         for (;;) {
           if (this.closing) return;
           this.pumpAgain.delete(threadId);
-          const claimed = await this.store.claimNextRun(
-            threadId,
-            this.instanceId,
-            this.leaseMs,
-            this.now(),
-          );
+          const claimed = await this.store.runs.claimNext(threadId, {
+            owner: this.instanceId,
+            leaseMs: this.leaseMs,
+            now: this.now(),
+          });
           if (!claimed) {
             if (this.pumpAgain.has(threadId)) continue;
             return;
@@ -311,8 +310,8 @@ export class Coordinator {
     const entry: ActiveRun = { threadId, runId, writer, abort, done };
     this.active.set(threadId, entry);
     const renewNow = () => {
-      this.store
-        .renewLease(threadId, fence, this.leaseMs, this.now())
+      this.store.runs
+        .renew(threadId, fence, { leaseMs: this.leaseMs, now: this.now() })
         .then((r) => {
           if (!r.ok) abort("lease");
           else if (r.cancelRequested) abort("cancel");
@@ -324,8 +323,8 @@ export class Coordinator {
     // A cancel or interrupt that reached the store between the claim and now found no local run
     // to stop (likely with a networked store): look once now rather than a third of a lease
     // later. A read, not a renewal: the lease was just granted, and a write costs a commit.
-    this.store
-      .getRun(threadId, runId)
+    this.store.runs
+      .get(threadId, runId)
       .then((r) => {
         if (r?.cancelRequested) abort("cancel");
       })
@@ -418,10 +417,10 @@ export class Coordinator {
   private async loadView(threadId: string): Promise<{ view: ViewBuilder; createdAt: number }> {
     const cached = this.views.get(threadId);
     if (cached) {
-      const head = await this.store.head(threadId);
+      const head = await this.store.threads.head(threadId);
       if (head?.lastSeq === cached.lastSeq && head.createdAt === cached.createdAt) return cached;
     }
-    const thread = await this.store.getThread(threadId);
+    const thread = await this.store.threads.get(threadId);
     const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
     return { view, createdAt: thread?.createdAt ?? 0 };
   }
@@ -433,7 +432,7 @@ export class Coordinator {
   private async sweep(startup: boolean): Promise<void> {
     await this.closeStaleRuns(startup);
     if (startup || this.closing) return; // start() pumps every queue right after
-    for (const threadId of await this.store.listIdleThreadsWithQueue()) this.pump(threadId);
+    for (const threadId of await this.store.runs.idleThreadsWithQueue()) this.pump(threadId);
   }
 
   private async closeStaleRuns(startup: boolean): Promise<void> {

@@ -40,7 +40,9 @@ export class FanOut {
     let entry = this.threads.get(threadId);
     if (!entry) {
       const sinks = new Set<LiveSink>();
-      const unsubscribe = this.store.subscribe(threadId, (records) => this.deliver(sinks, records));
+      const unsubscribe = this.store.threads.subscribe(threadId, (records) =>
+        this.deliver(sinks, records),
+      );
       entry = { sinks, unsubscribe };
       this.threads.set(threadId, entry);
     }

@@ -7,6 +7,7 @@ import { trackStoredRun } from "./run-log.js";
 import { isTerminalEvent } from "./run-tracker.js";
 import { encodeFrame } from "./sse.js";
 import type { ThreadStore } from "./store.js";
+import type { ThreadSummary, ThreadView } from "./types.js";
 
 export type FollowItemKind = "event" | "snapshot" | "reopen";
 
@@ -104,7 +105,12 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     this.started = true;
     if (this.live) this.detach = this.fanout.attach(this.threadId, this);
     try {
-      const thread = await this.store.getThread(this.threadId);
+      // Only a compact replay needs the messages and state: the others read the head alone.
+      const threads = this.store.threads;
+      const thread: ThreadSummary | ThreadView | null =
+        this.replay === "compact"
+          ? await threads.get(this.threadId)
+          : await threads.head(this.threadId);
       if (!thread) {
         throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${this.threadId}'`);
       }
@@ -118,7 +124,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
       if (this.replay === "none") {
         this.cursor = thread.lastSeq;
         this.prefix = await this.reopenAt(this.cursor);
-      } else if (this.replay === "compact" && thread.lastSeq > 0) {
+      } else if (isView(thread) && thread.lastSeq > 0) {
         this.cursor = thread.lastSeq;
         const snap = snapshotRun(this.threadId, thread.lastSeq, thread.messages, thread.state);
         const all = [...snap, ...(await this.reopenAt(this.cursor))];
@@ -172,7 +178,10 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
       const live = this.takeLive();
       if (live.length > 0) return live;
       if (!this.caughtUp || this.lagging || this.highestSeen > this.cursor) {
-        const page = await this.store.read(this.threadId, { after: this.cursor, limit: PAGE });
+        const page = await this.store.threads.read(this.threadId, {
+          after: this.cursor,
+          limit: PAGE,
+        });
         if (this.ended) return null;
         if (page.length < PAGE) {
           this.caughtUp = true;
@@ -281,9 +290,9 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
    */
   private async reopenAt(seq: number): Promise<FollowItem[]> {
     if (seq === 0) return [];
-    const [at] = await this.store.read(this.threadId, { after: seq - 1, limit: 1 });
+    const [at] = await this.store.threads.read(this.threadId, { after: seq - 1, limit: 1 });
     if (!at || isTerminalEvent(at.event)) return [];
-    const run = await this.store.getRun(this.threadId, at.runId);
+    const run = await this.store.runs.get(this.threadId, at.runId);
     const tracker = await trackStoredRun(
       this.store,
       this.threadId,
@@ -303,6 +312,8 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     }));
   }
 }
+
+const isView = (t: ThreadSummary | ThreadView): t is ThreadView => "messages" in t;
 
 function frameName(kind: FollowItemKind): string | undefined {
   return kind === "snapshot"

@@ -85,7 +85,7 @@ export function pageRuns(
           (!status || status.has(r.status)) && (!trigger || trigger.has(r.trigger.kind))
       : undefined;
   return page(
-    (offset, limit) => store.listRuns(threadId, { offset, limit }),
+    (offset, limit) => store.runs.list(threadId, { offset, limit }),
     opts.offset,
     opts.limit,
     match,
@@ -133,7 +133,7 @@ export function pageThreads(
       }
     : undefined;
   return page(
-    (offset, limit) => store.listThreads({ offset, limit }),
+    (offset, limit) => store.threads.list({ offset, limit }),
     opts.offset,
     opts.limit,
     match,

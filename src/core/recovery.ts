@@ -25,7 +25,7 @@ export async function findStaleRuns(
   startup: boolean,
 ): Promise<StaleRun[]> {
   const out: StaleRun[] = [];
-  for (const run of await store.listStaleRuns(now, { all: startup })) {
+  for (const run of await store.runs.listStale(now, { all: startup })) {
     const expired = !run.lease || run.lease.expiresAt <= now;
     const gone = run.lease ? isOwnerGone(run.lease.owner, self) : true;
     if (expired || gone) out.push({ run, force: gone && !expired });
@@ -46,7 +46,12 @@ export async function interruptRun(
   now: number,
 ): Promise<boolean> {
   const { run, force } = stale;
-  const claimed = await store.takeOverRun(run.threadId, run.runId, owner, leaseMs, now, force);
+  const claimed = await store.runs.takeOver(run.threadId, run.runId, {
+    owner,
+    leaseMs,
+    now,
+    force,
+  });
   if (!claimed) return false;
   await closeTakenRun(
     store,
@@ -89,12 +94,12 @@ export async function closeTakenRun(
   end: RunEnd,
 ): Promise<void> {
   const { threadId, runId } = claimed.run;
-  const run = (await store.getRun(threadId, runId)) ?? claimed.run;
+  const run = (await store.runs.get(threadId, runId)) ?? claimed.run;
   if (TERMINAL_RUN_STATUSES.has(run.status)) return;
   // The closing events change the thread's messages too (the prompt of a run that never
   // started, a tool message for each unanswered tool call): the view update goes with them, as
   // a RunWriter's would.
-  const thread = await store.getThread(threadId);
+  const thread = await store.threads.get(threadId);
   const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
   let events: BaseEvent[];
   if (run.startSeq === undefined) {
@@ -104,5 +109,5 @@ export async function closeTakenRun(
     events = [...tracker.closingEvents(end.ending), end.terminal];
   }
   for (const event of events) view.apply(event);
-  await store.append(threadId, claimed.fence, events, view.takeUpdate());
+  await store.threads.append(threadId, claimed.fence, events, view.takeUpdate());
 }

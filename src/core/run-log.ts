@@ -19,7 +19,7 @@ export async function trackStoredRun(
   let after = startSeq - 1;
   while (after < uptoSeq) {
     const limit = Math.min(PAGE, uptoSeq - after);
-    const page = await store.read(threadId, { after, limit });
+    const page = await store.threads.read(threadId, { after, limit });
     for (const r of page) if (r.runId === runId && r.seq <= uptoSeq) tracker.apply(r.event);
     if (page.length < limit) break;
     after = page[page.length - 1]!.seq;

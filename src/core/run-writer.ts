@@ -185,7 +185,7 @@ export class RunWriter {
       const batch = this.pending;
       this.pending = [];
       const update = this.opts.view.takeUpdate();
-      this.inFlight = this.opts.store
+      this.inFlight = this.opts.store.threads
         .append(this.opts.threadId, this.opts.fence, batch, update)
         .then((records) => {
           this.lastRecord = records[records.length - 1] ?? this.lastRecord;

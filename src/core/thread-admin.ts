@@ -27,7 +27,7 @@ export async function updateThread(
   threadId: string,
   patch: ThreadPatch,
 ): Promise<ThreadSummary> {
-  const updated = await store.updateThread(threadId, patch);
+  const updated = await store.threads.update(threadId, patch);
   if (!updated) throw notFound(threadId);
   return updated;
 }
@@ -44,11 +44,11 @@ export async function deleteThread(
   threadId: string,
 ): Promise<ThreadDeletion> {
   const { store, coordinator } = deps;
-  const head = await store.head(threadId);
+  const head = await store.threads.head(threadId);
   if (!head) throw notFound(threadId);
   const runId = head.activeRunId ?? undefined;
   if (runId) await cancelForDeletion(deps, threadId, runId);
-  if (!(await store.deleteThread(threadId))) throw notFound(threadId);
+  if (!(await store.threads.delete(threadId))) throw notFound(threadId);
   coordinator.forgetThread(threadId);
   return { threadId, deleted: true, ...(runId ? { cancelledRunId: runId } : {}) };
 }
@@ -60,14 +60,12 @@ async function cancelForDeletion(deps: ThreadAdminDeps, threadId: string, runId:
     return;
   }
   const now = (deps.now ?? Date.now)();
-  const claimed = await store.takeOverRun(
-    threadId,
-    runId,
-    coordinator.instanceId,
-    coordinator.leaseMs,
+  const claimed = await store.runs.takeOver(threadId, runId, {
+    owner: coordinator.instanceId,
+    leaseMs: coordinator.leaseMs,
     now,
-    true,
-  );
+    force: true,
+  });
   // Null: the run ended meanwhile, nothing left to close.
   if (!claimed) return;
   await closeTakenRun(store, claimed, now, {

@@ -1,13 +1,16 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { ThreadlineError } from "../core/errors.js";
+import { checkReadiness } from "../core/readiness.js";
 import { REQUEST_HEADERS, RESPONSE_HEADERS } from "../protocol.js";
 import type { Threadline } from "../threadline.js";
 import { requireToken } from "./auth.js";
 import { limitBody } from "./body-limit.js";
 import { copilotkitRoutes } from "./copilotkit/routes.js";
+import { copilotkitSurfaceRoutes } from "./copilotkit-surface/routes.js";
 import { hookRoutes } from "./hooks/routes.js";
 import { inspectorRoutes } from "./inspector/routes.js";
+import { checkOrigin, originPolicy } from "./origin-policy.js";
 import { scheduleRoutes } from "./schedules/routes.js";
 import { threadRoutes } from "./threads/routes.js";
 import { limitUrl } from "./url-limit.js";
@@ -30,22 +33,42 @@ export function createApp(tl: Threadline): Hono {
 
   app.use("*", limitUrl());
 
-  if (tl.options.cors !== false) {
-    // Browser frontends (CopilotKit, the inspector) call from other origins; the token, not the
-    // origin, is what protects the API.
+  // Which web pages may call: by default none but our own (the inspector); `cors` opens it to
+  // a frontend served elsewhere (a CopilotKit app) or to any page. Webhooks are signed requests
+  // from servers, never from a page: no origin check for them.
+  const origins = originPolicy(tl.options.cors);
+  const refuseForeign = checkOrigin(origins);
+  app.use("*", (c, next) => (c.req.path.startsWith("/hooks/") ? next() : refuseForeign(c, next)));
+  if (origins.anyOrigin || origins.origins.size > 0) {
     app.use(
       "*",
       cors({
-        origin: tl.options.cors === undefined || tl.options.cors === true ? "*" : tl.options.cors,
+        origin: origins.anyOrigin ? "*" : (origin) => (origins.origins.has(origin) ? origin : null),
         allowHeaders: [...REQUEST_HEADERS],
         exposeHeaders: [...RESPONSE_HEADERS],
       }),
     );
   }
 
-  app.get("/healthz", async (c) => {
-    await tl.ready;
-    return c.json({ ok: true, store: tl.store.kind, instanceId: tl.coordinator.instanceId });
+  // Liveness: the process answers. Never waits on the store: an outage makes an instance unready
+  // (below), and restarting it would not bring the store back.
+  app.get("/healthz", (c) =>
+    c.json({ ok: true, store: tl.store.kind, instanceId: tl.coordinator.instanceId }),
+  );
+  // Readiness: start-up recovery done, not shutting down, the store answers. 503 says why; the
+  // driver's own message only when the server has no token (it may name internal hosts).
+  app.get("/readyz", async (c) => {
+    const r = await checkReadiness({
+      store: tl.store,
+      started: tl.ready,
+      closing: () => tl.closing,
+    });
+    const body = { store: tl.store.kind, instanceId: tl.coordinator.instanceId };
+    if (r.ready) return c.json({ ok: true, ...body });
+    const detail = r.cause !== undefined && !tl.options.token ? `: ${errorText(r.cause)}` : "";
+    return new ThreadlineError("UNAVAILABLE", `not ready: ${r.reason}${detail}`, {
+      details: body,
+    }).toResponse({ "cache-control": "no-store" });
   });
 
   // Signed by HMAC instead of the bearer token: mounted before the token middleware.
@@ -64,5 +87,9 @@ export function createApp(tl: Threadline): Hono {
   app.route("/", threadRoutes(tl));
   app.route("/", scheduleRoutes(tl));
   app.route("/", copilotkitRoutes(tl));
+  if (tl.copilotkit) app.route(tl.copilotkit.basePath, copilotkitSurfaceRoutes(tl, tl.copilotkit));
   return app;
 }
+
+const errorText = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);

@@ -2,6 +2,9 @@ import { type ServerType, serve } from "@hono/node-server";
 import type { ListenOptions, Threadline } from "../threadline.js";
 import { answerClientError } from "./client-errors.js";
 import { withDirectSse } from "./node-sse.js";
+import { isLoopbackHost, originPolicy, refuseForeignHost } from "./origin-policy.js";
+
+type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
 
 /** Serves a Threadline app with Node's http server. Resolves once the port is bound. */
 export async function listen(
@@ -10,9 +13,19 @@ export async function listen(
 ): Promise<{ url: string; server: ServerType; close(): Promise<void> }> {
   await tl.ready;
   const host = opts.host ?? "127.0.0.1";
+  let fetch: Fetch = tl.app.fetch;
+  // Bound to loopback, the server is reachable from this machine only — unless a web page's DNS
+  // name is rebound to 127.0.0.1: requests must name a loopback host (or an allowed one). A
+  // server open to any origin gains nothing from the check.
+  if (isLoopbackHost(host) && !originPolicy(tl.options.cors).anyOrigin) {
+    const allowed = new Set((tl.options.allowedHosts ?? []).map((h) => h.toLowerCase()));
+    const app = fetch;
+    fetch = (request, env) =>
+      refuseForeignHost(request.headers.get("host") ?? undefined, allowed) ?? app(request, env);
+  }
   return new Promise((resolve, reject) => {
     const server = serve(
-      { fetch: withDirectSse(tl.app.fetch), port: opts.port ?? 0, hostname: host },
+      { fetch: withDirectSse(fetch), port: opts.port ?? 0, hostname: host },
       (info) => {
         const shownHost = info.address.includes(":") ? `[${info.address}]` : info.address;
         resolve({

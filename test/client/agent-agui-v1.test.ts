@@ -38,7 +38,7 @@ describe("ThreadlineAgent on @ag-ui/client 1.0", () => {
     const { newMessages } = await agent.runAgent({ forwardedProps: { demo: { delayMs: 0 } } });
     expect(newMessages.map((m) => (m as { content?: string }).content)).toEqual(["You said: two"]);
     expect(finalized).toEqual([false, false]);
-    const thread = await s.tl.store.getThread("t");
+    const thread = await s.tl.store.threads.get("t");
     expect(agent.messages).toEqual(thread?.messages);
     await agent.dispose();
   });

@@ -108,5 +108,5 @@ export class Collector {
 }
 
 export async function serverLog(tl: Threadline, threadId: string) {
-  return tl.store.read(threadId, { after: 0, limit: 100_000 });
+  return tl.store.threads.read(threadId, { after: 0, limit: 100_000 });
 }

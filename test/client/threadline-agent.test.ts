@@ -202,7 +202,7 @@ describe("ThreadlineAgent", () => {
     expect(agent.isRunning).toBe(false);
     const runs = await new ThreadlineClient({ baseUrl: s.url }).getThread("t");
     expect(runs.activeRun).toBeNull();
-    const [run] = await s.tl.store.listRuns("t");
+    const [run] = await s.tl.store.runs.list("t");
     expect(run?.status).toBe("cancelled");
   });
 
@@ -217,7 +217,7 @@ describe("ThreadlineAgent", () => {
     await waitFor(() => agent.isRunning, "the run to be followed");
     agent.abortRun();
     await waitFor(() => !agent.isRunning, "the run to end");
-    expect((await s.tl.store.getRun("t", runId))?.status).toBe("cancelled");
+    expect((await s.tl.store.runs.get("t", runId))?.status).toBe("cancelled");
   });
 
   it("detachActiveRun ends the follow; runAgent resumes it from the cursor", async () => {
@@ -253,7 +253,7 @@ describe("ThreadlineAgent", () => {
 
     agent.addMessage(user("mine", "typed meanwhile"));
     const mine = agent.runAgent({ forwardedProps: { demo: { delayMs: 0 } } }); // enqueued
-    await waitFor(async () => (await s.tl.store.listRuns("t")).length === 2, "the queued run");
+    await waitFor(async () => (await s.tl.store.runs.list("t")).length === 2, "the queued run");
     gate.emit({ type: "TEXT_MESSAGE_CONTENT", messageId: "m-gate", delta: "news" } as BaseEvent);
     await waitFor(() => textOf(agent.messages[0]) === "scheduled news", "more scheduled text");
     expect(agent.messages.map((m) => m.id)).toEqual(["m-gate", "mine"]);

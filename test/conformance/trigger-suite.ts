@@ -287,7 +287,7 @@ export function runTriggerConformance(name: string, factory: TriggerStoreFactory
       await clock.advance(5_000);
       expect(await runsOf(tl.store, "p")).toHaveLength(2);
       expect((await req("/schedules/p", "GET")).status).toBe(404);
-      expect((await tl.store.listSchedules()).map((s) => s.id)).not.toContain("p");
+      expect((await tl.store.records.listSchedules()).map((s) => s.id)).not.toContain("p");
     });
 
     it("a schedule can start a new thread per tick", async () => {
@@ -312,7 +312,7 @@ export function runTriggerConformance(name: string, factory: TriggerStoreFactory
         const threadId = `schedule:daily:${day}T08:00:00.000Z`;
         const [run] = await settledRuns(tl.store, threadId, 1);
         expect(run!.trigger).toMatchObject({ kind: "schedule", scheduleId: "daily" });
-        const thread = await tl.store.getThread(threadId);
+        const thread = await tl.store.threads.get(threadId);
         expect(thread?.metadata).toMatchObject({ scheduleId: "daily" });
       }
     });
@@ -350,8 +350,8 @@ function countLostClaims(instances: Threadline[]): () => number {
   let lost = 0;
   for (const tl of instances) {
     const store = tl.store;
-    const enqueue = store.enqueueRun.bind(store);
-    store.enqueueRun = async (run, strategy) => {
+    const enqueue = store.runs.enqueue.bind(store.runs);
+    store.runs.enqueue = async (run, strategy) => {
       try {
         return await enqueue(run, strategy);
       } catch (error) {

@@ -74,7 +74,7 @@ describe("StreamPlan (the CopilotKit stream rule)", () => {
 
 /**
  * The races of a connect against a run that was accepted but not yet claimed: the store's
- * `claimNextRun` is held until the test releases it, so "before the claim" is certain.
+ * `runs.claimNext` is held until the test releases it, so "before the claim" is certain.
  */
 describe("connect and stop around a run that is accepted but not claimed", () => {
   let tl: Threadline;
@@ -94,7 +94,7 @@ describe("connect and stop around a run that is accepted but not claimed", () =>
 
   beforeAll(async () => {
     const store = interceptStore(createMemoryStore(), async (method, call, args) => {
-      if (method === "claimNextRun" && held) await held;
+      if (method === "runs.claimNext" && held) await held;
       return call(...args);
     });
     tl = createThreadline({ store, agents: { demo: new DemoAgent(), gate: new GateAgent() } });
@@ -122,7 +122,7 @@ describe("connect and stop around a run that is accepted but not claimed", () =>
     waitFor(() => tl.fanout.followerCount(threadId) >= n, `${n} streams on ${threadId}`);
   const queued = (threadId: string, runId: string) =>
     waitFor(
-      async () => (await tl.store.getRun(threadId, runId))?.status === "queued",
+      async () => (await tl.store.runs.get(threadId, runId))?.status === "queued",
       `run ${runId} queued`,
     );
 
@@ -160,7 +160,7 @@ describe("connect and stop around a run that is accepted but not claimed", () =>
       const gate = await GateAgent.nth(0);
       gate.started();
       gate.text("g1", "working");
-      await waitFor(async () => ((await tl.store.getThread(threadId))?.lastSeq ?? 0) >= 3, "log");
+      await waitFor(async () => ((await tl.store.threads.get(threadId))?.lastSeq ?? 0) >= 3, "log");
       const input = runInput(threadId, { forwardedProps: fast });
       const running = post(`${base()}/agent/demo/run`, input);
       await queued(threadId, input.runId);
@@ -191,7 +191,7 @@ describe("connect and stop around a run that is accepted but not claimed", () =>
       await attached(threadId, 2);
       const stop = await post(`${base()}/agent/demo/stop/${threadId}`, { runId: input.runId });
       expect(await stop.json()).toMatchObject({ stopped: true });
-      expect((await tl.store.getRun(threadId, input.runId))?.status).toBe("cancelled");
+      expect((await tl.store.runs.get(threadId, input.runId))?.status).toBe("cancelled");
       const own = eventsOf(await collectFrames((await running).body!, () => false));
       await verifyWithAgUi(own);
       expect(own).toEqual([
@@ -213,7 +213,7 @@ describe("connect and stop around a run that is accepted but not claimed", () =>
     const stream = runner.run({ threadId: "eager", agent: new DemoAgent(), input });
     expect(await runner.isRunning({ threadId: "eager" })).toBe(true);
     expect(await runner.stop({ threadId: "eager" })).toBe(true);
-    expect((await tl.store.getRun("eager", input.runId))?.status).toBe("cancelled");
+    expect((await tl.store.runs.get("eager", input.runId))?.status).toBe("cancelled");
     expect(await runner.isRunning({ threadId: "eager" })).toBe(false);
     const events: BaseEvent[] = [];
     await new Promise<void>((resolve, reject) =>

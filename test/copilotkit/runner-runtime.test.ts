@@ -120,7 +120,10 @@ describe("ThreadlineAgentRunner inside a CopilotRuntime", () => {
       agentId: "demo",
       input: { forwardedProps: { demo: { delayMs: 5, tokens: 60 } } },
     });
-    await waitFor(async () => ((await tl.store.getThread("c-1"))?.lastSeq ?? 0) > 12, "streaming");
+    await waitFor(
+      async () => ((await tl.store.threads.get("c-1"))?.lastSeq ?? 0) > 12,
+      "streaming",
+    );
     const bridged = await post(`${rt.url}/agent/demo/connect`, runInput("c-1"));
     const events = eventsOf(await collectFrames(bridged.body!, () => false));
     await verifyWithAgUi(events);
@@ -137,7 +140,7 @@ describe("ThreadlineAgentRunner inside a CopilotRuntime", () => {
   it("resumes a follow after a cursor (X-Threadline-After) and rejects malformed options", async () => {
     await tl.startRun({ threadId: "r-1", agentId: "demo", input: { forwardedProps: fast } });
     await tl.coordinator.idle("r-1");
-    const lastSeq = (await tl.store.getThread("r-1"))!.lastSeq;
+    const lastSeq = (await tl.store.threads.get("r-1"))!.lastSeq;
     const connecting = post(`${rt.url}/agent/demo/connect`, runInput("r-1"), {
       ...FOLLOW,
       "x-threadline-after": String(lastSeq),
@@ -166,7 +169,10 @@ describe("ThreadlineAgentRunner inside a CopilotRuntime", () => {
       trigger: { kind: "heartbeat", scheduleId: "hb" },
       input: { forwardedProps: { demo: { delayMs: 5, tokens: 40 } } },
     });
-    await waitFor(async () => (await tl.store.getThread("q-1"))?.activeRunId, "server run active");
+    await waitFor(
+      async () => (await tl.store.threads.get("q-1"))?.activeRunId,
+      "server run active",
+    );
     const res = await post(
       `${rt.url}/agent/demo/run`,
       runInput("q-1", {
@@ -178,7 +184,7 @@ describe("ThreadlineAgentRunner inside a CopilotRuntime", () => {
     await verifyWithAgUi(own);
     expect(triggerKinds(own)).toEqual(["client"]);
     expect(own.at(-1)?.type).toBe("RUN_FINISHED");
-    const runs = await tl.store.listRuns("q-1");
+    const runs = await tl.store.runs.list("q-1");
     expect(runs.map((r) => [r.trigger.kind, r.status])).toEqual([
       ["client", "succeeded"],
       ["heartbeat", "succeeded"],

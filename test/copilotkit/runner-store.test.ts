@@ -65,7 +65,7 @@ describe("ThreadlineAgentRunner on its own store", () => {
       "still there?",
       "You said: still there?",
     ]);
-    const runs = await first.store.listRuns("d-1");
+    const runs = await first.store.runs.list("d-1");
     expect(runs.map((r) => [r.agentId, r.trigger.kind, r.status])).toEqual([
       ["demo", "client", "succeeded"],
       ["copilot", "client", "succeeded"],

@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 const logOf = async (threadId: string) =>
-  (await tl.store.read(threadId, { after: 0, limit: 1000 })).map((r) => r.event);
+  (await tl.store.threads.read(threadId, { after: 0, limit: 1000 })).map((r) => r.event);
 
 async function runWith(threadId: string, agentInput: unknown) {
   const { runId } = await tl.startRun({
@@ -34,7 +34,7 @@ async function runWith(threadId: string, agentInput: unknown) {
   run.emit({ type: "RUN_STARTED", threadId, runId, input: agentInput } as BaseEvent);
   run.finish();
   await waitFor(
-    async () => (await tl.store.getRun(threadId, runId))?.status === "succeeded",
+    async () => (await tl.store.runs.get(threadId, runId))?.status === "succeeded",
     "the run to succeed",
   );
   return logOf(threadId);
@@ -61,7 +61,7 @@ describe("an agent's RUN_STARTED input", () => {
       "STATE_SNAPSHOT",
       "RUN_FINISHED",
     ]);
-    const thread = (await tl.store.getThread("adds"))!;
+    const thread = (await tl.store.threads.get("adds"))!;
     expect(thread.messages.map((m) => m.id)).toEqual(["u1", "sys-1"]);
     expect(thread.state).toEqual({ mood: "calm", memory: ["likes tea"] });
   });

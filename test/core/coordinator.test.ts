@@ -21,11 +21,11 @@ afterEach(async () => {
 });
 
 async function logOf(threadId: string): Promise<BaseEvent[]> {
-  return (await tl.store.read(threadId, { after: 0, limit: 100_000 })).map((r) => r.event);
+  return (await tl.store.threads.read(threadId, { after: 0, limit: 100_000 })).map((r) => r.event);
 }
 
 async function runStatus(threadId: string, runId: string) {
-  return (await tl.store.getRun(threadId, runId))?.status;
+  return (await tl.store.runs.get(threadId, runId))?.status;
 }
 
 const ended = (threadId: string, runId: string) =>
@@ -35,13 +35,35 @@ const ended = (threadId: string, runId: string) =>
   }, `run ${runId} to end`);
 
 describe("coordinator", () => {
+  it("keeps what the agent emitted right before it failed", async () => {
+    const { runId } = await tl.startRun({ threadId: "t", agentId: "gate" });
+    const run = await GateAgent.nth(0);
+    // All in one synchronous burst: the events are still queued in the agent's pipeline when the
+    // error arrives, and must reach the log ahead of the RUN_ERROR rather than be dropped.
+    run.started();
+    run.text("m1", "half ", "a reply");
+    run.fail("model exploded");
+    expect(await ended("t", runId)).toBe("failed");
+    const log = await logOf("t");
+    await verifyWithAgUi(log);
+    expect(log.map((e) => e.type)).toEqual([
+      "RUN_STARTED",
+      "TEXT_MESSAGE_START",
+      "TEXT_MESSAGE_CONTENT",
+      "TEXT_MESSAGE_CONTENT",
+      "TEXT_MESSAGE_END",
+      "RUN_ERROR",
+    ]);
+    const thread = await tl.store.threads.get("t");
+    expect(thread?.messages.find((m) => m.id === "m1")).toMatchObject({ content: "half a reply" });
+  });
+
   it("closes open messages and writes RUN_ERROR when the agent throws", async () => {
     const { runId } = await tl.startRun({ threadId: "t", agentId: "gate" });
     const run = await GateAgent.nth(0);
     run.started();
     run.text("m1", "half a ");
-    // Let the events reach the log first: @ag-ui/client's pipeline drops events still in
-    // flight when the source errors, as it would for any runner.
+    // The events are committed before the failure (the burst case is the test above).
     await waitFor(async () => (await logOf("t")).length >= 3, "content committed");
     run.fail("model exploded");
     expect(await ended("t", runId)).toBe("failed");
@@ -55,7 +77,7 @@ describe("coordinator", () => {
       "RUN_ERROR",
     ]);
     expect(log[4]).toMatchObject({ code: "AGENT_ERROR", message: "model exploded" });
-    const run2 = await tl.store.getRun("t", runId);
+    const run2 = await tl.store.runs.get("t", runId);
     expect(run2?.error).toEqual({ code: "AGENT_ERROR", message: "model exploded" });
   });
 
@@ -139,7 +161,7 @@ describe("coordinator", () => {
     });
     await waitFor(
       async () =>
-        (await tl.store.getThread("t"))?.activeRunId === null && (await logOf("t")).length > 0,
+        (await tl.store.threads.get("t"))?.activeRunId === null && (await logOf("t")).length > 0,
       "first run",
     );
     const { runId } = await tl.startRun({
@@ -150,7 +172,7 @@ describe("coordinator", () => {
     const run = await GateAgent.nth(0);
     expect(run.input.messages.map((m) => m.id)).toEqual([
       "u1",
-      `msg-${(await tl.store.listRuns("t"))[1]!.runId}`,
+      `msg-${(await tl.store.runs.list("t"))[1]!.runId}`,
     ]);
     expect(run.input.state).toMatchObject({ turns: 1 });
     run.started();
@@ -200,7 +222,7 @@ describe("coordinator queue pump", () => {
     const store = interceptStore(inner, async (method, call, args) => {
       const answer = await call(...args);
       const h = hold;
-      if (method === "claimNextRun" && !answer && h) {
+      if (method === "runs.claimNext" && !answer && h) {
         hold = undefined;
         h.reached();
         await h.release;
@@ -234,10 +256,10 @@ describe("coordinator queue pump", () => {
       release();
       await waitFor(
         async () =>
-          (await store.getRun("q", second.runId))?.status === "succeeded" ? true : undefined,
+          (await store.runs.get("q", second.runId))?.status === "succeeded" ? true : undefined,
         "the second run to run",
       );
-      expect((await store.getRun("q", first.runId))?.status).toBe("succeeded");
+      expect((await store.runs.get("q", first.runId))?.status).toBe("succeeded");
     } finally {
       await local.close({ graceMs: 50 });
     }
@@ -248,8 +270,8 @@ describe("coordinator queue pump", () => {
     const local = createThreadline({ store, agents: { demo: new DemoAgent() }, leaseMs: 500 });
     try {
       await local.ready; // the start-up pass is over: only the periodic sweep can find this run
-      await store.ensureThread("orphan");
-      const { run } = await store.enqueueRun(
+      await store.threads.ensure("orphan");
+      const { run } = await store.runs.enqueue(
         {
           runId: "r-orphan",
           threadId: "orphan",
@@ -264,7 +286,7 @@ describe("coordinator queue pump", () => {
       expect(run.status).toBe("queued");
       await waitFor(
         async () =>
-          (await store.getRun("orphan", "r-orphan"))?.status === "succeeded" ? true : undefined,
+          (await store.runs.get("orphan", "r-orphan"))?.status === "succeeded" ? true : undefined,
         "the orphaned run to be started by the sweep",
       );
     } finally {

@@ -26,8 +26,8 @@ afterEach(async () => {
 async function setUp() {
   store = createMemoryStore();
   fanout = new FanOut(store);
-  await store.ensureThread("t");
-  await store.enqueueRun(
+  await store.threads.ensure("t");
+  await store.runs.enqueue(
     {
       runId,
       threadId: "t",
@@ -39,8 +39,12 @@ async function setUp() {
     },
     "reject",
   );
-  const claimed = await store.claimNextRun("t", "me", 60_000, Date.now());
-  return (batch: BaseEvent[]) => store.append("t", claimed!.fence, batch);
+  const claimed = await store.runs.claimNext("t", {
+    owner: "me",
+    leaseMs: 60_000,
+    now: Date.now(),
+  });
+  return (batch: BaseEvent[]) => store.threads.append("t", claimed!.fence, batch);
 }
 
 const expected = concatFrames(events.map((e, i) => encodeFrame(e, { id: i + 1 })));

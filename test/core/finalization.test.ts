@@ -30,11 +30,11 @@ afterEach(async () => {
 });
 
 const logOf = async (threadId: string) =>
-  (await tl.store.read(threadId, { after: 0, limit: 10_000 })).map((r) => r.event);
+  (await tl.store.threads.read(threadId, { after: 0, limit: 10_000 })).map((r) => r.event);
 
 const ended = (threadId: string, runId: string) =>
   waitFor(async () => {
-    const run = await tl.store.getRun(threadId, runId);
+    const run = await tl.store.runs.get(threadId, runId);
     return run && run.status !== "running" && run.status !== "queued" ? run : undefined;
   }, `run ${runId} to end`);
 
@@ -42,7 +42,7 @@ type ToolCallMessage = Message & { toolCalls?: { id: string }[]; toolCallId?: st
 
 /** Every assistant tool call in the thread has a tool message answering it. */
 async function expectEveryToolCallAnswered(threadId: string) {
-  const messages = (await tl.store.getThread(threadId))!.messages as ToolCallMessage[];
+  const messages = (await tl.store.threads.get(threadId))!.messages as ToolCallMessage[];
   const calls = messages.flatMap((m) => (m.role === "assistant" ? (m.toolCalls ?? []) : []));
   expect(calls.length).toBeGreaterThan(0);
   const answered = new Set(messages.filter((m) => m.role === "tool").map((m) => m.toolCallId));
@@ -178,8 +178,8 @@ describe("run finalization", () => {
 
   it("a crashed run closed by recovery answers its open tool call", async () => {
     const store = tl.store;
-    await store.ensureThread("crashed");
-    await store.enqueueRun(
+    await store.threads.ensure("crashed");
+    await store.runs.enqueue(
       {
         runId: "r-crash",
         threadId: "crashed",
@@ -191,7 +191,11 @@ describe("run finalization", () => {
       },
       "enqueue",
     );
-    const claimed = (await store.claimNextRun("crashed", "dead-owner", 60_000, Date.now()))!;
+    const claimed = (await store.runs.claimNext("crashed", {
+      owner: "dead-owner",
+      leaseMs: 60_000,
+      now: Date.now(),
+    }))!;
     // What the process wrote before it died, with its view update.
     const view = new ViewBuilder([], {});
     const written = [
@@ -199,8 +203,8 @@ describe("run finalization", () => {
       { type: "TOOL_CALL_START", toolCallId: "tc-c", toolCallName: "search" } as BaseEvent,
     ];
     for (const e of written) view.apply(e);
-    await store.append("crashed", claimed.fence, written, view.takeUpdate());
-    const run = (await store.getRun("crashed", "r-crash"))!;
+    await store.threads.append("crashed", claimed.fence, written, view.takeUpdate());
+    const run = (await store.runs.get("crashed", "r-crash"))!;
     expect(await interruptRun(store, { run, force: true }, "me", 1_000, Date.now())).toBe(true);
     const log = await logOf("crashed");
     await verifyWithAgUi(log);
@@ -234,12 +238,12 @@ describe("run finalization", () => {
     try {
       const { runId } = await local.startRun({ threadId: "up", agentId: "remote" });
       const record = await waitFor(async () => {
-        const r = await local.store.getRun("up", runId);
+        const r = await local.store.runs.get("up", runId);
         return r && r.status !== "running" && r.status !== "queued" ? r : undefined;
       }, "the remote run to end");
       expect(record.status).toBe("failed");
       expect(record.error?.code).toBe(RUN_ERROR_INCOMPLETE_STREAM);
-      const log = (await local.store.read("up", { after: 0 })).map((r) => r.event);
+      const log = (await local.store.threads.read("up", { after: 0 })).map((r) => r.event);
       await verifyWithAgUi(log);
       expect(log.map((e) => e.type)).toEqual([
         "RUN_STARTED",

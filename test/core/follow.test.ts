@@ -56,7 +56,7 @@ async function busyThread(): Promise<void> {
     { type: "TOOL_CALL_ARGS", toolCallId: "tc1", delta: '{"q":' } as BaseEvent,
   );
   await waitFor(async () => {
-    const last = (await tl.store.read("t", { after: 0, limit: 10_000 })).at(-1);
+    const last = (await tl.store.threads.read("t", { after: 0, limit: 10_000 })).at(-1);
     return last?.event.type === "TOOL_CALL_ARGS";
   }, "live run committed");
 }
@@ -64,7 +64,7 @@ async function busyThread(): Promise<void> {
 describe("follow", () => {
   it("every stream, from every cursor, in every replay mode, passes the AG-UI verifiers", async () => {
     await busyThread();
-    const lastSeq = (await tl.store.getThread("t"))!.lastSeq;
+    const lastSeq = (await tl.store.threads.get("t"))!.lastSeq;
     for (let after = 0; after <= lastSeq; after++) {
       const items = await drain("t", { after, replay: "full" });
       await verifyWithAgUi(items.map((i) => i.event));
@@ -112,7 +112,7 @@ describe("follow", () => {
   });
 
   it("a follower too slow for the live tail falls back to the store and misses nothing", async () => {
-    await tl.store.ensureThread("t");
+    await tl.store.threads.ensure("t");
     const f = tl.follow("t", { replay: "full", maxQueueBytes: 2_000 });
     await f.open();
     await tl.startRun({
@@ -122,12 +122,12 @@ describe("follow", () => {
     });
     await waitFor(
       async () =>
-        (await tl.store.getThread("t"))?.activeRunId === null &&
-        (await tl.store.getThread("t"))!.lastSeq > 3000,
+        (await tl.store.threads.get("t"))?.activeRunId === null &&
+        (await tl.store.threads.get("t"))!.lastSeq > 3000,
       "run done",
     );
     const seqs: number[] = [];
-    while (!seqs.length || seqs[seqs.length - 1]! < (await tl.store.getThread("t"))!.lastSeq) {
+    while (!seqs.length || seqs[seqs.length - 1]! < (await tl.store.threads.get("t"))!.lastSeq) {
       for (const item of (await f.nextBatch()) ?? []) seqs.push(item.seq);
     }
     f.close();
@@ -140,7 +140,7 @@ describe("follow", () => {
       code: "THREAD_NOT_FOUND",
       status: 404,
     });
-    await tl.store.ensureThread("t");
+    await tl.store.threads.ensure("t");
     await expect(tl.follow("t", { after: 5 }).open()).rejects.toMatchObject({
       code: "BAD_REQUEST",
       status: 400,

@@ -44,7 +44,7 @@ describe("lease owner liveness", () => {
     const { runId } = await a.startRun({ threadId: "t", agentId: "gate" });
     const run = await GateAgent.nth(0);
     run.started();
-    await waitFor(async () => (await a.store.getRun("t", runId))?.startSeq, "RUN_STARTED stored");
+    await waitFor(async () => (await a.store.runs.get("t", runId))?.startSeq, "RUN_STARTED stored");
 
     const b = createThreadline({
       store: createMemoryStore({ data }),
@@ -53,10 +53,10 @@ describe("lease owner liveness", () => {
     instances.push(b);
     await b.ready; // its start-up sweep has looked at A's run
 
-    expect((await b.store.getRun("t", runId))?.status).toBe("running");
+    expect((await b.store.runs.get("t", runId))?.status).toBe("running");
     run.finish();
     await waitFor(
-      async () => ((await b.store.getRun("t", runId))?.status === "succeeded" ? true : undefined),
+      async () => ((await b.store.runs.get("t", runId))?.status === "succeeded" ? true : undefined),
       "run to succeed",
     );
   });

@@ -9,6 +9,7 @@ import {
 } from "../../src/core/listing.js";
 import type { RunRecord, RunStatus, TriggerKind } from "../../src/core/types.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
+import { interceptStore } from "../helpers/intercept-store.js";
 
 /** A memory store with `n` runs on thread `t`: run `r<i>` (0 oldest), status and trigger by `shape`. */
 async function storeWithRuns(
@@ -16,7 +17,7 @@ async function storeWithRuns(
   shape: (i: number) => { status: RunStatus; trigger: TriggerKind },
 ) {
   const store = createMemoryStore();
-  await store.ensureThread("t");
+  await store.threads.ensure("t");
   for (let i = 0; i < n; i++) {
     const { status, trigger } = shape(i);
     const run: RunRecord = {
@@ -28,8 +29,8 @@ async function storeWithRuns(
       input: {},
       createdAt: i,
     };
-    await store.enqueueRun(run, "enqueue");
-    await store.markRunEnded("t", run.runId, status, i);
+    await store.runs.enqueue(run, "enqueue");
+    await store.runs.markEnded("t", run.runId, { status, now: i });
   }
   return store;
 }
@@ -86,15 +87,10 @@ describe("run pages", () => {
       trigger: "heartbeat",
     }));
     let reads = 0;
-    const counting = new Proxy(store, {
-      get(target, key, receiver) {
-        if (key !== "listRuns") return Reflect.get(target, key, receiver);
-        return async (threadId: string, opts: { limit?: number; offset?: number }) => {
-          const rows = await target.listRuns(threadId, opts);
-          reads += rows.length;
-          return rows;
-        };
-      },
+    const counting = interceptStore(store, async (method, call, args) => {
+      const result = await call(...args);
+      if (method === "runs.list") reads += (result as unknown[]).length;
+      return result;
     });
     const first = await pageRuns(counting, "t", { limit: 10, offset: 0, status: ["failed"] });
     expect(first).toEqual({ items: [], next: SCAN_BUDGET });
@@ -117,9 +113,9 @@ describe("run pages", () => {
 describe("thread search", () => {
   it("matches every word against the id and the metadata as key=value", async () => {
     const store = createMemoryStore();
-    await store.ensureThread("support-42", { customer: "ACME Corp", tier: { level: 2 } });
-    await store.ensureThread("digest", { createdBy: "inspector" });
-    await store.ensureThread("other");
+    await store.threads.ensure("support-42", { customer: "ACME Corp", tier: { level: 2 } });
+    await store.threads.ensure("digest", { createdBy: "inspector" });
+    await store.threads.ensure("other");
     const search = async (q: string) =>
       (await pageThreads(store, { limit: 10, offset: 0, q })).items.map((t) => t.threadId).sort();
     expect(await search("acme")).toEqual(["support-42"]);

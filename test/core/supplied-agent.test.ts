@@ -16,9 +16,9 @@ afterEach(async () => {
 });
 
 const logOf = async (threadId: string) =>
-  (await tl.store.read(threadId, { after: 0, limit: 10_000 })).map((r) => r.event);
+  (await tl.store.threads.read(threadId, { after: 0, limit: 10_000 })).map((r) => r.event);
 const statusOf = async (threadId: string, runId: string) =>
-  (await tl.store.getRun(threadId, runId))?.status;
+  (await tl.store.runs.get(threadId, runId))?.status;
 const ended = (threadId: string, runId: string) =>
   waitFor(async () => {
     const s = await statusOf(threadId, runId);
@@ -49,7 +49,7 @@ describe("coordinator: a caller-supplied agent instance", () => {
       metadata: { threadline: { trigger: { kind: "client" }, agentId: "copilot" } },
     });
     expect(log.map((e) => e.type)).toContain("TEXT_MESSAGE_CONTENT");
-    expect((await tl.store.getThread("t"))?.messages.map((m) => m.content)).toEqual([
+    expect((await tl.store.threads.get("t"))?.messages.map((m) => m.content)).toEqual([
       "hi",
       "overridden",
     ]);

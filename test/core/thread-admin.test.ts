@@ -21,7 +21,7 @@ function instance(data = createMemoryData()): Threadline {
 }
 
 const logOf = async (tl: Threadline, threadId: string): Promise<BaseEvent[]> =>
-  (await tl.store.read(threadId, { after: 0, limit: 10_000 })).map((r) => r.event);
+  (await tl.store.threads.read(threadId, { after: 0, limit: 10_000 })).map((r) => r.event);
 
 describe("deleteThread", () => {
   it("stops a run this process executes, then ends its followers after the run's end", async () => {
@@ -49,7 +49,7 @@ describe("deleteThread", () => {
       metadata: { threadline: { outcome: "cancelled" } },
     });
     expect(run.unsubscribed).toBe(true);
-    expect(await tl.store.head("t")).toBeNull();
+    expect(await tl.store.threads.head("t")).toBeNull();
   });
 
   it("takes over and closes a run another instance holds, fencing that instance out", async () => {
@@ -81,7 +81,7 @@ describe("deleteThread", () => {
     // The holder's next write is refused (the thread is gone); its agent is stopped.
     run.text("m", " more");
     await waitFor(() => run.unsubscribed, "the runner to stop its agent");
-    expect(await runner.store.getThread("t")).toBeNull();
+    expect(await runner.store.threads.get("t")).toBeNull();
   });
 
   it("throws THREAD_NOT_FOUND for an unknown thread, and a recreated thread starts clean", async () => {
@@ -99,7 +99,7 @@ describe("deleteThread", () => {
     one.started();
     one.finish();
     await waitFor(
-      async () => (await tl.store.getRun("t", first.runId))?.status === "succeeded",
+      async () => (await tl.store.runs.get("t", first.runId))?.status === "succeeded",
       "run 1",
     );
     await tl.deleteThread("t");

@@ -93,7 +93,7 @@ describe("inspector: runs in the conversation and their detail", () => {
     const server = await startServer();
     const { support } = await seedInspector(server.tl, { busyRuns: 0 });
     const { failed, cancelled } = support;
-    const stored = await server.tl.store.read("support", { after: failed.startSeq! - 1 });
+    const stored = await server.tl.store.threads.read("support", { after: failed.startSeq! - 1 });
     const failedEvents = stored.slice(0, stored.findIndex((r) => r.event.type === "RUN_ERROR") + 1);
 
     await withPage("detail", async (page) => {
@@ -180,14 +180,14 @@ describe("inspector: runs in the conversation and their detail", () => {
 
   it("follows a running run's detail live until it ends", async () => {
     const server = await startServer();
-    await server.tl.store.ensureThread("live");
+    await server.tl.store.threads.ensure("live");
     const { runId } = await server.tl.startRun({
       threadId: "live",
       agentId: "demo",
       input: { forwardedProps: { demo: { tokens: 60, delayMs: 15 } } },
     });
     await waitFor(
-      async () => (await server.tl.store.getRun("live", runId))?.startSeq,
+      async () => (await server.tl.store.runs.get("live", runId))?.startSeq,
       "the run to start",
     );
     await withPage("live-detail", async (page) => {
@@ -197,9 +197,9 @@ describe("inspector: runs in the conversation and their detail", () => {
       await page
         .locator("[data-testid=run-detail-status]", { hasText: "succeeded" })
         .waitFor({ timeout: 10_000 });
-      const run = await server.tl.store.getRun("live", runId);
+      const run = await server.tl.store.runs.get("live", runId);
       expect(TERMINAL_RUN_STATUSES.has(run!.status)).toBe(true);
-      const stored = await server.tl.store.read("live", { after: 0 });
+      const stored = await server.tl.store.threads.read("live", { after: 0 });
       // Every event of the run, once, in order, whether read from the log or received live.
       await until(
         page,
@@ -223,7 +223,7 @@ describe("inspector: paging, search and filters", () => {
     await withPage("paging", async (page) => {
       await page.goto(server.url);
       await page.locator("[data-testid=thread-item]").nth(49).waitFor();
-      const all = (await server.tl.store.listThreads({ limit: 1000 })).map((t) => t.threadId);
+      const all = (await server.tl.store.threads.list({ limit: 1000 })).map((t) => t.threadId);
       expect(all.length).toBe(62);
       expect(await threadIds(page)).toEqual(all.slice(0, 50));
       const pager = page.locator("[data-testid=threads-pager]");

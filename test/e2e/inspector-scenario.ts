@@ -16,7 +16,7 @@ const fast = (extra: Record<string, unknown> = {}) => ({ demo: { delayMs: 0, ...
 async function settled(tl: Threadline, threadId: string, runId: string): Promise<RunRecord> {
   return waitFor(
     async () => {
-      const run = await tl.store.getRun(threadId, runId);
+      const run = await tl.store.runs.get(threadId, runId);
       return run?.endedAt !== undefined ? run : undefined;
     },
     `run ${runId} to end`,
@@ -48,7 +48,7 @@ export async function seedInspector(
   tl: Threadline,
   opts: { threads?: number; busyRuns?: number } = {},
 ): Promise<InspectorScenario> {
-  await tl.store.ensureThread("support", { customer: "acme", team: "care" });
+  await tl.store.threads.ensure("support", { customer: "acme", team: "care" });
   const runs: RunRecord[] = [];
   const talk = async (id: string, text: string, trigger: StartRunRequest["trigger"]) => {
     const r = await run(tl, {
@@ -93,7 +93,7 @@ export async function seedInspector(
   });
   await waitFor(
     async () => {
-      const reply = (await tl.store.getThread("support"))?.messages.find(
+      const reply = (await tl.store.threads.get("support"))?.messages.find(
         (m) => m.id === `msg-${long.runId}`,
       );
       return typeof reply?.content === "string" && reply.content.split(" ").length > 12;
@@ -133,7 +133,7 @@ export async function seedInspector(
 
   for (let i = 0; i < (opts.threads ?? 0); i++) {
     const id = `team-${String(i).padStart(3, "0")}`;
-    await tl.store.ensureThread(id, { team: i % 3 === 0 ? "beta" : "alpha", n: i });
+    await tl.store.threads.ensure(id, { team: i % 3 === 0 ? "beta" : "alpha", n: i });
   }
   return { support: { failed, cancelled, runs }, busy: { runs: busy } };
 }

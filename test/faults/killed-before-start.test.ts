@@ -56,17 +56,19 @@ describe.each(
       agentId: "demo",
       input: { forwardedProps: { demo: { tokens: 2, delayMs: 0 } } },
     };
-    await dead.enqueueRun(lost, "enqueue");
-    await dead.enqueueRun(queued, "enqueue");
-    expect(await dead.claimNextRun(t, newInstanceId(), 60_000, Date.now())).not.toBeNull();
+    await dead.runs.enqueue(lost, "enqueue");
+    await dead.runs.enqueue(queued, "enqueue");
+    expect(
+      await dead.runs.claimNext(t, { owner: newInstanceId(), leaseMs: 60_000, now: Date.now() }),
+    ).not.toBeNull();
     expect(await readAll(dead, t)).toEqual([]);
 
     const store = next();
     tl = createThreadline({ store, agents: { demo: new DemoAgent() } });
     await tl.ready;
-    await waitFor(async () => (await store.getRun(t, queued.runId))?.status === "succeeded", "B");
+    await waitFor(async () => (await store.runs.get(t, queued.runId))?.status === "succeeded", "B");
 
-    expect(await store.getRun(t, lost.runId)).toMatchObject({
+    expect(await store.runs.get(t, lost.runId)).toMatchObject({
       status: "interrupted",
       error: { code: "INTERRUPTED" },
     });
@@ -83,7 +85,7 @@ describe.each(
     });
     expect((events[1] as BaseEvent & { code: string }).code).toBe("INTERRUPTED");
     // The prompt is part of the thread, so the next run (and every follower) sees it.
-    const thread = (await store.getThread(t))!;
+    const thread = (await store.threads.get(t))!;
     expect(thread.messages[0]).toMatchObject(prompt);
     expect(thread.activeRunId).toBeNull();
   });

@@ -4,6 +4,7 @@ import type { FollowItem } from "../../src/core/follow.js";
 import { isTerminalEvent } from "../../src/core/run-tracker.js";
 import { TERMINAL_RUN_STATUSES } from "../../src/core/types.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
+import { createPool } from "../../src/stores/postgres/connection.js";
 import { createPostgresStore } from "../../src/stores/postgres/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { readAll } from "../conformance/store/fixtures.js";
@@ -23,6 +24,20 @@ describeWithService(probe, "postgres: connections that die under a run", () => {
     if (schema) await dropSchema(schema);
   });
 
+  it("a client the pool hands out always has an error listener (a dead backend never goes unheard)", async () => {
+    const pool = createPool({ connectionString: PG_URL, pool: { max: 2 } });
+    try {
+      // New clients (created for this borrow) and reused ones alike.
+      for (let i = 0; i < 4; i++) {
+        const client = await pool.connect();
+        expect(client.listenerCount("error"), `borrow ${i}`).toBeGreaterThan(0);
+        client.release();
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("terminated backends mid-run: the process lives, the run ends validly, nothing is lost", async () => {
     schema = freshSchema("pgfault");
     // Our own connections only: the database is shared with other test runs.
@@ -34,7 +49,7 @@ describeWithService(probe, "postgres: connections that die under a run", () => {
     });
     tl = createThreadline({ store, agents: { demo: new DemoAgent() }, leaseMs: 2_000 });
     await tl.ready;
-    await store.ensureThread("f");
+    await store.threads.ensure("f");
     const follow = tl.follow("f", { after: 0, replay: "full" });
     const seen: FollowItem[] = [];
     const following = (async () => {
@@ -64,11 +79,11 @@ describeWithService(probe, "postgres: connections that die under a run", () => {
       kills += rows[0]?.n ?? 0;
       await new Promise((r) => setTimeout(r, 25));
     }
-    expect(kills).toBeGreaterThan(0);
+    expect(kills, "backends terminated").toBeGreaterThan(0);
 
     const run = await waitFor(
       async () => {
-        const r = await tl!.store.getRun("f", runId);
+        const r = await tl!.store.runs.get("f", runId).catch(() => null);
         return r && TERMINAL_RUN_STATUSES.has(r.status) ? r : undefined;
       },
       "the run to end",
@@ -85,9 +100,12 @@ describeWithService(probe, "postgres: connections that die under a run", () => {
       expect(last).toMatchObject({ type: "RUN_ERROR", code: "INTERRUPTED" });
       expect(last.message).toMatch(/store failed/);
     } else {
-      expect(run.status).toBe("succeeded");
+      expect(run.status, JSON.stringify(run)).toBe("succeeded");
     }
-    expect(seen.map((i) => i.seq)).toEqual(log.map((r) => r.seq));
+    expect(
+      seen.map((i) => i.seq),
+      "what the follower saw",
+    ).toEqual(log.map((r) => r.seq));
     // Still serving: a new run on the same thread completes.
     const next = await tl.startRun({
       threadId: "f",
@@ -95,10 +113,15 @@ describeWithService(probe, "postgres: connections that die under a run", () => {
       multitask: "enqueue",
       input: { forwardedProps: { demo: { tokens: 2, delayMs: 0 } } },
     });
-    await waitFor(async () => (await runStatus(tl!, next.runId)) === "succeeded", "a new run");
+    await waitFor(
+      async () => (await runStatus(tl!, next.runId)) === "succeeded",
+      "a new run",
+      15_000,
+    );
   });
 });
 
+/** The run's status; undefined while the store is unreachable (our own reads fail too). */
 async function runStatus(tl: Threadline, runId: string) {
-  return (await tl.store.getRun("f", runId))?.status;
+  return (await tl.store.runs.get("f", runId).catch(() => null))?.status;
 }

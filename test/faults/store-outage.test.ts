@@ -19,7 +19,7 @@ afterEach(async () => {
 function flakyStore() {
   const state = { down: false, failed: 0 };
   const store = interceptStore(createMemoryStore(), (method, call, args) => {
-    if (state.down && method === "append") {
+    if (state.down && method === "threads.append") {
       state.failed += 1;
       return Promise.reject(new Error("connection terminated unexpectedly"));
     }
@@ -36,7 +36,7 @@ describe("a store that fails under a running run", () => {
     const { store, state } = flakyStore();
     tl = createThreadline({ store, agents: { demo: new DemoAgent() }, leaseMs: 60_000 });
     await tl.ready;
-    await store.ensureThread("o");
+    await store.threads.ensure("o");
     if (streamFirst === 0) state.down = true;
     const { runId } = await tl.startRun({
       threadId: "o",
@@ -54,7 +54,7 @@ describe("a store that fails under a running run", () => {
     state.down = false;
     // Long before the lease (60 s) could expire: the run's own process closed it.
     const run = await waitFor(async () => {
-      const r = await store.getRun("o", runId);
+      const r = await store.runs.get("o", runId);
       return r && TERMINAL_RUN_STATUSES.has(r.status) ? r : undefined;
     }, "the run to end");
     expect(run).toMatchObject({ status: "interrupted", error: { code: "INTERRUPTED" } });
@@ -63,6 +63,6 @@ describe("a store that fails under a running run", () => {
     expect(events[0]).toMatchObject({ type: "RUN_STARTED", input: { messages: [{ id: "u1" }] } });
     const last = events.at(-1) as BaseEvent & { message: string };
     expect(last.message).toMatch(/store failed while the run was writing: connection terminated/);
-    expect((await store.getThread("o"))?.activeRunId).toBeNull();
+    expect((await store.threads.get("o"))?.activeRunId).toBeNull();
   });
 });

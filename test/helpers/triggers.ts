@@ -16,7 +16,7 @@ export const fastInput = (prompt = "tick"): InputTemplate => ({
 
 /** Every run of a thread in the order they ran (their RUN_STARTED's seq; backends may tie on time). */
 export async function runsOf(store: ThreadStore, threadId: string): Promise<RunRecord[]> {
-  const runs = await store.listRuns(threadId, { limit: 1000 });
+  const runs = await store.runs.list(threadId, { limit: 1000 });
   return runs.sort((a, b) => (a.startSeq ?? Infinity) - (b.startSeq ?? Infinity));
 }
 

@@ -12,13 +12,15 @@ afterEach(async () => {
 });
 
 describe("access control", () => {
-  it("with a token, every route but /healthz needs the bearer token", async () => {
+  it("with a token, every route but /healthz and /readyz needs the bearer token", async () => {
     tl = createThreadline({
       store: createMemoryStore(),
       agents: { demo: new DemoAgent() },
       token: "s3cret",
+      cors: ["http://example.test"],
     });
     expect((await tl.app.request("/healthz")).status).toBe(200);
+    expect((await tl.app.request("/readyz")).status).toBe(200);
     for (const [method, path] of [
       ["GET", "/threads"],
       ["POST", "/threads"],
@@ -49,7 +51,7 @@ describe("access control", () => {
     const sse = await tl.app.request("/threads/t/events?follow=false&access_token=s3cret");
     expect(sse.status).toBe(200);
     await sse.body?.cancel();
-    // CORS preflight is answered without a token.
+    // CORS preflight (from an allowed origin) is answered without a token.
     const preflight = await tl.app.request("/threads", {
       method: "OPTIONS",
       headers: { origin: "http://example.test", "access-control-request-method": "POST" },

@@ -82,7 +82,7 @@ describe("CopilotKit v2 wire", () => {
       runInput("ck-2", { forwardedProps: { demo: { delayMs: 1, tokens: 3 } } }),
     );
     await waitFor(
-      async () => (await tl.store.getThread("ck-2"))?.activeRunId === null,
+      async () => (await tl.store.threads.get("ck-2"))?.activeRunId === null,
       "first run done",
     );
     await tl.startRun({
@@ -91,7 +91,7 @@ describe("CopilotKit v2 wire", () => {
       input: { forwardedProps: { demo: { delayMs: 10, tokens: 40 } } },
     });
     await waitFor(
-      async () => ((await tl.store.getThread("ck-2"))?.lastSeq ?? 0) > 12,
+      async () => ((await tl.store.threads.get("ck-2"))?.lastSeq ?? 0) > 12,
       "second run streaming",
     );
     const res = await post("/agent/demo/connect", runInput("ck-2"));
@@ -151,8 +151,11 @@ describe("CopilotKit v2 wire", () => {
       "/agent/demo/run",
       runInput("ck-6", { forwardedProps: { demo: { delayMs: 0, tokens: 2 } } }),
     );
-    await waitFor(async () => (await tl.store.getThread("ck-6"))?.activeRunId === null, "run done");
-    const last = (await tl.store.getThread("ck-6"))!.lastSeq;
+    await waitFor(
+      async () => (await tl.store.threads.get("ck-6"))?.activeRunId === null,
+      "run done",
+    );
+    const last = (await tl.store.threads.get("ck-6"))!.lastSeq;
     const atEnd = await post(
       "/agent/demo/connect",
       runInput("ck-6", { lastSeenEventId: String(last) }),
@@ -186,7 +189,7 @@ describe("CopilotKit v2 wire", () => {
       runInput("ck-4", { forwardedProps: { demo: { delayMs: 20, tokens: 500 } } }),
     );
     const streaming = collectFrames(r.body!, () => false);
-    await waitFor(async () => (await tl.store.getThread("ck-4"))?.activeRunId, "run active");
+    await waitFor(async () => (await tl.store.threads.get("ck-4"))?.activeRunId, "run active");
     const stop = await post("/agent/demo/stop/ck-4", {});
     expect(await stop.json()).toMatchObject({ stopped: true });
     const events = eventsOf(await streaming);

@@ -8,7 +8,12 @@ import { createThreadline } from "../../src/threadline.js";
 const ORIGIN = "https://app.example.com";
 
 function app() {
-  return createThreadline({ store: createMemoryStore(), agents: { demo: new DemoAgent() } });
+  // A frontend served elsewhere: the server must be told its origin (the default allows none).
+  return createThreadline({
+    store: createMemoryStore(),
+    agents: { demo: new DemoAgent() },
+    cors: [ORIGIN],
+  });
 }
 
 const listed = (value: string | null) =>
@@ -49,7 +54,7 @@ describe("CORS", () => {
   it("a cross-origin follow may read every documented response header", async () => {
     const tl = app();
     try {
-      await tl.store.ensureThread("cors");
+      await tl.store.threads.ensure("cors");
       const controller = new AbortController();
       const res = await tl.app.request("/threads/cors/events?follow=false", {
         headers: { Origin: ORIGIN },

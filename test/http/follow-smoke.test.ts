@@ -60,7 +60,7 @@ describe("follower lifecycle", () => {
     tl = createThreadline({ store: createMemoryStore(), agents: { demo: new DemoAgent() } });
     const server = await tl.listen({ port: 0 });
     try {
-      await tl.store.ensureThread("t1");
+      await tl.store.threads.ensure("t1");
       const controllers = Array.from({ length: 5 }, () => new AbortController());
       const responses = await Promise.all(
         controllers.map((c) => fetch(`${server.url}/threads/t1/events`, { signal: c.signal })),
@@ -82,7 +82,7 @@ describe("keep-alives", () => {
       agents: { demo: new DemoAgent() },
       keepaliveMs: 30,
     });
-    await tl.store.ensureThread("idle");
+    await tl.store.threads.ensure("idle");
     const a = await tl.app.request("/threads/idle/events");
     const b = await tl.app.request("/threads/idle/events");
     for (const res of [a, b]) {
@@ -102,7 +102,7 @@ describe("SSE served by Node", () => {
       agents: { demo: new DemoAgent() },
       keepaliveMs: 30,
     });
-    await tl.store.ensureThread("t");
+    await tl.store.threads.ensure("t");
     const server = await tl.listen({ port: 0 });
     const abort = new AbortController();
     try {
@@ -134,7 +134,7 @@ describe("SSE served by Node", () => {
 
   it("hands a response's follow over once, and only for bodies sseResponse made", async () => {
     tl = createThreadline({ store: createMemoryStore(), agents: { demo: new DemoAgent() } });
-    await tl.store.ensureThread("t");
+    await tl.store.threads.ensure("t");
     const follow = tl.follow("t", { after: 0, replay: "full", live: true });
     await follow.open();
     const res = sseResponse(follow);

@@ -52,7 +52,7 @@ describe("JSON nesting depth", () => {
         expect(JSON.parse(text).error.message).toMatch(/nested deeper than 64/);
       }
     }
-    expect(await tl.store.listThreads()).toEqual([]);
+    expect(await tl.store.threads.list()).toEqual([]);
     expect(await tl.scheduler.list()).toEqual([]);
   });
 

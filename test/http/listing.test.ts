@@ -32,11 +32,11 @@ beforeAll(async () => {
     });
   }
   await waitFor(
-    async () => (await tl.store.listRuns("t")).every((r) => r.endedAt !== undefined),
+    async () => (await tl.store.runs.list("t")).every((r) => r.endedAt !== undefined),
     "the five runs",
   );
   for (const id of ["a-1", "a-2", "b-1"]) {
-    await tl.store.ensureThread(id, { team: id.startsWith("a") ? "alpha" : "beta" });
+    await tl.store.threads.ensure(id, { team: id.startsWith("a") ? "alpha" : "beta" });
   }
 });
 afterAll(async () => {

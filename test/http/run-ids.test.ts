@@ -95,7 +95,7 @@ describe("client-chosen run ids", () => {
       const err = await errorOf(await post("/agent/demo/run", agentRun(id)));
       expect(err, JSON.stringify(id)).toMatchObject({ status: 400, code: "VALIDATION_FAILED" });
     }
-    expect(await tl.store.listRuns("ck")).toEqual([]);
+    expect(await tl.store.runs.list("ck")).toEqual([]);
     const ok = await post("/agent/demo/run", agentRun("r-1"));
     expect(ok.status).toBe(200);
     await ok.text();

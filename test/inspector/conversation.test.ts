@@ -178,17 +178,17 @@ describe("the inspector's Conversation", () => {
       }
       await waitFor(
         async () =>
-          (await tl.store.getThread("t"))?.activeRunId === null &&
-          (await tl.store.listRuns("t", {})).length === 2,
+          (await tl.store.threads.get("t"))?.activeRunId === null &&
+          (await tl.store.runs.list("t", {})).length === 2,
         "both runs",
       );
       const full = new Conversation();
-      for (const r of await tl.store.read("t", { after: 0 })) full.apply(r.event);
+      for (const r of await tl.store.threads.read("t", { after: 0 })) full.apply(r.event);
       const compact = new Conversation();
       for await (const item of tl.follow("t", { after: 0, replay: "compact", live: false })) {
         compact.apply(item.event);
       }
-      const thread = await tl.store.getThread("t");
+      const thread = await tl.store.threads.get("t");
       expect(shown(full.messages)).toEqual(shown(thread!.messages));
       expect(shown(compact.messages)).toEqual(shown(thread!.messages));
       expect(compact.state).toEqual(thread!.state);

@@ -45,3 +45,17 @@ describe("graceful shutdown", () => {
     expect(runs.runs.find((r) => r.runId === runId)?.status).toBe("interrupted");
   });
 });
+
+describe("shutdown never waits on the logger", () => {
+  it("SIGTERM exits 0 promptly when stdout is a pipe whose reader went away (serve | head)", async () => {
+    server = await startServerProcess(["--port", "0", "--store", "memory:", "--heartbeat-ms", "0"]);
+    // The reader exits, as `head` does after its lines; the next log line meets a broken pipe.
+    server.child.stdout!.destroy();
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    const started = Date.now();
+    const code = await server.stop();
+    expect(code).toBe(0);
+    // Well under the 10 s the CLI waits before it forces an exit.
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});

@@ -34,8 +34,8 @@ describeWithService(probe, "postgres store: schema and LISTEN connection", () =>
   it("instances starting together on a fresh schema migrate it once", async () => {
     const name = schema();
     const all = await Promise.all(range(1, 4).map(() => open(name)));
-    await all[0]!.ensureThread("x");
-    expect((await all[3]!.getThread("x"))?.threadId).toBe("x");
+    await all[0]!.threads.ensure("x");
+    expect((await all[3]!.threads.get("x"))?.threadId).toBe("x");
     const versions = await pgAdmin<{ version: number }>(
       `SELECT version FROM "${name}".threadline_migrations ORDER BY version`,
     );
@@ -55,14 +55,19 @@ describeWithService(probe, "postgres store: schema and LISTEN connection", () =>
     const name = schema();
     const store = await open(name);
     const held = await activeRun(store, "old-thread");
-    const again = (await store.takeOverRun("old-thread", held.run.runId, "o", 1_000, 1, true))!;
+    const again = (await store.runs.takeOver("old-thread", held.run.runId, {
+      owner: "o",
+      leaseMs: 1_000,
+      now: 1,
+      force: true,
+    }))!;
     await store.close();
     stores.splice(stores.indexOf(store), 1);
     // Back to version 1: no counters table yet.
     await pgAdmin(`DROP TABLE "${name}".counters`);
     await pgAdmin(`DELETE FROM "${name}".threadline_migrations WHERE version > 1`);
     const upgraded = await open(name);
-    expect(await upgraded.deleteThread("old-thread")).toBe(true);
+    expect(await upgraded.threads.delete("old-thread")).toBe(true);
     const fresh = await activeRun(upgraded, "old-thread");
     expect(fresh.fence.token).toBeGreaterThan(again.fence.token);
   });
@@ -75,8 +80,8 @@ describeWithService(probe, "postgres store: schema and LISTEN connection", () =>
     const t = "listen-drop";
     const { fence } = await activeRun(writer, t);
     const got: EventRecord[] = [];
-    const off = reader.subscribe(t, (batch) => got.push(...batch));
-    await writer.append(t, fence, [custom(1), custom(2)]);
+    const off = reader.threads.subscribe(t, (batch) => got.push(...batch));
+    await writer.threads.append(t, fence, [custom(1), custom(2)]);
     await waitFor(() => got.length === 2, "the first records");
 
     const listeners = () =>
@@ -88,7 +93,7 @@ describeWithService(probe, "postgres store: schema and LISTEN connection", () =>
     expect(before).toHaveLength(2);
     await pgAdmin("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", [before]);
     // Appended while the listener is (most likely) down: their notifications are lost.
-    for (let i = 3; i <= 20; i++) await writer.append(t, fence, [custom(i)]);
+    for (let i = 3; i <= 20; i++) await writer.threads.append(t, fence, [custom(i)]);
     await waitFor(async () => {
       const now = (await listeners()).map((r) => r.pid);
       return now.length === 2 && now.every((pid) => !before.includes(pid));
@@ -96,7 +101,7 @@ describeWithService(probe, "postgres store: schema and LISTEN connection", () =>
     expect(errors.some((m) => /LISTEN connection was lost/.test(m))).toBe(true);
     await waitFor(() => got.length >= 20, "the records appended during the outage");
     // And live again after the reconnect.
-    await writer.append(t, fence, [custom(21)]);
+    await writer.threads.append(t, fence, [custom(21)]);
     await waitFor(() => got.length >= 21, "a record after the reconnect");
     off();
     expect(seqs(got)).toEqual(range(1, 21));

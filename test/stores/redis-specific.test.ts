@@ -34,8 +34,8 @@ describeWithService(probe, "redis store: subscriber connection and key layout", 
     const t = "sub-drop";
     const { fence } = await activeRun(writer, t);
     const got: EventRecord[] = [];
-    const off = reader.subscribe(t, (batch) => got.push(...batch));
-    await writer.append(t, fence, [custom(1), custom(2)]);
+    const off = reader.threads.subscribe(t, (batch) => got.push(...batch));
+    await writer.threads.append(t, fence, [custom(1), custom(2)]);
     await waitFor(() => got.length === 2, "the first records");
 
     const admin = new Redis(REDIS_URL);
@@ -49,7 +49,7 @@ describeWithService(probe, "redis store: subscriber connection and key layout", 
       expect(before).toHaveLength(2);
       for (const id of before) await admin.call("CLIENT", "KILL", "ID", id);
       // Published while the subscribers are (most likely) away: those messages are lost.
-      for (let i = 3; i <= 20; i++) await writer.append(t, fence, [custom(i)]);
+      for (let i = 3; i <= 20; i++) await writer.threads.append(t, fence, [custom(i)]);
       await waitFor(async () => {
         const now = await subscribers();
         return now.length === 2 && now.every((id) => !before.includes(id));
@@ -58,7 +58,7 @@ describeWithService(probe, "redis store: subscriber connection and key layout", 
       admin.disconnect();
     }
     await waitFor(() => got.length >= 20, "the records appended during the outage");
-    await writer.append(t, fence, [custom(21)]);
+    await writer.threads.append(t, fence, [custom(21)]);
     await waitFor(() => got.length >= 21, "a record after the reconnect");
     off();
     expect(seqs(got)).toEqual(range(1, 21));
@@ -69,7 +69,7 @@ describeWithService(probe, "redis store: subscriber connection and key layout", 
     const store = await open(p);
     const t = "layout:with:colons";
     const { fence } = await activeRun(store, t);
-    await store.append(t, fence, [custom(1), custom(2)], {
+    await store.threads.append(t, fence, [custom(1), custom(2)], {
       upsertMessages: [{ id: "m", role: "user", content: "hi" }],
     });
     const admin = new Redis(REDIS_URL);

@@ -63,7 +63,7 @@ describe("sqlite: two processes on one file", () => {
     const t = "shared";
     const { fence } = await activeRun(store, t);
     const live: EventRecord[] = [];
-    const off = store.subscribe(t, (batch) => live.push(...batch));
+    const off = store.threads.subscribe(t, (batch) => live.push(...batch));
     const writer = startWriter({ path, threadId: t, fence, batches: 150, tag: "child" });
     children.push(writer.child);
     // Write here too while the child writes, so both processes contend for the write lock.
@@ -74,7 +74,7 @@ describe("sqlite: two processes on one file", () => {
     });
     await waitFor(() => writer.seen.length > 0 || exited, "the child's first commit");
     while (!exited || mine < 20) {
-      await store.append(t, fence, [custom(`parent/${mine}`)]);
+      await store.threads.append(t, fence, [custom(`parent/${mine}`)]);
       mine += 1;
       await yieldToLoop();
     }
@@ -107,7 +107,7 @@ describe("sqlite: two processes on one file", () => {
     expect(log.length).toBeGreaterThanOrEqual(reported);
     expect(seqs(log)).toEqual(range(1, log.length));
     // The log goes on at the next seq after the crash.
-    const next = await store.append(t, fence, [custom("after")]);
+    const next = await store.threads.append(t, fence, [custom("after")]);
     expect(next[0]!.seq).toBe(log.length + 1);
   });
 });

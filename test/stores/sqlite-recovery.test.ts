@@ -33,25 +33,29 @@ describe("coordinator recovery on a SQLite file", () => {
       agentId: "demo",
       input: { forwardedProps: { demo: { tokens: 3, delayMs: 0 } } },
     };
-    await crashed.enqueueRun(a, "enqueue");
-    const { fence } = (await crashed.claimNextRun(t, newInstanceId(), 60_000, Date.now()))!;
+    await crashed.runs.enqueue(a, "enqueue");
+    const { fence } = (await crashed.runs.claimNext(t, {
+      owner: newInstanceId(),
+      leaseMs: 60_000,
+      now: Date.now(),
+    }))!;
     const partial = [
       { type: "RUN_STARTED", threadId: t, runId: a.runId },
       { type: "TEXT_MESSAGE_START", messageId: "m-a", role: "assistant" },
       { type: "TEXT_MESSAGE_CONTENT", messageId: "m-a", delta: "half a rep" },
     ] as BaseEvent[];
-    await crashed.append(t, fence, partial, {
+    await crashed.threads.append(t, fence, partial, {
       upsertMessages: [{ id: "m-a", role: "assistant", content: "half a rep" }],
     });
-    await crashed.enqueueRun(b, "enqueue");
+    await crashed.runs.enqueue(b, "enqueue");
     await crashed.close(); // without ending run A
 
     const store = createSqliteStore({ path });
     tl = createThreadline({ store, agents: { demo: new DemoAgent() } });
     await tl.ready;
-    await waitFor(async () => (await store.getRun(t, b.runId))?.status === "succeeded", "run B");
+    await waitFor(async () => (await store.runs.get(t, b.runId))?.status === "succeeded", "run B");
 
-    const runA = (await store.getRun(t, a.runId))!;
+    const runA = (await store.runs.get(t, a.runId))!;
     expect(runA.status).toBe("interrupted");
     expect(runA.error?.code).toBe("INTERRUPTED");
     const log = await readAll(store, t);
@@ -68,7 +72,7 @@ describe("coordinator recovery on a SQLite file", () => {
     expect((events[4] as { code?: string }).code).toBe("INTERRUPTED");
     expect(types[5]).toBe("B:RUN_STARTED");
     expect(types[types.length - 1]).toBe("B:RUN_FINISHED");
-    const thread = (await store.getThread(t))!;
+    const thread = (await store.threads.get(t))!;
     expect(thread.activeRunId).toBeNull();
     expect(thread.lastSeq).toBe(log.length);
     expect(thread.messages.map((m) => m.id)).toEqual(["m-a", `msg-${b.runId}`]);

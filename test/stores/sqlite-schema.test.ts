@@ -17,7 +17,7 @@ describe("sqlite schema", () => {
 
   it("creates the file and its directory in WAL mode at the current user_version", async () => {
     const store = createSqliteStore({ path });
-    await store.ensureThread("t");
+    await store.threads.ensure("t");
     await store.close();
     const db = new Database(path, { readonly: true });
     expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
@@ -25,14 +25,14 @@ describe("sqlite schema", () => {
     db.close();
     // Reopening an up-to-date file keeps its data and migrates nothing.
     const again = createSqliteStore({ path });
-    expect((await again.getThread("t"))?.threadId).toBe("t");
+    expect((await again.threads.get("t"))?.threadId).toBe("t");
     await again.close();
   });
 
   it("two stores opening a fresh file at once both end up on the same schema", async () => {
     const [a, b] = [createSqliteStore({ path }), createSqliteStore({ path })];
-    await a.ensureThread("x");
-    expect((await b.getThread("x"))?.threadId).toBe("x");
+    await a.threads.ensure("x");
+    expect((await b.threads.get("x"))?.threadId).toBe("x");
     await a.close();
     await b.close();
   });
@@ -40,7 +40,12 @@ describe("sqlite schema", () => {
   it("a file from before the fencing-token floor upgrades, and a recreated thread issues tokens above the deleted one's", async () => {
     const store = createSqliteStore({ path });
     const held = await activeRun(store, "old-thread");
-    const again = (await store.takeOverRun("old-thread", held.run.runId, "o", 1_000, 1, true))!;
+    const again = (await store.runs.takeOver("old-thread", held.run.runId, {
+      owner: "o",
+      leaseMs: 1_000,
+      now: 1,
+      force: true,
+    }))!;
     await store.close();
     // Back to version 1: no counters table yet.
     const db = new Database(path);
@@ -48,7 +53,7 @@ describe("sqlite schema", () => {
     db.pragma("user_version = 1");
     db.close();
     const upgraded = createSqliteStore({ path });
-    expect(await upgraded.deleteThread("old-thread")).toBe(true);
+    expect(await upgraded.threads.delete("old-thread")).toBe(true);
     const fresh = await activeRun(upgraded, "old-thread");
     expect(fresh.fence.token).toBeGreaterThan(again.fence.token);
     await upgraded.close();

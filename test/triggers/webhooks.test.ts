@@ -123,7 +123,7 @@ describe("webhooks", () => {
       expect(err).toMatchObject({ status: 401, code: "UNAUTHORIZED" });
       expect(err.message).toMatch(message);
     }
-    expect(await tl!.store.listRuns("1")).toEqual([]);
+    expect(await tl!.store.runs.list("1")).toEqual([]);
   });
 
   it("replays inside the window never start a second run", async () => {

@@ -37,12 +37,12 @@ export async function busyState(
   store: ThreadStore,
   threadId: string,
 ): Promise<{ pending: RunRecord[]; lastSeq: number }> {
-  const runs = await store.listRuns(threadId, { limit: PENDING_SCAN });
-  const thread = await store.getThread(threadId);
+  const runs = await store.runs.list(threadId, { limit: PENDING_SCAN });
+  const thread = await store.threads.head(threadId);
   const pending = runs.filter(isPending);
   const active = thread?.activeRunId;
   if (active && !pending.some((r) => r.runId === active)) {
-    const run = await store.getRun(threadId, active);
+    const run = await store.runs.get(threadId, active);
     if (run && isPending(run)) pending.unshift(run);
   }
   return { pending, lastSeq: thread?.lastSeq ?? 0 };
@@ -66,7 +66,7 @@ export async function startClientRun(
   deps: CopilotDeps,
   req: ClientRunRequest,
 ): Promise<{ runId: string; after: number }> {
-  const { lastSeq: after } = await deps.store.ensureThread(req.threadId);
+  const { lastSeq: after } = await deps.store.threads.ensure(req.threadId);
   const { runId } = await deps.startRun({
     threadId: req.threadId,
     agentId: req.agentId,
@@ -114,10 +114,10 @@ export async function openConnectStream(
   req: ConnectRequest,
   signal?: AbortSignal,
 ): Promise<CopilotStream | null> {
-  const thread = await deps.store.getThread(threadId);
+  const thread = await deps.store.threads.head(threadId);
   // No thread: no run was ever accepted on it (accepting one creates it).
   if (!thread && !req.follow) return null;
-  if (!thread) await deps.store.ensureThread(threadId);
+  if (!thread) await deps.store.threads.ensure(threadId);
   const follow = deps.follow(threadId, {
     after: req.after ?? 0,
     replay: req.replay,
@@ -162,7 +162,7 @@ export async function stopRun(
 ): Promise<StopResult> {
   let target: string | undefined;
   if (runId !== undefined) {
-    const run = await deps.store.getRun(threadId, runId);
+    const run = await deps.store.runs.get(threadId, runId);
     if (!run || !isPending(run)) {
       return { stopped: false, message: `Run '${runId}' is not running on thread '${threadId}'.` };
     }

@@ -84,7 +84,7 @@ export class CopilotStream {
     this.timer = undefined;
     try {
       for (const runId of this.plan.unstarted()) {
-        const run = await this.store.getRun(this.follow.threadId, runId);
+        const run = await this.store.runs.get(this.follow.threadId, runId);
         if (this.ended) return;
         const silent =
           !run || (TERMINAL_RUN_STATUSES.has(run.status) && run.startSeq === undefined);

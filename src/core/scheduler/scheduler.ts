@@ -78,12 +78,12 @@ export class Scheduler {
   // --- managing schedules ----------------------------------------------------------------------
 
   async list(): Promise<ScheduleRecord[]> {
-    const all = await this.store.listSchedules<ScheduleRecord>();
+    const all = await this.store.records.listSchedules<ScheduleRecord>();
     return all.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   async get(id: string): Promise<ScheduleRecord> {
-    const record = await this.store.getSchedule<ScheduleRecord>(parseScheduleId(id));
+    const record = await this.store.records.getSchedule<ScheduleRecord>(parseScheduleId(id));
     if (!record) throw notFound(id);
     return record;
   }
@@ -94,11 +94,11 @@ export class Scheduler {
     this.checkAgent(input.agentId);
     const id = input.id ?? randomUUID();
     return this.serial(id, async () => {
-      if (await this.store.getSchedule(id)) {
+      if (await this.store.records.getSchedule(id)) {
         throw new ThreadlineError("CONFLICT", `schedule '${id}' already exists`);
       }
       const record = buildRecord(input, id, this.clock.now());
-      await this.store.putSchedule(record);
+      await this.store.records.putSchedule(record);
       this.arm(record);
       return record;
     });
@@ -110,11 +110,11 @@ export class Scheduler {
     const patch = parseSchedulePatch(body);
     if (patch.agentId) this.checkAgent(patch.agentId);
     return this.serial(id, async () => {
-      const current = await this.store.getSchedule<ScheduleRecord>(id);
+      const current = await this.store.records.getSchedule<ScheduleRecord>(id);
       if (!current) throw notFound(id);
       const now = this.clock.now();
       const next = redefine(current, buildRecord(patchedInput(current, patch), id, now), now);
-      if (next !== current) await this.store.putSchedule(next);
+      if (next !== current) await this.store.records.putSchedule(next);
       await this.adopt(next);
       return next;
     });
@@ -123,7 +123,7 @@ export class Scheduler {
   async remove(id: string): Promise<void> {
     parseScheduleId(id);
     await this.serial(id, async () => {
-      const deleted = await this.store.deleteSchedule(id);
+      const deleted = await this.store.records.deleteSchedule(id);
       this.forget(id);
       if (!deleted) throw notFound(id);
     });
@@ -152,14 +152,14 @@ export class Scheduler {
 
   /** Re-reads the store: arms schedules created or changed elsewhere, drops deleted ones. */
   async sync(): Promise<void> {
-    const records = await this.store.listSchedules<ScheduleRecord>();
+    const records = await this.store.records.listSchedules<ScheduleRecord>();
     const ids = new Set(records.map((r) => r.id));
     const work = records
       .filter((r) => !this.isCurrent(r))
       .map((r) =>
         this.serial(r.id, async () => {
           // Re-read under the lock: a local edit may have landed since the list.
-          const fresh = await this.store.getSchedule<ScheduleRecord>(r.id);
+          const fresh = await this.store.records.getSchedule<ScheduleRecord>(r.id);
           if (!fresh) this.forget(r.id);
           else if (!this.isCurrent(fresh)) await this.adopt(fresh);
         }),
@@ -168,7 +168,7 @@ export class Scheduler {
       if (!ids.has(id)) {
         work.push(
           this.serial(id, async () => {
-            if (!(await this.store.getSchedule(id))) this.forget(id);
+            if (!(await this.store.records.getSchedule(id))) this.forget(id);
           }),
         );
       }
@@ -214,7 +214,7 @@ export class Scheduler {
     const id = entry.record.id;
     // Re-armed or dropped since this timer was set: the newer state wins.
     if (!this.running || this.entries.get(id) !== entry) return;
-    const stored = await this.store.getSchedule<ScheduleRecord>(id);
+    const stored = await this.store.records.getSchedule<ScheduleRecord>(id);
     if (!stored) return this.forget(id);
     if (stored.revision !== entry.record.revision || stored.paused) return this.adopt(stored);
     await this.due(stored, fireAt);
@@ -260,7 +260,7 @@ export class Scheduler {
     };
     try {
       if (record.newThreadPerTick) {
-        await this.store.ensureThread(threadId, { scheduleId: record.id, fireAt });
+        await this.store.threads.ensure(threadId, { scheduleId: record.id, fireAt });
       }
       const result = await this.opts.startRun({
         threadId,
@@ -274,7 +274,7 @@ export class Scheduler {
       return { threadId, runId: result.runId };
     } catch (error) {
       if (ThreadlineError.is(error, "CONFLICT")) return null;
-      const won = await this.store.claim(
+      const won = await this.store.records.claim(
         tickClaimKey(record.id, fireAt),
         this.opts.instanceId,
         this.clock.now(),
@@ -288,25 +288,25 @@ export class Scheduler {
 
   /** Persists firing state unless the definition changed meanwhile (then that one is adopted). */
   private async commit(updated: ScheduleRecord): Promise<void> {
-    const stored = await this.store.getSchedule<ScheduleRecord>(updated.id);
+    const stored = await this.store.records.getSchedule<ScheduleRecord>(updated.id);
     if (!stored) return this.forget(updated.id);
     if (stored.revision !== updated.revision) return this.adopt(stored);
-    await this.store.putSchedule(updated);
+    await this.store.records.putSchedule(updated);
     this.arm(updated);
   }
 
   private async upsertDeclared(input: ScheduleInput): Promise<void> {
     const id = input.id!;
     const now = this.clock.now();
-    const existing = await this.store.getSchedule<ScheduleRecord>(id);
+    const existing = await this.store.records.getSchedule<ScheduleRecord>(id);
     if (!existing) {
-      await this.store.putSchedule(buildRecord(input, id, now));
+      await this.store.records.putSchedule(buildRecord(input, id, now));
       return;
     }
     // A pause made through the API survives restarts unless the config says otherwise.
     const built = buildRecord({ ...input, paused: input.paused ?? existing.paused }, id, now);
     const next = redefine(existing, built, now);
-    if (next !== existing) await this.store.putSchedule(next);
+    if (next !== existing) await this.store.records.putSchedule(next);
   }
 
   private armSync(): void {

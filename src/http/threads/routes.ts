@@ -77,16 +77,16 @@ export function threadRoutes(tl: Threadline): Hono {
     const body = await jsonBody(c, createThreadBodySchema);
     const threadId = body.threadId ?? randomUUID();
     await authorize(hook, c.req.raw, { threadId, action: "write" });
-    return c.json(await tl.store.ensureThread(threadId, body.metadata), 201);
+    return c.json(await tl.store.threads.ensure(threadId, body.metadata), 201);
   });
 
   app.get("/threads/:threadId", async (c) => {
     const threadId = pathId(c, "threadId");
     await authorize(hook, c.req.raw, { threadId, action: "read" });
-    const thread = await tl.store.getThread(threadId);
+    const thread = await tl.store.threads.get(threadId);
     if (!thread) throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${threadId}'`);
     const activeRun = thread.activeRunId
-      ? await tl.store.getRun(threadId, thread.activeRunId)
+      ? await tl.store.runs.get(threadId, thread.activeRunId)
       : null;
     return c.json({ ...thread, activeRun });
   });
@@ -158,7 +158,7 @@ export function threadRoutes(tl: Threadline): Hono {
     const offset = parseCursor(c.req.query("offset"), "offset") ?? 0;
     const status = parseRunStatuses(c.req.queries("status"));
     const trigger = parseTriggerKinds(c.req.queries("trigger"));
-    if (!(await tl.store.getThread(threadId))) {
+    if (!(await tl.store.threads.head(threadId))) {
       throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${threadId}'`);
     }
     return c.json(
@@ -170,7 +170,7 @@ export function threadRoutes(tl: Threadline): Hono {
     const threadId = pathId(c, "threadId");
     const runId = pathId(c, "runId");
     await authorize(hook, c.req.raw, { threadId, action: "read" });
-    const run = await tl.store.getRun(threadId, runId);
+    const run = await tl.store.runs.get(threadId, runId);
     if (!run) throw new ThreadlineError("RUN_NOT_FOUND", `unknown run '${runId}' on '${threadId}'`);
     return c.json(run);
   });

@@ -1,15 +1,18 @@
-import type { ScheduleRecordBase } from "../../core/store.js";
-import type { Queryable } from "./connection.js";
+import type pg from "pg";
+import type { RecordStore, ScheduleRecordBase } from "../../core/store.js";
 import { json } from "./rows.js";
 import type { Tables } from "./schema.js";
 
 /** Exactly-once claims (a unique key) and schedules (one JSON row each, in creation order). */
-export class ClaimsAndSchedules {
-  constructor(private readonly t: Tables) {}
+export class PgRecords implements RecordStore {
+  constructor(
+    private readonly db: pg.Pool,
+    private readonly t: Tables,
+  ) {}
 
   /** True only for the first claim of `key`: the primary key decides, across instances. */
-  async claim(db: Queryable, key: string, owner: string, now: number): Promise<boolean> {
-    const res = await db.query(
+  async claim(key: string, owner: string, now: number): Promise<boolean> {
+    const res = await this.db.query(
       `INSERT INTO ${this.t.claims} (key, owner, at) VALUES ($1, $2, $3)
        ON CONFLICT (key) DO NOTHING`,
       [key, owner, now],
@@ -18,31 +21,31 @@ export class ClaimsAndSchedules {
   }
 
   // An upsert keeps the row (and so its place in the list).
-  async put(db: Queryable, schedule: ScheduleRecordBase): Promise<void> {
-    await db.query(
+  async putSchedule(schedule: ScheduleRecordBase): Promise<void> {
+    await this.db.query(
       `INSERT INTO ${this.t.schedules} (id, record) VALUES ($1, $2::json)
        ON CONFLICT (id) DO UPDATE SET record = excluded.record`,
       [schedule.id, json(schedule)],
     );
   }
 
-  async get<S extends ScheduleRecordBase>(db: Queryable, id: string): Promise<S | null> {
-    const { rows } = await db.query<{ record: S }>(
+  async getSchedule<S extends ScheduleRecordBase>(id: string): Promise<S | null> {
+    const { rows } = await this.db.query<{ record: S }>(
       `SELECT record FROM ${this.t.schedules} WHERE id = $1`,
       [id],
     );
     return rows[0]?.record ?? null;
   }
 
-  async list<S extends ScheduleRecordBase>(db: Queryable): Promise<S[]> {
-    const { rows } = await db.query<{ record: S }>(
+  async listSchedules<S extends ScheduleRecordBase>(): Promise<S[]> {
+    const { rows } = await this.db.query<{ record: S }>(
       `SELECT record FROM ${this.t.schedules} ORDER BY created_order`,
     );
     return rows.map((r) => r.record);
   }
 
-  async delete(db: Queryable, id: string): Promise<boolean> {
-    const res = await db.query(`DELETE FROM ${this.t.schedules} WHERE id = $1`, [id]);
+  async deleteSchedule(id: string): Promise<boolean> {
+    const res = await this.db.query(`DELETE FROM ${this.t.schedules} WHERE id = $1`, [id]);
     return (res.rowCount ?? 0) > 0;
   }
 }

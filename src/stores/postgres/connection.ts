@@ -50,6 +50,14 @@ export function createPool(opts: PostgresConnectionOptions): pg.Pool {
   // An idle client that loses its connection is dropped by the pool and replaced on demand; the
   // error must not become an unhandled 'error' event that kills the process.
   pool.on("error", () => undefined);
+  // The pool listens to a client's errors only while it is idle. Handed out, a client is on its
+  // own until its borrower listens — and a new client's backend can die (terminated, restarted)
+  // in the very read that completed its start-up, before the borrower could. Every client
+  // therefore has a listener for its whole life; the failure itself reaches whoever uses it
+  // (their query fails, the client is not reused).
+  pool.on("connect", (client) => {
+    client.on("error", () => undefined);
+  });
   return pool;
 }
 

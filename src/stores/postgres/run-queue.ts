@@ -1,22 +1,74 @@
+import type pg from "pg";
 import { ThreadlineError } from "../../core/errors.js";
-import type { ClaimedRun, EnqueueResult } from "../../core/store.js";
-import type { Fence, MultitaskStrategy, RunRecord, RunStatus } from "../../core/types.js";
-import type { Queryable } from "./connection.js";
+import {
+  type ClaimedRun,
+  count,
+  DEFAULT_LIST_LIMIT,
+  type EnqueueResult,
+  type LeaseRequest,
+  type LeaseTerm,
+  type RunOutcome,
+  type RunQueue,
+} from "../../core/store.js";
+import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
+import { inTransaction, type Queryable } from "./connection.js";
 import type { RunTable } from "./runs.js";
 import type { ThreadTable } from "./threads.js";
 
 /**
- * Run lifecycle operations, each to run inside one transaction. Each first locks the thread's
- * row, so every change to a thread's runs, queue and fence is serialised across all instances:
- * two instances cannot both win a claim or a takeover.
+ * The PostgreSQL `RunQueue`. Every change is one transaction that first locks the thread's row,
+ * so every change to a thread's runs, queue and fence is serialised across all instances: two
+ * instances cannot both win a claim or a takeover.
  */
-export class RunQueue {
+export class PgRunQueue implements RunQueue {
   constructor(
+    private readonly pool: pg.Pool,
     private readonly threads: ThreadTable,
     private readonly runs: RunTable,
   ) {}
 
-  async enqueue(
+  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult> {
+    return inTransaction(this.pool, (db) => this.enqueueIn(db, run, strategy, Date.now()));
+  }
+
+  async claimNext(threadId: string, lease: LeaseRequest): Promise<ClaimedRun | null> {
+    return inTransaction(this.pool, (db) => this.claimNextIn(db, threadId, lease));
+  }
+
+  async renew(threadId: string, fence: Fence, term: LeaseTerm) {
+    return inTransaction(this.pool, (db) => this.renewIn(db, threadId, fence, term));
+  }
+
+  async takeOver(threadId: string, runId: string, lease: LeaseRequest & { force?: boolean }) {
+    return inTransaction(this.pool, (db) => this.takeOverIn(db, threadId, runId, lease));
+  }
+
+  async markEnded(threadId: string, runId: string, end: RunOutcome) {
+    return inTransaction(this.pool, (db) => this.end(db, threadId, runId, end));
+  }
+
+  async requestCancel(threadId: string, runId: string) {
+    return inTransaction(this.pool, (db) => this.requestCancelIn(db, threadId, runId, Date.now()));
+  }
+
+  async get(threadId: string, runId: string) {
+    return this.runs.get(this.pool, threadId, runId);
+  }
+
+  async list(threadId: string, opts: { limit?: number; offset?: number } = {}) {
+    const limit = count(opts.limit, DEFAULT_LIST_LIMIT);
+    return this.runs.list(this.pool, threadId, limit, count(opts.offset, 0));
+  }
+
+  async listStale(now: number, opts: { all?: boolean } = {}) {
+    return this.runs.stale(this.pool, now, opts.all === true);
+  }
+
+  async idleThreadsWithQueue() {
+    return this.runs.idleThreadsWithQueue(this.pool);
+  }
+
+  private async enqueueIn(
     db: Queryable,
     run: RunRecord,
     strategy: MultitaskStrategy,
@@ -43,21 +95,19 @@ export class RunQueue {
     return result;
   }
 
-  async claimNext(
+  private async claimNextIn(
     db: Queryable,
     threadId: string,
-    owner: string,
-    leaseMs: number,
-    now: number,
+    request: LeaseRequest,
   ): Promise<ClaimedRun | null> {
     const head = (await this.threads.lock(db, threadId))?.head;
     if (!head || head.active_run_id !== null) return null;
-    const lease = { owner, expiresAt: now + leaseMs };
-    const run = await this.runs.startHead(db, threadId, lease, head.fence_token, now);
+    const lease = { owner: request.owner, expiresAt: request.now + request.leaseMs };
+    const run = await this.runs.startHead(db, threadId, lease, head.fence_token, request.now);
     return run?.lease ? { run, fence: { runId: run.runId, token: run.lease.token } } : null;
   }
 
-  async renew(db: Queryable, threadId: string, fence: Fence, leaseMs: number, now: number) {
+  private async renewIn(db: Queryable, threadId: string, fence: Fence, term: LeaseTerm) {
     const locked = await this.threads.lock(db, threadId, fence.runId);
     const run = locked?.run;
     if (
@@ -71,51 +121,48 @@ export class RunQueue {
     ) {
       return { ok: false, cancelRequested: false };
     }
-    await this.runs.extendLease(db, threadId, fence.runId, now + leaseMs);
+    await this.runs.extendLease(db, threadId, fence.runId, term.now + term.leaseMs);
     return { ok: true, cancelRequested: run.cancel_requested };
   }
 
-  async takeOver(
+  private async takeOverIn(
     db: Queryable,
     threadId: string,
     runId: string,
-    owner: string,
-    leaseMs: number,
-    now: number,
-    force: boolean,
+    request: LeaseRequest & { force?: boolean },
   ): Promise<ClaimedRun | null> {
     const locked = await this.threads.lock(db, threadId, runId);
     const run = locked?.run;
     if (!locked || run?.status !== "running" || locked.head.active_run_id !== runId) return null;
     // The caller's clock decides expiry (see the README on clock skew); the fence keeps a
     // wrong guess harmless.
-    if (!force && run.lease_expires_at !== null && run.lease_expires_at > now) return null;
+    if (!request.force && run.lease_expires_at !== null && run.lease_expires_at > request.now) {
+      return null;
+    }
     // The new token fences out the previous holder: its appends fail with LEASE_LOST.
-    const lease = { owner, expiresAt: now + leaseMs };
+    const lease = { owner: request.owner, expiresAt: request.now + request.leaseMs };
     const taken = await this.runs.takeLease(db, threadId, runId, lease, locked.head.fence_token);
     const token = taken.lease!.token;
     await this.threads.setActive(db, threadId, runId, token);
     return { run: taken, fence: { runId, token } };
   }
 
-  async markEnded(
+  private async end(
     db: Queryable,
     threadId: string,
     runId: string,
-    status: RunStatus,
-    now: number,
-    error?: { code: string; message: string },
+    end: RunOutcome,
   ): Promise<RunRecord | null> {
     const head = (await this.threads.lock(db, threadId))?.head;
     if (!head) return null;
-    const ended = await this.runs.end(db, threadId, runId, status, now, error);
+    const ended = await this.runs.end(db, threadId, runId, end.status, end.now, end.error);
     if (ended && head.active_run_id === runId) {
       await this.threads.setActive(db, threadId, null, head.fence_token);
     }
     return ended;
   }
 
-  async requestCancel(
+  private async requestCancelIn(
     db: Queryable,
     threadId: string,
     runId: string,
@@ -123,7 +170,7 @@ export class RunQueue {
   ): Promise<RunRecord | null> {
     const run = (await this.threads.lock(db, threadId, runId))?.run;
     if (!run) return null;
-    if (run.status === "queued") return this.markEnded(db, threadId, runId, "cancelled", now);
+    if (run.status === "queued") return this.end(db, threadId, runId, { status: "cancelled", now });
     if (run.status === "running") return this.runs.requestCancel(db, threadId, runId);
     return this.runs.get(db, threadId, runId);
   }

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { ScheduleRecordBase } from "../../core/store.js";
+import type { RecordStore, ScheduleRecordBase } from "../../core/store.js";
 import type { RedisKeys } from "./keys.js";
 import { json } from "./rows.js";
 import { LuaScript } from "./script.js";
@@ -13,7 +13,7 @@ return 1
 `);
 
 /** Exactly-once claims (SET NX) and schedules (a hash of JSON records, in creation order). */
-export class ClaimsAndSchedules {
+export class RedisRecords implements RecordStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
@@ -25,7 +25,7 @@ export class ClaimsAndSchedules {
     return (await this.redis.set(this.keys.claim(key), value, "NX")) === "OK";
   }
 
-  async put(schedule: ScheduleRecordBase): Promise<void> {
+  async putSchedule(schedule: ScheduleRecordBase): Promise<void> {
     const k = this.keys;
     await PUT.run(
       this.redis,
@@ -34,12 +34,12 @@ export class ClaimsAndSchedules {
     );
   }
 
-  async get<S extends ScheduleRecordBase>(id: string): Promise<S | null> {
+  async getSchedule<S extends ScheduleRecordBase>(id: string): Promise<S | null> {
     const text = await this.redis.hget(this.keys.schedules, id);
     return text === null ? null : (JSON.parse(text) as S);
   }
 
-  async list<S extends ScheduleRecordBase>(): Promise<S[]> {
+  async listSchedules<S extends ScheduleRecordBase>(): Promise<S[]> {
     const ids = await this.redis.zrange(this.keys.schedOrder, "0", "-1");
     if (ids.length === 0) return [];
     const texts = await this.redis.hmget(this.keys.schedules, ...ids);
@@ -47,7 +47,7 @@ export class ClaimsAndSchedules {
     return texts.filter((t) => t !== null).map((t) => JSON.parse(t) as S);
   }
 
-  async delete(id: string): Promise<boolean> {
+  async deleteSchedule(id: string): Promise<boolean> {
     const replies = await this.redis
       .multi()
       .hdel(this.keys.schedules, id)

@@ -3,7 +3,7 @@ import { connect, type RedisConnectionOptions } from "./connection.js";
 import { RedisKeys } from "./keys.js";
 import { RedisLiveTail } from "./live-tail.js";
 import { RedisStore } from "./store.js";
-import { ThreadTable } from "./threads.js";
+import { lastSeqOf, RedisThreadLog, readLog } from "./threads.js";
 
 export interface RedisStoreOptions extends RedisConnectionOptions {
   /** Called with background errors (lost subscriber connection, failed live reads). */
@@ -24,18 +24,17 @@ export async function createRedisStore(opts: RedisStoreOptions = {}): Promise<Th
   let sub: Awaited<ReturnType<typeof connect>> | undefined;
   try {
     sub = await connect(opts, `threadline-sub:${keys.prefix}`);
-    const threads = new ThreadTable(redis, keys);
     const tail = new RedisLiveTail(
       sub,
       keys.channel,
       {
-        read: (threadId, after, limit) => threads.read(threadId, after, limit),
-        lastSeq: (threadId) => threads.lastSeq(threadId),
+        read: (threadId, after, limit) => readLog(redis, keys, threadId, after, limit),
+        lastSeq: (threadId) => lastSeqOf(redis, keys, threadId),
       },
       onError,
     );
     await tail.start();
-    return new RedisStore(redis, keys, tail);
+    return new RedisStore(redis, keys, new RedisThreadLog(redis, keys, tail), tail);
   } catch (error) {
     sub?.disconnect();
     redis.disconnect();

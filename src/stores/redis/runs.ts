@@ -1,7 +1,16 @@
 import type { Redis } from "ioredis";
 import { ThreadlineError } from "../../core/errors.js";
-import type { ClaimedRun, EnqueueResult } from "../../core/store.js";
-import type { Fence, MultitaskStrategy, RunRecord, RunStatus } from "../../core/types.js";
+import {
+  type ClaimedRun,
+  count,
+  DEFAULT_LIST_LIMIT,
+  type EnqueueResult,
+  type LeaseRequest,
+  type LeaseTerm,
+  type RunOutcome,
+  type RunQueue,
+} from "../../core/store.js";
+import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
 import { type RedisKeys, RUN_FIELDS, runField } from "./keys.js";
 import {
   CLAIM_NEXT,
@@ -18,7 +27,7 @@ import { json, type RunFields, runOf, staticRunOf } from "./rows.js";
  * Runs, the per-thread FIFO queue and leases. Every change is one Lua script (atomic), so two
  * instances cannot both win a claim or a takeover, and the fencing token moves with the lease.
  */
-export class RunTable {
+export class RedisRunQueue implements RunQueue {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
@@ -34,11 +43,11 @@ export class RunTable {
     return script.run(this.redis, this.keys.forThread(threadId), [threadId, ...args]);
   }
 
-  async enqueue(run: RunRecord, strategy: MultitaskStrategy, now: number): Promise<EnqueueResult> {
+  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult> {
     const reply = (await this.run(ENQUEUE, run.threadId, [
       run.runId,
       strategy,
-      now,
+      Date.now(),
       staticRunOf(run),
     ])) as [string, string?, number?];
     if (reply[0] === "CONFLICT") {
@@ -54,13 +63,9 @@ export class RunTable {
     return result;
   }
 
-  async claimNext(
-    threadId: string,
-    owner: string,
-    leaseMs: number,
-    now: number,
-  ): Promise<ClaimedRun | null> {
-    const reply = (await this.run(CLAIM_NEXT, threadId, [owner, now, now + leaseMs])) as
+  async claimNext(threadId: string, lease: LeaseRequest): Promise<ClaimedRun | null> {
+    const { owner, now } = lease;
+    const reply = (await this.run(CLAIM_NEXT, threadId, [owner, now, now + lease.leaseMs])) as
       | [string, number, RunFields]
       | null;
     if (!reply) return null;
@@ -68,11 +73,11 @@ export class RunTable {
     return { run: runOf(threadId, runId, fields)!, fence: { runId, token: Number(token) } };
   }
 
-  async renew(threadId: string, fence: Fence, leaseMs: number, now: number) {
+  async renew(threadId: string, fence: Fence, term: LeaseTerm) {
     const [ok, cancel] = (await this.run(RENEW, threadId, [
       fence.runId,
       fence.token,
-      now + leaseMs,
+      term.now + term.leaseMs,
     ])) as [number, number];
     return { ok: ok === 1, cancelRequested: ok === 1 && cancel === 1 };
   }
@@ -80,40 +85,34 @@ export class RunTable {
   async takeOver(
     threadId: string,
     runId: string,
-    owner: string,
-    leaseMs: number,
-    now: number,
-    force: boolean,
+    lease: LeaseRequest & { force?: boolean },
   ): Promise<ClaimedRun | null> {
     const reply = (await this.run(TAKE_OVER, threadId, [
       runId,
-      owner,
-      now,
-      now + leaseMs,
-      force ? "1" : "0",
+      lease.owner,
+      lease.now,
+      lease.now + lease.leaseMs,
+      lease.force ? "1" : "0",
     ])) as [number, RunFields] | null;
     if (!reply) return null;
     return { run: runOf(threadId, runId, reply[1])!, fence: { runId, token: Number(reply[0]) } };
   }
 
-  async markEnded(
-    threadId: string,
-    runId: string,
-    status: RunStatus,
-    now: number,
-    error?: { code: string; message: string },
-  ): Promise<RunRecord | null> {
+  async markEnded(threadId: string, runId: string, end: RunOutcome): Promise<RunRecord | null> {
     const fields = (await this.run(MARK_ENDED, threadId, [
       runId,
-      status,
-      now,
-      error ? json(error) : "",
+      end.status,
+      end.now,
+      end.error ? json(end.error) : "",
     ])) as RunFields | null;
     return fields ? runOf(threadId, runId, fields) : null;
   }
 
-  async requestCancel(threadId: string, runId: string, now: number): Promise<RunRecord | null> {
-    const fields = (await this.run(REQUEST_CANCEL, threadId, [runId, now])) as RunFields | null;
+  async requestCancel(threadId: string, runId: string): Promise<RunRecord | null> {
+    const fields = (await this.run(REQUEST_CANCEL, threadId, [
+      runId,
+      Date.now(),
+    ])) as RunFields | null;
     return fields ? runOf(threadId, runId, fields) : null;
   }
 
@@ -125,14 +124,17 @@ export class RunTable {
     return runOf(threadId, runId, fields);
   }
 
-  async list(threadId: string, limit: number, offset: number): Promise<RunRecord[]> {
+  async list(threadId: string, opts: { limit?: number; offset?: number } = {}) {
+    const limit = count(opts.limit, DEFAULT_LIST_LIMIT);
+    const offset = count(opts.offset, 0);
     const rows = (await this.run(LIST_RUNS, threadId, [limit, offset])) as [string, RunFields][];
     return rows.map(([runId, f]) => runOf(threadId, runId, f)).filter((r) => r !== null);
   }
 
   /** Running runs whose lease expired at `now` (or all running runs), from the lease index. */
-  async stale(now: number, all: boolean): Promise<RunRecord[]> {
-    const members = await this.redis.zrangebyscore(this.keys.leases, "-inf", all ? "+inf" : now);
+  async listStale(now: number, opts: { all?: boolean } = {}): Promise<RunRecord[]> {
+    const max = opts.all ? "+inf" : now;
+    const members = await this.redis.zrangebyscore(this.keys.leases, "-inf", max);
     const runs = await Promise.all(
       members.map((m) => {
         const [threadId, runId] = JSON.parse(m) as [string, string];

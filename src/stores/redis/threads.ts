@@ -1,33 +1,53 @@
+import type { BaseEvent } from "@ag-ui/core";
 import type { Redis } from "ioredis";
+import {
+  type AppendListener,
+  count,
+  DEFAULT_LIST_LIMIT,
+  DEFAULT_READ_LIMIT,
+  type RunStartListener,
+  type ThreadLog,
+  type Unsubscribe,
+} from "../../core/store.js";
 import { patchedMetadata } from "../../core/thread-patch.js";
-import type { EventRecord, ThreadPatch, ThreadSummary, ThreadView } from "../../core/types.js";
+import type {
+  EventRecord,
+  Fence,
+  ThreadPatch,
+  ThreadSummary,
+  ThreadView,
+  ViewUpdate,
+} from "../../core/types.js";
+import { appendScript } from "./append.js";
 import type { RedisKeys } from "./keys.js";
+import type { RedisLiveTail } from "./live-tail.js";
 import { ENSURE_THREAD, GET_THREAD } from "./lua-runs.js";
 import { DELETE_THREAD, SET_METADATA } from "./lua-threads.js";
 import { hashOf, json, recordOf, summaryOf, viewOf } from "./rows.js";
 
-/** Threads, their log (one stream each) and their materialized view. */
-export class ThreadTable {
+/**
+ * The Redis `ThreadLog`: threads, their logs (one stream each) and their materialized views.
+ * Every write is one Lua script (atomic, ordered with every other command on the server). Live
+ * delivery: see `RedisLiveTail`.
+ */
+export class RedisThreadLog implements ThreadLog {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    private readonly tail: RedisLiveTail,
   ) {}
 
-  async ensure(
-    threadId: string,
-    metadata: Record<string, unknown> | undefined,
-    now: number,
-  ): Promise<ThreadSummary> {
+  async ensure(threadId: string, metadata?: Record<string, unknown>): Promise<ThreadSummary> {
     const flat = (await ENSURE_THREAD.run(this.redis, this.keys.forThread(threadId), [
       threadId,
-      now,
+      Date.now(),
       json(metadata ?? {}),
     ])) as string[];
     return summaryOf(threadId, hashOf(flat));
   }
 
   /** One script, so one snapshot: messages and state match `lastSeq`. */
-  async view(threadId: string): Promise<ThreadView | null> {
+  async get(threadId: string): Promise<ThreadView | null> {
     const reply = (await GET_THREAD.run(this.redis, this.keys.forThread(threadId), [threadId])) as
       | [string[], (string | null)[]]
       | null;
@@ -54,8 +74,9 @@ export class ThreadTable {
    * Patches the metadata with the rule in core, then writes it only if nobody changed it since it
    * was read (compare and set in one script); a lost race reads and patches again.
    */
-  async update(threadId: string, patch: ThreadPatch, now: number): Promise<ThreadSummary | null> {
+  async update(threadId: string, patch: ThreadPatch): Promise<ThreadSummary | null> {
     for (;;) {
+      const now = Date.now();
       const current = await this.redis.hget(this.keys.thread(threadId), "meta");
       if (current === null) return null;
       const metadata = patchedMetadata(JSON.parse(current) as Record<string, unknown>, patch);
@@ -76,7 +97,9 @@ export class ThreadTable {
   }
 
   /** Most recently updated first (the zset is scored by -updatedAt; ties by id). */
-  async list(limit: number, offset: number): Promise<ThreadSummary[]> {
+  async list(opts: { limit?: number; offset?: number } = {}): Promise<ThreadSummary[]> {
+    const limit = count(opts.limit, DEFAULT_LIST_LIMIT);
+    const offset = count(opts.offset, 0);
     if (limit <= 0) return [];
     const ids = await this.redis.zrange(
       this.keys.threads,
@@ -95,19 +118,53 @@ export class ThreadTable {
     return out;
   }
 
-  async lastSeq(threadId: string): Promise<number> {
-    return Number((await this.redis.hget(this.keys.thread(threadId), "seq")) ?? 0);
+  async append(
+    threadId: string,
+    fence: Fence,
+    events: readonly BaseEvent[],
+    view?: ViewUpdate,
+  ): Promise<EventRecord[]> {
+    const now = Date.now();
+    const records = await appendScript(this.redis, this.keys, threadId, fence, events, view, now);
+    // After the script ran: durable (as far as Redis persistence goes) before visible.
+    this.tail.committed(threadId, records);
+    return records;
   }
 
-  async read(threadId: string, after: number, limit: number): Promise<EventRecord[]> {
-    if (limit <= 0) return [];
-    const entries = (await this.redis.xrange(
-      this.keys.log(threadId),
-      `${after + 1}-0`,
-      "+",
-      "COUNT",
-      limit,
-    )) as [string, string[]][];
-    return entries.map(recordOf);
+  subscribe(threadId: string, listener: AppendListener): Unsubscribe {
+    return this.tail.subscribe(threadId, listener);
   }
+
+  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+    return this.tail.subscribeRunStarts(listener);
+  }
+
+  async read(threadId: string, opts: { after: number; limit?: number }): Promise<EventRecord[]> {
+    const limit = count(opts.limit, DEFAULT_READ_LIMIT);
+    return readLog(this.redis, this.keys, threadId, count(opts.after, 0), limit);
+  }
+}
+
+/** The thread's last seq (0 when unknown): what the live tail starts from. */
+export async function lastSeqOf(redis: Redis, keys: RedisKeys, threadId: string) {
+  return Number((await redis.hget(keys.thread(threadId), "seq")) ?? 0);
+}
+
+/** Log entries after `after` (XRANGE from the next entry id), at most `limit`. */
+export async function readLog(
+  redis: Redis,
+  keys: RedisKeys,
+  threadId: string,
+  after: number,
+  limit: number,
+): Promise<EventRecord[]> {
+  if (limit <= 0) return [];
+  const entries = (await redis.xrange(
+    keys.log(threadId),
+    `${after + 1}-0`,
+    "+",
+    "COUNT",
+    limit,
+  )) as [string, string[]][];
+  return entries.map(recordOf);
 }

@@ -1,9 +1,9 @@
 import type Database from "better-sqlite3";
-import type { ScheduleRecordBase } from "../../core/store.js";
+import type { RecordStore, ScheduleRecordBase } from "../../core/store.js";
 import { json } from "./rows.js";
 
 /** Exactly-once claims (a unique key) and schedules (one JSON row each, in creation order). */
-export class ClaimsAndSchedules {
+export class SqliteRecords implements RecordStore {
   private readonly s;
 
   constructor(db: Database.Database) {
@@ -23,24 +23,24 @@ export class ClaimsAndSchedules {
   }
 
   /** True only for the first claim of `key`: the unique key decides, across processes. */
-  claim(key: string, owner: string, now: number): boolean {
+  async claim(key: string, owner: string, now: number): Promise<boolean> {
     return this.s.claim.run(key, owner, now).changes === 1;
   }
 
-  put(schedule: ScheduleRecordBase): void {
+  async putSchedule(schedule: ScheduleRecordBase): Promise<void> {
     this.s.put.run(schedule.id, json(schedule));
   }
 
-  get<S extends ScheduleRecordBase>(id: string): S | null {
+  async getSchedule<S extends ScheduleRecordBase>(id: string): Promise<S | null> {
     const text = this.s.get.get(id);
     return text === undefined ? null : (JSON.parse(text) as S);
   }
 
-  list<S extends ScheduleRecordBase>(): S[] {
+  async listSchedules<S extends ScheduleRecordBase>(): Promise<S[]> {
     return this.s.list.all().map((text) => JSON.parse(text) as S);
   }
 
-  delete(id: string): boolean {
+  async deleteSchedule(id: string): Promise<boolean> {
     return this.s.delete.run(id).changes > 0;
   }
 }

@@ -16,11 +16,11 @@ export function claimTests(ctx: SuiteContext): void {
       const store = ctx.store();
       const key = uid("tick");
       const results = await Promise.all(
-        Array.from({ length: 25 }, (_, i) => store.claim(key, `owner-${i}`, Date.now())),
+        Array.from({ length: 25 }, (_, i) => store.records.claim(key, `owner-${i}`, Date.now())),
       );
       expect(results.filter(Boolean)).toHaveLength(1);
-      expect(await store.claim(key, "late", Date.now())).toBe(false);
-      expect(await store.claim(uid("tick"), "other", Date.now())).toBe(true);
+      expect(await store.records.claim(key, "late", Date.now())).toBe(false);
+      expect(await store.records.claim(uid("tick"), "other", Date.now())).toBe(true);
     });
   });
 
@@ -33,31 +33,31 @@ export function claimTests(ctx: SuiteContext): void {
         input: { messages: [{ id: "m", role: "user", content: "tick" }] },
       };
       const b: TestSchedule = { id: uid("s"), cron: "0 9 * * 1", input: { messages: [] } };
-      await store.putSchedule(a);
-      await store.putSchedule(b);
-      expect(await store.getSchedule<TestSchedule>(a.id)).toEqual(a);
-      expect(await store.getSchedule(uid("none"))).toBeNull();
-      await store.putSchedule({ ...a, paused: true });
-      expect(await store.getSchedule<TestSchedule>(a.id)).toEqual({ ...a, paused: true });
-      const listed = await store.listSchedules<TestSchedule>();
+      await store.records.putSchedule(a);
+      await store.records.putSchedule(b);
+      expect(await store.records.getSchedule<TestSchedule>(a.id)).toEqual(a);
+      expect(await store.records.getSchedule(uid("none"))).toBeNull();
+      await store.records.putSchedule({ ...a, paused: true });
+      expect(await store.records.getSchedule<TestSchedule>(a.id)).toEqual({ ...a, paused: true });
+      const listed = await store.records.listSchedules<TestSchedule>();
       const ours = listed.filter((s) => s.id === a.id || s.id === b.id);
       expect(ours.sort((x, y) => (x.id < y.id ? -1 : 1))).toEqual(
         [{ ...a, paused: true }, b].sort((x, y) => (x.id < y.id ? -1 : 1)),
       );
-      expect(await store.deleteSchedule(a.id)).toBe(true);
-      expect(await store.deleteSchedule(a.id)).toBe(false);
-      expect(await store.getSchedule(a.id)).toBeNull();
-      expect((await store.listSchedules()).map((s) => s.id)).toContain(b.id);
+      expect(await store.records.deleteSchedule(a.id)).toBe(true);
+      expect(await store.records.deleteSchedule(a.id)).toBe(false);
+      expect(await store.records.getSchedule(a.id)).toBeNull();
+      expect((await store.records.listSchedules()).map((s) => s.id)).toContain(b.id);
     });
 
     it("returns copies: changing a returned schedule does not change the store", async () => {
       const store = ctx.store();
       const s: TestSchedule = { id: uid("s"), cron: "* * * * *", input: { messages: [] } };
-      await store.putSchedule(s);
-      const got = (await store.getSchedule<TestSchedule>(s.id))!;
+      await store.records.putSchedule(s);
+      const got = (await store.records.getSchedule<TestSchedule>(s.id))!;
       got.cron = "changed";
       s.cron = "changed too";
-      expect((await store.getSchedule<TestSchedule>(s.id))!.cron).toBe("* * * * *");
+      expect((await store.records.getSchedule<TestSchedule>(s.id))!.cron).toBe("* * * * *");
     });
   });
 }

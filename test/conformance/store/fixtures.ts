@@ -51,13 +51,12 @@ export async function activeRun(
   opts: { owner?: string; leaseMs?: number; now?: number; strategy?: MultitaskStrategy } = {},
 ): Promise<ClaimedRun> {
   const run = newRun(threadId);
-  await store.enqueueRun(run, opts.strategy ?? "enqueue");
-  const claimed = await store.claimNextRun(
-    threadId,
-    opts.owner ?? "owner-a",
-    opts.leaseMs ?? 60_000,
-    opts.now ?? Date.now(),
-  );
+  await store.runs.enqueue(run, opts.strategy ?? "enqueue");
+  const claimed = await store.runs.claimNext(threadId, {
+    owner: opts.owner ?? "owner-a",
+    leaseMs: opts.leaseMs ?? 60_000,
+    now: opts.now ?? Date.now(),
+  });
   if (claimed?.run.runId !== run.runId) throw new Error(`could not claim ${run.runId}`);
   return claimed;
 }
@@ -88,7 +87,7 @@ export const range = (from: number, to: number): number[] =>
 export async function readAll(store: ThreadStore, threadId: string): Promise<EventRecord[]> {
   const out: EventRecord[] = [];
   for (;;) {
-    const page = await store.read(threadId, { after: out.length, limit: 500 });
+    const page = await store.threads.read(threadId, { after: out.length, limit: 500 });
     out.push(...page);
     if (page.length < 500) return out;
   }

@@ -26,19 +26,19 @@ export function liveTests(ctx: SuiteContext): void {
       const otherRun = await activeRun(store, other);
       const received: EventRecord[] = [];
       const readable: Promise<boolean>[] = [];
-      const off = store.subscribe(t, (batch) => {
+      const off = store.threads.subscribe(t, (batch) => {
         received.push(...batch);
         const first = batch[0]!.seq;
         readable.push(
-          store
+          store.threads
             .read(t, { after: first - 1, limit: batch.length })
             .then((r) => r.length === batch.length),
         );
       });
-      await store.append(t, fence, [custom(1)]);
-      await store.append(other, otherRun.fence, [custom("elsewhere")]);
-      await store.append(t, fence, [custom(2), custom(3)]);
-      await store.append(t, fence, [custom(4), custom(5), custom(6)]);
+      await store.threads.append(t, fence, [custom(1)]);
+      await store.threads.append(other, otherRun.fence, [custom("elsewhere")]);
+      await store.threads.append(t, fence, [custom(2), custom(3)]);
+      await store.threads.append(t, fence, [custom(4), custom(5), custom(6)]);
       await waitFor(() => received.length >= 6, "six live records");
       expect(seqs(received)).toEqual([1, 2, 3, 4, 5, 6]);
       expect(await Promise.all(readable)).toEqual(readable.map(() => true));
@@ -46,8 +46,8 @@ export function liveTests(ctx: SuiteContext): void {
       // After unsubscribing, nothing more arrives (a second listener shows the append landed).
       off();
       const later: EventRecord[] = [];
-      const offLater = store.subscribe(t, (batch) => later.push(...batch));
-      await store.append(t, fence, [custom(7)]);
+      const offLater = store.threads.subscribe(t, (batch) => later.push(...batch));
+      await store.threads.append(t, fence, [custom(7)]);
       await waitFor(() => later.length === 1, "the later listener");
       offLater();
       expect(seqs(received)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -61,18 +61,18 @@ export function liveTests(ctx: SuiteContext): void {
       const second: number[] = [];
       let echoed = false;
       const offs = [
-        store.subscribe(t, (batch) => {
+        store.threads.subscribe(t, (batch) => {
           first.push(...seqs(batch));
           // A listener that writes from inside the callback must not reorder deliveries.
           if (!echoed) {
             echoed = true;
-            void store.append(t, fence, [custom("echo")]);
+            void store.threads.append(t, fence, [custom("echo")]);
           }
         }),
-        store.subscribe(t, (batch) => second.push(...seqs(batch))),
+        store.threads.subscribe(t, (batch) => second.push(...seqs(batch))),
       ];
-      await store.append(t, fence, [custom(1), custom(2)]);
-      await store.append(t, fence, [custom(3)]);
+      await store.threads.append(t, fence, [custom(1), custom(2)]);
+      await store.threads.append(t, fence, [custom(3)]);
       await waitFor(() => first.length === 4 && second.length === 4, "four records each");
       for (const off of offs) off();
       expect(first).toEqual([1, 2, 3, 4]);
@@ -101,7 +101,7 @@ export async function followRace(writers: ThreadStore[], follower: ThreadStore):
     const follow = new Follow(follower, fanout, t, { after, replay: "full" });
     followers.push({ after, got: collect(follow, total) });
   };
-  const pending: Promise<unknown>[] = [writer.append(t, fence, [runStarted(t, run.runId)])];
+  const pending: Promise<unknown>[] = [writer.threads.append(t, fence, [runStarted(t, run.runId)])];
   let written = 1;
   await pending[0];
   attach(0);
@@ -111,7 +111,7 @@ export async function followRace(writers: ThreadStore[], follower: ThreadStore):
     const values = range(written + 1, written + n);
     written += n;
     // Not awaited: several appends are in flight while followers attach and replay.
-    pending.push(writers[batch % writers.length]!.append(t, fence, values.map(custom)));
+    pending.push(writers[batch % writers.length]!.threads.append(t, fence, values.map(custom)));
     if (batch % 40 === 7) {
       await Promise.all(pending);
       attach(0);

@@ -22,31 +22,31 @@ export function logTests(ctx: SuiteContext): void {
     it("creates threads once and keeps their metadata", async () => {
       const store = ctx.store();
       const t = uid("t");
-      const first = await store.ensureThread(t, { title: "hello" });
+      const first = await store.threads.ensure(t, { title: "hello" });
       expect(first).toMatchObject({ threadId: t, lastSeq: 0, activeRunId: null });
       expect(first.metadata).toEqual({ title: "hello" });
-      const again = await store.ensureThread(t, { title: "ignored" });
+      const again = await store.threads.ensure(t, { title: "ignored" });
       expect(again.metadata).toEqual({ title: "hello" });
       expect(again.createdAt).toBe(first.createdAt);
-      expect(await store.getThread(t)).toMatchObject({ threadId: t, messages: [], lastSeq: 0 });
-      expect(await store.getThread(uid("missing"))).toBeNull();
-      expect(await store.read(uid("missing"), { after: 0 })).toEqual([]);
+      expect(await store.threads.get(t)).toMatchObject({ threadId: t, messages: [], lastSeq: 0 });
+      expect(await store.threads.get(uid("missing"))).toBeNull();
+      expect(await store.threads.read(uid("missing"), { after: 0 })).toEqual([]);
     });
 
     it("numbers events 1, 2, 3, ... in append order, across batches and runs", async () => {
       const store = ctx.store();
       const t = uid("t");
       const { fence, run } = await activeRun(store, t);
-      const a = await store.append(t, fence, [runStarted(t, run.runId), custom(1)]);
-      const b = await store.append(t, fence, [custom(2), custom(3), custom(4)]);
+      const a = await store.threads.append(t, fence, [runStarted(t, run.runId), custom(1)]);
+      const b = await store.threads.append(t, fence, [custom(2), custom(3), custom(4)]);
       expect(seqs(a)).toEqual([1, 2]);
       expect(seqs(b)).toEqual([3, 4, 5]);
       expect(a.every((r) => r.runId === run.runId && typeof r.at === "number")).toBe(true);
-      const all = await store.read(t, { after: 0 });
+      const all = await store.threads.read(t, { after: 0 });
       expect(seqs(all)).toEqual([1, 2, 3, 4, 5]);
       expect(all.slice(1).map(customValue)).toEqual([1, 2, 3, 4]);
       expect(all[0]!.event).toEqual(runStarted(t, run.runId));
-      expect((await store.getThread(t))!.lastSeq).toBe(5);
+      expect((await store.threads.get(t))!.lastSeq).toBe(5);
     });
 
     it("keeps seq gapless under many interleaved concurrent appends", async () => {
@@ -58,21 +58,21 @@ export function logTests(ctx: SuiteContext): void {
       const t = uid("t");
       const { fence } = await activeRun(store, t);
       for (let i = 0; i < 5; i++) {
-        await store.append(
+        await store.threads.append(
           t,
           fence,
           range(1, 500).map((j) => custom(i * 500 + j)),
         );
       }
-      expect(seqs(await store.read(t, { after: 0 }))).toEqual(range(1, 1000));
-      expect(seqs(await store.read(t, { after: 1200 }))).toEqual(range(1201, 2200));
-      expect(seqs(await store.read(t, { after: 2400 }))).toEqual(range(2401, 2500));
-      expect(seqs(await store.read(t, { after: 17, limit: 3 }))).toEqual([18, 19, 20]);
-      expect(await store.read(t, { after: 2500 })).toEqual([]);
-      expect(await store.read(t, { after: 9999 })).toEqual([]);
+      expect(seqs(await store.threads.read(t, { after: 0 }))).toEqual(range(1, 1000));
+      expect(seqs(await store.threads.read(t, { after: 1200 }))).toEqual(range(1201, 2200));
+      expect(seqs(await store.threads.read(t, { after: 2400 }))).toEqual(range(2401, 2500));
+      expect(seqs(await store.threads.read(t, { after: 17, limit: 3 }))).toEqual([18, 19, 20]);
+      expect(await store.threads.read(t, { after: 2500 })).toEqual([]);
+      expect(await store.threads.read(t, { after: 9999 })).toEqual([]);
       const paged: EventRecord[] = [];
       for (let after = 0; ; ) {
-        const page = await store.read(t, { after, limit: 333 });
+        const page = await store.threads.read(t, { after, limit: 333 });
         if (page.length === 0) break;
         paged.push(...page);
         after = page[page.length - 1]!.seq;
@@ -85,17 +85,17 @@ export function logTests(ctx: SuiteContext): void {
       const store = ctx.store();
       const [a, b, c] = [uid("la"), uid("lb"), uid("lc")];
       for (const t of [a, b, c]) {
-        await store.ensureThread(t);
+        await store.threads.ensure(t);
         await nextMillisecond();
       }
       const { fence } = await activeRun(store, a);
-      await store.append(a, fence, [custom(1)]);
-      const ids = (await store.listThreads({ limit: 1000 })).map((s) => s.threadId);
+      await store.threads.append(a, fence, [custom(1)]);
+      const ids = (await store.threads.list({ limit: 1000 })).map((s) => s.threadId);
       const ours = ids.filter((id) => [a, b, c].includes(id));
       expect(ours).toEqual([a, c, b]);
-      const top2 = await store.listThreads({ limit: 2 });
+      const top2 = await store.threads.list({ limit: 2 });
       expect(top2.map((s) => s.threadId)).toEqual(ids.slice(0, 2));
-      const next = await store.listThreads({ limit: 2, offset: 1 });
+      const next = await store.threads.list({ limit: 2, offset: 1 });
       expect(next.map((s) => s.threadId)).toEqual(ids.slice(1, 3));
     });
   });
@@ -105,13 +105,13 @@ export function logTests(ctx: SuiteContext): void {
       const store = ctx.store();
       const t = uid("t");
       const { fence } = await activeRun(store, t);
-      await store.append(t, fence, [custom(1)], {
+      await store.threads.append(t, fence, [custom(1)], {
         upsertMessages: [msg("m1", "one"), msg("m2", "two")],
       });
-      await store.append(t, fence, [custom(2)], {
+      await store.threads.append(t, fence, [custom(2)], {
         upsertMessages: [msg("m3", "three"), msg("m1", "ONE")],
       });
-      const view = (await store.getThread(t))!;
+      const view = (await store.threads.get(t))!;
       expect(view.messages).toEqual([msg("m1", "ONE"), msg("m2", "two"), msg("m3", "three")]);
       expect(view.lastSeq).toBe(2);
     });
@@ -122,9 +122,11 @@ export function logTests(ctx: SuiteContext): void {
       const { fence } = await activeRun(store, t);
       const all = Array.from({ length: 12_000 }, (_, i) => msg(`m${i}`, `text ${i}`));
       for (let i = 0; i < all.length; i += 3_000) {
-        await store.append(t, fence, [custom(i)], { upsertMessages: all.slice(i, i + 3_000) });
+        await store.threads.append(t, fence, [custom(i)], {
+          upsertMessages: all.slice(i, i + 3_000),
+        });
       }
-      const view = (await store.getThread(t))!;
+      const view = (await store.threads.get(t))!;
       expect(view.messages.length).toBe(12_000);
       expect(view.messages[0]).toEqual(all[0]);
       expect(view.messages[11_999]).toEqual(all[11_999]);
@@ -134,38 +136,40 @@ export function logTests(ctx: SuiteContext): void {
       const store = ctx.store();
       const t = uid("t");
       const { fence } = await activeRun(store, t);
-      await store.append(t, fence, [custom(1)], {
+      await store.threads.append(t, fence, [custom(1)], {
         upsertMessages: [msg("a", "a"), msg("b", "b"), msg("c", "c")],
       });
-      await store.append(t, fence, [custom(2)], {
+      await store.threads.append(t, fence, [custom(2)], {
         replaceMessages: [msg("c", "c2"), msg("a", "a")],
         upsertMessages: [msg("d", "d"), msg("c", "c3")],
       });
-      expect((await store.getThread(t))!.messages).toEqual([
+      expect((await store.threads.get(t))!.messages).toEqual([
         msg("c", "c3"),
         msg("a", "a"),
         msg("d", "d"),
       ]);
-      await store.append(t, fence, [custom(3)], { upsertMessages: [msg("b", "back")] });
-      expect((await store.getThread(t))!.messages.map((m) => m.id)).toEqual(["c", "a", "d", "b"]);
-      await store.append(t, fence, [custom(4)], { replaceMessages: [] });
-      expect((await store.getThread(t))!.messages).toEqual([]);
+      await store.threads.append(t, fence, [custom(3)], { upsertMessages: [msg("b", "back")] });
+      expect((await store.threads.get(t))!.messages.map((m) => m.id)).toEqual(["c", "a", "d", "b"]);
+      await store.threads.append(t, fence, [custom(4)], { replaceMessages: [] });
+      expect((await store.threads.get(t))!.messages).toEqual([]);
     });
 
     it("stores the state and leaves it alone when an update does not carry it", async () => {
       const store = ctx.store();
       const t = uid("t");
       const { fence } = await activeRun(store, t);
-      expect((await store.getThread(t))!.state).toEqual({});
-      await store.append(t, fence, [custom(1)], { state: { value: { turns: 1, deep: [1, 2] } } });
-      await store.append(t, fence, [custom(2)], { upsertMessages: [msg("m", "x")] });
-      await store.append(t, fence, [custom(3)]);
-      const view = (await store.getThread(t))!;
+      expect((await store.threads.get(t))!.state).toEqual({});
+      await store.threads.append(t, fence, [custom(1)], {
+        state: { value: { turns: 1, deep: [1, 2] } },
+      });
+      await store.threads.append(t, fence, [custom(2)], { upsertMessages: [msg("m", "x")] });
+      await store.threads.append(t, fence, [custom(3)]);
+      const view = (await store.threads.get(t))!;
       expect(view.state).toEqual({ turns: 1, deep: [1, 2] });
       expect(view.lastSeq).toBe(3);
     });
 
-    it("getThread is consistent with lastSeq while appends race", async () => {
+    it("threads.get is consistent with lastSeq while appends race", async () => {
       const store = ctx.store();
       const t = uid("t");
       const { fence } = await activeRun(store, t);
@@ -174,12 +178,12 @@ export function logTests(ctx: SuiteContext): void {
       const views: Promise<ThreadView | null>[] = [];
       for (const i of range(1, 60)) {
         appends.push(
-          store.append(t, fence, [custom(i)], {
+          store.threads.append(t, fence, [custom(i)], {
             upsertMessages: [msg(`m${i}`, String(i))],
             state: { value: { n: i } },
           }),
         );
-        views.push(store.getThread(t));
+        views.push(store.threads.get(t));
       }
       const results = await Promise.all(appends);
       for (const view of await Promise.all(views)) {
@@ -190,7 +194,7 @@ export function logTests(ctx: SuiteContext): void {
           expect(view!.state).toEqual({ n: customValue(last[0]!) });
         }
       }
-      expect((await store.getThread(t))!.messages).toHaveLength(60);
+      expect((await store.threads.get(t))!.messages).toHaveLength(60);
     });
 
     it("does not let a caller's later mutation of its events change the log", async () => {
@@ -198,9 +202,9 @@ export function logTests(ctx: SuiteContext): void {
       const t = uid("t");
       const { fence } = await activeRun(store, t);
       const event = custom({ x: 1 });
-      await store.append(t, fence, [event]);
+      await store.threads.append(t, fence, [event]);
       (event as unknown as { value: { x: number } }).value.x = 2;
-      expect(customValue((await store.read(t, { after: 0 }))[0]!)).toEqual({ x: 1 });
+      expect(customValue((await store.threads.read(t, { after: 0 }))[0]!)).toEqual({ x: 1 });
     });
   });
 }
@@ -222,7 +226,7 @@ export async function expectGaplessConcurrentAppends(
     threads.forEach((t, k) => {
       const values = range(1, 1 + ((i + k) % 3)).map((j) => `${t}/${i}/${j}`);
       const store = stores[(i + k) % stores.length]!;
-      const done = store.append(t, claimed[k]!.fence, values.map(custom));
+      const done = store.threads.append(t, claimed[k]!.fence, values.map(custom));
       calls.push({ thread: t, values, done });
     });
   }

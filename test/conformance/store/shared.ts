@@ -28,16 +28,19 @@ export function sharedTests(ctx: SuiteContext): void {
       const { fence } = await activeRun(a, t);
       const onA: EventRecord[] = [];
       const onB: EventRecord[] = [];
-      const offs = [a.subscribe(t, (r) => onA.push(...r)), b.subscribe(t, (r) => onB.push(...r))];
+      const offs = [
+        a.threads.subscribe(t, (r) => onA.push(...r)),
+        b.threads.subscribe(t, (r) => onB.push(...r)),
+      ];
       // Alternating writers: each instance's own commits interleave with the other's.
       for (let i = 1; i <= 30; i++) {
-        await (i % 2 ? a : b).append(
+        await (i % 2 ? a : b).threads.append(
           t,
           fence,
           range(1, 1 + (i % 3)).map((j) => custom(`${i}.${j}`)),
         );
       }
-      const total = (await a.getThread(t))!.lastSeq;
+      const total = (await a.threads.get(t))!.lastSeq;
       await waitFor(() => onA.length >= total && onB.length >= total, "both subscribers");
       for (const off of offs) off();
       expect(seqs(onA)).toEqual(range(1, total));
@@ -55,15 +58,21 @@ export function sharedTests(ctx: SuiteContext): void {
       const b = await ctx.peer();
       const threads = range(1, 5).map(() => uid("q"));
       for (const t of threads) {
-        await a.enqueueRun(newRun(t), "enqueue");
-        await b.enqueueRun(newRun(t), "enqueue");
+        await a.runs.enqueue(newRun(t), "enqueue");
+        await b.runs.enqueue(newRun(t), "enqueue");
       }
       const claims = await Promise.all(
-        threads.flatMap((t) => [a, b, a, b].map((s, i) => s.claimNextRun(t, `o${i}`, 1_000, 1))),
+        threads.flatMap((t) =>
+          [a, b, a, b].map((s, i) =>
+            s.runs.claimNext(t, { owner: `o${i}`, leaseMs: 1_000, now: 1 }),
+          ),
+        ),
       );
       expect(claims.filter(Boolean)).toHaveLength(threads.length);
       const key = uid("key");
-      const won = await Promise.all(range(1, 10).map((i) => (i % 2 ? a : b).claim(key, "o", 1)));
+      const won = await Promise.all(
+        range(1, 10).map((i) => (i % 2 ? a : b).records.claim(key, "o", 1)),
+      );
       expect(won.filter(Boolean)).toHaveLength(1);
     });
 
@@ -72,9 +81,13 @@ export function sharedTests(ctx: SuiteContext): void {
       const b = await ctx.peer();
       const t = uid("t");
       const held = await activeRun(a, t, { leaseMs: 10, now: 1 });
-      const taken = (await b.takeOverRun(t, held.run.runId, "b", 1_000, 100))!;
-      await rejectsWith(a.append(t, held.fence, [custom(1)]), "LEASE_LOST");
-      expect((await a.append(t, taken.fence, [custom(2)]))[0]!.seq).toBe(1);
+      const taken = (await b.runs.takeOver(t, held.run.runId, {
+        owner: "b",
+        leaseMs: 1_000,
+        now: 100,
+      }))!;
+      await rejectsWith(a.threads.append(t, held.fence, [custom(1)]), "LEASE_LOST");
+      expect((await a.threads.append(t, taken.fence, [custom(2)]))[0]!.seq).toBe(1);
     });
   });
 }

@@ -1,0 +1,81 @@
+import type { Message } from "@ag-ui/core";
+import type { ScheduleRecordBase } from "../../core/store.js";
+import type { EventRecord, RunRecord, ThreadSummary } from "../../core/types.js";
+import { ListenerRegistry } from "../listeners.js";
+import { RunStartListeners } from "../run-start-notice.js";
+
+export interface ThreadData {
+  summary: ThreadSummary;
+  events: EventRecord[];
+  messages: Message[];
+  index: Map<string, number>;
+  state: unknown;
+  fenceToken: number;
+  runs: Map<string, RunRecord>;
+  queue: string[];
+}
+
+/**
+ * Backing data of a memory store. Pass the same object to a second store to simulate a restart,
+ * or to run two live instances on shared data (their subscribers see each other's appends).
+ */
+export interface MemoryStoreData {
+  threads: Map<string, ThreadData>;
+  claims: Set<string>;
+  schedules: Map<string, ScheduleRecordBase>;
+  listeners: ListenerRegistry;
+  runStarts: RunStartListeners;
+  /** Every fencing token of a deleted thread is at or below this (see `nextFenceToken`). */
+  fenceFloor: number;
+}
+
+export function createMemoryData(): MemoryStoreData {
+  return {
+    threads: new Map(),
+    claims: new Set(),
+    schedules: new Map(),
+    listeners: new ListenerRegistry(),
+    runStarts: new RunStartListeners(),
+    fenceFloor: 0,
+  };
+}
+
+/** The thread's data, created (empty) when missing. */
+export function ensureThreadData(
+  data: MemoryStoreData,
+  threadId: string,
+  metadata?: Record<string, unknown>,
+): ThreadData {
+  let t = data.threads.get(threadId);
+  if (!t) {
+    const now = Date.now();
+    t = {
+      summary: {
+        threadId,
+        createdAt: now,
+        updatedAt: now,
+        lastSeq: 0,
+        activeRunId: null,
+        metadata: copy(metadata ?? {}),
+      },
+      events: [],
+      messages: [],
+      index: new Map(),
+      state: {},
+      fenceToken: 0,
+      runs: new Map(),
+      queue: [],
+    };
+    data.threads.set(threadId, t);
+  }
+  return t;
+}
+
+/** Nothing handed in or out is shared with the caller: the store must not change under readers. */
+export const copy = <T>(v: T): T => structuredClone(v);
+
+/** `limit` items from `offset` on (defaults as the SQL stores have them). */
+export function page<T>(items: readonly T[], opts: { limit?: number; offset?: number }): T[] {
+  const offset = Math.max(0, Math.floor(opts.offset ?? 0));
+  return items.slice(offset, offset + Math.max(0, opts.limit ?? 100));
+}

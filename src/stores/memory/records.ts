@@ -1,0 +1,30 @@
+import type { RecordStore, ScheduleRecordBase } from "../../core/store.js";
+import { copy, type MemoryStoreData } from "./data.js";
+
+/** Claims (a set of keys) and schedules (a map in creation order). */
+export class MemoryRecords implements RecordStore {
+  constructor(private readonly data: MemoryStoreData) {}
+
+  async claim(key: string) {
+    if (this.data.claims.has(key)) return false;
+    this.data.claims.add(key);
+    return true;
+  }
+
+  async putSchedule<S extends ScheduleRecordBase>(schedule: S) {
+    this.data.schedules.set(schedule.id, copy(schedule));
+  }
+
+  async getSchedule<S extends ScheduleRecordBase>(id: string) {
+    const s = this.data.schedules.get(id);
+    return s ? (copy(s) as S) : null;
+  }
+
+  async listSchedules<S extends ScheduleRecordBase>() {
+    return [...this.data.schedules.values()].map((s) => copy(s) as S);
+  }
+
+  async deleteSchedule(id: string) {
+    return this.data.schedules.delete(id);
+  }
+}

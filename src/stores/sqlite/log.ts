@@ -1,0 +1,86 @@
+import type { BaseEvent } from "@ag-ui/core";
+import {
+  type AppendListener,
+  count,
+  DEFAULT_LIST_LIMIT,
+  DEFAULT_READ_LIMIT,
+  type RunStartListener,
+  type ThreadLog,
+  type Unsubscribe,
+} from "../../core/store.js";
+import type { EventRecord, Fence, ThreadPatch, ThreadView, ViewUpdate } from "../../core/types.js";
+import { appendInTransaction } from "./append.js";
+import type { Db } from "./db.js";
+import type { LiveTail } from "./live-tail.js";
+import type { SqliteRunStarts } from "./run-starts.js";
+import type { RunTable } from "./runs.js";
+import type { ThreadTable } from "./threads.js";
+
+/** The SQLite `ThreadLog`: threads, their logs and views, each operation one transaction. */
+export class SqliteThreadLog implements ThreadLog {
+  constructor(
+    private readonly db: Db,
+    private readonly threads: ThreadTable,
+    private readonly runs: RunTable,
+    private readonly tail: LiveTail,
+    private readonly runStarts: SqliteRunStarts,
+  ) {}
+
+  async ensure(threadId: string, metadata?: Record<string, unknown>) {
+    return this.db.write(() => {
+      this.threads.ensure(threadId, metadata, Date.now());
+      return this.threads.summary(threadId)!;
+    });
+  }
+
+  async get(threadId: string): Promise<ThreadView | null> {
+    return this.db.snapshot(() => this.threads.view(threadId));
+  }
+
+  async head(threadId: string) {
+    return this.threads.summary(threadId);
+  }
+
+  async list(opts: { limit?: number; offset?: number } = {}) {
+    return this.threads.list(count(opts.limit, DEFAULT_LIST_LIMIT), count(opts.offset, 0));
+  }
+
+  async update(threadId: string, patch: ThreadPatch) {
+    return this.db.write(() => this.threads.update(threadId, patch, Date.now()));
+  }
+
+  async delete(threadId: string) {
+    return this.db.write(() => {
+      this.runs.deleteAll(threadId);
+      return this.threads.delete(threadId);
+    });
+  }
+
+  async append(
+    threadId: string,
+    fence: Fence,
+    events: readonly BaseEvent[],
+    view?: ViewUpdate,
+  ): Promise<EventRecord[]> {
+    const records = this.db.write(() =>
+      appendInTransaction(this.threads, this.runs, threadId, fence, events, view, Date.now()),
+    );
+    // After the commit: durable before visible.
+    this.tail.committed(threadId, records);
+    this.runStarts.committed(threadId, records);
+    return records;
+  }
+
+  async read(threadId: string, opts: { after: number; limit?: number }) {
+    const limit = count(opts.limit, DEFAULT_READ_LIMIT);
+    return this.threads.read(threadId, count(opts.after, 0), limit);
+  }
+
+  subscribe(threadId: string, listener: AppendListener): Unsubscribe {
+    return this.tail.subscribe(threadId, listener);
+  }
+
+  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+    return this.runStarts.subscribe(listener);
+  }
+}
