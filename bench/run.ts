@@ -14,12 +14,14 @@ import { attachProcesses, attachScenario } from "./scenarios/attach.js";
 import { Context } from "./scenarios/context.js";
 import { fanoutScenario, targetsFor } from "./scenarios/fanout.js";
 import { idleScenario } from "./scenarios/idle.js";
+import { wakeScenario } from "./scenarios/wake.js";
 
 const SCENARIO_FNS: Record<ScenarioName, (ctx: Context) => Promise<void>> = {
   append: appendScenario,
   fanout: fanoutScenario,
   idle: idleScenario,
   attach: attachScenario,
+  wake: wakeScenario,
 };
 
 /** Starts each scenario's processes; all at once, so their start-up costs overlap. */
@@ -28,6 +30,8 @@ const PRESTART: Record<ScenarioName, (ctx: Context) => Promise<unknown>> = {
   fanout: (ctx) => targetsFor(ctx, "fanout"),
   idle: (ctx) => targetsFor(ctx, "idle"),
   attach: attachProcesses,
+  // Starts its server, browser and page itself: they only live while it measures.
+  wake: async () => undefined,
 };
 
 function markdown(

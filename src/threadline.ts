@@ -1,5 +1,7 @@
+import type { Server } from "node:http";
 import type { ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
+import { CopilotKitSurface, type CopilotKitSurfaceOptions } from "./copilotkit-surface/surface.js";
 import { type AgentSource, Coordinator, type StartRunRequest } from "./core/coordinator.js";
 import { FanOut } from "./core/fanout.js";
 import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
@@ -53,6 +55,11 @@ export interface ThreadlineOptions {
   hooks?: HookConfig[];
   /** Time source of schedules and webhook timestamps; tests inject a `ManualClock`. */
   clock?: SchedulerClock;
+  /**
+   * The CopilotKit surface (run-activity websocket, CopilotKit's thread endpoints, `/info` that
+   * turns a stock chat's wake on) under `basePath` (default `/copilotkit`); false turns it off.
+   */
+  copilotkit?: CopilotKitSurfaceOptions | false;
   scheduler?: {
     /** How often schedules changed by other processes are picked up. Default 10 s. */
     syncMs?: number;
@@ -72,6 +79,8 @@ export interface Threadline {
   readonly coordinator: Coordinator;
   readonly fanout: FanOut;
   readonly scheduler: Scheduler;
+  /** The CopilotKit surface, unless `copilotkit: false`. */
+  readonly copilotkit: CopilotKitSurface | undefined;
   readonly options: ThreadlineOptions;
   /** Resolves once start-up recovery (interrupted runs, queues) is done and schedules are armed. */
   readonly ready: Promise<void>;
@@ -134,6 +143,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     coordinator,
     fanout,
     scheduler,
+    copilotkit: undefined,
     options,
     ready,
     app: undefined as unknown as Hono,
@@ -159,15 +169,19 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       return f;
     },
     async listen(opts) {
-      const server = await listen(tl, opts);
-      servers.add(server);
-      return {
-        ...server,
+      const listening = await listen(tl, opts);
+      const detach = tl.copilotkit?.attach(listening.server as Server);
+      const server = {
+        ...listening,
         close: async () => {
           servers.delete(server);
-          await server.close();
+          // Upgraded websockets first: the http server's close waits for them.
+          detach?.();
+          await listening.close();
         },
       };
+      servers.add(server);
+      return server;
     },
     closing: false,
     async close(opts) {
@@ -178,6 +192,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       await ready.catch(() => undefined);
       await scheduler.stop();
       await coordinator.close(opts?.graceMs);
+      tl.copilotkit?.close();
       for (const f of follows) f.finish();
       const deadline = Date.now() + 2_000;
       while (follows.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -188,6 +203,25 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       await options.store.close();
     },
   };
+  if (options.copilotkit !== false) {
+    const surface = new CopilotKitSurface(
+      {
+        store: options.store,
+        logger,
+        ...(options.token ? { token: options.token } : {}),
+        ...(options.authorize ? { authorize: options.authorize } : {}),
+        follow: (threadId, opts) => tl.follow(threadId, opts),
+        mutations: {
+          update: (threadId, patch) => tl.updateThread(threadId, patch),
+          delete: (threadId) => tl.deleteThread(threadId),
+        },
+      },
+      // The socket lets in the same pages as the API.
+      { ...(options.cors === undefined ? {} : { cors: options.cors }), ...options.copilotkit },
+    );
+    surface.start();
+    (tl as { copilotkit: CopilotKitSurface }).copilotkit = surface;
+  }
   (tl as { app: Hono }).app = createApp(tl);
   return tl;
 }

@@ -29,6 +29,8 @@ export interface Sizes {
   };
   idle: { followers: number; events: number };
   attach: { runs: number; events: number };
+  /** Server runs posted while a stock CopilotKit chat is open (after 2 warm-up runs). */
+  wake: { runs: number };
   /** Repetitions of each fan-out / attach measurement (the median is reported). */
   reps: number;
 }
@@ -53,6 +55,7 @@ const FULL: Sizes = {
   },
   idle: { followers: 10_000, events: 200 },
   attach: { runs: 500, events: 200 },
+  wake: { runs: 20 },
   reps: 3,
 };
 
@@ -76,10 +79,11 @@ const QUICK: Sizes = {
   },
   idle: { followers: 1000, events: 200 },
   attach: { runs: 50, events: 200 },
+  wake: { runs: 5 },
   reps: 1,
 };
 
-export const SCENARIOS = ["append", "fanout", "idle", "attach"] as const;
+export const SCENARIOS = ["append", "fanout", "idle", "attach", "wake"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Options {

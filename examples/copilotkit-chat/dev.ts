@@ -4,7 +4,8 @@
  * Uses the Threadline server at THREADLINE_URL (default http://127.0.0.1:8787) when one answers
  * there; otherwise starts one the way `npm start` does — the real CLI, SQLite in `.threadline/`,
  * the demo agent and its heartbeat on thread `demo` (every 10 s here; THREADLINE_DEMO_HEARTBEAT_MS)
- * — then serves the page with Vite's dev server and prints where to open it.
+ * — then serves the page with Vite's dev server and prints where to open it. The page is the
+ * stock CopilotKit chat (`runtimeUrl` = `<server>/copilotkit`) unless `?mode=threadline`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -66,8 +67,10 @@ if (!server && !(await allowsOrigin(origins[0]!))) {
 }
 process.stdout.write(
   `\nThreadline: ${serverUrl}${server ? " (started for you)" : ""}\n` +
-    `Chat:       ${page}?thread=demo  (the demo heartbeat answers by itself; type to chat)\n` +
-    `Stock CopilotKit client: ${page}?thread=demo&mode=stock\n\n`,
+    `Chat:       ${page}?thread=demo  (stock CopilotKit client, runtimeUrl ${serverUrl}/copilotkit:\n` +
+    "            the demo heartbeat answers by itself; type to chat)\n" +
+    `Thread list: ${page}?thread=demo&threads=1\n` +
+    `ThreadlineAgent client: ${page}?thread=demo&mode=threadline\n\n`,
 );
 
 let stopping = false;

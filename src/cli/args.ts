@@ -19,6 +19,8 @@ export interface ServeArgs {
   instanceId?: string;
   /** Demo heartbeat interval; 0 turns it off. */
   heartbeatMs: number;
+  /** Key of the CopilotKit surface's join tokens (the same on every instance). */
+  copilotkitSecret?: string;
   /** Web origins allowed to call the API (`*` for any); unset: the config file's, or none. */
   cors?: string;
   /** Extra Host names a loopback server answers to. */
@@ -48,6 +50,10 @@ Options:
                       (default 15000; env THREADLINE_LEASE_MS)
   --instance-id <id>  this instance's name in run leases (default host:pid:random;
                       env THREADLINE_INSTANCE_ID)
+  --copilotkit-secret <s>
+                      key of the join tokens of the CopilotKit surface (/copilotkit); give every
+                      instance the same one (env THREADLINE_COPILOTKIT_SECRET; default: derived
+                      from --token)
   -h, --help          show this help
 `;
 
@@ -68,6 +74,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       "lease-ms": { type: "string" },
       "instance-id": { type: "string" },
       "heartbeat-ms": { type: "string" },
+      "copilotkit-secret": { type: "string" },
       cors: { type: "string" },
       "allowed-hosts": { type: "string" },
     },
@@ -108,6 +115,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       `--heartbeat-ms must be 0 (off) or an integer >= 1000, got '${heartbeatText}'`,
     );
   }
+  const copilotkitSecret = values["copilotkit-secret"] ?? env.THREADLINE_COPILOTKIT_SECRET;
   const host = values.host ?? env.HOST ?? "127.0.0.1";
   const token = values.token ?? env.THREADLINE_TOKEN ?? undefined;
   const insecure = values.insecure === true;
@@ -141,5 +149,6 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     ...(leaseMs === undefined ? {} : { leaseMs }),
     ...(instanceId ? { instanceId } : {}),
     heartbeatMs: values["no-demo"] === true ? 0 : heartbeatMs,
+    ...(copilotkitSecret ? { copilotkitSecret } : {}),
   };
 }

@@ -42,6 +42,9 @@ async function serve(argv: string[]): Promise<void> {
     ...(args.token ? { token: args.token } : {}),
     ...(args.leaseMs === undefined ? {} : { leaseMs: args.leaseMs }),
     ...(args.instanceId ? { instanceId: args.instanceId } : {}),
+    ...(args.copilotkitSecret
+      ? { copilotkit: { ...config.copilotkit, secret: args.copilotkitSecret } }
+      : {}),
     ...(args.cors === undefined ? {} : { cors: args.cors }),
     ...(args.allowedHosts ? { allowedHosts: args.allowedHosts } : {}),
   });
@@ -63,6 +66,9 @@ async function serve(argv: string[]): Promise<void> {
     },
     `Threadline listening on ${server.url}`,
   );
+  if (tl.copilotkit) {
+    logger.info(`CopilotKit runtimeUrl: ${server.url}${tl.copilotkit.basePath}`);
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -1,10 +1,12 @@
-import { type BaseEvent, EventType } from "@ag-ui/core";
+import { type BaseEvent, EventType, type Message } from "@ag-ui/core";
 import {
   AgentRunner,
   type AgentRunnerConnectRequest,
   type AgentRunnerIsRunningRequest,
   type AgentRunnerRunRequest,
   type AgentRunnerStopRequest,
+  type LocalThreadEndpointRecord,
+  type LocalThreadEndpointRunner,
 } from "@copilotkit/runtime/v2";
 import type { Observable } from "rxjs";
 import { type AgentSource, Coordinator } from "../core/coordinator.js";
@@ -25,6 +27,7 @@ import type { ThreadStore } from "../core/store.js";
 import type { MultitaskStrategy } from "../core/types.js";
 import type { Threadline } from "../threadline.js";
 import { followObservable } from "./follow-observable.js";
+import { LocalThreadMirror } from "./local-thread-endpoints.js";
 
 /** Where the runner keeps threads: its own coordinator on a store, or an existing one. */
 export type ThreadlineBackend =
@@ -62,7 +65,14 @@ export type ThreadlineAgentRunnerOptions = ThreadlineBackend & {
  * What the streams show is decided in `core/copilotkit/policy.ts`, shared with Threadline's own
  * CopilotKit routes.
  */
-export class ThreadlineAgentRunner extends AgentRunner {
+export class ThreadlineAgentRunner extends AgentRunner implements LocalThreadEndpointRunner {
+  /**
+   * CopilotKit's local thread endpoints (`GET /threads`, `/threads/:id/messages|state|events`)
+   * for a plain runtime, answered from a mirror (see `LocalThreadMirror`); `withThreadline`
+   * answers them from the store directly.
+   */
+  override readonly ɵsupportsLocalThreadEndpoints = true as const;
+  private mirror: LocalThreadMirror | undefined;
   readonly coordinator: Coordinator;
   readonly store: ThreadStore;
   /** Resolves once start-up recovery is done (an own coordinator) or the Threadline is ready. */
@@ -167,7 +177,37 @@ export class ThreadlineAgentRunner extends AgentRunner {
    * Ends the runner's streams; an own coordinator lets its runs finish for up to `graceMs`
    * (then closes them as interrupted). The store is the caller's to close.
    */
+  listThreads(): LocalThreadEndpointRecord[] {
+    return this.localThreads().listThreads();
+  }
+
+  getThreadMessages(threadId: string): Message[] {
+    return this.localThreads().getThreadMessages(threadId);
+  }
+
+  getThreadEvents(threadId: string): BaseEvent[] {
+    return this.localThreads().getThreadEvents(threadId);
+  }
+
+  getThreadState(threadId: string): Record<string, unknown> | null {
+    return this.localThreads().getThreadState(threadId);
+  }
+
+  /**
+   * CopilotKit's local-dev "clear all threads". Threadline's threads are durable records (other
+   * clients, schedules, years of history): they are not wiped by a page; delete threads one by
+   * one (`DELETE /threads/:id`) instead.
+   */
+  clearThreads(): void {}
+
+  /** The mirror behind the local thread endpoints, started on first use. */
+  localThreads(): LocalThreadMirror {
+    this.mirror ??= new LocalThreadMirror(this.store, this.ready);
+    return this.mirror;
+  }
+
   async close(opts: { graceMs?: number } = {}): Promise<void> {
+    this.mirror?.close();
     if (this.owned) {
       await this.ready.catch(() => undefined);
       await this.coordinator.close(opts.graceMs);

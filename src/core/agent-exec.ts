@@ -1,6 +1,6 @@
 import { AbstractAgent, type AgentSubscriber, HttpAgent } from "@ag-ui/client";
 import type { BaseEvent, RunAgentInput } from "@ag-ui/core";
-import { concatMap, type Observable } from "rxjs";
+import { concatMap, materialize, type Observable } from "rxjs";
 
 /**
  * Runs an agent the way CopilotKit's runners do — `agent.runAgent(input, { onEvent })` — so
@@ -67,10 +67,24 @@ function usesStockApply(agent: AbstractAgent): boolean {
 function skipMessageFolding(agent: AbstractAgent): void {
   // `apply` is protected in the typings; replacing it on this one throwaway clone is deliberate.
   (agent as unknown as { apply: ApplyFn }).apply = (input, events$, subscribers) =>
+    // Materialized: an agent that emits and then errors at once must not lose what it emitted.
+    // concatMap drops the values still queued behind a slow (async) one when its source errors,
+    // so the error travels as one more queued item and is rethrown in order.
     events$.pipe(
-      concatMap(async (event) => {
-        for (const s of subscribers) {
-          await s.onEvent?.({ event, agent, input, messages: agent.messages, state: agent.state });
+      materialize(),
+      concatMap(async (n) => {
+        if (n.kind === "E") throw n.error;
+        if (n.kind === "N") {
+          const event = n.value;
+          for (const s of subscribers) {
+            await s.onEvent?.({
+              event,
+              agent,
+              input,
+              messages: agent.messages,
+              state: agent.state,
+            });
+          }
         }
         return {};
       }),

@@ -17,6 +17,15 @@ export type Unsubscribe = () => void;
 /** Called with each committed batch of a thread, in seq order, after the commit. */
 export type AppendListener = (records: readonly EventRecord[]) => void;
 
+/** A run's RUN_STARTED was committed (`seq` is its seq in the thread's log). */
+export interface RunStartNotice {
+  threadId: string;
+  runId: string;
+  seq: number;
+}
+
+export type RunStartListener = (notice: RunStartNotice) => void;
+
 export interface EnqueueResult {
   run: RunRecord;
   /** The active run that was asked to stop (multitask `interrupt`). */
@@ -92,6 +101,13 @@ export interface ThreadLog {
   read(threadId: string, opts: { after: number; limit?: number }): Promise<EventRecord[]>;
   /** Live committed batches of one thread (from this or, for shared stores, other processes). */
   subscribe(threadId: string, listener: AppendListener): Unsubscribe;
+  /**
+   * Every run start on any thread — its RUN_STARTED committed by this process or, for a store
+   * shared by several processes, by any of them — after the commit, once per listener. One
+   * signal for the whole store (the CopilotKit run-activity wake), not a subscription per thread.
+   * Best effort across processes: a notice sent while a shared store's channel was down is lost.
+   */
+  subscribeRunStarts(listener: RunStartListener): Unsubscribe;
 }
 
 /** Runs: the per-thread FIFO queue, multitask strategies, leases and their fencing tokens. */

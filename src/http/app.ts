@@ -7,6 +7,7 @@ import type { Threadline } from "../threadline.js";
 import { requireToken } from "./auth.js";
 import { limitBody } from "./body-limit.js";
 import { copilotkitRoutes } from "./copilotkit/routes.js";
+import { copilotkitSurfaceRoutes } from "./copilotkit-surface/routes.js";
 import { hookRoutes } from "./hooks/routes.js";
 import { inspectorRoutes } from "./inspector/routes.js";
 import { checkOrigin, originPolicy } from "./origin-policy.js";
@@ -86,6 +87,7 @@ export function createApp(tl: Threadline): Hono {
   app.route("/", threadRoutes(tl));
   app.route("/", scheduleRoutes(tl));
   app.route("/", copilotkitRoutes(tl));
+  if (tl.copilotkit) app.route(tl.copilotkit.basePath, copilotkitSurfaceRoutes(tl, tl.copilotkit));
   return app;
 }
 

@@ -15,7 +15,8 @@ export interface AuthorizeContext {
  */
 export type AuthorizeHook = (request: Request, ctx: AuthorizeContext) => boolean | Promise<boolean>;
 
-function tokenMatches(given: string, expected: string): boolean {
+/** Constant-time comparison of a presented token with the server's. */
+export function tokenMatches(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);

@@ -5,6 +5,7 @@ import type { StoreFactory, SuiteContext } from "./store/fixtures.js";
 import { liveTests } from "./store/live.js";
 import { logTests } from "./store/log.js";
 import { restartTests } from "./store/restart.js";
+import { runStartTests, sharedRunStartTests } from "./store/run-starts.js";
 import { runTests } from "./store/runs.js";
 import { sharedTests } from "./store/shared.js";
 import { threadTests } from "./store/threads.js";
@@ -58,7 +59,11 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     runTests(ctx);
     threadTests(ctx);
     claimTests(ctx);
-    if (factory.peer) sharedTests(ctx);
+    runStartTests(ctx);
+    if (factory.peer) {
+      sharedTests(ctx);
+      describe("two instances on the same data: run starts", () => sharedRunStartTests(ctx));
+    }
     if (factory.reopen) restartTests(ctx);
   });
 }

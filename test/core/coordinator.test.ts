@@ -35,13 +35,35 @@ const ended = (threadId: string, runId: string) =>
   }, `run ${runId} to end`);
 
 describe("coordinator", () => {
+  it("keeps what the agent emitted right before it failed", async () => {
+    const { runId } = await tl.startRun({ threadId: "t", agentId: "gate" });
+    const run = await GateAgent.nth(0);
+    // All in one synchronous burst: the events are still queued in the agent's pipeline when the
+    // error arrives, and must reach the log ahead of the RUN_ERROR rather than be dropped.
+    run.started();
+    run.text("m1", "half ", "a reply");
+    run.fail("model exploded");
+    expect(await ended("t", runId)).toBe("failed");
+    const log = await logOf("t");
+    await verifyWithAgUi(log);
+    expect(log.map((e) => e.type)).toEqual([
+      "RUN_STARTED",
+      "TEXT_MESSAGE_START",
+      "TEXT_MESSAGE_CONTENT",
+      "TEXT_MESSAGE_CONTENT",
+      "TEXT_MESSAGE_END",
+      "RUN_ERROR",
+    ]);
+    const thread = await tl.store.threads.get("t");
+    expect(thread?.messages.find((m) => m.id === "m1")).toMatchObject({ content: "half a reply" });
+  });
+
   it("closes open messages and writes RUN_ERROR when the agent throws", async () => {
     const { runId } = await tl.startRun({ threadId: "t", agentId: "gate" });
     const run = await GateAgent.nth(0);
     run.started();
     run.text("m1", "half a ");
-    // Let the events reach the log first: @ag-ui/client's pipeline drops events still in
-    // flight when the source errors, as it would for any runner.
+    // The events are committed before the failure (the burst case is the test above).
     await waitFor(async () => (await logOf("t")).length >= 3, "content committed");
     run.fail("model exploded");
     expect(await ended("t", runId)).toBe("failed");

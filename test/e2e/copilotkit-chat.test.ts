@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/core/scheduler/manual-clock.js";
@@ -10,9 +7,9 @@ import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { launchBrowser, withScreenshotOnFailure } from "../helpers/browser.js";
 import {
-  buildChatExample,
   messageTexts,
   send,
+  sharedChatBuild,
   waitForFollow,
   waitForReply,
   waitForRunning,
@@ -39,8 +36,7 @@ let browser: Browser;
 let journey: Page;
 
 beforeAll(async () => {
-  outDir = mkdtempSync(join(tmpdir(), "threadline-chat-example-"));
-  const building = buildChatExample(outDir);
+  outDir = await sharedChatBuild();
   // The page is served from another origin than the API: the server must allow it (see cors).
   site = await serveStatic(outDir);
   clock = new ManualClock();
@@ -55,7 +51,6 @@ beforeAll(async () => {
   });
   await tl.ready;
   api = await tl.listen({ port: 0 });
-  await building;
   browser = await launchBrowser();
   journey = await openPage();
 }, 120_000);
@@ -65,7 +60,6 @@ afterAll(async () => {
   await site?.close();
   await api?.close();
   await tl?.close({ graceMs: 50 });
-  rmSync(outDir, { recursive: true, force: true });
 });
 
 /** Uncaught errors of every page: a test fails on any (after its own assertions). */
@@ -81,7 +75,7 @@ afterEach(() => {
 });
 
 const pageUrl = (query: Record<string, string>) =>
-  `${site.url}/?${new URLSearchParams({ server: api.url, ...query })}`;
+  `${site.url}/?${new URLSearchParams({ server: api.url, mode: "threadline", ...query })}`;
 
 const tickCount = async (page: Page) =>
   (await messageTexts(page)).filter((t) => t.includes(TICK)).length;
@@ -175,7 +169,7 @@ describe("CopilotKit chat example in Chromium", () => {
     });
   });
 
-  it("a stock CopilotKit client (runtimeUrl, no custom agent) connects and chats without hanging", async () => {
+  it("a stock CopilotKit client on the root runtimeUrl (no wake) connects and chats without hanging", async () => {
     await tl.startRun({
       threadId: "stock",
       agentId: "demo",
@@ -187,7 +181,7 @@ describe("CopilotKit chat example in Chromium", () => {
     await tl.coordinator.idle("stock");
     const page = await openPage();
     await withScreenshotOnFailure(page, "stock-client", async () => {
-      await page.goto(pageUrl({ thread: "stock", mode: "stock" }));
+      await page.goto(pageUrl({ thread: "stock", mode: "stock", runtime: api.url }));
       // The connect replays the history and ends: the chat is idle, not stuck "running".
       await waitForReply(page, "You said: from before");
       await waitForRunning(page, false);

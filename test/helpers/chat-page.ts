@@ -1,3 +1,14 @@
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 
@@ -11,6 +22,61 @@ export async function buildChatExample(outDir: string): Promise<void> {
     logLevel: "warn",
     build: { outDir, emptyOutDir: true, minify: false, reportCompressedSize: false },
   });
+}
+
+const repo = fileURLToPath(new URL("../..", import.meta.url));
+
+function hashTree(hash: ReturnType<typeof createHash>, path: string): void {
+  if (statSync(path).isDirectory()) {
+    for (const name of readdirSync(path).sort()) {
+      if (name !== "dist" && name !== "node_modules") hashTree(hash, join(path, name));
+    }
+  } else {
+    hash.update(path).update(readFileSync(path));
+  }
+}
+
+/**
+ * The chat example built once for every browser test file (they run in parallel workers): the
+ * build lands in `node_modules/.cache`, keyed by a hash of its sources, under a lock directory
+ * so the first worker builds and the others wait for it.
+ */
+export async function sharedChatBuild(): Promise<string> {
+  const hash = createHash("sha256");
+  for (const p of [
+    "examples/copilotkit-chat",
+    "src/client",
+    "src/protocol.ts",
+    "package-lock.json",
+  ]) {
+    hashTree(hash, join(repo, p));
+  }
+  const root = join(repo, "node_modules", ".cache", "threadline-chat-example");
+  const dir = join(root, hash.digest("hex").slice(0, 16));
+  const lock = `${dir}.lock`;
+  mkdirSync(root, { recursive: true });
+  const deadline = Date.now() + 240_000;
+  while (!existsSync(join(dir, "index.html"))) {
+    try {
+      mkdirSync(lock);
+    } catch {
+      // Another worker builds; a lock older than the deadline is a crashed build's.
+      const held = statSync(lock, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > 240_000)
+        rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error("timed out waiting for the chat example build");
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
+    try {
+      const tmp = `${dir}.tmp-${process.pid}`;
+      await buildChatExample(tmp);
+      renameSync(tmp, dir);
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+  return dir;
 }
 
 const ASSISTANT = '[data-testid="copilot-assistant-message"]';

@@ -5,8 +5,8 @@ type Call = (...args: unknown[]) => unknown;
 /**
  * A store whose methods go through `around(method, call, args)` (which decides whether and when
  * to `call` the real one), for tests that need a store to fail or answer late. Methods are named
- * by concern: `threads.append`, `runs.claimNext`, `records.claim`. `threads.subscribe` is
- * in-process and passes through untouched.
+ * by concern: `threads.append`, `runs.claimNext`, `records.claim`. `threads.subscribe` and
+ * `threads.subscribeRunStarts` are in-process and pass through untouched.
  */
 export function interceptStore(
   store: ThreadStore,
@@ -16,7 +16,8 @@ export function interceptStore(
     new Proxy(part, {
       get(target, key, receiver) {
         const value: unknown = Reflect.get(target, key, receiver);
-        if (typeof value !== "function" || key === "subscribe") return value;
+        // Subscriptions are in-process and synchronous (they return an unsubscribe function).
+        if (typeof value !== "function" || String(key).startsWith("subscribe")) return value;
         const call = (value as Call).bind(target);
         return (...args: unknown[]) => around(`${name}.${String(key)}`, call, args);
       },

@@ -2,14 +2,17 @@ import { CopilotChat, CopilotKitProvider } from "@copilotkit/react-core/v2";
 import { useEffect, useMemo, useState } from "react";
 import { type FollowStatus, ThreadlineAgent } from "threadline/client";
 import type { ChatConfig } from "./config";
+import { ThreadList } from "./ThreadList";
 
 type Provenance = { metadata?: { threadline?: { trigger?: { kind?: string } } } };
 
 /**
- * A stock CopilotKit v2 chat. In `threadline` mode its agent is a `ThreadlineAgent`, handed to
- * CopilotKit through `agents__unsafe_dev_only`: the chat follows the thread, so replies of
- * scheduled runs (the server's demo heartbeat) appear without anyone typing. In `stock` mode
- * CopilotKit talks to the same server with its own runtime client (`runtimeUrl`).
+ * A CopilotKit v2 chat. In `stock` mode (the default) it is CopilotKit's own client with nothing
+ * but `runtimeUrl` — Threadline's CopilotKit surface (`<server>/copilotkit`) or a CopilotRuntime
+ * using Threadline — and replies of runs it did not start (the server's demo heartbeat) still
+ * appear live: the surface wakes the chat through CopilotKit's run-activity socket. In
+ * `threadline` mode its agent is a following `ThreadlineAgent`, handed to CopilotKit through
+ * `agents__unsafe_dev_only`.
  */
 export function App({ config }: { config: ChatConfig }) {
   const [status, setStatus] = useState<FollowStatus["state"] | "stock">(
@@ -47,14 +50,15 @@ export function App({ config }: { config: ChatConfig }) {
   const headers: Record<string, string> = config.token
     ? { Authorization: `Bearer ${config.token}` }
     : {};
-  const chat = <CopilotChat agentId={config.agentId} threadId={config.threadId} />;
+  const [threadId, setThreadId] = useState(config.threadId);
+  const chat = <CopilotChat agentId={config.agentId} threadId={threadId} />;
   return (
     <div className="layout">
       <header className="bar">
         <strong>Threadline × CopilotKit</strong>
         <span>
-          thread <code data-testid="thread-id">{config.threadId}</code> on{" "}
-          <code>{config.serverUrl}</code>
+          thread <code data-testid="thread-id">{threadId}</code> on{" "}
+          <code>{agent ? config.serverUrl : config.runtimeUrl}</code>
         </span>
         <span>
           follow{" "}
@@ -79,11 +83,12 @@ export function App({ config }: { config: ChatConfig }) {
           </CopilotKitProvider>
         ) : (
           <CopilotKitProvider
-            runtimeUrl={config.serverUrl}
+            runtimeUrl={config.runtimeUrl}
             headers={headers}
             properties={config.properties}
             enableInspector={false}
           >
+            {config.threads ? <ThreadList agentId={config.agentId} onSelect={setThreadId} /> : null}
             {chat}
           </CopilotKitProvider>
         )}

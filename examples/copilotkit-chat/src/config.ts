@@ -1,14 +1,20 @@
 /**
  * What the page talks to, from the query string (then Vite env, then defaults):
- * `?server=http://127.0.0.1:8787&thread=demo&agent=demo&mode=threadline|stock&token=…`
- * and, to script the demo agent, `&tokens=200&delayMs=50` (sent as `forwardedProps.demo`).
+ * `?server=http://127.0.0.1:8787&thread=demo&agent=demo&mode=stock|threadline&token=…`,
+ * `&runtime=<url>` for another CopilotKit `runtimeUrl` (a CopilotRuntime using Threadline),
+ * `&threads=1` for a thread list, and, to script the demo agent, `&tokens=200&delayMs=50`
+ * (sent as `forwardedProps.demo`).
  */
 export interface ChatConfig {
   serverUrl: string;
+  /** The stock client's `runtimeUrl`: Threadline's CopilotKit surface, `<server>/copilotkit`. */
+  runtimeUrl: string;
   threadId: string;
   agentId: string;
-  /** `threadline`: a following ThreadlineAgent. `stock`: CopilotKit's own runtime client. */
+  /** `stock`: CopilotKit's own runtime client (default). `threadline`: a following ThreadlineAgent. */
   mode: "threadline" | "stock";
+  /** Show a thread list (CopilotKit's `useThreads`): rename, archive, delete. */
+  threads: boolean;
   token?: string;
   /** Forwarded with every run (CopilotKit `properties` → `forwardedProps`). */
   properties: Record<string, unknown>;
@@ -30,11 +36,14 @@ export function readConfig(search: string = window.location.search): ChatConfig 
     ...(delayMs === undefined ? {} : { delayMs }),
   };
   const token = q.get("token") ?? import.meta.env.VITE_THREADLINE_TOKEN;
+  const serverUrl = (q.get("server") ?? DEFAULT_SERVER).replace(/\/+$/, "");
   return {
-    serverUrl: (q.get("server") ?? DEFAULT_SERVER).replace(/\/+$/, ""),
+    serverUrl,
+    runtimeUrl: (q.get("runtime") ?? `${serverUrl}/copilotkit`).replace(/\/+$/, ""),
     threadId: q.get("thread") ?? import.meta.env.VITE_THREADLINE_THREAD ?? "demo",
     agentId: q.get("agent") ?? "demo",
-    mode: q.get("mode") === "stock" ? "stock" : "threadline",
+    mode: q.get("mode") === "threadline" ? "threadline" : "stock",
+    threads: q.get("threads") === "1",
     ...(token ? { token } : {}),
     properties: Object.keys(demo).length > 0 ? { demo } : {},
   };

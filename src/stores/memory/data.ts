@@ -2,6 +2,7 @@ import type { Message } from "@ag-ui/core";
 import type { ScheduleRecordBase } from "../../core/store.js";
 import type { EventRecord, RunRecord, ThreadSummary } from "../../core/types.js";
 import { ListenerRegistry } from "../listeners.js";
+import { RunStartListeners } from "../run-start-notice.js";
 
 export interface ThreadData {
   summary: ThreadSummary;
@@ -23,6 +24,7 @@ export interface MemoryStoreData {
   claims: Set<string>;
   schedules: Map<string, ScheduleRecordBase>;
   listeners: ListenerRegistry;
+  runStarts: RunStartListeners;
   /** Every fencing token of a deleted thread is at or below this (see `nextFenceToken`). */
   fenceFloor: number;
 }
@@ -33,6 +35,7 @@ export function createMemoryData(): MemoryStoreData {
     claims: new Set(),
     schedules: new Map(),
     listeners: new ListenerRegistry(),
+    runStarts: new RunStartListeners(),
     fenceFloor: 0,
   };
 }

@@ -4,6 +4,7 @@ import { fenceFloorAfterDelete } from "../../core/run-rules.js";
 import {
   type AppendListener,
   errorOfTerminal,
+  type RunStartListener,
   statusOfTerminal,
   type ThreadLog,
   type Unsubscribe,
@@ -18,6 +19,7 @@ import type {
   ViewUpdate,
 } from "../../core/types.js";
 import { applyViewUpdate } from "../../core/view.js";
+import { runStartsIn } from "../run-start-notice.js";
 import { copy, ensureThreadData, type MemoryStoreData, page } from "./data.js";
 import { endRun } from "./runs.js";
 
@@ -100,6 +102,7 @@ export class MemoryThreads implements ThreadLog {
     }
     t.summary.updatedAt = now;
     this.data.listeners.emit(threadId, records);
+    for (const notice of runStartsIn(threadId, records)) this.data.runStarts.emit(notice);
     return records;
   }
 
@@ -113,6 +116,16 @@ export class MemoryThreads implements ThreadLog {
 
   subscribe(threadId: string, listener: AppendListener): Unsubscribe {
     const off = this.data.listeners.add(threadId, listener);
+    const unsubscribe = () => {
+      this.subscriptions.delete(unsubscribe);
+      off();
+    };
+    this.subscriptions.add(unsubscribe);
+    return unsubscribe;
+  }
+
+  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+    const off = this.data.runStarts.add(listener);
     const unsubscribe = () => {
       this.subscriptions.delete(unsubscribe);
       off();

@@ -2,6 +2,7 @@ import type { BaseEvent } from "@ag-ui/core";
 import { ThreadlineError } from "../../core/errors.js";
 import { errorOfTerminal, statusOfTerminal } from "../../core/store.js";
 import type { EventRecord, Fence, ViewUpdate } from "../../core/types.js";
+import { runStartPayload } from "../run-start-notice.js";
 import { announcement } from "../watermark-tail.js";
 import type { Queryable } from "./connection.js";
 import { json } from "./rows.js";
@@ -71,7 +72,14 @@ export async function appendInTransaction(
     // Serialised now: the caller may change its objects later, the log must not change.
     { runId: fence.runId, first, at: now, events: events.map(json) },
     { lastSeq: last, activeRunId, next },
-    { channel, payload: announcement(threadId, first, last) },
+    {
+      channel,
+      payload: announcement(threadId, first, last),
+      // The store-wide run-start signal rides the same channel (see run-start-notice.ts).
+      ...(started >= 0
+        ? { runStart: runStartPayload({ threadId, runId: fence.runId, seq: first + started }) }
+        : {}),
+    },
   );
   return records;
 }

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
-import type { AppendListener, Unsubscribe } from "../../core/store.js";
+import type { AppendListener, RunStartListener, Unsubscribe } from "../../core/store.js";
 import type { EventRecord } from "../../core/types.js";
+import { parseRunStartPayload, RunStartListeners } from "../run-start-notice.js";
 import { parseAnnouncement, type TailSource, WatermarkTail } from "../watermark-tail.js";
 import { clientConfig, type PostgresConnectionOptions, quoteIdent } from "./connection.js";
 
@@ -24,6 +25,7 @@ export function channelOf(schema: string): string {
  */
 export class PgLiveTail {
   private readonly tail: WatermarkTail;
+  private readonly runStarts = new RunStartListeners();
   private client: pg.Client | undefined;
   private retryMs = RETRY_FIRST_MS;
   private timer: NodeJS.Timeout | undefined;
@@ -60,6 +62,11 @@ export class PgLiveTail {
     this.tail.committed(threadId, records);
   }
 
+  /** Run starts of every instance, local ones included, arrive as notifications. */
+  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+    return this.runStarts.add(listener);
+  }
+
   private async connect(): Promise<void> {
     const client = new pg.Client({
       ...clientConfig(this.opts, this.applicationName),
@@ -73,6 +80,10 @@ export class PgLiveTail {
       if (msg.channel !== this.channel || msg.payload === undefined) return;
       const a = parseAnnouncement(msg.payload);
       if (a) this.tail.announced(a.threadId, a.first, a.last);
+      else {
+        const started = parseRunStartPayload(msg.payload);
+        if (started) this.runStarts.emit(started);
+      }
     });
     this.client = client;
     try {
@@ -121,6 +132,7 @@ export class PgLiveTail {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.tail.close();
+    this.runStarts.clear();
     const client = this.client;
     this.client = undefined;
     if (client) {

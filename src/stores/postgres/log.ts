@@ -5,6 +5,7 @@ import {
   count,
   DEFAULT_LIST_LIMIT,
   DEFAULT_READ_LIMIT,
+  type RunStartListener,
   type ThreadLog,
   type Unsubscribe,
 } from "../../core/store.js";
@@ -85,5 +86,9 @@ export class PgThreadLog implements ThreadLog {
 
   subscribe(threadId: string, listener: AppendListener): Unsubscribe {
     return this.tail.subscribe(threadId, listener);
+  }
+
+  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+    return this.tail.subscribeRunStarts(listener);
   }
 }

@@ -185,7 +185,7 @@ export class ThreadTable {
     threadId: string,
     batch: { runId: string; first: number; at: number; events: readonly string[] },
     head: { lastSeq: number; activeRunId: string | null; next: number },
-    notify: { channel: string; payload: string },
+    notify: { channel: string; payload: string; runStart?: string },
   ): Promise<void> {
     await db.query(
       `WITH ins AS (
@@ -195,7 +195,8 @@ export class ThreadTable {
        ), upd AS (
          UPDATE ${this.t.threads} SET last_seq = $6, active_run_id = $7, updated_at = $4,
            next_position = $8 WHERE thread_id = $1
-       ) SELECT pg_notify($9, $10)`,
+       ) SELECT pg_notify($9, $10),
+           CASE WHEN $11::text IS NULL THEN NULL ELSE pg_notify($9, $11) END`,
       [
         threadId,
         batch.first,
@@ -207,6 +208,7 @@ export class ThreadTable {
         head.next,
         notify.channel,
         notify.payload,
+        notify.runStart ?? null,
       ],
     );
   }

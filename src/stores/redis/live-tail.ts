@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
-import type { AppendListener, Unsubscribe } from "../../core/store.js";
+import type { AppendListener, RunStartListener, Unsubscribe } from "../../core/store.js";
 import type { EventRecord } from "../../core/types.js";
+import { parseRunStartPayload, RunStartListeners } from "../run-start-notice.js";
 import { parseAnnouncement, type TailSource, WatermarkTail } from "../watermark-tail.js";
 
 /**
@@ -12,6 +13,7 @@ import { parseAnnouncement, type TailSource, WatermarkTail } from "../watermark-
  */
 export class RedisLiveTail {
   private readonly tail: WatermarkTail;
+  private readonly runStarts = new RunStartListeners();
   private everReady = false;
   private closed = false;
 
@@ -26,6 +28,10 @@ export class RedisLiveTail {
       if (ch !== channel) return;
       const a = parseAnnouncement(message);
       if (a) this.tail.announced(a.threadId, a.first, a.last);
+      else {
+        const started = parseRunStartPayload(message);
+        if (started) this.runStarts.emit(started);
+      }
     });
     sub.on("error", (error) => this.onError(error));
     sub.on("ready", () => {
@@ -52,9 +58,15 @@ export class RedisLiveTail {
     this.tail.committed(threadId, records);
   }
 
+  /** Run starts of every instance, local ones included, arrive as published messages. */
+  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+    return this.runStarts.add(listener);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.tail.close();
+    this.runStarts.clear();
     this.sub.disconnect();
   }
 }

@@ -60,5 +60,10 @@ if n > 0 then
   -- Published inside the script: subscribers hear of commits in commit (= seq) order.
   redis.call('PUBLISH', ARGV[5], string.format('%d:%d:', first, seq) .. tid)
 end
+if started > 0 then
+  -- The store-wide run-start signal on the same channel (see run-start-notice.ts).
+  redis.call('PUBLISH', ARGV[5],
+    cjson.encode({ runStarted = { threadId = tid, runId = rid, seq = first + started - 1 } }))
+end
 return first
 `);

@@ -5,6 +5,7 @@ import {
   count,
   DEFAULT_LIST_LIMIT,
   DEFAULT_READ_LIMIT,
+  type RunStartListener,
   type ThreadLog,
   type Unsubscribe,
 } from "../../core/store.js";
@@ -132,6 +133,10 @@ export class RedisThreadLog implements ThreadLog {
 
   subscribe(threadId: string, listener: AppendListener): Unsubscribe {
     return this.tail.subscribe(threadId, listener);
+  }
+
+  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+    return this.tail.subscribeRunStarts(listener);
   }
 
   async read(threadId: string, opts: { after: number; limit?: number }): Promise<EventRecord[]> {

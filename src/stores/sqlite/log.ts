@@ -4,6 +4,7 @@ import {
   count,
   DEFAULT_LIST_LIMIT,
   DEFAULT_READ_LIMIT,
+  type RunStartListener,
   type ThreadLog,
   type Unsubscribe,
 } from "../../core/store.js";
@@ -11,6 +12,7 @@ import type { EventRecord, Fence, ThreadPatch, ThreadView, ViewUpdate } from "..
 import { appendInTransaction } from "./append.js";
 import type { Db } from "./db.js";
 import type { LiveTail } from "./live-tail.js";
+import type { SqliteRunStarts } from "./run-starts.js";
 import type { RunTable } from "./runs.js";
 import type { ThreadTable } from "./threads.js";
 
@@ -21,6 +23,7 @@ export class SqliteThreadLog implements ThreadLog {
     private readonly threads: ThreadTable,
     private readonly runs: RunTable,
     private readonly tail: LiveTail,
+    private readonly runStarts: SqliteRunStarts,
   ) {}
 
   async ensure(threadId: string, metadata?: Record<string, unknown>) {
@@ -64,6 +67,7 @@ export class SqliteThreadLog implements ThreadLog {
     );
     // After the commit: durable before visible.
     this.tail.committed(threadId, records);
+    this.runStarts.committed(threadId, records);
     return records;
   }
 
@@ -74,5 +78,9 @@ export class SqliteThreadLog implements ThreadLog {
 
   subscribe(threadId: string, listener: AppendListener): Unsubscribe {
     return this.tail.subscribe(threadId, listener);
+  }
+
+  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+    return this.runStarts.subscribe(listener);
   }
 }

@@ -5,6 +5,7 @@ import { Db } from "./db.js";
 import { LiveTail } from "./live-tail.js";
 import { SqliteThreadLog } from "./log.js";
 import { SqliteRunQueue } from "./run-queue.js";
+import { SqliteRunStarts } from "./run-starts.js";
 import { RunTable } from "./runs.js";
 import { ThreadTable } from "./threads.js";
 
@@ -15,6 +16,7 @@ export class SqliteStore implements ThreadStore {
   readonly runs: SqliteRunQueue;
   readonly records: SqliteRecords;
   private readonly tail: LiveTail;
+  private readonly runStarts: SqliteRunStarts;
   private closed = false;
 
   constructor(
@@ -25,7 +27,8 @@ export class SqliteStore implements ThreadStore {
     const threads = new ThreadTable(db);
     const runs = new RunTable(db);
     this.tail = new LiveTail(db, threads, opts.pollMs);
-    this.threads = new SqliteThreadLog(conn, threads, runs, this.tail);
+    this.runStarts = new SqliteRunStarts(db, opts.pollMs);
+    this.threads = new SqliteThreadLog(conn, threads, runs, this.tail, this.runStarts);
     this.runs = new SqliteRunQueue(conn, threads, runs);
     this.records = new SqliteRecords(db);
   }
@@ -34,6 +37,7 @@ export class SqliteStore implements ThreadStore {
     if (this.closed) return;
     this.closed = true;
     this.tail.close();
+    this.runStarts.close();
     this.db.close();
   }
 }
