@@ -6,6 +6,7 @@ export { defineConfig, type ThreadlineConfig } from "./cli/define-config.js";
 export {
   type AgentSource,
   Coordinator,
+  type RunInputCheck,
   type StartRunRequest,
   type StartRunResult,
 } from "./core/coordinator.js";
@@ -20,7 +21,7 @@ export {
 } from "./core/scheduler/index.js";
 export type { AppendListener, ThreadStore } from "./core/store.js";
 export type * from "./core/types.js";
-export { DemoAgent, type DemoScript } from "./demo/demo-agent.js";
+export { DEMO_LIMITS, DemoAgent, type DemoScript } from "./demo/demo-agent.js";
 export { DEMO_HEARTBEAT_ID, demoHeartbeat } from "./demo/demo-heartbeat.js";
 export type { AuthorizeContext, AuthorizeHook } from "./http/auth.js";
 export type { HookConfig, HookDelivery } from "./http/hooks/hook-config.js";

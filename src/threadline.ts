@@ -26,6 +26,11 @@ export interface ThreadlineOptions {
   authorize?: AuthorizeHook;
   /** SSE keep-alive comment interval. Default 15 s. */
   keepaliveMs?: number;
+  /**
+   * A follower whose connection stays unwritable (it stopped reading) this long is disconnected;
+   * it resumes from its cursor when it reconnects. Default 30 s; 0 never cuts one off.
+   */
+  followerWriteTimeoutMs?: number;
   /** Maximum request body size in bytes. Default 1 MiB. */
   maxBodyBytes?: number;
   /** Serve the thread inspector page at `/` (default true). */

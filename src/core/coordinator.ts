@@ -22,11 +22,23 @@ interface CachedView {
   createdAt: number;
 }
 
+/** A turn of the event loop a run's events held longer than this is worth a warning. */
+const SLOW_TURN_MS = 200;
+
 /** Threads whose materialized view stays in memory between runs. */
 const VIEW_CACHE_SIZE = 256;
 
 /** An agent, or a factory for one per run. Agents are cloned per run: they hold run state. */
 export type AgentSource = AbstractAgent | (() => AbstractAgent);
+
+/**
+ * An agent (instance) may check a run's input before the run is queued: what it throws refuses
+ * the run at once — a ThreadlineError as is (e.g. VALIDATION_FAILED, a 400 for an HTTP caller),
+ * anything else as VALIDATION_FAILED — instead of a run that is queued and then fails.
+ */
+export interface RunInputCheck {
+  checkRunInput(input: RunInput): void;
+}
 
 export interface StartRunRequest {
   threadId: string;
@@ -146,6 +158,7 @@ export class Coordinator {
       input: req.input ?? {},
       createdAt: this.now(),
     };
+    checkInput(req.agent ?? this.agents[req.agentId], run.input);
     if (req.agent) {
       // A run id taken by a run still waiting here: refuse before touching its agent.
       if (this.supplied.has(suppliedKey(run))) {
@@ -354,6 +367,17 @@ export class Coordinator {
         writer.endOfStream();
       }
       await writer.flushed();
+      if (writer.turns.longestMs > SLOW_TURN_MS) {
+        this.logger.warn(
+          {
+            threadId,
+            runId,
+            agentId: run.agentId,
+            longestTurnMs: Math.round(writer.turns.longestMs),
+          },
+          "the run's events kept the event loop busy; the agent should yield (await) between events",
+        );
+      }
       // The store failed under the run (a dropped connection, a restarted server): we still
       // hold its lease, so we close it ourselves once the store answers again, rather than
       // leave its followers hanging until the lease expires.
@@ -478,6 +502,17 @@ export class Coordinator {
     await Promise.all([...this.pumping.values()]);
     this.supplied.clear();
     this.liveness.release();
+  }
+}
+
+function checkInput(agent: AgentSource | undefined, input: RunInput): void {
+  const check = (agent as Partial<RunInputCheck> | undefined)?.checkRunInput;
+  if (typeof agent === "function" || typeof check !== "function") return;
+  try {
+    check.call(agent, input);
+  } catch (error) {
+    if (ThreadlineError.is(error)) throw error;
+    throw new ThreadlineError("VALIDATION_FAILED", errorText(error), { cause: error });
   }
 }
 

@@ -3,11 +3,14 @@ import { METADATA_KEY, RUN_ERROR_AGENT_FAILED, RUN_ERROR_INCOMPLETE_STREAM } fro
 import { runStartedEvent } from "./run-start.js";
 import { type RunEnding, RunTracker } from "./run-tracker.js";
 import type { ThreadStore } from "./store.js";
+import { TurnBudget } from "./turn-budget.js";
 import type { EventRecord, Fence, RunTrigger } from "./types.js";
 import type { ViewBuilder } from "./view.js";
 
 /** Pending events above which the agent is paused until a commit lands (backpressure). */
 const HIGH_WATER = 2_000;
+/** Synchronous work a run's events may take per turn of the event loop (see `TurnBudget`). */
+const TURN_BUDGET_MS = 10;
 
 export interface RunWriterOptions {
   store: ThreadStore;
@@ -16,6 +19,8 @@ export interface RunWriterOptions {
   view: ViewBuilder;
   /** Called once when an append fails (lease lost, store down): the run must stop. */
   onFatal: (error: unknown) => void;
+  /** Per-turn budget of the run's events (default `TURN_BUDGET_MS`; tests pass a clock). */
+  turns?: TurnBudget;
 }
 
 /**
@@ -30,6 +35,8 @@ export interface RunWriterOptions {
  */
 export class RunWriter {
   readonly tracker = new RunTracker();
+  /** Bounds (and measures) how long this run's events keep the event loop per turn. */
+  readonly turns: TurnBudget;
   private pending: BaseEvent[] = [];
   private scheduled = false;
   private inFlight: Promise<void> | null = null;
@@ -37,7 +44,9 @@ export class RunWriter {
   private failed = false;
   private lastRecord: EventRecord | undefined;
 
-  constructor(private readonly opts: RunWriterOptions) {}
+  constructor(private readonly opts: RunWriterOptions) {
+    this.turns = opts.turns ?? new TurnBudget(TURN_BUDGET_MS);
+  }
 
   get threadId(): string {
     return this.opts.threadId;
@@ -92,7 +101,7 @@ export class RunWriter {
         this.push(event);
     }
     if (this.pending.length >= HIGH_WATER) return this.flushed();
-    return undefined;
+    return this.turns.spend();
   }
 
   /**

@@ -1,6 +1,9 @@
 import { AbstractAgent } from "@ag-ui/client";
 import { type BaseEvent, EventType, type Message, type RunAgentInput } from "@ag-ui/core";
 import { Observable } from "rxjs";
+import { z } from "zod";
+import { ThreadlineError } from "../core/errors.js";
+import type { RunInput } from "../core/types.js";
 
 /** Per-run script, read from `forwardedProps.demo`. */
 export interface DemoScript {
@@ -10,6 +13,56 @@ export interface DemoScript {
   delayMs?: number;
   /** Fail halfway through: true, or the error message to throw. */
   fail?: boolean | string;
+}
+
+/**
+ * Hard limits of a demo run: the demo agent is on by default and anyone who may start a run may
+ * script it, so a script must not be able to exhaust memory (`tokens: 3e8`) or hold the event
+ * loop (`tokens: 1e6, delayMs: 0`). Beyond them the run is refused with 400.
+ */
+export const DEMO_LIMITS = {
+  /** Words per reply (scripted or echoed). */
+  maxTokens: 10_000,
+  /** Bytes of a reply's text. */
+  maxBytes: 256 << 10,
+  maxDelayMs: 60_000,
+  /** Without a delay, the agent still yields to the event loop after this many words. */
+  yieldEvery: 64,
+} as const;
+
+const scriptSchema = z
+  .strictObject({
+    tokens: z
+      .union([
+        z.number().int().min(0).max(DEMO_LIMITS.maxTokens),
+        z.array(z.string()).max(DEMO_LIMITS.maxTokens),
+      ])
+      .optional(),
+    delayMs: z.number().min(0).max(DEMO_LIMITS.maxDelayMs).optional(),
+    fail: z.union([z.boolean(), z.string().max(1_000)]).optional(),
+  })
+  .refine(
+    (s) =>
+      !Array.isArray(s.tokens) ||
+      s.tokens.reduce((n, w) => n + Buffer.byteLength(w), 0) <= DEMO_LIMITS.maxBytes,
+    { message: `the words may hold at most ${DEMO_LIMITS.maxBytes} bytes`, path: ["tokens"] },
+  );
+
+/** The run's script; throws 400 VALIDATION_FAILED saying what is beyond the limits. */
+export function demoScriptOf(forwardedProps: unknown): DemoScript {
+  const raw = (forwardedProps as { demo?: unknown } | null | undefined)?.demo;
+  if (raw === undefined) return {};
+  const parsed = scriptSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map(
+    (i) => `${["forwardedProps", "demo", ...i.path].join(".")}: ${i.message}`,
+  );
+  throw new ThreadlineError("VALIDATION_FAILED", `invalid demo script: ${problems.join("; ")}`, {
+    details: parsed.error.issues.map((i) => ({
+      path: ["forwardedProps", "demo", ...i.path],
+      message: i.message,
+    })),
+  });
 }
 
 function textOf(message: Message | undefined): string {
@@ -32,8 +85,15 @@ function wordsFor(input: RunAgentInput, script: DemoScript, turn: number): strin
     return Array.from({ length: Math.max(0, Math.floor(script.tokens)) }, (_, i) => `w${i + 1}`);
   }
   const last = input.messages[input.messages.length - 1];
-  if (last?.role === "user") return `You said: ${textOf(last)}`.split(/(?<= )/);
+  if (last?.role === "user") return echo(`You said: ${textOf(last)}`);
   return `Tick ${turn}: the thread is alive.`.split(/(?<= )/);
+}
+
+/** The echo of a message, within the limits (a long message is cut, not refused: it is data). */
+function echo(text: string): string[] {
+  const words = text.slice(0, DEMO_LIMITS.maxBytes).split(/(?<= )/);
+  if (words.length <= DEMO_LIMITS.maxTokens) return words;
+  return [...words.slice(0, DEMO_LIMITS.maxTokens - 1), "…"];
 }
 
 /**
@@ -47,9 +107,14 @@ export class DemoAgent extends AbstractAgent {
     super({ description: "Threadline demo agent: streams a deterministic reply", ...config });
   }
 
+  /** Refuses a script beyond `DEMO_LIMITS` before the run is queued (see `RunInputCheck`). */
+  checkRunInput(input: RunInput): void {
+    demoScriptOf(input.forwardedProps);
+  }
+
   override run(input: RunAgentInput): Observable<BaseEvent> {
-    const script = ((input.forwardedProps as { demo?: DemoScript } | undefined)?.demo ??
-      {}) as DemoScript;
+    // Checked again: an agent may also be run without Threadline's coordinator.
+    const script = demoScriptOf(input.forwardedProps);
     const state = (input.state ?? {}) as { turns?: number };
     const turn = (typeof state.turns === "number" ? state.turns : 0) + 1;
     const words = wordsFor(input, script, turn);
@@ -60,6 +125,7 @@ export class DemoAgent extends AbstractAgent {
     return new Observable<BaseEvent>((sub) => {
       let i = 0;
       let timer: NodeJS.Timeout | undefined;
+      let immediate: NodeJS.Immediate | undefined;
       let cancelled = false;
       const emit = (e: BaseEvent) => sub.next(e);
       emit({
@@ -105,6 +171,11 @@ export class DemoAgent extends AbstractAgent {
             timer = setTimeout(step, delayMs);
             return;
           }
+          if (i % DEMO_LIMITS.yieldEvery === 0) {
+            // As fast as possible, but never all at once: other runs and requests get a turn.
+            immediate = setImmediate(step);
+            return;
+          }
         }
       };
       if (words.length === 0 && failAt < 0) finish();
@@ -112,6 +183,7 @@ export class DemoAgent extends AbstractAgent {
       return () => {
         cancelled = true;
         clearTimeout(timer);
+        if (immediate) clearImmediate(immediate);
       };
     });
   }

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { keepAlive, type SseSource, takeOverSse } from "./sse.js";
+import { keepAlive, type SseSource, takeOverSse, watchStall } from "./sse.js";
 
 type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
 
@@ -46,9 +46,18 @@ function writeSse(
       return true;
     },
   });
+  // A follower whose socket stays full (it does not read) is cut off: reset, so the kernel
+  // drops what it holds for it at once rather than keep trying to deliver it.
+  const stall = watchStall(source.writeTimeoutMs, () => {
+    finish();
+    const socket = res.socket;
+    if (socket && typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
+    else res.destroy();
+  });
   const finish = () => {
     if (done) return;
     done = true;
+    stall.stop();
     stopKeepalive();
     source.close();
   };
@@ -65,7 +74,13 @@ function writeSse(
           // promise) could join it. A turn of the event loop lets commits that land meanwhile
           // go out in one larger write: fewer syscalls here, fewer wake-ups at the reader.
           setImmediate(pump);
-        } else res.once("drain", pump);
+        } else {
+          stall.start();
+          res.once("drain", () => {
+            stall.stop();
+            pump();
+          });
+        }
       },
       (error: unknown) => {
         finish();

@@ -41,6 +41,56 @@ export function keepAlive(ms: number, sink: KeepaliveSink): () => void {
   };
 }
 
+/** How long a follower may stay unwritable (it does not read) before it is cut off. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
+
+/**
+ * Followers that stopped reading. One sweep timer per timeout for all of them (only stalled
+ * streams are in it): a follower whose socket stays unwritable past the timeout is cut off. It
+ * resumes from its cursor when it reconnects, while what it pinned — the server's queue, the
+ * socket's kernel buffers, megabytes each — is freed.
+ */
+const stalls = new Map<number, { timer: NodeJS.Timeout; since: Map<() => void, number> }>();
+
+/** `start()` when the stream cannot write, `stop()` once it can; `cut` runs past the timeout. */
+export function watchStall(timeoutMs: number, cut: () => void): { start(): void; stop(): void } {
+  if (timeoutMs <= 0) return { start: () => undefined, stop: () => undefined };
+  const stop = () => {
+    const group = stalls.get(timeoutMs);
+    if (!group?.since.delete(cut) || group.since.size > 0) return;
+    clearInterval(group.timer);
+    stalls.delete(timeoutMs);
+  };
+  return {
+    start() {
+      let group = stalls.get(timeoutMs);
+      if (!group) {
+        const since = new Map<() => void, number>();
+        const timer = setInterval(
+          () => {
+            const now = Date.now();
+            for (const [c, at] of since) {
+              if (now - at < timeoutMs) continue;
+              since.delete(c);
+              c();
+            }
+            if (since.size === 0 && stalls.get(timeoutMs)?.since === since) {
+              clearInterval(timer);
+              stalls.delete(timeoutMs);
+            }
+          },
+          Math.max(20, Math.min(1_000, timeoutMs / 4)),
+        );
+        timer.unref();
+        group = { timer, since };
+        stalls.set(timeoutMs, group);
+      }
+      if (!group.since.has(cut)) group.since.set(cut, Date.now());
+    },
+    stop,
+  };
+}
+
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
   "cache-control": "no-cache, no-transform",
@@ -51,6 +101,8 @@ export const SSE_HEADERS = {
 
 export interface SseOptions {
   keepaliveMs?: number;
+  /** Cut a follower off that stays unwritable this long (default 30 s; 0: never). */
+  writeTimeoutMs?: number;
   headers?: Record<string, string>;
 }
 
@@ -99,6 +151,10 @@ export class SseSource {
     return this.opts.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
   }
 
+  get writeTimeoutMs(): number {
+    return this.opts.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
+  }
+
   /** The next chunk to write, or null when the stream has ended. */
   async next(): Promise<Uint8Array | null> {
     const batch = await this.follow.nextBatch();
@@ -142,9 +198,20 @@ export function takeOverSse(body: ReadableStream<Uint8Array>): SseSource | undef
 export function sseResponse(follow: ItemSource, opts: SseOptions = {}): Response {
   const source = new SseSource(follow, opts);
   let stopKeepalive: () => void = () => undefined;
+  let stall: ReturnType<typeof watchStall> | undefined;
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
+        // The consumer took nothing for too long: end the stream (it resumes from its cursor).
+        stall = watchStall(source.writeTimeoutMs, () => {
+          stopKeepalive();
+          source.close();
+          try {
+            controller.error(new Error("the follower stopped reading"));
+          } catch {
+            // already closed
+          }
+        });
         stopKeepalive = keepAlive(source.keepaliveMs, {
           keepalive(frame) {
             try {
@@ -158,10 +225,14 @@ export function sseResponse(follow: ItemSource, opts: SseOptions = {}): Response
         });
       },
       async pull(controller) {
+        // A consumer that reads asks again at once (and waits here while the thread is idle);
+        // one that stopped reading — a server whose socket is full — does not.
+        stall?.stop();
         try {
           const chunk = await source.next();
           if (chunk) {
             controller.enqueue(chunk);
+            stall?.start();
             return;
           }
           stopKeepalive();
@@ -173,6 +244,7 @@ export function sseResponse(follow: ItemSource, opts: SseOptions = {}): Response
         }
       },
       cancel() {
+        stall?.stop();
         stopKeepalive();
         if (!source.takenOver) source.close();
       },

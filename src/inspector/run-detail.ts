@@ -96,7 +96,12 @@ export class RunDetail {
       return;
     }
     if (this.reading) this.buffer.push(item);
-    else if (this.atEnd) this.appendLive(item);
+    else if (this.atEnd && this.lastSeq !== undefined && item.seq > this.lastSeq + 1) {
+      // A hole: the page's follow began after our read ended, and its compact snapshot stands
+      // for the events in between. They are in the log: read them, then this item.
+      this.buffer.push(item);
+      void this.readMore();
+    } else if (this.atEnd) this.appendLive(item);
     // Otherwise "Load more events" reads it from the log in order.
   }
 

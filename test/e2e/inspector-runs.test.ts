@@ -213,6 +213,63 @@ describe("inspector: runs in the conversation and their detail", () => {
       ).toEqual(stored.map((r) => r.seq));
     });
   });
+
+  it("fills the hole when the page's follow starts after the run detail read the log", async () => {
+    const server = await startServer();
+    await server.tl.store.threads.ensure("late");
+    const { runId } = await server.tl.startRun({
+      threadId: "late",
+      agentId: "demo",
+      input: { forwardedProps: { demo: { tokens: 200, delayMs: 15 } } },
+    });
+    await waitFor(
+      async () => (await server.tl.store.runs.get("late", runId))?.startSeq,
+      "the run to start",
+    );
+    await withPage("late-follow", async (page) => {
+      // Hold the thread's follow until the detail has read the log and the run has written more:
+      // the follow's compact snapshot then covers events the detail never read.
+      let readDone!: () => void;
+      const detailRead = new Promise<void>((resolve) => {
+        readDone = resolve;
+      });
+      page.on("requestfinished", (request) => {
+        const url = new URL(request.url());
+        if (url.pathname === "/threads/late/events" && url.searchParams.get("follow") === "false") {
+          readDone();
+        }
+      });
+      await page.route(
+        (url) =>
+          url.pathname === "/threads/late/events" && url.searchParams.get("replay") === "compact",
+        async (route) => {
+          await detailRead;
+          const head = await server.tl.store.threads.head("late");
+          const seen = head?.lastSeq ?? 0;
+          await waitFor(
+            async () => ((await server.tl.store.threads.head("late"))?.lastSeq ?? 0) >= seen + 3,
+            "the run to write past the detail's read",
+          );
+          await route.continue();
+        },
+      );
+      await page.goto(`${server.url}/#/t/late/r/${runId}`);
+      await page
+        .locator("[data-testid=run-detail-status]", { hasText: "succeeded" })
+        .waitFor({ timeout: 15_000 });
+      const stored = await server.tl.store.threads.read("late", { after: 0, limit: 10_000 });
+      await until(
+        page,
+        "all the run's events",
+        (n) =>
+          document.querySelectorAll("[data-testid=run-events] [data-testid=event]").length >= n,
+        stored.length,
+      );
+      expect(
+        (await attr(page, "[data-testid=run-events] [data-testid=event]", "data-seq")).map(Number),
+      ).toEqual(stored.map((r) => r.seq));
+    });
+  });
 });
 
 describe("inspector: paging, search and filters", () => {

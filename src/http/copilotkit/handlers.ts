@@ -52,8 +52,12 @@ function deps(tl: Threadline): CopilotDeps {
   };
 }
 
-const keepalive = (tl: Threadline) =>
-  tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs };
+const keepalive = (tl: Threadline) => ({
+  ...(tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs }),
+  ...(tl.options.followerWriteTimeoutMs === undefined
+    ? {}
+    : { writeTimeoutMs: tl.options.followerWriteTimeoutMs }),
+});
 
 export function info(tl: Threadline): Record<string, unknown> {
   const agents: Record<string, unknown> = {};

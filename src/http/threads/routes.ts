@@ -126,6 +126,9 @@ export function threadRoutes(tl: Threadline): Hono {
     await follow.open();
     return sseResponse(follow, {
       ...(tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs }),
+      ...(tl.options.followerWriteTimeoutMs === undefined
+        ? {}
+        : { writeTimeoutMs: tl.options.followerWriteTimeoutMs }),
       headers: { [HEADER_THREAD_LAST_SEQ]: String(follow.position), [HEADER_REPLAY_MODE]: replay },
     });
   });
