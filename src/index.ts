@@ -26,6 +26,18 @@ export { DEMO_HEARTBEAT_ID, demoHeartbeat } from "./demo/demo-heartbeat.js";
 export type { AuthorizeContext, AuthorizeHook } from "./http/auth.js";
 export type { HookConfig, HookDelivery } from "./http/hooks/hook-config.js";
 export { signWebhook } from "./http/hooks/signature.js";
+export { safeThreadId } from "./http/hooks/thread-id.js";
+export {
+  BUILTIN_VERIFIERS,
+  type BuiltinVerifierName,
+  githubVerifier,
+  standardWebhooksVerifier,
+  stripeVerifier,
+  threadlineVerifier,
+  type VerifiedWebhook,
+  type WebhookRequest,
+  type WebhookVerifier,
+} from "./http/hooks/verifiers.js";
 export * from "./protocol.js";
 export {
   createThreadline,

@@ -242,9 +242,9 @@ describe("webhooks", () => {
     expect(noThread).toMatchObject({ status: 400, code: "BAD_REQUEST" });
     expect(noThread.message).toMatch(/no value at \/repo\/id/);
     const badId = await errorOf(
-      await postHook(tl!, "gh", { repo: { id: "a/b" } }, { secret: SECRET }),
+      await postHook(tl!, "gh", { repo: { id: { nested: true } } }, { secret: SECRET }),
     );
-    expect(badId.message).toMatch(/invalid thread id/);
+    expect(badId.message).toMatch(/\/repo\/id is an object, not a thread id/);
 
     const raw = "{not json";
     const res = await tl!.app.request("/hooks/gh", {

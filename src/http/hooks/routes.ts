@@ -2,12 +2,11 @@ import { createHash } from "node:crypto";
 import { Hono } from "hono";
 import { ThreadlineError } from "../../core/errors.js";
 import { hookRunId } from "../../core/run-ids.js";
-import { HEADER_DELIVERY, HEADER_SIGNATURE } from "../../protocol.js";
 import type { Threadline } from "../../threadline.js";
 import { limitBody } from "../body-limit.js";
 import { parseJsonText, pathId } from "../validation.js";
 import { type CompiledHook, compileHooks } from "./hook-config.js";
-import { DELIVERY_ID, verifySignature } from "./signature.js";
+import { threadlineVerifier, type VerifiedWebhook, type WebhookRequest } from "./verifiers.js";
 
 /**
  * `POST /hooks/:hookId`. Webhook senders authenticate with the HMAC signature, not the bearer
@@ -24,31 +23,30 @@ export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): Hono {
     const hook = hooks.get(hookId);
     if (!hook) throw new ThreadlineError("HOOK_NOT_FOUND", `unknown hook '${hookId}'`);
     const body = new Uint8Array(await c.req.arrayBuffer());
-    const deliveryId = c.req.header(HEADER_DELIVERY);
-    if (deliveryId !== undefined && !DELIVERY_ID.test(deliveryId)) {
-      throw new ThreadlineError(
-        "BAD_REQUEST",
-        `${HEADER_DELIVERY} must be 1-200 printable ASCII characters without spaces or dots`,
-      );
-    }
-    const verified = verifySignature({
-      header: c.req.header(HEADER_SIGNATURE),
+    const verified = await verify(hook, {
+      headers: c.req.raw.headers,
       body,
-      deliveryId,
       secrets: hook.secrets,
       nowMs: tl.scheduler.clock.now(),
       ...(hook.toleranceSec === undefined ? {} : { toleranceSec: hook.toleranceSec }),
     });
     const payload = parsePayload(body);
+    const deliveryId = verified.deliveryId ?? hook.verifier.deliveryIdOf?.(payload);
     const delivery = { hookId, headers: c.req.raw.headers, ...(deliveryId ? { deliveryId } : {}) };
     const { threadId, input } = await mapDelivery(hook, payload, delivery);
 
-    // The run id is derived from the delivery id, which the signature covers (or, without one,
-    // from the signature, which names the exact request: parsed strictly, it has one spelling),
-    // and the store refuses a second run with the same id: the run start itself is the
-    // exactly-once claim. A delivery refused for another reason (busy thread under `reject`) is
-    // not recorded, so the sender may retry it.
-    const name = deliveryId ?? `sig:${verified.signature}`;
+    // The run id is derived from the provider's delivery id (a retry carries the same one) or,
+    // without one, from the signature, which names the exact request; the store refuses a
+    // second run with the same id: the run start itself is the exactly-once claim. A delivery
+    // refused for another reason (busy thread under `reject`) is not recorded, so the sender
+    // may retry it. Other providers' ids are prefixed with the provider's name, so they never
+    // collide with each other (Threadline's own keep the name they always had).
+    const name =
+      deliveryId === undefined
+        ? verified.fingerprint
+        : hook.verifier === threadlineVerifier
+          ? deliveryId
+          : `${hook.verifier.name}:${deliveryId}`;
     const runId = hookRunId(hookId, createHash("sha256").update(name).digest("hex").slice(0, 32));
     let result: Awaited<ReturnType<typeof tl.startRun>>;
     try {
@@ -67,6 +65,19 @@ export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): Hono {
     return c.json({ runId: result.runId, threadId, status: result.status }, 202);
   });
   return app;
+}
+
+/** Runs the hook's verifier; whatever it throws is a 401 (or its own ThreadlineError). */
+async function verify(hook: CompiledHook, req: WebhookRequest): Promise<VerifiedWebhook> {
+  try {
+    return await hook.verifier.verify(req);
+  } catch (error) {
+    if (ThreadlineError.is(error)) throw error;
+    throw new ThreadlineError(
+      "UNAUTHORIZED",
+      `the ${hook.verifier.name} verifier refused the delivery: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }
 
 function parsePayload(body: Uint8Array): unknown {
