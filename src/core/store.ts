@@ -1,5 +1,6 @@
 import type { BaseEvent } from "@ag-ui/core";
 import { METADATA_KEY, RUN_ERROR_INTERRUPTED } from "../protocol.js";
+import type { CompactionResult, CompactionStep } from "./compaction.js";
 import type {
   EventRecord,
   Fence,
@@ -97,7 +98,16 @@ export interface ThreadLog {
     events: readonly BaseEvent[],
     view?: ViewUpdate,
   ): Promise<EventRecord[]>;
-  /** Committed events with `seq > after`, ascending, at most `limit` (default 1000). */
+  /**
+   * Removes the history up to `step.horizon` (events, the messages they wrote, the ended runs'
+   * records; see `CompactionResult` for the exact rule) and raises the thread's horizon, in one
+   * step. The horizon never goes down; `updatedAt` does not move. Null when the thread is unknown.
+   */
+  compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null>;
+  /**
+   * Committed events with `seq > after`, ascending, at most `limit` (default 1000). After a
+   * compaction the first one may be above `after + 1` (never below the horizon + 1).
+   */
   read(threadId: string, opts: { after: number; limit?: number }): Promise<EventRecord[]>;
   /** Live committed batches of one thread (from this or, for shared stores, other processes). */
   subscribe(threadId: string, listener: AppendListener): Unsubscribe;

@@ -83,6 +83,8 @@ export interface ThreadSummary {
   createdAt: number;
   updatedAt: number;
   lastSeq: number;
+  /** Compaction horizon: events with seq <= it were removed (0: none). See `compaction.ts`. */
+  horizon: number;
   activeRunId: string | null;
   metadata: Record<string, unknown>;
 }

@@ -11,6 +11,7 @@ import {
 import {
   HEADER_LAST_EVENT_ID,
   HEADER_REPLAY_MODE,
+  HEADER_RESET,
   HEADER_THREAD_LAST_SEQ,
   QUERY_AFTER,
   QUERY_FOLLOW,
@@ -129,7 +130,12 @@ export function threadRoutes(tl: Threadline): Hono {
       ...(tl.options.followerWriteTimeoutMs === undefined
         ? {}
         : { writeTimeoutMs: tl.options.followerWriteTimeoutMs }),
-      headers: { [HEADER_THREAD_LAST_SEQ]: String(follow.position), [HEADER_REPLAY_MODE]: replay },
+      headers: {
+        [HEADER_THREAD_LAST_SEQ]: String(follow.position),
+        // A reset (PROTOCOL.md §2.8) is served as a compact replay, and says so.
+        [HEADER_REPLAY_MODE]: follow.reset ? "compact" : replay,
+        ...(follow.reset ? { [HEADER_RESET]: String(follow.reset.horizon) } : {}),
+      },
     });
   });
 

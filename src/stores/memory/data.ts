@@ -9,6 +9,8 @@ export interface ThreadData {
   events: EventRecord[];
   messages: Message[];
   index: Map<string, number>;
+  /** Message id → the seq of the batch that first wrote it (compaction removes by it). */
+  messageSeqs: Map<string, number>;
   state: unknown;
   fenceToken: number;
   runs: Map<string, RunRecord>;
@@ -55,12 +57,14 @@ export function ensureThreadData(
         createdAt: now,
         updatedAt: now,
         lastSeq: 0,
+        horizon: 0,
         activeRunId: null,
         metadata: copy(metadata ?? {}),
       },
       events: [],
       messages: [],
       index: new Map(),
+      messageSeqs: new Map(),
       state: {},
       fenceToken: 0,
       runs: new Map(),

@@ -1,5 +1,6 @@
 import type { BaseEvent } from "@ag-ui/core";
 import type { Redis } from "ioredis";
+import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
 import {
   type AppendListener,
   count,
@@ -22,7 +23,7 @@ import { appendScript } from "./append.js";
 import type { RedisKeys } from "./keys.js";
 import type { RedisLiveTail } from "./live-tail.js";
 import { ENSURE_THREAD, GET_THREAD } from "./lua-runs.js";
-import { DELETE_THREAD, SET_METADATA } from "./lua-threads.js";
+import { COMPACT, DELETE_THREAD, SET_METADATA } from "./lua-threads.js";
 import { hashOf, json, recordOf, summaryOf, viewOf } from "./rows.js";
 
 /**
@@ -56,16 +57,23 @@ export class RedisThreadLog implements ThreadLog {
 
   /** The summary fields alone: the state is not read. */
   async head(threadId: string): Promise<ThreadSummary | null> {
-    const [ca, ua, seq, act, meta] = await this.redis.hmget(
+    const [ca, ua, seq, act, meta, hz] = await this.redis.hmget(
       this.keys.thread(threadId),
       "ca",
       "ua",
       "seq",
       "act",
       "meta",
+      "hz",
     );
     if (ca === null || ca === undefined) return null;
-    const h: Record<string, string> = { ca, ua: ua ?? ca, seq: seq ?? "0", meta: meta ?? "{}" };
+    const h: Record<string, string> = {
+      ca,
+      ua: ua ?? ca,
+      seq: seq ?? "0",
+      meta: meta ?? "{}",
+      hz: hz ?? "0",
+    };
     if (act) h.act = act;
     return summaryOf(threadId, h);
   }
@@ -94,6 +102,17 @@ export class RedisThreadLog implements ThreadLog {
   async delete(threadId: string): Promise<boolean> {
     const reply = await DELETE_THREAD.run(this.redis, this.keys.forThread(threadId), [threadId]);
     return reply === 1;
+  }
+
+  async compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null> {
+    const reply = (await COMPACT.run(this.redis, this.keys.forThread(threadId), [
+      threadId,
+      Math.floor(step.horizon),
+      step.endedBefore,
+    ])) as [number, number, number, number] | null;
+    if (!reply) return null;
+    const [horizon, events, messages, runs] = reply.map(Number) as [number, number, number, number];
+    return { horizon, events, messages, runs };
   }
 
   /** Most recently updated first (the zset is scored by -updatedAt; ties by id). */
