@@ -128,7 +128,7 @@ export class MemoryThreads implements ThreadLog {
     result.messages = t.messages.length - kept.length;
     t.messages = kept;
     t.index.clear();
-    kept.forEach((m, i) => t.index.set(m.id, i));
+    for (const [i, m] of kept.entries()) t.index.set(m.id, i);
     for (const id of [...t.messageSeqs.keys()]) if (!t.index.has(id)) t.messageSeqs.delete(id);
     for (const [runId, run] of t.runs) {
       if (runCompacted(run, { horizon, endedBefore: step.endedBefore })) {
