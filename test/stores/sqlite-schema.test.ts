@@ -47,15 +47,40 @@ describe("sqlite schema", () => {
       force: true,
     }))!;
     await store.close();
-    // Back to version 1: no counters table yet.
+    // Back to version 1: no counters table yet, no compaction columns.
     const db = new Database(path);
     db.exec("DROP TABLE counters");
+    db.exec("ALTER TABLE threads DROP COLUMN horizon");
+    db.exec("ALTER TABLE messages DROP COLUMN seq");
     db.pragma("user_version = 1");
     db.close();
     const upgraded = createSqliteStore({ path });
     expect(await upgraded.threads.delete("old-thread")).toBe(true);
     const fresh = await activeRun(upgraded, "old-thread");
     expect(fresh.fence.token).toBeGreaterThan(again.fence.token);
+    await upgraded.close();
+  });
+
+  it("a file from before compaction upgrades: horizon 0, its messages count as written at seq 0", async () => {
+    const store = createSqliteStore({ path });
+    const { fence, run } = await activeRun(store, "t");
+    await store.threads.append(
+      "t",
+      fence,
+      [{ type: "RUN_STARTED", threadId: "t", runId: run.runId }],
+      {
+        upsertMessages: [{ id: "old", role: "user", content: "before the upgrade" }],
+      },
+    );
+    await store.close();
+    const db = new Database(path);
+    db.exec("ALTER TABLE threads DROP COLUMN horizon");
+    db.exec("ALTER TABLE messages DROP COLUMN seq");
+    db.pragma("user_version = 2");
+    db.close();
+    const upgraded = createSqliteStore({ path });
+    expect(await upgraded.threads.head("t")).toMatchObject({ lastSeq: 1, horizon: 0 });
+    expect((await upgraded.threads.get("t"))!.messages.map((m) => m.id)).toEqual(["old"]);
     await upgraded.close();
   });
 
