@@ -336,7 +336,12 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
       message: this.lost?.message ?? "the store lost its data",
     } as BaseEvent;
     return [
-      { seq: this.cursor, event, kind: "abort", frame: encodeFrame(event, { name: SSE_EVENT_ABORT }) },
+      {
+        seq: this.cursor,
+        event,
+        kind: "abort",
+        frame: encodeFrame(event, { name: SSE_EVENT_ABORT }),
+      },
     ];
   }
 

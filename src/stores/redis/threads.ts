@@ -89,9 +89,7 @@ export class RedisThreadLog implements ThreadLog {
   }
 
   async delete(threadId: string): Promise<boolean> {
-    const reply = await this.epoch.run(DELETE_THREAD, this.keys.forThread(threadId), [
-      threadId,
-    ]);
+    const reply = await this.epoch.run(DELETE_THREAD, this.keys.forThread(threadId), [threadId]);
     return reply === 1;
   }
 
