@@ -16,7 +16,7 @@ export const HEADER_THREAD_LAST_SEQ = "X-Threadline-Last-Seq";
 export const HEADER_REPLAY_MODE = "X-Threadline-Replay";
 /**
  * Response header of a follow whose cursor is before the thread's compaction horizon: its value
- * is the horizon (events up to it are gone). The stream starts with a reset snapshot (§2.8).
+ * is the horizon (events up to it are gone). The stream starts with a reset snapshot (§2.9).
  */
 export const HEADER_RESET = "X-Threadline-Reset";
 
@@ -32,6 +32,12 @@ export type ReplayMode = (typeof REPLAY_MODES)[number];
  */
 export const SSE_EVENT_SNAPSHOT = "snapshot";
 export const SSE_EVENT_REOPEN = "reopen";
+/**
+ * A synthetic `RUN_ERROR` (code `DATA_LOST`, no `id:`) that closes the run in progress when the
+ * stream must end mid-run and the log cannot say so itself: the store lost its data (PROTOCOL.md
+ * §2.8). Stock AG-UI parsers see the run end with an error.
+ */
+export const SSE_EVENT_ABORT = "abort";
 
 /** Comment line written while a stream is idle. Never an event: nothing may be sent between runs. */
 export const SSE_KEEPALIVE = ": keepalive\n\n";
@@ -45,13 +51,28 @@ export const DEFAULT_KEEPALIVE_MS = 15_000;
 export const SSE_THREAD_DELETED = ": thread-deleted\n\n";
 
 /**
+ * Comment line that ends a follow stream because the store lost its data (a Redis restarted
+ * without persistence, PROTOCOL.md §2.8). A client must not resume with its cursor: the seqs it
+ * holds belong to a log that no longer exists.
+ */
+export const SSE_DATA_LOST = ": data-lost\n\n";
+
+/**
+ * The generation of the store's data (stores that can lose it: Redis). A follow response names
+ * it; a client resuming with a cursor sends it back (header, or query `epoch`), and a cursor from
+ * another epoch gets `409 EPOCH_MISMATCH` instead of events whose seqs mean something else.
+ */
+export const HEADER_EPOCH = "X-Threadline-Epoch";
+export const QUERY_EPOCH = "epoch";
+
+/**
  * Comment line that ends a follow stream whose next events were compacted away while it was
- * behind (PROTOCOL.md §2.8): the client reconnects with its cursor and gets a reset snapshot.
+ * behind (PROTOCOL.md §2.9): the client reconnects with its cursor and gets a reset snapshot.
  */
 export const SSE_HISTORY_COMPACTED = ": history-compacted\n\n";
 
 /**
- * Name of the AG-UI `CUSTOM` event inside a reset snapshot (PROTOCOL.md §2.8): its value
+ * Name of the AG-UI `CUSTOM` event inside a reset snapshot (PROTOCOL.md §2.9): its value
  * `{ after, horizon, seq }` says which history the follower skipped.
  */
 export const CUSTOM_EVENT_RESET = "threadline.reset";
@@ -97,10 +118,16 @@ export const REQUEST_HEADERS = [
   HEADER_REPLAY,
   HEADER_SIGNATURE,
   HEADER_DELIVERY,
+  HEADER_EPOCH,
 ] as const;
 
 /** Every response header PROTOCOL.md documents: a browser on another origin may read each. */
-export const RESPONSE_HEADERS = [HEADER_THREAD_LAST_SEQ, HEADER_REPLAY_MODE, HEADER_RESET] as const;
+export const RESPONSE_HEADERS = [
+  HEADER_THREAD_LAST_SEQ,
+  HEADER_REPLAY_MODE,
+  HEADER_EPOCH,
+  HEADER_RESET,
+] as const;
 
 /** Stable error codes of JSON error responses `{ "error": { "code", "message" } }`. */
 export const ERROR_CODES = {
@@ -125,6 +152,8 @@ export const ERROR_CODES = {
   unavailable: "UNAVAILABLE",
   /** The store lost data it had acknowledged (a Redis restarted without persistence). */
   dataLost: "DATA_LOST",
+  /** A cursor from another epoch of the store's data (see `HEADER_EPOCH`). */
+  epochMismatch: "EPOCH_MISMATCH",
   /** A store's driver (an optional peer dependency) is not installed or fails to load. */
   driverMissing: "DRIVER_MISSING",
 } as const;

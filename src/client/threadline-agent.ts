@@ -40,7 +40,7 @@ export interface ThreadlineAgentConfig extends AgentConfig {
   /** Connection state of the follow (connecting / open / reconnecting). */
   onStatus?: (status: FollowStatus) => void;
   /**
-   * The follow resumed from a cursor the thread had compacted away (PROTOCOL.md §2.8): the
+   * The follow resumed from a cursor the thread had compacted away (PROTOCOL.md §2.9): the
    * events in between were skipped and a snapshot of the thread replaced them.
    */
   onHistoryReset?: (reset: HistoryReset) => void;
@@ -85,7 +85,7 @@ export class ThreadlineAgent extends AbstractAgent {
   /** The error that ended the follow, if one did. */
   followError: unknown;
   /**
-   * The latest history reset of the follow (PROTOCOL.md §2.8): it resumed from a cursor the
+   * The latest history reset of the follow (PROTOCOL.md §2.9): it resumed from a cursor the
    * thread had compacted away, so the events between were replaced by a snapshot.
    */
   historyReset: HistoryReset | undefined;

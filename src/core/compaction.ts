@@ -2,7 +2,7 @@ import type { BaseEvent } from "@ag-ui/core";
 import { CUSTOM_EVENT_RESET, type ReplayMode } from "../protocol.js";
 
 /**
- * Compaction: the rules every store executes and every follow obeys (PROTOCOL.md §2.8).
+ * Compaction: the rules every store executes and every follow obeys (PROTOCOL.md §2.9).
  *
  * A thread's **horizon** `H` is the highest seq compaction removed: events with `seq <= H` are
  * gone, seqs are never reused, the view (messages of the runs kept, the state) stays. `H` is 0

@@ -6,7 +6,7 @@ import { verifyWithAgUi } from "../helpers/verify.js";
 export interface ServerUnderTest {
   baseUrl: string;
   token?: string;
-  /** Compacts a thread up to `horizon` (the store's `threads.compact`), for §2.8's cases. */
+  /** Compacts a thread up to `horizon` (the store's `threads.compact`), for §2.9's cases. */
   compact(threadId: string, horizon: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -328,7 +328,7 @@ export function runServerConformance(name: string, setup: () => Promise<ServerUn
       expect(fresh).toMatchObject({ lastSeq: 0, messages: [], activeRunId: null });
     });
 
-    it("a follower resuming from a compacted-away cursor gets a reset, then every later event (§2.8)", async () => {
+    it("a follower resuming from a compacted-away cursor gets a reset, then every later event (§2.9)", async () => {
       const threadId = await createThread();
       await startRun(threadId);
       await startRun(threadId);

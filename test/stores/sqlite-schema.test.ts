@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { BaseEvent } from "@ag-ui/core";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSqliteStore, SCHEMA_VERSION } from "../../src/stores/sqlite/index.js";
-import { activeRun } from "../conformance/store/fixtures.js";
+import { activeRun, runStarted } from "../conformance/store/fixtures.js";
 
 describe("sqlite schema", () => {
   let dir: string;
@@ -64,14 +65,9 @@ describe("sqlite schema", () => {
   it("a file from before compaction upgrades: horizon 0, its messages count as written at seq 0", async () => {
     const store = createSqliteStore({ path });
     const { fence, run } = await activeRun(store, "t");
-    await store.threads.append(
-      "t",
-      fence,
-      [{ type: "RUN_STARTED", threadId: "t", runId: run.runId }],
-      {
-        upsertMessages: [{ id: "old", role: "user", content: "before the upgrade" }],
-      },
-    );
+    await store.threads.append("t", fence, [runStarted("t", run.runId)], {
+      upsertMessages: [{ id: "old", role: "user", content: "before the upgrade" }],
+    });
     await store.close();
     const db = new Database(path);
     db.exec("ALTER TABLE threads DROP COLUMN horizon");

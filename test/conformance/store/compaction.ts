@@ -163,7 +163,7 @@ export function compactionTests(ctx: SuiteContext): void {
     });
   });
 
-  describe("a follower behind the horizon (PROTOCOL.md §2.8)", () => {
+  describe("a follower behind the horizon (PROTOCOL.md §2.9)", () => {
     const isEnd = (items: FollowItem[]) => items.at(-1)?.event.type === "RUN_FINISHED";
 
     it("gets a reset snapshot at the thread's last seq, then every later event, valid AG-UI", async () => {
