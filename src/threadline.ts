@@ -110,6 +110,9 @@ export interface Threadline {
   readonly closing: boolean;
 }
 
+/** How long a deletion waits for this process's followers to receive the thread's last events. */
+const DELETE_DRAIN_MS = 5_000;
+
 /** Creates a Threadline runtime: a Hono app plus the programmatic API. */
 export function createThreadline(options: ThreadlineOptions): Threadline {
   const logger = options.logger ?? silentLogger;
@@ -159,7 +162,20 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     cancelRun: (threadId, runId) => coordinator.cancelRun(threadId, runId),
     updateThread: (threadId, patch) => updateThread(options.store, threadId, patch),
     async deleteThread(threadId) {
-      const deleted = await deleteThread({ store: options.store, coordinator }, threadId);
+      const deleted = await deleteThread(
+        {
+          store: options.store,
+          coordinator,
+          // This process's followers get everything up to the cancelled run's end first.
+          beforeDelete: (lastSeq) =>
+            Promise.all(
+              [...follows]
+                .filter((f) => f.threadId === threadId)
+                .map((f) => f.delivered(lastSeq, DELETE_DRAIN_MS)),
+            ),
+        },
+        threadId,
+      );
       // This process's followers of the thread end now.
       for (const f of follows) if (f.threadId === threadId) f.threadDeleted();
       return deleted;

@@ -209,6 +209,31 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     this.notify();
   }
 
+  /**
+   * Resolves once this follower was handed every event up to `seq` (or it ended), or after
+   * `timeoutMs` (a follower that stopped reading must not hold anyone up). A thread's deletion
+   * waits for it, so followers get the end of the cancelled run before the log goes.
+   */
+  delivered(seq: number, timeoutMs: number): Promise<void> {
+    if (this.cursor >= seq || this.ended) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        if (this.cursor < seq && !this.ended && Date.now() < deadline) return;
+        clearTimeout(timer);
+        this.progress.delete(done);
+        resolve();
+      };
+      const deadline = Date.now() + timeoutMs;
+      const timer = setTimeout(() => {
+        this.progress.delete(done);
+        resolve();
+      }, timeoutMs);
+      timer.unref?.();
+      this.progress.add(done);
+    });
+  }
+  private readonly progress = new Set<() => void>();
+
   /** Next items available (waits for at least one); null when the stream ended. */
   async nextBatch(): Promise<FollowItem[] | null> {
     const items = await this.nextItems();
@@ -218,6 +243,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
         else if (isTerminalEvent(item.event)) this.runOpen = false;
       }
     }
+    for (const waiter of [...this.progress]) waiter();
     return items;
   }
 
@@ -381,6 +407,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     this.queue = [];
     this.queueBytes = 0;
     this.notify();
+    for (const waiter of [...this.progress]) waiter();
   }
 
   get closed(): boolean {

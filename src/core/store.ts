@@ -170,6 +170,13 @@ export interface RunQueue {
 export interface RecordStore {
   /** True for the first caller of a key, false for every later one (exactly-once ticks). */
   claim(key: string, owner: string, now: number): Promise<boolean>;
+  /**
+   * A named lease (one holder at a time across instances, e.g. the retention sweep): takes or
+   * renews `key` for `lease.owner` until `now + leaseMs` when `leaseAvailable` (run-rules.ts)
+   * allows it, atomically; false when another owner holds it. Keys live beside the claims' (use
+   * a `lease:` prefix); the lease is never released, it expires.
+   */
+  lease(key: string, lease: LeaseRequest): Promise<boolean>;
   putSchedule<S extends ScheduleRecordBase>(schedule: S): Promise<void>;
   getSchedule<S extends ScheduleRecordBase>(id: string): Promise<S | null>;
   listSchedules<S extends ScheduleRecordBase>(): Promise<S[]>;

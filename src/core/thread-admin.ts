@@ -16,6 +16,12 @@ export interface ThreadAdminDeps {
   store: ThreadStore;
   coordinator: Coordinator;
   now?: () => number;
+  /**
+   * Called once the active run has ended and before the log goes, with the thread's last seq:
+   * followers on a store that delivers asynchronously (PostgreSQL, Redis) may not have received
+   * the cancelled run's end yet, and the log they would read it from is about to go.
+   */
+  beforeDelete?: (lastSeq: number) => Promise<unknown>;
 }
 
 const notFound = (threadId: string) =>
@@ -48,6 +54,8 @@ export async function deleteThread(
   if (!head) throw notFound(threadId);
   const runId = head.activeRunId ?? undefined;
   if (runId) await cancelForDeletion(deps, threadId, runId);
+  const last = await store.threads.head(threadId);
+  if (last && deps.beforeDelete) await deps.beforeDelete(last.lastSeq);
   if (!(await store.threads.delete(threadId))) throw notFound(threadId);
   coordinator.forgetThread(threadId);
   return { threadId, deleted: true, ...(runId ? { cancelledRunId: runId } : {}) };

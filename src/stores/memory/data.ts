@@ -25,6 +25,8 @@ export interface ThreadData {
 export interface MemoryStoreData {
   threads: Map<string, ThreadData>;
   claims: Set<string>;
+  /** Named leases (`RecordStore.lease`). */
+  leases: Map<string, { owner: string; expiresAt: number }>;
   schedules: Map<string, ScheduleRecordBase>;
   listeners: ListenerRegistry;
   runStarts: RunStartListeners;
@@ -38,6 +40,7 @@ export function createMemoryData(): MemoryStoreData {
   return {
     threads: new Map(),
     claims: new Set(),
+    leases: new Map(),
     schedules: new Map(),
     listeners: new ListenerRegistry(),
     runStarts: new RunStartListeners(),
