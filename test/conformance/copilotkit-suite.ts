@@ -1,5 +1,5 @@
 import type { BaseEvent, Message } from "@ag-ui/core";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ThreadlineAgentRunner } from "../../src/copilotkit/index.js";
 import type { ThreadStore } from "../../src/core/store.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
