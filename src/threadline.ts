@@ -6,6 +6,8 @@ import { type AgentSource, Coordinator, type StartRunRequest } from "./core/coor
 import { FanOut } from "./core/fanout.js";
 import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
 import { type Logger, silentLogger } from "./core/logger.js";
+import { parseRetentionPolicy, type RetentionPolicy } from "./core/retention.js";
+import { RetentionSweeper } from "./core/retention-sweep.js";
 import { type ScheduleInput, Scheduler, type SchedulerClock } from "./core/scheduler/index.js";
 import type { ThreadStore } from "./core/store.js";
 import { deleteThread, type ThreadDeletion, updateThread } from "./core/thread-admin.js";
@@ -60,6 +62,14 @@ export interface ThreadlineOptions {
    * turns a stock chat's wake on) under `basePath` (default `/copilotkit`); false turns it off.
    */
   copilotkit?: CopilotKitSurfaceOptions | false;
+  /**
+   * Retention (README "Retention"): the server's default policy — keep the newest `keepRuns`
+   * runs, runs younger than `maxAgeMs`, delete threads idle for `deleteIdleAfterMs` — which a
+   * thread's metadata (`threadline.retention`) or its schedule's `retention` override; applied
+   * every `sweepMs` (default 60 s; 0: only when `retention.sweep()` is called) by one instance of a
+   * shared store, `batchEvents` events per step (default 1,000).
+   */
+  retention?: RetentionPolicy & { sweepMs?: number; batchEvents?: number };
   scheduler?: {
     /** How often schedules changed by other processes are picked up. Default 10 s. */
     syncMs?: number;
@@ -79,6 +89,8 @@ export interface Threadline {
   readonly coordinator: Coordinator;
   readonly fanout: FanOut;
   readonly scheduler: Scheduler;
+  /** The retention sweep (see `ThreadlineOptions.retention`); `sweep()` runs one now. */
+  readonly retention: RetentionSweeper;
   /** The CopilotKit surface, unless `copilotkit: false`. */
   readonly copilotkit: CopilotKitSurface | undefined;
   readonly options: ThreadlineOptions;
@@ -134,9 +146,26 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     ...(options.schedules ? { declared: options.schedules } : {}),
     ...options.scheduler,
   });
+  const { sweepMs, batchEvents, ...defaults } = options.retention ?? {};
+  // A bad default fails here, before anything starts.
+  parseRetentionPolicy(defaults, "retention");
+  // The deletion of idle threads goes through `tl.deleteThread` (followers end with the marker).
+  const retention = new RetentionSweeper({
+    store: options.store,
+    defaults,
+    instanceId: coordinator.instanceId,
+    deleteThread: (threadId) => tl.deleteThread(threadId),
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(sweepMs === undefined ? {} : { intervalMs: sweepMs }),
+    ...(batchEvents === undefined ? {} : { batchEvents }),
+  });
   // Bad hook config fails here, before anything starts (the routes compile them again).
   compileHooks(options.hooks ?? [], coordinator.agentIds());
-  const ready = coordinator.start().then(() => scheduler.start());
+  const ready = coordinator
+    .start()
+    .then(() => scheduler.start())
+    .then(() => retention.start());
   ready.catch((error) => logger.error({ err: error }, "start-up recovery failed"));
   const follows = new Set<Follow>();
   // A store that lost its data (Redis without persistence) refuses to operate from now on: runs
@@ -153,6 +182,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     coordinator,
     fanout,
     scheduler,
+    retention,
     copilotkit: undefined,
     options,
     ready,
@@ -214,6 +244,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       // servers and the store close.
       await ready.catch(() => undefined);
       await scheduler.stop();
+      await retention.stop();
       await coordinator.close(opts?.graceMs);
       tl.copilotkit?.close();
       for (const f of follows) f.finish();

@@ -20,6 +20,8 @@ interface CachedView {
   lastSeq: number;
   /** The thread's creation time: a thread deleted and created again is another thread. */
   createdAt: number;
+  /** The thread's compaction horizon: a compaction since removed messages from the view. */
+  horizon: number;
 }
 
 /** A turn of the event loop a run's events held longer than this is worth a warning. */
@@ -276,7 +278,7 @@ export class Coordinator {
 
   private async execute(run: RunRecord, fence: { runId: string; token: number }): Promise<void> {
     const { threadId, runId } = run;
-    const { view, createdAt } = await this.loadView(threadId);
+    const { view, createdAt, horizon } = await this.loadView(threadId);
     this.views.delete(threadId);
     let fatal: unknown;
     let stopAgent: (() => void) | undefined;
@@ -397,7 +399,7 @@ export class Coordinator {
         await this.closeAfterStoreFailure(run, fence, fatal);
       }
       if (!fatal && writer.lastSeq !== undefined) {
-        this.views.set(threadId, { view, lastSeq: writer.lastSeq, createdAt });
+        this.views.set(threadId, { view, lastSeq: writer.lastSeq, createdAt, horizon });
         if (this.views.size > VIEW_CACHE_SIZE) this.views.delete(this.views.keys().next().value!);
       }
     } finally {
@@ -450,15 +452,23 @@ export class Coordinator {
    * The thread's view: the cached one if no one appended since (nor deleted the thread and made
    * it again), else loaded from the store.
    */
-  private async loadView(threadId: string): Promise<{ view: ViewBuilder; createdAt: number }> {
+  private async loadView(
+    threadId: string,
+  ): Promise<{ view: ViewBuilder; createdAt: number; horizon: number }> {
     const cached = this.views.get(threadId);
     if (cached) {
       const head = await this.store.threads.head(threadId);
-      if (head?.lastSeq === cached.lastSeq && head.createdAt === cached.createdAt) return cached;
+      if (
+        head?.lastSeq === cached.lastSeq &&
+        head.createdAt === cached.createdAt &&
+        head.horizon === cached.horizon
+      ) {
+        return cached;
+      }
     }
     const thread = await this.store.threads.get(threadId);
     const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
-    return { view, createdAt: thread?.createdAt ?? 0 };
+    return { view, createdAt: thread?.createdAt ?? 0, horizon: thread?.horizon ?? 0 };
   }
 
   /**

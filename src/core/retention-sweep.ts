@@ -1,4 +1,4 @@
-import type { CompactionResult } from "./compaction.js";
+import type { CompactionResult, CompactionStep } from "./compaction.js";
 import { type Logger, silentLogger } from "./logger.js";
 import {
   type EffectivePolicy,
@@ -9,6 +9,7 @@ import {
   nextCompactionStep,
   type RetentionPolicy,
 } from "./retention.js";
+import { isTerminalEvent } from "./run-tracker.js";
 import { type SchedulerClock, systemClock, type TimerHandle } from "./scheduler/clock.js";
 import type { ThreadStore } from "./store.js";
 import type { RunRecord, ThreadSummary } from "./types.js";
@@ -197,11 +198,7 @@ export class RetentionSweeper {
     for (let step = 0; step < this.maxSteps; step++) {
       const head = await store.threads.head(threadId);
       if (!head) return;
-      const events = await store.threads.read(threadId, {
-        after: head.horizon,
-        limit: this.batchEvents,
-      });
-      const next = nextCompactionStep(events, limits);
+      const next = await this.nextStep(threadId, head.horizon, limits);
       if (!next) break;
       const done: CompactionResult | null = await store.threads.compact(threadId, next);
       if (!done || done.events + done.runs + done.messages === 0) break;
@@ -212,6 +209,27 @@ export class RetentionSweeper {
       await yieldToLoop();
     }
     if (compacted) report.compacted += 1;
+  }
+
+  /**
+   * The next step from the horizon on, reading `batchEvents` at a time: usually one page; a run
+   * longer than a page is read on until its end (a step never cuts a run).
+   */
+  private async nextStep(
+    threadId: string,
+    horizon: number,
+    limits: { runsBoundary?: number; cutoff?: number },
+  ): Promise<CompactionStep | null> {
+    for (let after = horizon; ; ) {
+      const events = await this.opts.store.threads.read(threadId, {
+        after,
+        limit: this.batchEvents,
+      });
+      const step = nextCompactionStep(events, limits);
+      if (step || events.length < this.batchEvents) return step;
+      if (events.some((r) => isTerminalEvent(r.event))) return null;
+      after = events[events.length - 1]!.seq;
+    }
   }
 
   /** The `keepRuns` limit as a seq (0: fewer runs than that, nothing to remove by count). */

@@ -16,15 +16,19 @@ import type { EventRecord, RunRecord, ThreadSummary } from "./types.js";
  */
 export interface RetentionPolicy {
   /** Keep the newest N runs that started (their events, messages and records); older ones go. */
-  keepRuns?: number | null;
+  keepRuns?: number | false | null;
   /** Keep the runs that ended less than this many ms ago; older ones go. */
-  maxAgeMs?: number | null;
+  maxAgeMs?: number | false | null;
   /** Delete the thread once nothing happened on it for this many ms (no run active or queued). */
-  deleteIdleAfterMs?: number | null;
+  deleteIdleAfterMs?: number | false | null;
 }
 
-const limit = z.number().int().nonnegative().nullable().optional();
-/** A policy as given in config, a schedule or thread metadata; `null` lifts a default's limit. */
+const limit = z.union([z.number().int().nonnegative(), z.literal(false), z.null()]).optional();
+/**
+ * A policy as given in config, a schedule or thread metadata. `false` (or `null`, except in a
+ * metadata patch, where JSON Merge Patch reads `null` as "remove the key") lifts the limit a
+ * lower layer sets.
+ */
 export const retentionPolicySchema = z
   .object({ keepRuns: limit, maxAgeMs: limit, deleteIdleAfterMs: limit })
   .strict();
@@ -37,7 +41,7 @@ export function parseRetentionPolicy(value: unknown, where: string): RetentionPo
     const path = issue?.path.length ? `.${issue.path.join(".")}` : "";
     throw new ThreadlineError(
       "VALIDATION_FAILED",
-      `invalid ${where}${path}: ${issue?.message ?? "not a retention policy"} (expected { keepRuns?, maxAgeMs?, deleteIdleAfterMs? }, non-negative integers or null)`,
+      `invalid ${where}${path}: ${issue?.message ?? "not a retention policy"} (expected { keepRuns?, maxAgeMs?, deleteIdleAfterMs? }: non-negative integers, or false for no limit)`,
     );
   }
   return parsed.data;
@@ -73,7 +77,7 @@ export interface EffectivePolicy {
 /**
  * The policy in force on a thread, field by field: the thread's own (metadata
  * `threadline.retention`) over its schedule's (`threadline.scheduleRetention`) over the server's
- * default. A `null` field lifts the limit of the layers below. A malformed layer is ignored
+ * default. A `false` (or `null`) field lifts the limit of the layers below. A malformed layer is ignored
  * (metadata written before validation existed, or by a store user): `invalid` names it.
  */
 export function effectivePolicy(

@@ -1,6 +1,7 @@
 import type { Coordinator } from "./coordinator.js";
 import { ThreadlineError } from "./errors.js";
 import { closeTakenRun } from "./recovery.js";
+import { checkRetentionMetadata } from "./retention.js";
 import { cancelledTerminal, type ThreadStore } from "./store.js";
 import type { ThreadPatch, ThreadSummary } from "./types.js";
 
@@ -33,6 +34,8 @@ export async function updateThread(
   threadId: string,
   patch: ThreadPatch,
 ): Promise<ThreadSummary> {
+  // A retention policy in the metadata must be one (VALIDATION_FAILED), not be ignored later.
+  checkRetentionMetadata(patch.metadata);
   const updated = await store.threads.update(threadId, patch);
   if (!updated) throw notFound(threadId);
   return updated;

@@ -8,6 +8,7 @@ import {
   parseRunStatuses,
   parseTriggerKinds,
 } from "../../core/listing.js";
+import { checkRetentionMetadata } from "../../core/retention.js";
 import {
   HEADER_EPOCH,
   HEADER_LAST_EVENT_ID,
@@ -80,6 +81,7 @@ export function threadRoutes(tl: Threadline): Hono {
     const body = await jsonBody(c, createThreadBodySchema);
     const threadId = body.threadId ?? randomUUID();
     await authorize(hook, c.req.raw, { threadId, action: "write" });
+    checkRetentionMetadata(body.metadata);
     return c.json(await tl.store.threads.ensure(threadId, body.metadata), 201);
   });
 
