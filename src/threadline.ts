@@ -5,6 +5,7 @@ import { CopilotKitSurface, type CopilotKitSurfaceOptions } from "./copilotkit-s
 import { type AgentSource, Coordinator, type StartRunRequest } from "./core/coordinator.js";
 import { FanOut } from "./core/fanout.js";
 import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
+import type { AgentHistory } from "./core/history-window.js";
 import { type Logger, silentLogger } from "./core/logger.js";
 import { parseRetentionPolicy, type RetentionPolicy } from "./core/retention.js";
 import { RetentionSweeper } from "./core/retention-sweep.js";
@@ -21,6 +22,12 @@ import type { CorsOption } from "./http/origin-policy.js";
 export interface ThreadlineOptions {
   store: ThreadStore;
   agents: Record<string, AgentSource>;
+  /**
+   * What each agent's runs see of the thread (README "What a run sees"): `{ lastMessages: N }`
+   * or a `build` hook, by agent id. Default: the whole view. A run's own `input.history` (a
+   * request's or its schedule's) wins.
+   */
+  history?: Record<string, AgentHistory>;
   logger?: Logger;
   /** Bearer token every route but /healthz requires. */
   token?: string;
@@ -131,6 +138,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
   const coordinator = new Coordinator({
     store: options.store,
     agents: options.agents,
+    ...(options.history ? { history: options.history } : {}),
     logger,
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),

@@ -44,6 +44,8 @@ async function serve(argv: string[]): Promise<void> {
       : {}),
     ...(args.cors === undefined ? {} : { cors: args.cors }),
     ...(args.allowedHosts ? { allowedHosts: args.allowedHosts } : {}),
+    // Flags set single limits over the config file's retention.
+    ...(args.retention ? { retention: { ...config.retention, ...args.retention } } : {}),
   });
   // The demo thread exists from the start, so the README's first `curl` has something to follow.
   if (args.demo) await store.threads.ensure("demo", { demo: true });

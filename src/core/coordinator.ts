@@ -4,6 +4,7 @@ import type { Message, RunAgentInput } from "@ag-ui/core";
 import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
 import { runAgentWithHistory } from "./agent-exec.js";
 import { ThreadlineError } from "./errors.js";
+import { type AgentHistory, agentHistory } from "./history-window.js";
 import { holdInstance, newInstanceId } from "./instance.js";
 import type { Logger } from "./logger.js";
 import { silentLogger } from "./logger.js";
@@ -69,6 +70,8 @@ export interface StartRunResult {
 export interface CoordinatorOptions {
   store: ThreadStore;
   agents: Record<string, AgentSource>;
+  /** What each agent sees of its thread (by agent id; default the whole view). */
+  history?: Record<string, AgentHistory>;
   logger?: Logger;
   instanceId?: string;
   /** How long a run's lease lasts without renewal. Default 15 s. */
@@ -94,6 +97,7 @@ export class Coordinator {
   readonly instanceId: string;
   readonly store: ThreadStore;
   private readonly agents: Record<string, AgentSource>;
+  private readonly history: Record<string, AgentHistory>;
   private readonly logger: Logger;
   readonly leaseMs: number;
   private readonly sweepMs: number;
@@ -115,6 +119,7 @@ export class Coordinator {
   constructor(opts: CoordinatorOptions) {
     this.store = opts.store;
     this.agents = opts.agents;
+    this.history = opts.history ?? {};
     this.logger = opts.logger ?? silentLogger;
     this.instanceId = opts.instanceId ?? newInstanceId();
     this.liveness = holdInstance(this.instanceId);
@@ -298,7 +303,13 @@ export class Coordinator {
     // RUN_STARTED (carrying only the new messages) folds them into the view; the agent then
     // gets the whole history from it.
     writer.start(started, run.trigger, run.agentId);
-    const input: RunAgentInput = { ...started, messages: view.agentMessages() };
+    const input: RunAgentInput = {
+      ...started,
+      messages: await agentHistory(
+        { messages: view.agentMessages(), state: started.state, run },
+        this.history[run.agentId],
+      ),
+    };
 
     let outcome: { kind: "cancel" | "interrupt" | "lease"; reason: string } | undefined;
     let resolveStopped!: () => void;

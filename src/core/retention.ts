@@ -3,6 +3,7 @@ import { METADATA_KEY } from "../protocol.js";
 import type { CompactionStep } from "./compaction.js";
 import { ThreadlineError } from "./errors.js";
 import { isTerminalEvent } from "./run-tracker.js";
+import type { ThreadStore } from "./store.js";
 import type { EventRecord, RunRecord, ThreadSummary } from "./types.js";
 
 /**
@@ -65,6 +66,44 @@ export function checkRetentionMetadata(metadata: Record<string, unknown> | undef
       parseRetentionPolicy(entry[key], `metadata.${METADATA_KEY}.${key}`);
     }
   }
+}
+
+/** A schedule's policy as the metadata of a thread it creates. */
+export function scheduleRetentionMetadata(
+  policy: RetentionPolicy | undefined,
+): Record<string, unknown> {
+  return policy ? { [METADATA_KEY]: { [SCHEDULE_RETENTION_KEY]: liftsAsFalse(policy) } } : {};
+}
+
+/** `null` limits as `false`: in a metadata merge patch `null` would remove the key instead. */
+function liftsAsFalse(policy: RetentionPolicy): RetentionPolicy {
+  return Object.fromEntries(
+    Object.entries(policy).map(([k, v]) => [k, v === null ? false : v]),
+  ) as RetentionPolicy;
+}
+
+/**
+ * Writes a schedule's policy into the metadata of the (fixed) thread it runs on, when it is not
+ * there already: the thread is created if missing (the tick's run would create it anyway).
+ */
+export async function syncScheduleRetention(
+  store: ThreadStore,
+  threadId: string,
+  policy: RetentionPolicy,
+): Promise<void> {
+  const thread = await store.threads.ensure(threadId, scheduleRetentionMetadata(policy));
+  const own = thread.metadata[METADATA_KEY] as Record<string, unknown> | undefined;
+  const wanted = liftsAsFalse(policy);
+  if (JSON.stringify(own?.[SCHEDULE_RETENTION_KEY]) === JSON.stringify(wanted)) return;
+  // A merge patch: `false` limits stay, keys the schedule no longer sets are removed.
+  const previous = (own?.[SCHEDULE_RETENTION_KEY] ?? {}) as Record<string, unknown>;
+  const patch: Record<string, unknown> = Object.fromEntries(
+    Object.keys(previous).map((k) => [k, null]),
+  );
+  Object.assign(patch, wanted);
+  await store.threads.update(threadId, {
+    metadata: { [METADATA_KEY]: { [SCHEDULE_RETENTION_KEY]: patch } },
+  });
 }
 
 /** The limits in force, each undefined when none applies. */

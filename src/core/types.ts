@@ -52,6 +52,8 @@ export interface RunInput {
   forwardedProps?: unknown;
   tools?: Tool[];
   context?: Context[];
+  /** The part of the thread's history the agent is given (see `history-window.ts`). */
+  history?: { lastMessages?: number };
 }
 
 export interface RunLease {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { StartRunRequest, StartRunResult } from "../coordinator.js";
 import { ThreadlineError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
+import { scheduleRetentionMetadata, syncScheduleRetention } from "../retention.js";
 import type { ThreadStore } from "../store.js";
 import type { RunTrigger } from "../types.js";
 import { type SchedulerClock, systemClock, type TimerHandle } from "./clock.js";
@@ -260,7 +261,13 @@ export class Scheduler {
     };
     try {
       if (record.newThreadPerTick) {
-        await this.store.threads.ensure(threadId, { scheduleId: record.id, fireAt });
+        await this.store.threads.ensure(threadId, {
+          scheduleId: record.id,
+          fireAt,
+          ...scheduleRetentionMetadata(record.retention),
+        });
+      } else if (record.retention) {
+        await syncScheduleRetention(this.store, threadId, record.retention);
       }
       const result = await this.opts.startRun({
         threadId,

@@ -162,6 +162,7 @@ export function threadRoutes(tl: Threadline): Hono {
         ...(body.forwardedProps === undefined ? {} : { forwardedProps: body.forwardedProps }),
         ...(body.tools ? { tools: body.tools as never } : {}),
         ...(body.context ? { context: body.context as never } : {}),
+        ...(body.history ? { history: body.history } : {}),
       },
     });
     return c.json(result, 202);
