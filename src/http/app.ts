@@ -70,7 +70,7 @@ export function createApp(tl: Threadline): Hono {
     if (r.ready) return c.json({ ok: true, ...body });
     const detail =
       r.cause !== undefined && !tl.gate.auth.configured ? `: ${errorText(r.cause)}` : "";
-    return new ThreadlineError("UNAVAILABLE", `not ready: ${r.reason}${detail}`, {
+    return new ThreadlineError(r.code ?? "UNAVAILABLE", `not ready: ${r.reason}${detail}`, {
       details: body,
     }).toResponse({ "cache-control": "no-store" });
   });

@@ -1,15 +1,15 @@
 import type { BaseEvent } from "@ag-ui/core";
-import type { Redis } from "ioredis";
 import { ThreadlineError } from "../../core/errors.js";
 import { errorOfTerminal, statusOfTerminal } from "../../core/store.js";
 import type { EventRecord, Fence, ViewUpdate } from "../../core/types.js";
+import type { RedisEpoch } from "./epoch.js";
 import type { RedisKeys } from "./keys.js";
 import { APPEND } from "./lua-append.js";
 import { json } from "./rows.js";
 
 /** Runs the atomic append script (see `APPEND`) and returns the committed records. */
 export async function appendScript(
-  redis: Redis,
+  epoch: RedisEpoch,
   keys: RedisKeys,
   threadId: string,
   fence: Fence,
@@ -46,7 +46,7 @@ export async function appendScript(
     ...pairs(replace),
     ...pairs(upsert),
   ];
-  const first = Number(await APPEND.run(redis, keys.forThread(threadId), args));
+  const first = Number(await epoch.run(APPEND, keys.forThread(threadId), args));
   if (first < 0) {
     throw new ThreadlineError("LEASE_LOST", `run ${fence.runId} no longer holds ${threadId}`);
   }
