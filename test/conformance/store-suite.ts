@@ -5,6 +5,7 @@ import { compactionTests } from "./store/compaction.js";
 import type { StoreFactory, SuiteContext } from "./store/fixtures.js";
 import { liveTests } from "./store/live.js";
 import { logTests } from "./store/log.js";
+import { principalTests } from "./store/principals.js";
 import { restartTests } from "./store/restart.js";
 import { runStartTests, sharedRunStartTests } from "./store/run-starts.js";
 import { runTests } from "./store/runs.js";
@@ -61,6 +62,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     threadTests(ctx);
     claimTests(ctx);
     compactionTests(ctx);
+    principalTests(ctx);
     runStartTests(ctx);
     if (factory.peer) {
       sharedTests(ctx);

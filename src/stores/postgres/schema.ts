@@ -115,6 +115,10 @@ const MIGRATIONS: readonly ((t: Tables) => string)[] = [
   );
   INSERT INTO ${t.counters} (name, value) VALUES ('fence_floor', 0);
   `,
+  // Who started and who cancelled a run (per-user access): `{ kind, id }`.
+  (t) => `
+  ALTER TABLE ${t.runs} ADD COLUMN started_by json, ADD COLUMN cancelled_by json;
+  `,
   // Compaction (core/compaction.ts): the thread's horizon, and the seq of the batch that first
   // wrote each message (a message leaves the view with its run). Messages from before this
   // version count as written at seq 0: the first compaction removes them.

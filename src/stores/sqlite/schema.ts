@@ -84,6 +84,11 @@ const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO counters (name, value) VALUES ('fence_floor', 0);
   `,
+  // Who started and who cancelled a run (per-user access): JSON `{ kind, id }`.
+  `
+  ALTER TABLE runs ADD COLUMN started_by TEXT;
+  ALTER TABLE runs ADD COLUMN cancelled_by TEXT;
+  `,
   // Compaction (core/compaction.ts): the thread's horizon, and the seq of the batch that first
   // wrote each message (a message leaves the view with its run). Messages from before this
   // version count as written at seq 0: the first compaction removes them.
