@@ -31,6 +31,7 @@ export const configSchema = z
     token: z.string().min(1, "must not be empty"),
     authorize: fn,
     keepaliveMs: positiveInt,
+    followerWriteTimeoutMs: z.number().int("must be a whole number").min(0, "must be 0 or more"),
     maxBodyBytes: positiveInt,
     inspector: z.boolean(),
     cors: z.union([z.boolean(), z.array(z.string())], {
