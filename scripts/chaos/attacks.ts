@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import type { BaseEvent } from "@ag-ui/core";
 import { signWebhook } from "../../src/http/hooks/signature.js";
@@ -205,28 +206,23 @@ export const ATTACKS: readonly Attack[] = [
         `GET /threads/a8/events?replay=full HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`,
       );
       socket.pause();
-      let closed = false;
-      socket.on("close", () => {
-        closed = true;
-      });
       socket.on("error", () => undefined);
-      // ~6 MB of frames: more than the live queue (1 MiB) plus what the kernel buffers take.
-      const ids: string[] = [];
-      for (let i = 0; i < 5; i++) {
-        ids.push(
-          String((await startRun(ctx.url, "a8", { tokens: 10_000, delayMs: 0 })).body.runId),
-        );
+      const cut = () => tcpState(socket.localPort!) !== ESTABLISHED;
+      // Runs whose prompts are ~900 KB each (every RUN_STARTED carries its prompt) until the
+      // kernel buffers and the live queue are full and the server cuts the follower off.
+      let runs = 0;
+      for (; runs < 80 && !cut(); runs++) {
+        const prompt = { id: `big-${runs}`, role: "user", content: "x".repeat(900_000) };
+        const { body } = await startRun(ctx.url, "a8", { tokens: 1 }, { messages: [prompt] });
+        await runEnded(ctx.url, "a8", String(body.runId), 30_000);
       }
-      for (const id of ids) await runEnded(ctx.url, "a8", id, 60_000);
-      // Cut off within the timeout once it stayed unwritable; a live follow never ends by itself.
-      await new Promise((r) => setTimeout(r, WRITE_TIMEOUT_MS + 1_000));
-      socket.resume();
-      const cut = await until(() => closed, "the follower to be cut off", 10_000).then(
+      // A live follow never ends by itself: gone means cut off.
+      const got = await until(cut, "the follower to be cut off", WRITE_TIMEOUT_MS + 10_000).then(
         () => "cut off",
         () => "still attached",
       );
       socket.destroy();
-      return outcome("cut off", cut);
+      return { ...outcome("cut off", got), got: `${got} after ${runs} runs of ~0.9 MB` };
     },
   },
   {
@@ -368,5 +364,17 @@ export const ATTACKS: readonly Attack[] = [
     },
   },
 ];
+
+const ESTABLISHED = "01";
+
+/** The TCP state of this host's loopback connection from `localPort` (Linux /proc/net/tcp). */
+function tcpState(localPort: number): string | undefined {
+  const hex = `:${localPort.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1]?.endsWith(hex)) return fields[3];
+  }
+  return undefined;
+}
 
 const TERMINAL_OK = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
