@@ -4,6 +4,7 @@ import { claimTests } from "./store/claims.js";
 import type { StoreFactory, SuiteContext } from "./store/fixtures.js";
 import { liveTests } from "./store/live.js";
 import { logTests } from "./store/log.js";
+import { principalTests } from "./store/principals.js";
 import { restartTests } from "./store/restart.js";
 import { runStartTests, sharedRunStartTests } from "./store/run-starts.js";
 import { runTests } from "./store/runs.js";
@@ -59,6 +60,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     runTests(ctx);
     threadTests(ctx);
     claimTests(ctx);
+    principalTests(ctx);
     runStartTests(ctx);
     if (factory.peer) {
       sharedTests(ctx);

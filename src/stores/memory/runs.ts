@@ -8,7 +8,7 @@ import type {
   RunOutcome,
   RunQueue,
 } from "../../core/store.js";
-import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
+import type { Fence, MultitaskStrategy, RunActor, RunRecord } from "../../core/types.js";
 import { copy, ensureThreadData, type MemoryStoreData, page, type ThreadData } from "./data.js";
 
 /** Ends a run: out of the queue, lease dropped, thread freed if it was the active run. */
@@ -106,10 +106,13 @@ export class MemoryRuns implements RunQueue {
     return copy(run);
   }
 
-  async requestCancel(threadId: string, runId: string) {
+  async requestCancel(threadId: string, runId: string, by?: RunActor) {
     const t = this.data.threads.get(threadId);
     const run = t?.runs.get(runId);
     if (!t || !run) return null;
+    if (by && !run.cancelledBy && (run.status === "queued" || run.status === "running")) {
+      run.cancelledBy = { ...by };
+    }
     if (run.status === "queued")
       return this.markEnded(threadId, runId, { status: "cancelled", now: Date.now() });
     if (run.status === "running") run.cancelRequested = true;

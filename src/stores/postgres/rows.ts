@@ -1,6 +1,7 @@
 import type { BaseEvent, Message } from "@ag-ui/core";
 import type {
   EventRecord,
+  RunActor,
   RunInput,
   RunRecord,
   RunStatus,
@@ -54,6 +55,8 @@ export interface RunRow {
   lease_token: number | null;
   lease_expires_at: number | null;
   cancel_requested: boolean;
+  started_by: RunActor | null;
+  cancelled_by: RunActor | null;
 }
 
 /** The run columns a fence or lease check needs: not the input, which may be large. */
@@ -66,7 +69,7 @@ export const THREAD_COLUMNS =
   "thread_id, created_at, updated_at, last_seq, active_run_id, metadata";
 export const RUN_COLUMNS = `thread_id, run_id, agent_id, trigger, input, status, created_at,
   started_at, ended_at, start_seq, error, lease_owner, lease_token, lease_expires_at,
-  cancel_requested`;
+  cancel_requested, started_by, cancelled_by`;
 
 export function summaryOf(row: ThreadRow): ThreadSummary {
   return {
@@ -108,6 +111,8 @@ export function runOf(row: RunRow): RunRecord {
     run.lease = { owner: row.lease_owner, token: row.lease_token, expiresAt: row.lease_expires_at };
   }
   if (row.cancel_requested) run.cancelRequested = true;
+  if (row.started_by !== null) run.startedBy = row.started_by;
+  if (row.cancelled_by !== null) run.cancelledBy = row.cancelled_by;
   return run;
 }
 

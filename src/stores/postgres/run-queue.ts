@@ -10,7 +10,7 @@ import {
   type RunOutcome,
   type RunQueue,
 } from "../../core/store.js";
-import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
+import type { Fence, MultitaskStrategy, RunActor, RunRecord } from "../../core/types.js";
 import { inTransaction, type Queryable } from "./connection.js";
 import type { RunTable } from "./runs.js";
 import type { ThreadTable } from "./threads.js";
@@ -47,8 +47,10 @@ export class PgRunQueue implements RunQueue {
     return inTransaction(this.pool, (db) => this.end(db, threadId, runId, end));
   }
 
-  async requestCancel(threadId: string, runId: string) {
-    return inTransaction(this.pool, (db) => this.requestCancelIn(db, threadId, runId, Date.now()));
+  async requestCancel(threadId: string, runId: string, by?: RunActor) {
+    return inTransaction(this.pool, (db) =>
+      this.requestCancelIn(db, threadId, runId, Date.now(), by),
+    );
   }
 
   async get(threadId: string, runId: string) {
@@ -167,9 +169,11 @@ export class PgRunQueue implements RunQueue {
     threadId: string,
     runId: string,
     now: number,
+    by?: RunActor,
   ): Promise<RunRecord | null> {
     const run = (await this.threads.lock(db, threadId, runId))?.run;
     if (!run) return null;
+    if (by) await this.runs.setCancelledBy(db, threadId, runId, by);
     if (run.status === "queued") return this.end(db, threadId, runId, { status: "cancelled", now });
     if (run.status === "running") return this.runs.requestCancel(db, threadId, runId);
     return this.runs.get(db, threadId, runId);

@@ -1,6 +1,7 @@
 import type { BaseEvent, Message } from "@ag-ui/core";
 import type {
   EventRecord,
+  RunActor,
   RunRecord,
   RunStatus,
   ThreadSummary,
@@ -15,6 +16,8 @@ export interface StaticRun {
   trigger: RunRecord["trigger"];
   input: RunRecord["input"];
   createdAt: number;
+  /** Who started the run. */
+  by?: RunActor;
 }
 
 export function staticRunOf(run: RunRecord): string {
@@ -23,6 +26,7 @@ export function staticRunOf(run: RunRecord): string {
     trigger: run.trigger,
     input: run.input,
     createdAt: run.createdAt,
+    ...(run.startedBy ? { by: run.startedBy } : {}),
   };
   return JSON.stringify(s);
 }
@@ -57,12 +61,13 @@ export function viewOf(
   };
 }
 
-/** Run fields in `RUN_FIELDS` order: in, st, sa, ea, ss, er, lo, lt, le, cr. */
+/** Run fields in `RUN_FIELDS` order: in, st, sa, ea, ss, er, lo, lt, le, cr, cb. */
 export type RunFields = readonly (string | null)[];
 
 /** Optional fields are left out rather than set to undefined, as the memory store does. */
 export function runOf(threadId: string, runId: string, r: RunFields): RunRecord | null {
-  const [stat, status, startedAt, endedAt, startSeq, error, owner, token, expiresAt, cancel] = r;
+  const [stat, status, startedAt, endedAt, startSeq, error, owner, token, expiresAt, cancel, by] =
+    r;
   if (!stat || !status) return null;
   const s = JSON.parse(stat) as StaticRun;
   const run: RunRecord = {
@@ -82,6 +87,8 @@ export function runOf(threadId: string, runId: string, r: RunFields): RunRecord 
     run.lease = { owner, token: Number(token), expiresAt: Number(expiresAt) };
   }
   if (cancel === "1") run.cancelRequested = true;
+  if (s.by) run.startedBy = s.by;
+  if (by) run.cancelledBy = JSON.parse(by) as RunActor;
   return run;
 }
 

@@ -10,7 +10,7 @@ import {
   type RunOutcome,
   type RunQueue,
 } from "../../core/store.js";
-import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
+import type { Fence, MultitaskStrategy, RunActor, RunRecord } from "../../core/types.js";
 import type { RedisEpoch } from "./epoch.js";
 import { type RedisKeys, RUN_FIELDS, runField } from "./keys.js";
 import {
@@ -107,10 +107,11 @@ export class RedisRunQueue implements RunQueue {
     return fields ? runOf(threadId, runId, fields) : null;
   }
 
-  async requestCancel(threadId: string, runId: string): Promise<RunRecord | null> {
+  async requestCancel(threadId: string, runId: string, by?: RunActor): Promise<RunRecord | null> {
     const fields = (await this.run(REQUEST_CANCEL, threadId, [
       runId,
       Date.now(),
+      by ? json(by) : "",
     ])) as RunFields | null;
     return fields ? runOf(threadId, runId, fields) : null;
   }

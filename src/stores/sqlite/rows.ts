@@ -57,6 +57,8 @@ export interface RunRow {
   lease_expires_at: number | null;
   cancel_requested: number;
   queue_pos: number | null;
+  started_by: string | null;
+  cancelled_by: string | null;
 }
 
 /** The run columns a fence or lease check needs: not the input, which may be large. */
@@ -107,6 +109,8 @@ export function runOf(row: RunRow): RunRecord {
     run.lease = { owner: row.lease_owner, token: row.lease_token, expiresAt: row.lease_expires_at };
   }
   if (row.cancel_requested) run.cancelRequested = true;
+  if (row.started_by !== null) run.startedBy = JSON.parse(row.started_by);
+  if (row.cancelled_by !== null) run.cancelledBy = JSON.parse(row.cancelled_by);
   return run;
 }
 
