@@ -122,16 +122,17 @@ try {
 const failed = rows.filter((r) => !pass(r));
 const skipped = stores
   .map((store) => {
-    const items = ATTACKS.filter((a) => !a.stores.includes(store)).map((a) => `#${a.item}`);
-    return items.length > 0 ? `${store} ${[...new Set(items)].join(", ")}` : "";
+    const items = ATTACKS.filter((a) => !a.stores.includes(store)).map(
+      (a) => `#${a.item} ${a.name}`,
+    );
+    return items.length > 0 ? `${store}: ${items.join(", ")}` : "";
   })
   .filter(Boolean);
 const legend = [
   "Data intact: the log of an untouched thread is byte-identical to the one before the attacks; on",
   "row 6 the store's data is gone by design, so it means nothing is served in its place (503",
   "DATA_LOST) and the follower's stream, checked in the status column, is valid AG-UI.",
-  `Not applicable: ${skipped.join("; ") || "none"} (no server connection to kill or stop, or`,
-  "Redis only).",
+  `Not applicable (no server connection to kill or stop, or Redis only): ${skipped.join("; ") || "none"}.`,
 ].join("\n");
 const text = `${table(rows)}\n\n${legend}\n\n${rows.length - failed.length}/${rows.length} rows pass (${((Date.now() - started) / 1000).toFixed(0)} s)\n`;
 process.stdout.write(text);
