@@ -47,6 +47,7 @@ export const configSchema = z
     followUrlSecret: z.string().min(16, "must be at least 16 characters"),
     followUrlTtlMs: positiveInt,
     keepaliveMs: positiveInt,
+    followerWriteTimeoutMs: z.number().int("must be a whole number").min(0, "must be 0 or more"),
     maxBodyBytes: positiveInt,
     inspector: z.boolean(),
     cors: z.union([z.boolean(), z.array(z.string())], {

@@ -73,8 +73,9 @@ while not done do
     end
     local ended = st and st ~= 'queued' and st ~= 'running'
     if ended and ((ss and ss <= h) or (not ss and ea and ea < endedBefore)) then
-      local names = {}
-      for i, n in ipairs(RUN_FIELDS) do names[i] = f(rid, n) end
+      -- Its fields, and the call ids that make resent enqueues and claims no-ops.
+      local names = {f(rid, 'nq'), f(rid, 'cq')}
+      for _, n in ipairs(RUN_FIELDS) do names[#names + 1] = f(rid, n) end
       redis.call('HDEL', K_RUNS, unpack(names))
       redis.call('ZREM', K_RORDER, rid)
       runs = runs + 1
