@@ -161,9 +161,11 @@ export async function heartbeatScenario(ctx: Context): Promise<void> {
         deleteThread: async () => undefined,
         intervalMs: 0,
       });
-      const marks = [
-        ...new Set([Math.min(2 * sz.keepRuns, sz.runs), Math.round(sz.runs / 2), sz.runs]),
-      ].sort((a, b) => a - b);
+      // The reference is the done-when's "2,000 runs" (twice the retention); then halfway, end.
+      const reference = Math.min(2 * sz.keepRuns, sz.runs);
+      const marks = [...new Set([reference, Math.round((reference + sz.runs) / 2), sz.runs])].sort(
+        (a, b) => a - b,
+      );
       const started = Date.now();
       const checkpoints: Checkpoint[] = [];
       let windowStart = performance.now();
