@@ -9,7 +9,13 @@ import type { AgentHistory } from "./core/history-window.js";
 import { type Logger, silentLogger } from "./core/logger.js";
 import { parseRetentionPolicy, type RetentionPolicy } from "./core/retention.js";
 import { RetentionSweeper } from "./core/retention-sweep.js";
-import { type ScheduleInput, Scheduler, type SchedulerClock } from "./core/scheduler/index.js";
+import {
+  type ScheduleInput,
+  Scheduler,
+  type SchedulerClock,
+  systemClock,
+  type TimerHandle,
+} from "./core/scheduler/index.js";
 import type { ThreadStore } from "./core/store.js";
 import { deleteThread, type ThreadDeletion, updateThread } from "./core/thread-admin.js";
 import type { ThreadPatch, ThreadSummary } from "./core/types.js";
@@ -145,6 +151,8 @@ export interface Threadline {
 
 /** How long a deletion waits for this process's followers to receive the thread's last events. */
 const DELETE_DRAIN_MS = 5_000;
+/** How often followed threads are checked for a deletion made by another instance. */
+const DELETED_CHECK_MS = 10_000;
 
 /** Creates a Threadline runtime: a Hono app plus the programmatic API. */
 export function createThreadline(options: ThreadlineOptions): Threadline {
@@ -200,6 +208,34 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     options.authorize,
   );
   const follows = new Set<Follow>();
+  // A thread deleted through another instance of a shared store: its followers here hear no
+  // more events, so every `DELETED_CHECK_MS` the threads followed here are looked up, and the
+  // followers of one that is gone end with the deleted marker (the cancelled run's end came
+  // first, through the store's notifications).
+  const clock = options.clock ?? systemClock;
+  let deletedCheck: TimerHandle | undefined;
+  const checkDeleted = async () => {
+    const threadIds = new Set([...follows].filter((f) => !f.closed).map((f) => f.threadId));
+    for (const threadId of threadIds) {
+      const head = await options.store.threads.head(threadId).catch(() => undefined);
+      if (head !== null) continue;
+      for (const f of [...follows]) if (f.threadId === threadId) f.threadDeleted();
+    }
+  };
+  const armDeletedCheck = () => {
+    deletedCheck = clock.setTimer(
+      () =>
+        checkDeleted()
+          .catch((error) => logger.warn({ err: error }, "deleted-thread check failed"))
+          .finally(() => {
+            if (!tl.closing) armDeletedCheck();
+          }),
+      DELETED_CHECK_MS,
+    );
+  };
+  void ready.then(() => {
+    if (!tl.closing) armDeletedCheck();
+  });
   // A store that lost its data (Redis without persistence) refuses to operate from now on: runs
   // stop, and every follower's stream ends saying so (PROTOCOL.md §2.8) instead of stalling.
   options.store.onDataLost?.((error) => {
@@ -278,6 +314,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       await ready.catch(() => undefined);
       await scheduler.stop();
       await retention.stop();
+      deletedCheck?.cancel();
       await coordinator.close(opts?.graceMs);
       tl.copilotkit?.close();
       for (const f of follows) f.finish();
