@@ -166,7 +166,8 @@ export class RetentionSweeper {
     if (!hasLimits(policy)) return false;
     const store = this.opts.store;
     const now = this.clock.now();
-    if (policy.deleteIdleAfterMs !== undefined) {
+    // Queued runs are looked for only when the thread is otherwise due (they are the newest).
+    if (idleThreadExpired(thread, policy, now, false)) {
       const recent = await store.runs.list(thread.threadId, { limit: 20 });
       const queued = recent.some((r) => r.status === "queued");
       if (idleThreadExpired(thread, policy, now, queued)) {
