@@ -56,8 +56,8 @@ describeWithService(probe, "redis store: subscriber connection and key layout", 
       expect(fields.every((f) => f.startsWith(`${kept[0]}|`))).toBe(true);
       expect(await admin.zcard(`${p}:runorder:${t}`)).toBe(1);
       expect(await admin.hkeys(`${p}:msgs:${t}`)).toEqual(["m2"]);
-      expect(await admin.zrange(`${p}:msgorder:${t}`, 0, -1)).toEqual(["m2"]);
-      expect(await admin.zrange(`${p}:msgseq:${t}`, 0, -1)).toEqual(["m2"]);
+      expect(await admin.zrange(`${p}:msgorder:${t}`, "0", "-1")).toEqual(["m2"]);
+      expect(await admin.zrange(`${p}:msgseq:${t}`, "0", "-1")).toEqual(["m2"]);
       expect(await admin.xlen(`${p}:log:${t}`)).toBe(2);
     } finally {
       admin.disconnect();
