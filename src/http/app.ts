@@ -102,10 +102,11 @@ export function createApp(tl: Threadline): Hono {
 
   // Prometheus scrapes: the static token's (scrapers hold it), unless configured open.
   const metrics = tl.metrics;
+  const metricsOpen = tl.options.metrics !== false && tl.options.metrics?.open === true;
   if (metrics) {
     routes.get(
       "/metrics",
-      (tl.options.metrics || {}).open ? PUBLIC : ADMIN_READ,
+      metricsOpen ? PUBLIC : ADMIN_READ,
       async () =>
         new Response(await metrics.scrape(), { headers: { "content-type": metrics.contentType } }),
     );
