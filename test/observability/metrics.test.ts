@@ -1,12 +1,11 @@
-import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import parsePrometheusTextFormat, { type Family } from "parse-prometheus-text-format";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/core/scheduler/index.js";
-import { TERMINAL_RUN_STATUSES } from "../../src/core/types.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { signWebhook } from "../../src/http/hooks/signature.js";
 import { createMemoryData, createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
-import { waitFor } from "../helpers/wait-for.js";
+import { endedRun, waitFor } from "../helpers/wait-for.js";
 
 /**
  * `/metrics` after a scripted workload: runs of every trigger kind, a failure, a cancel, a slow
@@ -18,19 +17,6 @@ const T0 = Date.parse("2030-01-01T00:00:00.000Z");
 const HOOK_SECRET = "hook-secret-hook-secret";
 const TOKEN = "metrics-token";
 const fast = { forwardedProps: { demo: { delayMs: 0, tokens: 3 } } };
-
-interface Sample {
-  value?: string;
-  labels?: Record<string, string>;
-  buckets?: Record<string, string>;
-  count?: string;
-  sum?: string;
-}
-interface Family {
-  name: string;
-  type: string;
-  metrics: Sample[];
-}
 
 const open: Threadline[] = [];
 afterEach(async () => {
@@ -58,13 +44,6 @@ const post = (tl: Threadline, path: string, body: unknown, headers: Record<strin
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
 
-async function ended(tl: Threadline, threadId: string, runId: string) {
-  return waitFor(async () => {
-    const r = await tl.store.runs.get(threadId, runId);
-    return r && TERMINAL_RUN_STATUSES.has(r.status) ? r : undefined;
-  }, `run ${runId} to end`);
-}
-
 /**
  * The scrape, parsed: first as it is (the parser accepts it: valid text format, a type for each
  * family), then with the histograms' HELP/TYPE lines left out, so that their `_bucket`, `_sum`
@@ -76,7 +55,7 @@ async function scrape(tl: Threadline): Promise<Map<string, Family>> {
   expect(res.status).toBe(200);
   expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
   const text = await res.text();
-  const typed = parsePrometheusTextFormat(text) as Family[];
+  const typed = parsePrometheusTextFormat(text);
   const histograms = typed.filter((f) => f.type === "HISTOGRAM").map((f) => f.name);
   expect(histograms.length).toBeGreaterThan(0);
   const flat = text
@@ -87,7 +66,7 @@ async function scrape(tl: Threadline): Promise<Map<string, Family>> {
     )
     .join("\n");
   const out = new Map<string, Family>();
-  const series = (parsePrometheusTextFormat(flat) as Family[]).filter((f) =>
+  const series = parsePrometheusTextFormat(flat).filter((f) =>
     histograms.some((h) => [`${h}_bucket`, `${h}_sum`, `${h}_count`].includes(f.name)),
   );
   for (const f of [...typed.filter((f) => f.type !== "HISTOGRAM"), ...series]) {
@@ -118,13 +97,13 @@ describe("/metrics", () => {
     const ok = (await (await post(tl, "/threads/a/runs", { agentId: "demo", ...fast })).json()) as {
       runId: string;
     };
-    await ended(tl, "a", ok.runId);
+    await endedRun(tl.store, "a", ok.runId);
     const failing = await post(tl, "/threads/a/runs", {
       agentId: "demo",
       forwardedProps: { demo: { fail: "boom" } },
     });
     const failed = (await failing.json()) as { runId: string };
-    expect((await ended(tl, "a", failed.runId)).status).toBe("failed");
+    expect((await endedRun(tl.store, "a", failed.runId)).status).toBe("failed");
     const slow = (await (
       await post(tl, "/threads/c/runs", {
         agentId: "demo",
@@ -136,7 +115,7 @@ describe("/metrics", () => {
       "running",
     );
     await post(tl, `/threads/c/runs/${slow.runId}/cancel`, {});
-    expect((await ended(tl, "c", slow.runId)).status).toBe("cancelled");
+    expect((await endedRun(tl.store, "c", slow.runId)).status).toBe("cancelled");
 
     // copilotkit (a client run), a schedule and a heartbeat tick, a webhook.
     const ck = await post(tl, "/agent/demo/run", {
@@ -149,7 +128,7 @@ describe("/metrics", () => {
       ...fast,
     });
     await ck.text();
-    await ended(tl, "ck", "ck-1");
+    await endedRun(tl.store, "ck", "ck-1");
     await post(tl, "/schedules", {
       id: "cron",
       agentId: "demo",
@@ -167,8 +146,8 @@ describe("/metrics", () => {
     await clock.advance(1_000);
     const firstOf = async (t: string) =>
       waitFor(async () => (await tl.store.runs.list(t))[0], `a run on ${t}`);
-    await ended(tl, "s", (await firstOf("s")).runId);
-    await ended(tl, "h", (await firstOf("h")).runId);
+    await endedRun(tl.store, "s", (await firstOf("s")).runId);
+    await endedRun(tl.store, "h", (await firstOf("h")).runId);
     const body = JSON.stringify({ n: 1 });
     const sig = signWebhook(HOOK_SECRET, body, Math.floor(clock.now() / 1000));
     const hook = (h: string) =>
@@ -180,7 +159,7 @@ describe("/metrics", () => {
     expect((await hook(sig)).status).toBe(202);
     expect((await hook(sig)).status).toBe(200); // the same delivery again
     expect((await hook("t=1,v1=00")).status).toBe(401);
-    await ended(tl, "hooked", (await firstOf("hooked")).runId);
+    await endedRun(tl.store, "hooked", (await firstOf("hooked")).runId);
 
     // A follower that stops reading (cut off), one whose live queue overflows.
     await tl.store.threads.ensure("f");
@@ -195,7 +174,7 @@ describe("/metrics", () => {
       })
     ).json()) as { runId: string };
     expect((await reader.read()).done).toBe(false);
-    await ended(tl, "f", big.runId);
+    await endedRun(tl.store, "f", big.runId);
     await waitFor(() => tl.fanout.followerCount("f") <= 1, "the stalled stream cut off");
     overflowing.close();
 

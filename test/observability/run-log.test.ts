@@ -4,12 +4,11 @@ import type { BaseEvent, RunAgentInput } from "@ag-ui/core";
 import pino from "pino";
 import { Observable } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
-import { TERMINAL_RUN_STATUSES } from "../../src/core/types.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { captureConsole } from "../../src/observability/console-capture.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
-import { waitFor } from "../helpers/wait-for.js";
+import { endedRun, waitFor } from "../helpers/wait-for.js";
 
 /** A pino logger writing JSON lines into `lines`. */
 function memoryLogger(level = "info") {
@@ -47,13 +46,6 @@ afterEach(async () => {
   for (const r of restore.splice(0)) r();
   await Promise.all(open.splice(0).map((tl) => tl.close({ graceMs: 50 })));
 });
-
-async function ended(tl: Threadline, threadId: string, runId: string) {
-  return waitFor(async () => {
-    const r = await tl.store.runs.get(threadId, runId);
-    return r && TERMINAL_RUN_STATUSES.has(r.status) ? r : undefined;
-  }, "the run to end");
-}
 
 describe("logs an operator can read", () => {
   it("one line per request: method, route pattern, status, duration, principal", async () => {
@@ -97,7 +89,7 @@ describe("logs an operator can read", () => {
       agentId: "demo",
       input: { forwardedProps: { demo: { delayMs: 0, tokens: 3 } } },
     });
-    await ended(tl, "t", good.runId);
+    await endedRun(tl.store, "t", good.runId);
     // The thread's first run: its events are the log so far.
     const goodEvents = (await tl.store.threads.head("t"))!.lastSeq;
     const bad = await tl.startRun({
@@ -105,7 +97,7 @@ describe("logs an operator can read", () => {
       agentId: "demo",
       input: { forwardedProps: { demo: { fail: "nope" } } },
     });
-    await ended(tl, "t", bad.runId);
+    await endedRun(tl.store, "t", bad.runId);
     await waitFor(() => lines.filter((l) => l.msg === "run ended").length === 2, "two ended lines");
     const of = (runId: string) => lines.filter((l) => l.runId === runId && l.transition);
     expect(of(good.runId).map((l) => l.transition)).toEqual(["queued", "started", "ended"]);
@@ -132,7 +124,7 @@ describe("logs an operator can read", () => {
     open.push(tl);
     await tl.ready;
     const { runId } = await tl.startRun({ threadId: "n", agentId: "noisy" });
-    expect((await ended(tl, "n", runId)).status).toBe("failed");
+    expect((await endedRun(tl.store, "n", runId)).status).toBe("failed");
     const printed = lines.find((l) => l.source === "console");
     expect(printed).toMatchObject({ level: 50, msg: "Agent execution failed:" });
     expect((printed!.err as { stack: string }).stack).toMatch(/upstream said no\n\s+at /);

@@ -11,12 +11,11 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TERMINAL_RUN_STATUSES } from "../../src/core/types.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { loadTracing } from "../../src/observability/tracing.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
-import { createThreadline, type Threadline } from "../../src/threadline.js";
-import { waitFor } from "../helpers/wait-for.js";
+import { createThreadline } from "../../src/threadline.js";
+import { endedRun, waitFor } from "../helpers/wait-for.js";
 
 /**
  * OpenTelemetry with the SDK's in-memory exporter: a run started over HTTP with a `traceparent`
@@ -65,13 +64,6 @@ afterAll(() => new Promise<void>((r) => backend.close(() => r())));
 const parentOf = (s: ReadableSpan) =>
   (s as unknown as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId;
 
-async function ended(tl: Threadline, threadId: string, runId: string) {
-  return waitFor(async () => {
-    const r = await tl.store.runs.get(threadId, runId);
-    return r && TERMINAL_RUN_STATUSES.has(r.status) ? r : undefined;
-  }, "the run to end");
-}
-
 describe("OpenTelemetry traces", () => {
   it("a run started with a traceparent is a child of that trace, with store and agent spans under it", async () => {
     const tl = createThreadline({
@@ -90,7 +82,7 @@ describe("OpenTelemetry traces", () => {
         body: JSON.stringify({ agentId: "remote" }),
       });
       const { runId } = (await res.json()) as { runId: string };
-      expect((await ended(tl, "traced", runId)).status).toBe("succeeded");
+      expect((await endedRun(tl.store, "traced", runId)).status).toBe("succeeded");
       const spans = await waitFor(() => {
         const all = exporter.getFinishedSpans();
         return all.some((s) => s.name === "threadline.run") ? all : undefined;
@@ -133,9 +125,9 @@ describe("OpenTelemetry traces", () => {
       exporter.reset();
       const fast = { forwardedProps: { demo: { delayMs: 0, tokens: 2 } } };
       const a = await tl.startRun({ threadId: "own", agentId: "demo", input: fast });
-      await ended(tl, "own", a.runId);
+      await endedRun(tl.store, "own", a.runId);
       const b = await off.startRun({ threadId: "none", agentId: "demo", input: fast });
-      await ended(off, "none", b.runId);
+      await endedRun(off.store, "none", b.runId);
       const runs = await waitFor(() => {
         const r = exporter.getFinishedSpans().filter((s) => s.name === "threadline.run");
         return r.length > 0 ? r : undefined;

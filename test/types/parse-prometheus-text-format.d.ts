@@ -1,13 +1,13 @@
 /** The parser ships no types: prom2json's shape, as far as the metrics test reads it. */
 declare module "parse-prometheus-text-format" {
-  interface Sample {
+  export interface Sample {
     value?: string;
     labels?: Record<string, string>;
     buckets?: Record<string, string>;
     count?: string;
     sum?: string;
   }
-  interface Family {
+  export interface Family {
     name: string;
     help: string;
     type: string;
