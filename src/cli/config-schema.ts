@@ -54,6 +54,7 @@ export const configSchema = z
       message: "must be a telemetry object",
     }),
     keepaliveMs: positiveInt,
+    followerWriteTimeoutMs: z.number().int("must be a whole number").min(0, "must be 0 or more"),
     maxBodyBytes: positiveInt,
     inspector: z.boolean(),
     cors: z.union([z.boolean(), z.array(z.string())], {

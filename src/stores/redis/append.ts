@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { BaseEvent } from "@ag-ui/core";
 import { ThreadlineError } from "../../core/errors.js";
 import { errorOfTerminal, statusOfTerminal } from "../../core/store.js";
@@ -41,6 +42,8 @@ export async function appendScript(
     upsert?.length ?? 0,
     view?.state ? "1" : "0",
     view?.state ? json(view.state.value) : "",
+    // Makes the script idempotent (see APPEND): a resent command returns the same seqs.
+    randomUUID(),
     // Serialised now: the caller may change its objects later, the log must not change.
     ...events.map(json),
     ...pairs(replace),

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { ThreadlineError } from "../../core/errors.js";
 import {
   type ClaimedRun,
@@ -44,6 +45,8 @@ export class RedisRunQueue implements RunQueue {
       strategy,
       Date.now(),
       staticRunOf(run),
+      // Tells a resend of this call (after a dropped connection) from a second enqueue.
+      randomUUID(),
     ])) as [string, string?, number?];
     if (reply[0] === "CONFLICT") {
       throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
@@ -60,7 +63,8 @@ export class RedisRunQueue implements RunQueue {
 
   async claimNext(threadId: string, lease: LeaseRequest): Promise<ClaimedRun | null> {
     const { owner, now } = lease;
-    const reply = (await this.run(CLAIM_NEXT, threadId, [owner, now, now + lease.leaseMs])) as
+    const args = [owner, now, now + lease.leaseMs, randomUUID()];
+    const reply = (await this.run(CLAIM_NEXT, threadId, args)) as
       | [string, number, RunFields]
       | null;
     if (!reply) return null;
