@@ -34,6 +34,7 @@ import type { Threadline } from "../../threadline.js";
 import { QUERY_ACCESS_TOKEN } from "../access/authenticate.js";
 import { ANY_READ, RouteTable, threadParam } from "../access/route-table.js";
 import { sseResponse } from "../sse.js";
+import { traceParentOf } from "../trace-context.js";
 import {
   createThreadBodySchema,
   jsonBody,
@@ -157,6 +158,7 @@ export function threadRoutes(tl: Threadline): RouteTable {
     await follow.open();
     const storeEpoch = tl.store.epoch;
     return sseResponse(follow, {
+      telemetry: tl.telemetry,
       ...(tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs }),
       ...(tl.options.followerWriteTimeoutMs === undefined
         ? {}
@@ -189,7 +191,9 @@ export function threadRoutes(tl: Threadline): RouteTable {
     const p = who(c);
     if (p.kind === "user") await claimThread(tl.store, p, threadId);
     const startedBy = actorOf(p);
+    const traceparent = traceParentOf(c.req.raw);
     const result = await tl.startRun({
+      ...(traceparent ? { traceparent } : {}),
       threadId,
       agentId: body.agentId,
       ...(body.runId ? { runId: body.runId } : {}),
