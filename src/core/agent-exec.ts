@@ -27,12 +27,16 @@ export function runAgentWithHistory(
     // thread's next run, so this path (which copies the history itself anyway) gets a copy.
     agent.messages = visible.slice();
   }
+  // Threadline validated the resume against the thread's pending interrupts (interrupts.ts);
+  // an agent instance reused across runs must not refuse it from its own, older bookkeeping.
+  (agent as unknown as { pendingInterrupts?: unknown[] }).pendingInterrupts = [];
   return agent.runAgent(
     {
       runId: input.runId,
       tools: input.tools,
       context: input.context,
       forwardedProps: input.forwardedProps,
+      ...(input.resume ? { resume: input.resume } : {}),
     },
     { onEvent: ({ event }) => onEvent(event as BaseEvent) },
   );

@@ -9,6 +9,7 @@ import {
 import { type HistoryReset, replayFor, resetEvent } from "./compaction.js";
 import { ThreadlineError } from "./errors.js";
 import { type FanOut, type LiveBatch, type LiveItem, type LiveSink, toLiveItem } from "./fanout.js";
+import { interruptOutcome } from "./interrupts.js";
 import { snapshotRunId } from "./run-ids.js";
 import { trackStoredRun } from "./run-log.js";
 import { isTerminalEvent } from "./run-tracker.js";
@@ -467,8 +468,8 @@ function frameName(kind: FollowItemKind): string | undefined {
 }
 
 /**
- * The compact replay: the thread's messages and state as one self-contained AG-UI run; a reset
- * (PROTOCOL.md §2.9) says so with its CUSTOM event right after the RUN_STARTED.
+ * The compact replay: the thread's messages, state and pending interrupts as one self-contained
+ * AG-UI run; a reset (PROTOCOL.md §2.9) says so with its CUSTOM event right after the RUN_STARTED.
  */
 function snapshotRun(thread: ThreadView, reset: HistoryReset | undefined): FollowItem[] {
   const { threadId, lastSeq: seq } = thread;
@@ -478,7 +479,14 @@ function snapshotRun(thread: ThreadView, reset: HistoryReset | undefined): Follo
     ...(reset ? [resetEvent(reset)] : []),
     { type: EventType.MESSAGES_SNAPSHOT, messages: thread.messages },
     { type: EventType.STATE_SNAPSHOT, snapshot: thread.state ?? {} },
-    { type: EventType.RUN_FINISHED, threadId, runId },
+    {
+      type: EventType.RUN_FINISHED,
+      threadId,
+      runId,
+      // Pending interrupts, in AG-UI's terms: the snapshot run ends the way the run that raised
+      // them did, so a client attaching now knows what the thread waits for (PROTOCOL.md §3.1).
+      ...(thread.interrupts?.length ? { outcome: interruptOutcome(thread.interrupts) } : {}),
+    },
   ] as BaseEvent[];
   return events.map((event) => ({
     seq,

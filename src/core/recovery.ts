@@ -100,7 +100,10 @@ export async function closeTakenRun(
   // started, a tool message for each unanswered tool call): the view update goes with them, as
   // a RunWriter's would.
   const thread = await store.threads.get(threadId);
-  const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
+  const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, {
+    owned: true,
+    interrupts: thread?.interrupts ?? [],
+  });
   let events: BaseEvent[];
   if (run.startSeq === undefined) {
     events = [runStartedEvent(startedInput(run, view), run.trigger, run.agentId), end.terminal];

@@ -18,6 +18,8 @@ export function startedInput(run: RunRecord, view: ViewBuilder): RunAgentInput {
     tools: run.input.tools ?? [],
     context: run.input.context ?? [],
     forwardedProps: run.input.forwardedProps ?? {},
+    // The answers to pending interrupts travel in the log like the prompt (interrupts.ts).
+    ...(run.input.resume ? { resume: run.input.resume } : {}),
   };
 }
 

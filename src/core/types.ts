@@ -1,4 +1,4 @@
-import type { BaseEvent, Context, Message, Tool } from "@ag-ui/core";
+import type { BaseEvent, Context, Interrupt, Message, ResumeEntry, Tool } from "@ag-ui/core";
 
 /** One committed event of a thread's log. `seq` is per thread, starts at 1, gapless. */
 export interface EventRecord {
@@ -54,6 +54,8 @@ export interface RunInput {
   context?: Context[];
   /** The part of the thread's history the agent is given (see `history-window.ts`). */
   history?: { lastMessages?: number };
+  /** Answers to the thread's pending interrupts (AG-UI `RunAgentInput.resume`, see `interrupts.ts`). */
+  resume?: ResumeEntry[];
 }
 
 export interface RunLease {
@@ -116,6 +118,8 @@ export interface ThreadPatch {
 export interface ThreadView extends ThreadSummary {
   messages: Message[];
   state: unknown;
+  /** Interrupts raised by a run and not answered by a later one yet (see `interrupts.ts`). */
+  interrupts: Interrupt[];
 }
 
 /**
@@ -129,6 +133,8 @@ export interface ViewUpdate {
   upsertMessages?: Message[];
   /** The new state, when it changed. */
   state?: { value: unknown };
+  /** The thread's pending interrupts, when they changed (the rule: `interrupts.ts`). */
+  interrupts?: { value: Interrupt[] };
 }
 
 export interface Fence {

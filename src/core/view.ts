@@ -4,6 +4,7 @@ import {
   type AssistantMessage,
   type BaseEvent,
   EventType,
+  type Interrupt,
   type Message,
   type MessagesSnapshotEvent,
   type ReasoningMessageContentEvent,
@@ -18,6 +19,7 @@ import {
   type ToolCallStartEvent,
 } from "@ag-ui/core";
 import jsonPatch from "fast-json-patch";
+import { pendingAfter } from "./interrupts.js";
 import type { ViewUpdate } from "./types.js";
 
 const isActivity = (m: Message): boolean => m.role === "activity";
@@ -39,6 +41,9 @@ export class ViewBuilder {
   private fresh = new Set<string>();
   private replaced = false;
   private stateChanged = false;
+  private interruptsChanged = false;
+  /** The thread's pending interrupts (see `interrupts.ts`). */
+  interrupts: Interrupt[];
   /** How many messages are activity ones: with none, `agentMessages` needs no scan. */
   private activityCount = 0;
   /** The array last handed out by `agentMessages`, what it held then, and slots replaced since. */
@@ -53,11 +58,16 @@ export class ViewBuilder {
    * Either way messages are copied on first write, so arrays handed out by `getMessages()`
    * (the agent's input) never see later changes to messages that existed before.
    */
-  constructor(messages: readonly Message[], state: unknown, opts: { owned?: boolean } = {}) {
+  constructor(
+    messages: readonly Message[],
+    state: unknown,
+    opts: { owned?: boolean; interrupts?: readonly Interrupt[] } = {},
+  ) {
     this.messages = opts.owned
       ? (messages as AnyMessage[])
       : messages.map((m) => structuredClone(m) as AnyMessage);
     this.state = opts.owned ? (state ?? {}) : structuredClone(state ?? {});
+    this.interrupts = structuredClone([...(opts.interrupts ?? [])]);
     this.reindex();
   }
 
@@ -108,6 +118,11 @@ export class ViewBuilder {
   }
 
   apply(event: BaseEvent): void {
+    const pending = pendingAfter(this.interrupts, event);
+    if (pending) {
+      this.interrupts = structuredClone(pending);
+      this.interruptsChanged = true;
+    }
     switch (event.type) {
       case EventType.RUN_STARTED: {
         for (const m of (event as RunStartedEvent).input?.messages ?? []) {
@@ -295,10 +310,14 @@ export class ViewBuilder {
         .map((m) => structuredClone(m));
     }
     if (this.stateChanged) update.state = { value: structuredClone(this.state) };
+    if (this.interruptsChanged) update.interrupts = { value: structuredClone(this.interrupts) };
     this.dirty.clear();
     this.replaced = false;
     this.stateChanged = false;
-    return update.replaceMessages || update.upsertMessages || update.state ? update : undefined;
+    this.interruptsChanged = false;
+    return update.replaceMessages || update.upsertMessages || update.state || update.interrupts
+      ? update
+      : undefined;
   }
 
   /** The message, made safe to mutate (copied on first write) and marked changed. */

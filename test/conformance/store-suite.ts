@@ -3,6 +3,7 @@ import type { ThreadStore } from "../../src/core/store.js";
 import { claimTests } from "./store/claims.js";
 import { compactionTests } from "./store/compaction.js";
 import type { StoreFactory, SuiteContext } from "./store/fixtures.js";
+import { interruptTests } from "./store/interrupts.js";
 import { liveTests } from "./store/live.js";
 import { logTests } from "./store/log.js";
 import { principalTests } from "./store/principals.js";
@@ -63,6 +64,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     claimTests(ctx);
     compactionTests(ctx);
     principalTests(ctx);
+    interruptTests(ctx);
     runStartTests(ctx);
     if (factory.peer) {
       sharedTests(ctx);

@@ -1,4 +1,4 @@
-import type { BaseEvent, Message } from "@ag-ui/core";
+import type { BaseEvent, Interrupt, Message } from "@ag-ui/core";
 import type {
   EventRecord,
   RunActor,
@@ -85,9 +85,14 @@ export function summaryOf(row: ThreadRow): ThreadSummary {
 }
 
 export function viewOf(
-  row: ThreadRow & { state: unknown; messages: Message[] | null },
+  row: ThreadRow & { state: unknown; interrupts: Interrupt[]; messages: Message[] | null },
 ): ThreadView {
-  return { ...summaryOf(row), messages: row.messages ?? [], state: row.state };
+  return {
+    ...summaryOf(row),
+    messages: row.messages ?? [],
+    state: row.state,
+    interrupts: row.interrupts ?? [],
+  };
 }
 
 export function recordOf(row: EventRow): EventRecord {

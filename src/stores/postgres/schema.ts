@@ -126,6 +126,10 @@ const MIGRATIONS: readonly ((t: Tables) => string)[] = [
   ALTER TABLE ${t.threads} ADD COLUMN horizon bigint NOT NULL DEFAULT 0;
   ALTER TABLE ${t.messages} ADD COLUMN seq bigint NOT NULL DEFAULT 0;
   `,
+  // Human-in-the-loop (core/interrupts.ts): the thread's pending interrupts, a JSON array.
+  (t) => `
+  ALTER TABLE ${t.threads} ADD COLUMN interrupts json NOT NULL DEFAULT '[]';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -44,6 +44,7 @@ export async function appendScript(
     view?.state ? json(view.state.value) : "",
     // Makes the script idempotent (see APPEND): a resent command returns the same seqs.
     randomUUID(),
+    view?.interrupts ? json(view.interrupts.value) : "",
     // Serialised now: the caller may change its objects later, the log must not change.
     ...events.map(json),
     ...pairs(replace),

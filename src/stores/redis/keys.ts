@@ -7,7 +7,8 @@
  * - `P:thread:T`   hash: ca, ua (created/updated ms), seq (last seq), tok (fencing token),
  *                  act (active run id, absent when idle), meta, state (JSON), np (next message
  *                  position), rc (runs created, orders `runorder`), an (id and first seq of
- *                  the last append, which makes a resent append a no-op), hz (compaction horizon)
+ *                  the last append, which makes a resent append a no-op), hz (compaction horizon),
+ *                  intr (pending interrupts, JSON; see core/interrupts.ts)
  * - `P:log:T`      stream: the event log, entry id `<seq>-0`, fields r (run id), a (ms), e (JSON)
  * - `P:msgs:T`     hash: message id → message JSON (the materialized messages)
  * - `P:msgorder:T` zset: message id scored by its position

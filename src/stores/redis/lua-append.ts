@@ -10,7 +10,8 @@ import { LuaScript } from "./script.js";
  * ARGV: 1 tid, 2 rid, 3 token, 4 now, 5 channel, 6 event count, 7 index of the first RUN_STARTED
  * (1-based, 0 for none), 8 index of the terminal event (0 for none), 9 terminal status,
  * 10 terminal error JSON or '', 11 replace messages '1'|'0', 12 replacement count, 13 upsert
- * count, 14 state given '1'|'0', 15 state JSON, 16 the append's id; then the event JSONs; then
+ * count, 14 state given '1'|'0', 15 state JSON, 16 the append's id, 17 the pending interrupts'
+ * JSON or '' when unchanged; then the event JSONs; then
  * (id, JSON) pairs of the replacement messages; then those of the upserted messages.
  * Returns the first seq, or -1 when the fence is stale (LEASE_LOST).
  *
@@ -32,7 +33,7 @@ end
 local seq = tonumber(redis.call('HGET', K_THREAD, 'seq'))
 local first = seq + 1
 local n = tonumber(ARGV[6])
-local at = 16
+local at = 17
 for i = 1, n do
   seq = seq + 1
   redis.call('XADD', K_LOG, string.format('%d-0', seq), 'r', rid, 'a', now, 'e', ARGV[at + i])
@@ -64,6 +65,7 @@ end
 upsert(tonumber(ARGV[12]))
 upsert(tonumber(ARGV[13]))
 if ARGV[14] == '1' then redis.call('HSET', K_THREAD, 'state', ARGV[15]) end
+if ARGV[17] ~= '' then redis.call('HSET', K_THREAD, 'intr', ARGV[17]) end
 
 redis.call('HSET', K_THREAD, 'seq', seq, 'ua', now, 'np', pos, 'an', ARGV[16] .. ' ' .. first)
 redis.call('ZADD', K_THREADS, -tonumber(now), tid)

@@ -1,4 +1,4 @@
-import type { BaseEvent, Message } from "@ag-ui/core";
+import type { BaseEvent, Interrupt, Message } from "@ag-ui/core";
 import type {
   EventRecord,
   RunActor,
@@ -59,6 +59,7 @@ export function viewOf(
     ...summaryOf(threadId, h),
     messages: messages.filter((m) => m !== null).map((m) => JSON.parse(m) as Message),
     state: JSON.parse(h.state ?? "{}") as unknown,
+    interrupts: JSON.parse(h.intr ?? "[]") as Interrupt[],
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Message } from "@ag-ui/core";
+import type { Interrupt, Message } from "@ag-ui/core";
 import type {
   EventRecord,
   RunRecord,
@@ -19,6 +19,7 @@ export interface ThreadRow {
   fence_token: number;
   metadata: string;
   state: string;
+  interrupts: string;
   next_position: number;
 }
 
@@ -85,6 +86,7 @@ export function viewOf(row: ThreadRow, messageRows: readonly { json: string }[])
     ...summaryOf(row),
     messages: messageRows.map((m) => JSON.parse(m.json) as Message),
     state: JSON.parse(row.state) as unknown,
+    interrupts: JSON.parse(row.interrupts) as Interrupt[],
   };
 }
 

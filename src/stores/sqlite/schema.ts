@@ -96,6 +96,10 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE threads ADD COLUMN horizon INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE messages ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
   `,
+  // Human-in-the-loop (core/interrupts.ts): the thread's pending interrupts, a JSON array.
+  `
+  ALTER TABLE threads ADD COLUMN interrupts TEXT NOT NULL DEFAULT '[]';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

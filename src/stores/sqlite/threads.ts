@@ -64,6 +64,7 @@ export class ThreadTable {
          WHERE thread_id = ?`,
       ),
       saveState: db.prepare("UPDATE threads SET state = ? WHERE thread_id = ?"),
+      saveInterrupts: db.prepare("UPDATE threads SET interrupts = ? WHERE thread_id = ?"),
       setActive: db.prepare(
         "UPDATE threads SET active_run_id = ?, fence_token = ? WHERE thread_id = ?",
       ),
@@ -225,6 +226,7 @@ export class ThreadTable {
     }
     position = this.upsert(threadId, position, update.upsertMessages ?? [], seq);
     if (update.state) this.s.saveState.run(json(update.state.value), threadId);
+    if (update.interrupts) this.s.saveInterrupts.run(json(update.interrupts.value), threadId);
     return position;
   }
 
