@@ -579,9 +579,9 @@ export class Coordinator {
     }
     const thread = await this.store.threads.get(threadId);
     const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, {
-    owned: true,
-    interrupts: thread?.interrupts ?? [],
-  });
+      owned: true,
+      interrupts: thread?.interrupts ?? [],
+    });
     return { view, createdAt: thread?.createdAt ?? 0, horizon: thread?.horizon ?? 0 };
   }
 

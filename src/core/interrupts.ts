@@ -1,4 +1,5 @@
 import { type BaseEvent, EventType, type Interrupt, type ResumeEntry } from "@ag-ui/core";
+import { z } from "zod";
 
 /**
  * Pending interrupts (PROTOCOL.md §3.1): the human-in-the-loop questions a thread waits on, in
@@ -7,6 +8,16 @@ import { type BaseEvent, EventType, type Interrupt, type ResumeEntry } from "@ag
  * view (`view.ts`) applies it per event and stores persist the result with the append.
  */
 export type PendingInterrupt = Interrupt;
+
+/** One answer of `RunAgentInput.resume`, as AG-UI's `ResumeEntrySchema` defines it. */
+export const resumeEntrySchema = z.looseObject({
+  interruptId: z.string().min(1).max(200),
+  status: z.enum(["resolved", "cancelled"]),
+  payload: z.unknown().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+}) as unknown as z.ZodType<ResumeEntry>;
+
+export const resumeSchema = z.array(resumeEntrySchema).max(1_000);
 
 /** The interrupts a terminal event raises: those of an `interrupt` outcome, else none. */
 export function interruptsOf(event: BaseEvent): Interrupt[] | undefined {

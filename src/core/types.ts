@@ -104,6 +104,11 @@ export interface ThreadSummary {
   horizon: number;
   activeRunId: string | null;
   metadata: Record<string, unknown>;
+  /**
+   * Interrupts raised by a run and not answered by a later one yet (see `interrupts.ts`): part
+   * of the summary, so a run's start checks its resume without loading the thread's messages.
+   */
+  interrupts: Interrupt[];
 }
 
 /**
@@ -118,8 +123,6 @@ export interface ThreadPatch {
 export interface ThreadView extends ThreadSummary {
   messages: Message[];
   state: unknown;
-  /** Interrupts raised by a run and not answered by a later one yet (see `interrupts.ts`). */
-  interrupts: Interrupt[];
 }
 
 /**

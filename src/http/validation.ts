@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { ThreadlineError } from "../core/errors.js";
 import { historyWindowSchema } from "../core/history-window.js";
+import { resumeSchema } from "../core/interrupts.js";
 import { addMessageIssues } from "../core/message-issues.js";
 import { MULTITASK_STRATEGIES } from "../core/types.js";
 
@@ -31,6 +32,8 @@ export const startRunBodySchema = z.strictObject({
   multitask: multitaskSchema.optional(),
   /** The part of the thread's history the agent is given (`history-window.ts`). */
   history: historyWindowSchema.optional(),
+  /** Answers to the thread's pending interrupts (AG-UI `RunAgentInput.resume`, `interrupts.ts`). */
+  resume: resumeSchema.optional(),
   /**
    * Who is asking: `client` for a person at a UI, `api` (default) for programs. Server-side kinds
    * (schedule, heartbeat, webhook) cannot be claimed over HTTP.

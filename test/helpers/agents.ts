@@ -1,5 +1,5 @@
 import { AbstractAgent } from "@ag-ui/client";
-import { type BaseEvent, EventType, type RunAgentInput } from "@ag-ui/core";
+import { type BaseEvent, EventType, type Interrupt, type RunAgentInput } from "@ag-ui/core";
 import { Observable } from "rxjs";
 
 /** A manually driven agent: the test pushes events and decides when the run ends or fails. */
@@ -77,3 +77,44 @@ export class GateRun {
 }
 
 export { waitFor } from "./wait-for.js";
+
+/**
+ * A human-in-the-loop agent: a run without `resume` asks `interrupts` (ends with an interrupt
+ * outcome); a run with `resume` says what it was answered and finishes. Records every input.
+ */
+export class InterruptingAgent extends AbstractAgent {
+  static inputs: RunAgentInput[] = [];
+  constructor(private readonly interrupts: readonly Interrupt[] = []) {
+    super();
+  }
+
+  override run(input: RunAgentInput): Observable<BaseEvent> {
+    InterruptingAgent.inputs.push(input);
+    const { threadId, runId } = input;
+    const messageId = `${runId}-reply`;
+    const resumed = input.resume !== undefined && input.resume.length > 0;
+    const text = resumed ? `resumed: ${JSON.stringify(input.resume)}` : "may I?";
+    return new Observable<BaseEvent>((sub) => {
+      for (const e of [
+        { type: EventType.RUN_STARTED, threadId, runId },
+        { type: EventType.TEXT_MESSAGE_START, messageId, role: "assistant" },
+        { type: EventType.TEXT_MESSAGE_CONTENT, messageId, delta: text },
+        { type: EventType.TEXT_MESSAGE_END, messageId },
+        {
+          type: EventType.RUN_FINISHED,
+          threadId,
+          runId,
+          ...(resumed || this.interrupts.length === 0
+            ? {}
+            : { outcome: { type: "interrupt", interrupts: this.interrupts } }),
+        },
+      ] as BaseEvent[])
+        sub.next(e);
+      sub.complete();
+    });
+  }
+
+  override clone(): InterruptingAgent {
+    return new InterruptingAgent(this.interrupts);
+  }
+}

@@ -53,6 +53,7 @@ describe("sqlite schema", () => {
     db.exec("ALTER TABLE runs DROP COLUMN started_by; ALTER TABLE runs DROP COLUMN cancelled_by");
     db.exec("ALTER TABLE threads DROP COLUMN horizon");
     db.exec("ALTER TABLE messages DROP COLUMN seq");
+    db.exec("ALTER TABLE threads DROP COLUMN interrupts");
     db.pragma("user_version = 1");
     db.close();
     const upgraded = createSqliteStore({ path });
@@ -72,6 +73,7 @@ describe("sqlite schema", () => {
     const db = new Database(path);
     db.exec("ALTER TABLE threads DROP COLUMN horizon");
     db.exec("ALTER TABLE messages DROP COLUMN seq");
+    db.exec("ALTER TABLE threads DROP COLUMN interrupts");
     db.pragma("user_version = 3");
     db.close();
     const upgraded = createSqliteStore({ path });
@@ -88,6 +90,7 @@ describe("sqlite schema", () => {
     db.exec("ALTER TABLE runs DROP COLUMN started_by; ALTER TABLE runs DROP COLUMN cancelled_by");
     db.exec("ALTER TABLE threads DROP COLUMN horizon");
     db.exec("ALTER TABLE messages DROP COLUMN seq");
+    db.exec("ALTER TABLE threads DROP COLUMN interrupts");
     db.pragma("user_version = 2");
     db.close();
     const upgraded = createSqliteStore({ path });
@@ -97,6 +100,23 @@ describe("sqlite schema", () => {
     await upgraded.runs.enqueue({ ...newRun("t", "new"), startedBy: by }, "enqueue");
     expect((await upgraded.runs.requestCancel("t", "old", by))?.cancelledBy).toEqual(by);
     expect((await upgraded.runs.get("t", "new"))?.startedBy).toEqual(by);
+    await upgraded.close();
+  });
+
+  it("a file from before interrupts upgrades: its threads have none pending, new ones keep theirs", async () => {
+    const store = createSqliteStore({ path });
+    const { fence, run } = await activeRun(store, "t");
+    await store.threads.append("t", fence, [runStarted("t", run.runId)]);
+    await store.close();
+    const db = new Database(path);
+    db.exec("ALTER TABLE threads DROP COLUMN interrupts");
+    db.pragma("user_version = 4");
+    db.close();
+    const upgraded = createSqliteStore({ path });
+    expect((await upgraded.threads.get("t"))!.interrupts).toEqual([]);
+    const pending = [{ id: "i1", reason: "approval" }];
+    await upgraded.threads.append("t", fence, [], { interrupts: { value: pending } });
+    expect((await upgraded.threads.get("t"))!.interrupts).toEqual(pending);
     await upgraded.close();
   });
 

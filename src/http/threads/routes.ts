@@ -207,6 +207,7 @@ export function threadRoutes(tl: Threadline): RouteTable {
         ...(body.tools ? { tools: body.tools as never } : {}),
         ...(body.context ? { context: body.context as never } : {}),
         ...(body.history ? { history: body.history } : {}),
+        ...(body.resume ? { resume: body.resume } : {}),
       },
     });
     return c.json(result, 202);

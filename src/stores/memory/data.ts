@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Interrupt, Message } from "@ag-ui/core";
+import type { Message } from "@ag-ui/core";
 import type { ScheduleRecordBase } from "../../core/store.js";
 import type { EventRecord, RunRecord, ThreadSummary } from "../../core/types.js";
 import { ListenerRegistry } from "../listeners.js";
@@ -13,8 +13,6 @@ export interface ThreadData {
   /** Message id → the seq of the batch that first wrote it (compaction removes by it). */
   messageSeqs: Map<string, number>;
   state: unknown;
-  /** Pending interrupts (see core `interrupts.ts`). */
-  interrupts: Interrupt[];
   fenceToken: number;
   runs: Map<string, RunRecord>;
   queue: string[];
@@ -69,13 +67,13 @@ export function ensureThreadData(
         horizon: 0,
         activeRunId: null,
         metadata: copy(metadata ?? {}),
+        interrupts: [],
       },
       events: [],
       messages: [],
       index: new Map(),
       messageSeqs: new Map(),
       state: {},
-      interrupts: [],
       fenceToken: 0,
       runs: new Map(),
       queue: [],

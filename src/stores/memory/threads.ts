@@ -43,12 +43,7 @@ export class MemoryThreads implements ThreadLog {
   async get(threadId: string): Promise<ThreadView | null> {
     const t = this.data.threads.get(threadId);
     if (!t) return null;
-    return {
-      ...copy(t.summary),
-      messages: copy(t.messages),
-      state: copy(t.state),
-      interrupts: copy(t.interrupts),
-    };
+    return { ...copy(t.summary), messages: copy(t.messages), state: copy(t.state) };
   }
 
   async head(threadId: string): Promise<ThreadSummary | null> {
@@ -114,7 +109,7 @@ export class MemoryThreads implements ThreadLog {
         if (!t.messageSeqs.has(m.id)) t.messageSeqs.set(m.id, t.summary.lastSeq);
       }
       if (view.state) t.state = copy(view.state.value);
-      if (view.interrupts) t.interrupts = copy(view.interrupts.value);
+      if (view.interrupts) t.summary.interrupts = copy(view.interrupts.value);
     }
     t.summary.updatedAt = now;
     this.data.listeners.emit(threadId, records);

@@ -23,6 +23,7 @@ export interface ThreadRow {
   horizon: number;
   active_run_id: string | null;
   metadata: Record<string, unknown>;
+  interrupts: Interrupt[] | null;
 }
 
 /** What a fenced write needs of a thread and its run, read under the thread's row lock. */
@@ -67,7 +68,7 @@ export type RunBrief = Pick<
 >;
 
 export const THREAD_COLUMNS =
-  "thread_id, created_at, updated_at, last_seq, horizon, active_run_id, metadata";
+  "thread_id, created_at, updated_at, last_seq, horizon, active_run_id, metadata, interrupts";
 export const RUN_COLUMNS = `thread_id, run_id, agent_id, trigger, input, status, created_at,
   started_at, ended_at, start_seq, error, lease_owner, lease_token, lease_expires_at,
   cancel_requested, started_by, cancelled_by`;
@@ -81,18 +82,14 @@ export function summaryOf(row: ThreadRow): ThreadSummary {
     horizon: row.horizon,
     activeRunId: row.active_run_id,
     metadata: row.metadata,
+    interrupts: row.interrupts ?? [],
   };
 }
 
 export function viewOf(
-  row: ThreadRow & { state: unknown; interrupts: Interrupt[]; messages: Message[] | null },
+  row: ThreadRow & { state: unknown; messages: Message[] | null },
 ): ThreadView {
-  return {
-    ...summaryOf(row),
-    messages: row.messages ?? [],
-    state: row.state,
-    interrupts: row.interrupts ?? [],
-  };
+  return { ...summaryOf(row), messages: row.messages ?? [], state: row.state };
 }
 
 export function recordOf(row: EventRow): EventRecord {

@@ -1,4 +1,4 @@
-import type { Interrupt, Message } from "@ag-ui/core";
+import type { Message } from "@ag-ui/core";
 import type { CompactionStep } from "../../core/compaction.js";
 import { fenceFloorAfterDelete } from "../../core/run-rules.js";
 import { patchedMetadata } from "../../core/thread-patch.js";
@@ -163,10 +163,8 @@ export class ThreadTable {
 
   /** One statement, so one snapshot: messages and state match `lastSeq`. */
   async view(db: Queryable, threadId: string): Promise<ThreadView | null> {
-    const { rows } = await db.query<
-      ThreadRow & { state: unknown; interrupts: Interrupt[]; messages: Message[] | null }
-    >(
-      `SELECT ${THREAD_COLUMNS}, state, interrupts,
+    const { rows } = await db.query<ThreadRow & { state: unknown; messages: Message[] | null }>(
+      `SELECT ${THREAD_COLUMNS}, state,
          (SELECT json_agg(m.body ORDER BY m.position) FROM ${this.t.messages} m
           WHERE m.thread_id = t.thread_id) AS messages
        FROM ${this.t.threads} t WHERE thread_id = $1`,

@@ -47,6 +47,7 @@ export function summaryOf(threadId: string, h: Record<string, string>): ThreadSu
     horizon: Number(h.hz ?? 0),
     activeRunId: h.act ?? null,
     metadata: JSON.parse(h.meta ?? "{}") as Record<string, unknown>,
+    interrupts: JSON.parse(h.intr ?? "[]") as Interrupt[],
   };
 }
 
@@ -59,7 +60,6 @@ export function viewOf(
     ...summaryOf(threadId, h),
     messages: messages.filter((m) => m !== null).map((m) => JSON.parse(m) as Message),
     state: JSON.parse(h.state ?? "{}") as unknown,
-    interrupts: JSON.parse(h.intr ?? "[]") as Interrupt[],
   };
 }
 

@@ -58,9 +58,9 @@ export class RedisThreadLog implements ThreadLog {
   /** The summary fields alone: the state is not read. */
   async head(threadId: string): Promise<ThreadSummary | null> {
     const [fields] = await this.epoch.exec((m) =>
-      m.hmget(this.keys.thread(threadId), "ca", "ua", "seq", "act", "meta", "hz"),
+      m.hmget(this.keys.thread(threadId), "ca", "ua", "seq", "act", "meta", "hz", "intr"),
     );
-    const [ca, ua, seq, act, meta, hz] = fields as (string | null)[];
+    const [ca, ua, seq, act, meta, hz, intr] = fields as (string | null)[];
     if (ca === null || ca === undefined) return null;
     const h: Record<string, string> = {
       ca,
@@ -70,6 +70,7 @@ export class RedisThreadLog implements ThreadLog {
       hz: hz ?? "0",
     };
     if (act) h.act = act;
+    if (intr) h.intr = intr;
     return summaryOf(threadId, h);
   }
 

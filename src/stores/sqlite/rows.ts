@@ -26,7 +26,14 @@ export interface ThreadRow {
 /** The columns of a thread's summary. */
 export type SummaryRow = Pick<
   ThreadRow,
-  "thread_id" | "created_at" | "updated_at" | "last_seq" | "horizon" | "active_run_id" | "metadata"
+  | "thread_id"
+  | "created_at"
+  | "updated_at"
+  | "last_seq"
+  | "horizon"
+  | "active_run_id"
+  | "metadata"
+  | "interrupts"
 >;
 
 /** The thread columns a write needs: not the state or metadata, which may be large. */
@@ -78,6 +85,7 @@ export function summaryOf(row: SummaryRow): ThreadSummary {
     horizon: row.horizon,
     activeRunId: row.active_run_id,
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    interrupts: JSON.parse(row.interrupts) as Interrupt[],
   };
 }
 
@@ -86,7 +94,6 @@ export function viewOf(row: ThreadRow, messageRows: readonly { json: string }[])
     ...summaryOf(row),
     messages: messageRows.map((m) => JSON.parse(m.json) as Message),
     state: JSON.parse(row.state) as unknown,
-    interrupts: JSON.parse(row.interrupts) as Interrupt[],
   };
 }
 

@@ -41,7 +41,8 @@ export class ThreadTable {
       ),
       row: db.prepare<[string], ThreadRow>("SELECT * FROM threads WHERE thread_id = ?"),
       summary: db.prepare<[string], SummaryRow>(
-        `SELECT thread_id, created_at, updated_at, last_seq, horizon, active_run_id, metadata
+        `SELECT thread_id, created_at, updated_at, last_seq, horizon, active_run_id, metadata,
+           interrupts
          FROM threads WHERE thread_id = ?`,
       ),
       setMetadata: db.prepare(

@@ -89,7 +89,10 @@ export function interruptTests(ctx: SuiteContext): void {
       const view = (await store.threads.get(t))!;
       expect(view.interrupts).toEqual([approval, detail]);
       expect(view.activeRunId).toBeNull();
-      expect(await store.threads.head(t)).not.toHaveProperty("interrupts");
+      // In the summary too: a run's start checks its resume without loading the messages.
+      expect((await store.threads.head(t))!.interrupts).toEqual([approval, detail]);
+      const listed = (await store.threads.list({ limit: 1000 })).find((s) => s.threadId === t);
+      expect(listed?.interrupts).toEqual([approval, detail]);
     });
 
     it("stay pending across runs until a run's resume answers them, one or all", async () => {
