@@ -79,7 +79,7 @@ describe("pending interrupts over HTTP (PROTOCOL.md §3.1)", () => {
     };
     expect(thread.interrupts).toEqual([]);
     const full = await replay("t2", "full");
-    const started = full.filter((e) => e.type === "RUN_STARTED").at(-1) as {
+    const started = full.filter((e) => e.type === "RUN_STARTED").at(-1) as unknown as {
       runId: string;
       input?: { resume?: unknown };
     };
