@@ -152,7 +152,13 @@ export const ERROR_CODES = {
   agentNotFound: "AGENT_NOT_FOUND",
   scheduleNotFound: "SCHEDULE_NOT_FOUND",
   hookNotFound: "HOOK_NOT_FOUND",
+  /** A resume names an interrupt the thread is not waiting on (PROTOCOL.md §3.1). */
+  interruptNotFound: "INTERRUPT_NOT_FOUND",
   threadBusy: "THREAD_BUSY",
+  /** A run does not answer every interrupt the thread waits on (PROTOCOL.md §3.1). */
+  interruptsPending: "INTERRUPTS_PENDING",
+  /** A resume resolves an interrupt after its `expiresAt` (PROTOCOL.md §3.1). */
+  interruptExpired: "INTERRUPT_EXPIRED",
   payloadTooLarge: "PAYLOAD_TOO_LARGE",
   uriTooLong: "URI_TOO_LONG",
   headersTooLarge: "HEADERS_TOO_LARGE",

@@ -97,7 +97,7 @@ export interface ThreadlineOptions {
   schedules?: ScheduleInput[];
   /** Webhooks: `POST /hooks/:id`, HMAC-signed. */
   hooks?: HookConfig[];
-  /** Time source of schedules and webhook timestamps; tests inject a `ManualClock`. */
+  /** Time source of schedules, webhook timestamps and interrupt expiry; tests inject a `ManualClock`. */
   clock?: SchedulerClock;
   /**
    * The CopilotKit surface (run-activity websocket, CopilotKit's thread endpoints, `/info` that
@@ -201,6 +201,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     logger,
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
+    ...(options.clock ? { expiryNow: options.clock.now.bind(options.clock) } : {}),
   });
   const fanout = new FanOut(store);
   const scheduler = new Scheduler({

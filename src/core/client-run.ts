@@ -14,6 +14,7 @@ export function clientRunInput(input: RunAgentInput): RunInput {
     forwardedProps: input.forwardedProps,
     tools: input.tools,
     context: input.context,
+    ...(input.resume ? { resume: input.resume } : {}),
   };
 }
 

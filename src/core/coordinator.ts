@@ -9,6 +9,7 @@ import { holdInstance, newInstanceId } from "./instance.js";
 import type { Logger } from "./logger.js";
 import { silentLogger } from "./logger.js";
 import { closeTakenRun, findStaleRuns, interruptedEnd, interruptRun } from "./recovery.js";
+import { checkResume } from "./resume-check.js";
 import { checkRunId } from "./run-ids.js";
 import { startedInput } from "./run-start.js";
 import { RunWriter } from "./run-writer.js";
@@ -95,6 +96,11 @@ export interface CoordinatorOptions {
   /** How often expired leases of other instances are looked for. Default leaseMs / 2. */
   sweepMs?: number;
   now?: () => number;
+  /**
+   * The clock interrupts expire on (`expiresAt`, see `resume-check.ts`): the scheduler's, so a
+   * test's manual clock moves it. Default `now`.
+   */
+  expiryNow?: () => number;
   /** Observers of run transitions (metrics, the run log, traces). */
   telemetry?: Telemetry;
 }
@@ -120,6 +126,7 @@ export class Coordinator {
   readonly leaseMs: number;
   private readonly sweepMs: number;
   private readonly now: () => number;
+  private readonly expiryNow: () => number;
   private readonly active = new Map<string, ActiveRun>();
   private readonly pumping = new Map<string, Promise<void>>();
   /** LRU of writer views, so a run does not reload (and re-parse) the thread's history. */
@@ -151,6 +158,7 @@ export class Coordinator {
     this.leaseMs = opts.leaseMs ?? 15_000;
     this.sweepMs = opts.sweepMs ?? Math.max(250, Math.floor(this.leaseMs / 2));
     this.now = opts.now ?? Date.now;
+    this.expiryNow = opts.expiryNow ?? this.now;
     this.telemetry = opts.telemetry ?? {};
   }
 
@@ -203,6 +211,10 @@ export class Coordinator {
       ...(req.startedBy ? { startedBy: req.startedBy } : {}),
     };
     checkInput(req.agent ?? this.agents[req.agentId], run.input);
+    // A thread waiting for a person: the run must answer it (PROTOCOL.md §3.1.4), checked
+    // before anything is stored.
+    const head = await this.store.threads.head(req.threadId);
+    checkResume(head?.interrupts ?? [], run.input.resume, this.expiryNow());
     if (req.agent) {
       // A run id taken by a run still waiting here: refuse before touching its agent.
       if (this.supplied.has(suppliedKey(run))) {

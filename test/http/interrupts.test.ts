@@ -1,5 +1,8 @@
 import type { BaseEvent, Interrupt } from "@ag-ui/core";
+import { lastValueFrom, toArray } from "rxjs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ThreadlineAgentRunner } from "../../src/copilotkit/index.js";
+import { ManualClock } from "../../src/core/scheduler/index.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { InterruptingAgent } from "../helpers/agents.js";
@@ -97,5 +100,209 @@ describe("pending interrupts over HTTP (PROTOCOL.md §3.1)", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
       "VALIDATION_FAILED",
     );
+  });
+});
+
+describe("resume is validated before anything is stored (PROTOCOL.md §3.1.4)", () => {
+  const start = Date.parse("2030-01-01T00:00:00.000Z");
+  const expiring: Interrupt = { ...approval, expiresAt: new Date(start + 3_600_000).toISOString() };
+  const detail: Interrupt = { id: "which-address", reason: "input_required" };
+  let clock: ManualClock;
+  let ck: Threadline;
+
+  beforeEach(async () => {
+    clock = new ManualClock(start);
+    ck = createThreadline({
+      store: createMemoryStore(),
+      clock,
+      agents: { hitl: new InterruptingAgent([expiring, detail]) },
+    });
+    const res = await ck.app.request("/threads/w/runs", {
+      method: "POST",
+      body: JSON.stringify({ agentId: "hitl" }),
+    });
+    const { runId } = (await res.json()) as { runId: string };
+    await endedRun(ck.store, "w", runId);
+  });
+  afterEach(() => ck.close({ graceMs: 100 }));
+
+  /** Everything a refused request could have changed. */
+  async function snapshot(threadId: string) {
+    const thread = await (await ck.app.request(`/threads/${threadId}`)).json();
+    const runs = await (await ck.app.request(`/threads/${threadId}/runs`)).json();
+    return { thread, runs, log: await ck.store.threads.read(threadId, { after: 0 }) };
+  }
+
+  const resolved = (interruptId: string, payload?: unknown) => ({
+    interruptId,
+    status: "resolved",
+    ...(payload === undefined ? {} : { payload }),
+  });
+  const cancelled = (interruptId: string) => ({ interruptId, status: "cancelled" });
+
+  const refusals: [string, unknown[] | undefined, number, string][] = [
+    ["no resume at all", undefined, 409, "INTERRUPTS_PENDING"],
+    ["a missing id", [resolved(expiring.id, { approved: true })], 409, "INTERRUPTS_PENDING"],
+    [
+      "an unknown id",
+      [resolved(expiring.id, { approved: true }), cancelled(detail.id), cancelled("nope")],
+      404,
+      "INTERRUPT_NOT_FOUND",
+    ],
+    [
+      "an id answered twice",
+      [cancelled(expiring.id), cancelled(detail.id), cancelled(detail.id)],
+      400,
+      "VALIDATION_FAILED",
+    ],
+    [
+      "a payload its responseSchema refuses",
+      [resolved(expiring.id, { approved: "yes" }), cancelled(detail.id)],
+      400,
+      "VALIDATION_FAILED",
+    ],
+    [
+      "no payload where the responseSchema wants one",
+      [resolved(expiring.id), cancelled(detail.id)],
+      400,
+      "VALIDATION_FAILED",
+    ],
+  ];
+
+  it.each(
+    refusals,
+  )("the native route refuses %s; the thread is unchanged", async (_, resume, status, code) => {
+    const before = await snapshot("w");
+    const res = await ck.app.request("/threads/w/runs", {
+      method: "POST",
+      body: JSON.stringify({
+        agentId: "hitl",
+        multitask: "enqueue",
+        ...(resume ? { resume } : {}),
+      }),
+    });
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+    expect(await snapshot("w")).toEqual(before);
+  });
+
+  it.each(
+    refusals,
+  )("the CopilotKit run route refuses %s; the thread is unchanged", async (_, resume, status, code) => {
+    const before = await snapshot("w");
+    const res = await ck.app.request("/agent/hitl/run", {
+      method: "POST",
+      body: JSON.stringify({
+        threadId: "w",
+        runId: "ck-run",
+        messages: [],
+        state: {},
+        tools: [],
+        context: [],
+        forwardedProps: {},
+        ...(resume ? { resume } : {}),
+      }),
+    });
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+    expect(await snapshot("w")).toEqual(before);
+  });
+
+  it("the schema's errors say what is wrong", async () => {
+    const res = await ck.app.request("/threads/w/runs", {
+      method: "POST",
+      body: JSON.stringify({
+        agentId: "hitl",
+        resume: [resolved(expiring.id, { approved: "yes" }), cancelled(detail.id)],
+      }),
+    });
+    const { error } = (await res.json()) as {
+      error: { message: string; details: { interruptId: string; errors: unknown[] } };
+    };
+    expect(error.message).toContain("/approved must be boolean");
+    expect(error.details).toEqual({
+      interruptId: expiring.id,
+      errors: [{ path: "/approved", message: "must be boolean" }],
+    });
+  });
+
+  it("a resume to a thread that does not exist creates nothing", async () => {
+    const res = await ck.app.request("/threads/nowhere/runs", {
+      method: "POST",
+      body: JSON.stringify({ agentId: "hitl", resume: [cancelled("x")] }),
+    });
+    expect(res.status).toBe(404);
+    expect((await ck.app.request("/threads/nowhere")).status).toBe(404);
+  });
+
+  it("past its expiresAt (on the server's clock) an interrupt can only be cancelled", async () => {
+    await clock.advance(3_600_000);
+    const before = await snapshot("w");
+    const late = await ck.app.request("/threads/w/runs", {
+      method: "POST",
+      body: JSON.stringify({
+        agentId: "hitl",
+        resume: [resolved(expiring.id, { approved: true }), cancelled(detail.id)],
+      }),
+    });
+    expect(late.status).toBe(409);
+    expect(((await late.json()) as { error: { code: string } }).error.code).toBe(
+      "INTERRUPT_EXPIRED",
+    );
+    expect(await snapshot("w")).toEqual(before);
+    const ok = await ck.app.request("/threads/w/runs", {
+      method: "POST",
+      body: JSON.stringify({
+        agentId: "hitl",
+        resume: [cancelled(expiring.id), resolved(detail.id)],
+      }),
+    });
+    expect(ok.status).toBe(202);
+    const { runId } = (await ok.json()) as { runId: string };
+    await endedRun(ck.store, "w", runId);
+    expect((await ck.store.threads.head("w"))!.interrupts).toEqual([]);
+  });
+
+  it("a valid resume before the expiry starts the run", async () => {
+    await clock.advance(3_599_000);
+    const ok = await ck.app.request("/threads/w/runs", {
+      method: "POST",
+      body: JSON.stringify({
+        agentId: "hitl",
+        resume: [resolved(expiring.id, { approved: true }), cancelled(detail.id)],
+      }),
+    });
+    expect(ok.status).toBe(202);
+  });
+
+  it("ThreadlineAgentRunner refuses an invalid resume with one RUN_ERROR; the thread is unchanged", async () => {
+    const runner = new ThreadlineAgentRunner({ store: ck.store });
+    try {
+      const before = await snapshot("w");
+      const agent = new InterruptingAgent();
+      agent.agentId = "hitl";
+      const events = await lastValueFrom(
+        runner
+          .run({
+            threadId: "w",
+            agent,
+            input: {
+              threadId: "w",
+              runId: "runner-run",
+              messages: [],
+              state: {},
+              tools: [],
+              context: [],
+              forwardedProps: {},
+              resume: [cancelled(expiring.id)] as never,
+            },
+          })
+          .pipe(toArray()),
+      );
+      expect(events).toMatchObject([{ type: "RUN_ERROR", code: "INTERRUPTS_PENDING" }]);
+      expect(await snapshot("w")).toEqual(before);
+    } finally {
+      await runner.close({ graceMs: 50 });
+    }
   });
 });
