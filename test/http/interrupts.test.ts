@@ -306,3 +306,92 @@ describe("resume is validated before anything is stored (PROTOCOL.md §3.1.4)", 
     }
   });
 });
+
+describe("POST /threads/:id/interrupts/:interruptId (PROTOCOL.md §3.1.5)", () => {
+  const detail: Interrupt = { id: "which-address", reason: "input_required" };
+  const ADMIN = "admin-token-for-interrupts";
+  let hitl: Threadline;
+  beforeEach(() => {
+    hitl = createThreadline({
+      store: createMemoryStore(),
+      token: ADMIN,
+      agents: {
+        hitl: new InterruptingAgent([approval]),
+        two: new InterruptingAgent([approval, detail]),
+      },
+    });
+  });
+  afterEach(() => hitl.close({ graceMs: 100 }));
+
+  const call = (path: string, body: unknown) =>
+    hitl.app.request(path, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  async function interruptedThread(threadId: string, agentId: string): Promise<void> {
+    const res = await call(`/threads/${threadId}/runs`, { agentId });
+    const { runId } = (await res.json()) as { runId: string };
+    await endedRun(hitl.store, threadId, runId);
+  }
+
+  it("starts the resume run with the answer, by the agent that asked, recording who answered", async () => {
+    await interruptedThread("r1", "hitl");
+    const res = await call(`/threads/r1/interrupts/${approval.id}`, {
+      status: "resolved",
+      payload: { approved: true },
+    });
+    expect(res.status).toBe(202);
+    const { runId } = (await res.json()) as { runId: string };
+    const run = await endedRun(hitl.store, "r1", runId);
+    expect(run).toMatchObject({
+      agentId: "hitl",
+      status: "succeeded",
+      trigger: { kind: "client", source: "interrupt" },
+      startedBy: { kind: "token", id: "token" },
+      input: {
+        resume: [{ interruptId: approval.id, status: "resolved", payload: { approved: true } }],
+      },
+    });
+    expect(InterruptingAgent.inputs.at(-1)?.resume).toEqual(run.input.resume);
+    expect((await hitl.store.threads.head("r1"))!.interrupts).toEqual([]);
+  });
+
+  it("with other interrupts pending, they must be answered in the same request", async () => {
+    await interruptedThread("r2", "two");
+    const alone = await call(`/threads/r2/interrupts/${detail.id}`, { status: "cancelled" });
+    expect(alone.status).toBe(409);
+    expect(((await alone.json()) as { error: { code: string } }).error.code).toBe(
+      "INTERRUPTS_PENDING",
+    );
+    const both = await call(`/threads/r2/interrupts/${detail.id}`, {
+      status: "cancelled",
+      resume: [{ interruptId: approval.id, status: "resolved", payload: { approved: false } }],
+    });
+    expect(both.status).toBe(202);
+  });
+
+  it("refuses an interrupt that is not pending, a bad answer and an unknown thread, storing nothing", async () => {
+    await interruptedThread("r3", "hitl");
+    const before = await hitl.store.runs.list("r3");
+    const unknown = await call("/threads/r3/interrupts/nope", { status: "cancelled" });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe(
+      "INTERRUPT_NOT_FOUND",
+    );
+    const bad = await call(`/threads/r3/interrupts/${approval.id}`, {
+      status: "resolved",
+      payload: { approved: 1 },
+    });
+    expect(bad.status).toBe(400);
+    const status = await call(`/threads/r3/interrupts/${approval.id}`, { status: "maybe" });
+    expect(status.status).toBe(400);
+    expect(await hitl.store.runs.list("r3")).toEqual(before);
+    const none = await call(`/threads/none/interrupts/${approval.id}`, { status: "cancelled" });
+    expect(none.status).toBe(404);
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe(
+      "THREAD_NOT_FOUND",
+    );
+  });
+});

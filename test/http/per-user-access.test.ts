@@ -134,6 +134,9 @@ function samples(t: string, r: string): Record<string, Sample[]> {
     "GET /threads/:threadId/runs": [s("GET", `/threads/${t}/runs`)],
     "GET /threads/:threadId/runs/:runId": [s("GET", `/threads/${t}/runs/${r}`)],
     "POST /threads/:threadId/runs/:runId/cancel": [s("POST", `/threads/${t}/runs/${r}/cancel`)],
+    "POST /threads/:threadId/interrupts/:interruptId": [
+      s("POST", `/threads/${t}/interrupts/approve`, { status: "resolved", payload: { ok: true } }),
+    ],
     "POST /schedules": [s("POST", "/schedules", { agentId: "demo", threadId: t, everyMs: 60_000 })],
     "GET /schedules": [s("GET", "/schedules")],
     "GET /metrics": [s("GET", "/metrics")],
