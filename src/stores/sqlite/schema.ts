@@ -89,6 +89,11 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN started_by TEXT;
   ALTER TABLE runs ADD COLUMN cancelled_by TEXT;
   `,
+  // The database's epoch (PROTOCOL.md §2.8): a file deleted and created again is another log,
+  // and a cursor into the old one must not resume in it. Random, below 2^53 (a safe JS number).
+  `
+  INSERT OR IGNORE INTO counters (name, value) VALUES ('epoch', abs(random() % 9007199254740991));
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
