@@ -16,3 +16,15 @@ export function nextFenceToken(floor: number, threadToken: number): number {
 export function fenceFloorAfterDelete(floor: number, threadToken: number): number {
   return Math.max(floor, threadToken);
 }
+
+/**
+ * Whether a named lease (`RecordStore.lease`) may be given to `owner` now: nobody holds it, its
+ * holder's lease expired (`expiresAt <= now`), or `owner` holds it already (a renewal).
+ */
+export function leaseAvailable(
+  current: { owner: string; expiresAt: number } | undefined,
+  owner: string,
+  now: number,
+): boolean {
+  return !current || current.expiresAt <= now || current.owner === owner;
+}

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe } from "vitest";
 import type { ThreadStore } from "../../src/core/store.js";
 import { claimTests } from "./store/claims.js";
+import { compactionTests } from "./store/compaction.js";
 import type { StoreFactory, SuiteContext } from "./store/fixtures.js";
 import { liveTests } from "./store/live.js";
 import { logTests } from "./store/log.js";
@@ -60,6 +61,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     runTests(ctx);
     threadTests(ctx);
     claimTests(ctx);
+    compactionTests(ctx);
     principalTests(ctx);
     runStartTests(ctx);
     if (factory.peer) {

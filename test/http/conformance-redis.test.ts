@@ -17,6 +17,9 @@ describeWithService(probe, "redis server", () => {
     const server = await tl.listen({ port: 0 });
     return {
       baseUrl: server.url,
+      compact: async (threadId, horizon) => {
+        await tl.store.threads.compact(threadId, { horizon, endedBefore: 0 });
+      },
       close: async () => {
         await server.close();
         await tl.close({ graceMs: 100 });

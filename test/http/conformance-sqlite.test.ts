@@ -15,6 +15,9 @@ runServerConformance("sqlite store", async () => {
   const server = await tl.listen({ port: 0 });
   return {
     baseUrl: server.url,
+    compact: async (threadId, horizon) => {
+      await tl.store.threads.compact(threadId, { horizon, endedBefore: 0 });
+    },
     close: async () => {
       await server.close();
       await tl.close({ graceMs: 100 });

@@ -1,4 +1,10 @@
 import type { BaseEvent } from "@ag-ui/core";
+import {
+  type CompactionResult,
+  type CompactionStep,
+  messageCompacted,
+  runCompacted,
+} from "../../core/compaction.js";
 import { ThreadlineError } from "../../core/errors.js";
 import { fenceFloorAfterDelete } from "../../core/run-rules.js";
 import {
@@ -97,7 +103,11 @@ export class MemoryThreads implements ThreadLog {
       }
     }
     if (view) {
+      if (view.replaceMessages) t.messageSeqs.clear();
       t.messages = applyViewUpdate(t.messages, t.index, view);
+      for (const m of [...(view.replaceMessages ?? []), ...(view.upsertMessages ?? [])]) {
+        if (!t.messageSeqs.has(m.id)) t.messageSeqs.set(m.id, t.summary.lastSeq);
+      }
       if (view.state) t.state = copy(view.state.value);
     }
     t.summary.updatedAt = now;
@@ -106,11 +116,36 @@ export class MemoryThreads implements ThreadLog {
     return records;
   }
 
+  async compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null> {
+    const t = this.data.threads.get(threadId);
+    if (!t) return null;
+    const horizon = Math.min(Math.floor(step.horizon), t.summary.lastSeq);
+    const result = { horizon: t.summary.horizon, events: 0, messages: 0, runs: 0 };
+    if (horizon <= t.summary.horizon) return result;
+    result.events = horizon - t.summary.horizon;
+    t.events = t.events.slice(result.events);
+    const kept = t.messages.filter((m) => !messageCompacted(t.messageSeqs.get(m.id) ?? 0, horizon));
+    result.messages = t.messages.length - kept.length;
+    t.messages = kept;
+    t.index.clear();
+    for (const [i, m] of kept.entries()) t.index.set(m.id, i);
+    for (const id of [...t.messageSeqs.keys()]) if (!t.index.has(id)) t.messageSeqs.delete(id);
+    for (const [runId, run] of t.runs) {
+      if (runCompacted(run, { horizon, endedBefore: step.endedBefore })) {
+        t.runs.delete(runId);
+        result.runs += 1;
+      }
+    }
+    t.summary.horizon = horizon;
+    result.horizon = horizon;
+    return result;
+  }
+
   async read(threadId: string, opts: { after: number; limit?: number }) {
     const t = this.data.threads.get(threadId);
     if (!t) return [];
-    // seq N lives at index N-1: the log is gapless.
-    const from = Math.max(0, Math.floor(opts.after));
+    // seq N lives at index N-1-horizon: the log is gapless above the horizon.
+    const from = Math.max(0, Math.floor(opts.after) - t.summary.horizon);
     return copy(t.events.slice(from, from + Math.max(0, opts.limit ?? 1000)));
   }
 

@@ -1,5 +1,6 @@
 import type { BaseEvent } from "@ag-ui/core";
 import type pg from "pg";
+import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
 import {
   type AppendListener,
   count,
@@ -77,6 +78,10 @@ export class PgThreadLog implements ThreadLog {
     // After the commit: durable before visible.
     this.tail.committed(threadId, records);
     return records;
+  }
+
+  async compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null> {
+    return inTransaction(this.pool, (db) => this.threads.compact(db, threadId, step));
   }
 
   async read(threadId: string, opts: { after: number; limit?: number }) {

@@ -20,6 +20,7 @@ export interface ThreadRow {
   created_at: number;
   updated_at: number;
   last_seq: number;
+  horizon: number;
   active_run_id: string | null;
   metadata: Record<string, unknown>;
 }
@@ -66,7 +67,7 @@ export type RunBrief = Pick<
 >;
 
 export const THREAD_COLUMNS =
-  "thread_id, created_at, updated_at, last_seq, active_run_id, metadata";
+  "thread_id, created_at, updated_at, last_seq, horizon, active_run_id, metadata";
 export const RUN_COLUMNS = `thread_id, run_id, agent_id, trigger, input, status, created_at,
   started_at, ended_at, start_seq, error, lease_owner, lease_token, lease_expires_at,
   cancel_requested, started_by, cancelled_by`;
@@ -77,6 +78,7 @@ export function summaryOf(row: ThreadRow): ThreadSummary {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     lastSeq: row.last_seq,
+    horizon: row.horizon,
     activeRunId: row.active_run_id,
     metadata: row.metadata,
   };

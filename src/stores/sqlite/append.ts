@@ -45,7 +45,7 @@ export function appendInTransaction(
   }
   threads.insertEvents(threadId, records);
   const next = view
-    ? threads.applyView(threadId, thread.next_position, view)
+    ? threads.applyView(threadId, thread.next_position, view, seq)
     : thread.next_position;
   threads.saveAppend(threadId, { lastSeq: seq, activeRunId, updatedAt: now, next });
   return records;

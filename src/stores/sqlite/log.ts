@@ -1,4 +1,5 @@
 import type { BaseEvent } from "@ag-ui/core";
+import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
 import {
   type AppendListener,
   count,
@@ -69,6 +70,18 @@ export class SqliteThreadLog implements ThreadLog {
     this.tail.committed(threadId, records);
     this.runStarts.committed(threadId, records);
     return records;
+  }
+
+  async compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null> {
+    return this.db.write(() => {
+      const lastSeq = this.threads.lastSeq(threadId);
+      const horizon = Math.min(Math.floor(step.horizon), lastSeq);
+      const done = this.threads.compact(threadId, horizon);
+      if (!done) return null;
+      if (horizon <= done.from) return { horizon: done.from, events: 0, messages: 0, runs: 0 };
+      const runs = this.runs.compact(threadId, horizon, step.endedBefore);
+      return { horizon, events: done.events, messages: done.messages, runs };
+    });
   }
 
   async read(threadId: string, opts: { after: number; limit?: number }) {

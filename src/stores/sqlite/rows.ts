@@ -14,6 +14,7 @@ export interface ThreadRow {
   created_at: number;
   updated_at: number;
   last_seq: number;
+  horizon: number;
   active_run_id: string | null;
   fence_token: number;
   metadata: string;
@@ -24,7 +25,7 @@ export interface ThreadRow {
 /** The columns of a thread's summary. */
 export type SummaryRow = Pick<
   ThreadRow,
-  "thread_id" | "created_at" | "updated_at" | "last_seq" | "active_run_id" | "metadata"
+  "thread_id" | "created_at" | "updated_at" | "last_seq" | "horizon" | "active_run_id" | "metadata"
 >;
 
 /** The thread columns a write needs: not the state or metadata, which may be large. */
@@ -73,6 +74,7 @@ export function summaryOf(row: SummaryRow): ThreadSummary {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     lastSeq: row.last_seq,
+    horizon: row.horizon,
     activeRunId: row.active_run_id,
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
   };

@@ -89,6 +89,13 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN started_by TEXT;
   ALTER TABLE runs ADD COLUMN cancelled_by TEXT;
   `,
+  // Compaction (core/compaction.ts): the thread's horizon, and the seq of the batch that first
+  // wrote each message (a message leaves the view with its run). Messages from before this
+  // version count as written at seq 0: the first compaction removes them.
+  `
+  ALTER TABLE threads ADD COLUMN horizon INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE messages ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+  `,
   // The database's epoch (PROTOCOL.md §2.8): a file deleted and created again is another log,
   // and a cursor into the old one must not resume in it. Random, below 2^53 (a safe JS number).
   `
