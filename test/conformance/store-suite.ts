@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe } from "vitest";
 import type { ThreadStore } from "../../src/core/store.js";
 import { claimTests } from "./store/claims.js";
 import type { StoreFactory, SuiteContext } from "./store/fixtures.js";
+import { guaranteeTests } from "./store/guarantees.js";
 import { liveTests } from "./store/live.js";
 import { logTests } from "./store/log.js";
 import { restartTests } from "./store/restart.js";
@@ -59,6 +60,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     runTests(ctx);
     threadTests(ctx);
     claimTests(ctx);
+    guaranteeTests(ctx);
     runStartTests(ctx);
     if (factory.peer) {
       sharedTests(ctx);

@@ -1,12 +1,20 @@
 import type { Message } from "@ag-ui/core";
 import type { ScheduleRecordBase } from "../../core/store.js";
-import type { EventRecord, RunRecord, ThreadSummary } from "../../core/types.js";
+import type { RunRecord, ThreadSummary } from "../../core/types.js";
 import { ListenerRegistry } from "../listeners.js";
 import { RunStartListeners } from "../run-start-notice.js";
 
+/** A committed event as the memory log keeps it: its JSON, parsed anew for each reader. */
+export interface StoredEvent {
+  seq: number;
+  runId: string;
+  at: number;
+  json: string;
+}
+
 export interface ThreadData {
   summary: ThreadSummary;
-  events: EventRecord[];
+  events: StoredEvent[];
   messages: Message[];
   index: Map<string, number>;
   state: unknown;

@@ -1,5 +1,9 @@
-import { ThreadlineError } from "../../core/errors.js";
-import { nextFenceToken } from "../../core/run-rules.js";
+import {
+  decideEnqueue,
+  leaseRenewable,
+  nextFenceToken,
+  takeOverAllowed,
+} from "../../core/run-rules.js";
 import type {
   ClaimedRun,
   EnqueueResult,
@@ -32,27 +36,24 @@ export class MemoryRuns implements RunQueue {
 
   async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult> {
     const t = ensureThreadData(this.data, run.threadId);
-    if (t.runs.has(run.runId)) {
-      throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
-    }
-    const busy = t.summary.activeRunId !== null || t.queue.length > 0;
-    if (strategy === "reject" && busy) {
-      throw new ThreadlineError("THREAD_BUSY", `thread ${run.threadId} already has a run`, {
-        details: { activeRunId: t.summary.activeRunId, queued: t.queue.length },
-      });
-    }
+    const decision = decideEnqueue(
+      {
+        runExists: t.runs.has(run.runId),
+        activeRunId: t.summary.activeRunId,
+        queued: t.queue.length,
+      },
+      run,
+      strategy,
+    );
     const stored = copy({ ...run, status: "queued" as const });
     t.runs.set(run.runId, stored);
     const result: EnqueueResult = { run: copy(stored) };
-    if (strategy === "interrupt") {
-      t.queue.unshift(run.runId);
-      const active = t.summary.activeRunId ? t.runs.get(t.summary.activeRunId) : undefined;
-      if (active) {
-        active.cancelRequested = true;
-        result.interrupted = active.runId;
-      }
-    } else {
-      t.queue.push(run.runId);
+    if (decision.position === "head") t.queue.unshift(run.runId);
+    else t.queue.push(run.runId);
+    const active = decision.interrupt ? t.runs.get(decision.interrupt) : undefined;
+    if (active) {
+      active.cancelRequested = true;
+      result.interrupted = active.runId;
     }
     return result;
   }
@@ -74,16 +75,13 @@ export class MemoryRuns implements RunQueue {
   async renew(threadId: string, fence: Fence, term: LeaseTerm) {
     const t = this.data.threads.get(threadId);
     const run = t?.runs.get(fence.runId);
-    if (
-      !t ||
-      !run?.lease ||
-      run.status !== "running" ||
-      t.summary.activeRunId !== fence.runId ||
-      run.lease.token !== fence.token ||
-      t.fenceToken !== fence.token
-    ) {
-      return { ok: false, cancelRequested: false };
-    }
+    const state = {
+      activeRunId: t?.summary.activeRunId,
+      fenceToken: t?.fenceToken,
+      runStatus: run?.status,
+      leaseToken: run?.lease?.token,
+    };
+    if (!run?.lease || !leaseRenewable(state, fence)) return { ok: false, cancelRequested: false };
     run.lease.expiresAt = term.now + term.leaseMs;
     return { ok: true, cancelRequested: run.cancelRequested === true };
   }
@@ -91,8 +89,12 @@ export class MemoryRuns implements RunQueue {
   async takeOver(threadId: string, runId: string, lease: LeaseRequest & { force?: boolean }) {
     const t = this.data.threads.get(threadId);
     const run = t?.runs.get(runId);
-    if (!t || !run || run.status !== "running" || t.summary.activeRunId !== runId) return null;
-    if (!lease.force && run.lease && run.lease.expiresAt > lease.now) return null;
+    const state = {
+      activeRunId: t?.summary.activeRunId,
+      runStatus: run?.status,
+      leaseExpiresAt: run?.lease?.expiresAt,
+    };
+    if (!t || !run || !takeOverAllowed(state, runId, lease)) return null;
     const token = this.issueToken(t);
     run.lease = { owner: lease.owner, token, expiresAt: lease.now + lease.leaseMs };
     return { run: copy(run), fence: { runId, token } };

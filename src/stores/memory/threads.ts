@@ -1,14 +1,7 @@
 import type { BaseEvent } from "@ag-ui/core";
-import { ThreadlineError } from "../../core/errors.js";
-import { fenceFloorAfterDelete } from "../../core/run-rules.js";
-import {
-  type AppendListener,
-  errorOfTerminal,
-  type RunStartListener,
-  statusOfTerminal,
-  type ThreadLog,
-  type Unsubscribe,
-} from "../../core/store.js";
+import { planAppend, recordsOf } from "../../core/append-plan.js";
+import { fenceFloorAfterDelete, fenceHolds, leaseLost } from "../../core/run-rules.js";
+import type { AppendListener, RunStartListener, ThreadLog, Unsubscribe } from "../../core/store.js";
 import { patchedMetadata } from "../../core/thread-patch.js";
 import type {
   EventRecord,
@@ -75,26 +68,24 @@ export class MemoryThreads implements ThreadLog {
   ): Promise<EventRecord[]> {
     const t = this.data.threads.get(threadId);
     const run = t?.runs.get(fence.runId);
-    if (!t || !run || t.summary.activeRunId !== fence.runId || t.fenceToken !== fence.token) {
-      throw new ThreadlineError("LEASE_LOST", `run ${fence.runId} no longer holds ${threadId}`);
-    }
+    const state = {
+      activeRunId: t?.summary.activeRunId,
+      fenceToken: t?.fenceToken,
+      runStatus: run?.status,
+    };
+    if (!t || !run || !fenceHolds(state, fence)) throw leaseLost(threadId, fence.runId);
+    // Decided before anything changes: an event JSON cannot hold fails the whole batch.
+    const plan = planAppend(events);
     const now = Date.now();
-    const records: EventRecord[] = [];
-    for (const event of events) {
-      // A copy: the caller may reuse its objects, and the log must not change under readers.
-      const record = {
-        seq: t.summary.lastSeq + 1,
-        runId: fence.runId,
-        at: now,
-        event: copy(event),
-      };
-      t.summary.lastSeq = record.seq;
-      t.events.push(record);
-      records.push(record);
-      if (event.type === "RUN_STARTED" && run.startSeq === undefined) run.startSeq = record.seq;
-      if (event.type === "RUN_FINISHED" || event.type === "RUN_ERROR") {
-        endRun(t, run, { status: statusOfTerminal(event), now, error: errorOfTerminal(event) });
-      }
+    const records = recordsOf(plan, t.summary.lastSeq + 1, fence.runId, now);
+    // The log keeps the JSON, so no reader or listener shares an object with it.
+    for (const [i, r] of records.entries())
+      t.events.push({ seq: r.seq, runId: r.runId, at: r.at, json: plan.json[i]! });
+    if (records.length > 0) t.summary.lastSeq = records[records.length - 1]!.seq;
+    if (plan.started >= 0 && run.startSeq === undefined) run.startSeq = records[plan.started]!.seq;
+    if (plan.terminal) {
+      const { status, error } = plan.terminal;
+      endRun(t, run, { status, now, ...(error ? { error } : {}) });
     }
     if (view) {
       t.messages = applyViewUpdate(t.messages, t.index, view);
@@ -111,7 +102,9 @@ export class MemoryThreads implements ThreadLog {
     if (!t) return [];
     // seq N lives at index N-1: the log is gapless.
     const from = Math.max(0, Math.floor(opts.after));
-    return copy(t.events.slice(from, from + Math.max(0, opts.limit ?? 1000)));
+    return t.events
+      .slice(from, from + Math.max(0, opts.limit ?? 1000))
+      .map((r) => ({ seq: r.seq, runId: r.runId, at: r.at, event: JSON.parse(r.json) }));
   }
 
   subscribe(threadId: string, listener: AppendListener): Unsubscribe {

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { ThreadlineError } from "../../core/errors.js";
+import { decideEnqueue, leaseRenewable, takeOverAllowed } from "../../core/run-rules.js";
 import {
   type ClaimedRun,
   count,
@@ -76,21 +76,17 @@ export class PgRunQueue implements RunQueue {
   ): Promise<EnqueueResult> {
     await this.threads.ensure(db, run.threadId, undefined, now);
     const { head, run: existing } = (await this.threads.lock(db, run.threadId, run.runId))!;
-    if (existing) {
-      throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
-    }
     const bounds = await this.runs.queueBounds(db, run.threadId);
-    const active = head.active_run_id;
-    if (strategy === "reject" && (active !== null || bounds.n > 0)) {
-      throw new ThreadlineError("THREAD_BUSY", `thread ${run.threadId} already has a run`, {
-        details: { activeRunId: active, queued: bounds.n },
-      });
-    }
-    const pos = strategy === "interrupt" ? (bounds.lo ?? 1) - 1 : (bounds.hi ?? 0) + 1;
+    const decision = decideEnqueue(
+      { runExists: existing !== undefined, activeRunId: head.active_run_id, queued: bounds.n },
+      run,
+      strategy,
+    );
+    const pos = decision.position === "head" ? (bounds.lo ?? 1) - 1 : (bounds.hi ?? 0) + 1;
     const result: EnqueueResult = { run: await this.runs.insert(db, run, pos) };
-    if (strategy === "interrupt" && active !== null) {
-      await this.runs.requestCancel(db, run.threadId, active);
-      result.interrupted = active;
+    if (decision.interrupt !== null) {
+      await this.runs.requestCancel(db, run.threadId, decision.interrupt);
+      result.interrupted = decision.interrupt;
     }
     return result;
   }
@@ -110,15 +106,13 @@ export class PgRunQueue implements RunQueue {
   private async renewIn(db: Queryable, threadId: string, fence: Fence, term: LeaseTerm) {
     const locked = await this.threads.lock(db, threadId, fence.runId);
     const run = locked?.run;
-    if (
-      !locked ||
-      !run ||
-      run.status !== "running" ||
-      run.lease_owner === null ||
-      run.lease_token !== fence.token ||
-      locked.head.active_run_id !== fence.runId ||
-      locked.head.fence_token !== fence.token
-    ) {
+    const state = {
+      activeRunId: locked?.head.active_run_id,
+      fenceToken: locked?.head.fence_token,
+      runStatus: run?.status,
+      leaseToken: run?.lease_token,
+    };
+    if (!run || run.lease_owner === null || !leaseRenewable(state, fence)) {
       return { ok: false, cancelRequested: false };
     }
     await this.runs.extendLease(db, threadId, fence.runId, term.now + term.leaseMs);
@@ -133,12 +127,14 @@ export class PgRunQueue implements RunQueue {
   ): Promise<ClaimedRun | null> {
     const locked = await this.threads.lock(db, threadId, runId);
     const run = locked?.run;
-    if (!locked || run?.status !== "running" || locked.head.active_run_id !== runId) return null;
+    const state = {
+      activeRunId: locked?.head.active_run_id,
+      runStatus: run?.status,
+      leaseExpiresAt: run?.lease_expires_at,
+    };
     // The caller's clock decides expiry (see the README on clock skew); the fence keeps a
     // wrong guess harmless.
-    if (!request.force && run.lease_expires_at !== null && run.lease_expires_at > request.now) {
-      return null;
-    }
+    if (!locked || !takeOverAllowed(state, runId, request)) return null;
     // The new token fences out the previous holder: its appends fail with LEASE_LOST.
     const lease = { owner: request.owner, expiresAt: request.now + request.leaseMs };
     const taken = await this.runs.takeLease(db, threadId, runId, lease, locked.head.fence_token);

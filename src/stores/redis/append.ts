@@ -1,7 +1,7 @@
 import type { BaseEvent } from "@ag-ui/core";
 import type { Redis } from "ioredis";
-import { ThreadlineError } from "../../core/errors.js";
-import { errorOfTerminal, statusOfTerminal } from "../../core/store.js";
+import { planAppend, recordsOf } from "../../core/append-plan.js";
+import { leaseLost } from "../../core/run-rules.js";
 import type { EventRecord, Fence, ViewUpdate } from "../../core/types.js";
 import type { RedisKeys } from "./keys.js";
 import { APPEND } from "./lua-append.js";
@@ -17,10 +17,8 @@ export async function appendScript(
   view: ViewUpdate | undefined,
   now: number,
 ): Promise<EventRecord[]> {
-  const started = events.findIndex((e) => e.type === "RUN_STARTED") + 1;
-  const terminalAt = events.findIndex((e) => e.type === "RUN_FINISHED" || e.type === "RUN_ERROR");
-  const terminal = events[terminalAt];
-  const error = terminal ? errorOfTerminal(terminal) : undefined;
+  const plan = planAppend(events);
+  const terminal = plan.terminal;
   const pairs = (messages: ViewUpdate["upsertMessages"]) =>
     (messages ?? []).flatMap((m) => [m.id, json(m)]);
   const replace = view?.replaceMessages;
@@ -32,23 +30,20 @@ export async function appendScript(
     now,
     keys.channel,
     events.length,
-    started,
-    terminalAt + 1,
-    terminal ? statusOfTerminal(terminal) : "",
-    error ? json(error) : "",
+    plan.started + 1,
+    terminal ? terminal.index + 1 : 0,
+    terminal?.status ?? "",
+    terminal?.error ? json(terminal.error) : "",
     replace ? "1" : "0",
     replace?.length ?? 0,
     upsert?.length ?? 0,
     view?.state ? "1" : "0",
     view?.state ? json(view.state.value) : "",
-    // Serialised now: the caller may change its objects later, the log must not change.
-    ...events.map(json),
+    ...plan.json,
     ...pairs(replace),
     ...pairs(upsert),
   ];
   const first = Number(await APPEND.run(redis, keys.forThread(threadId), args));
-  if (first < 0) {
-    throw new ThreadlineError("LEASE_LOST", `run ${fence.runId} no longer holds ${threadId}`);
-  }
-  return events.map((event, i) => ({ seq: first + i, runId: fence.runId, at: now, event }));
+  if (first < 0) throw leaseLost(threadId, fence.runId);
+  return recordsOf(plan, first, fence.runId, now);
 }

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { ThreadlineError } from "../../core/errors.js";
+import { runExists, threadBusy } from "../../core/run-rules.js";
 import {
   type ClaimedRun,
   count,
@@ -50,14 +50,10 @@ export class RedisRunQueue implements RunQueue {
       Date.now(),
       staticRunOf(run),
     ])) as [string, string?, number?];
-    if (reply[0] === "CONFLICT") {
-      throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
-    }
-    if (reply[0] === "BUSY") {
-      throw new ThreadlineError("THREAD_BUSY", `thread ${run.threadId} already has a run`, {
-        details: { activeRunId: reply[1] || null, queued: Number(reply[2] ?? 0) },
-      });
-    }
+    // The script decides as `decideEnqueue` does; the errors are the same ones.
+    if (reply[0] === "CONFLICT") throw runExists(run.runId);
+    if (reply[0] === "BUSY")
+      throw threadBusy(run.threadId, reply[1] || null, Number(reply[2] ?? 0));
     const result: EnqueueResult = { run: { ...structuredClone(run), status: "queued" } };
     if (reply[1]) result.interrupted = reply[1];
     return result;

@@ -1,4 +1,4 @@
-import { ThreadlineError } from "../../core/errors.js";
+import { decideEnqueue, leaseRenewable, takeOverAllowed } from "../../core/run-rules.js";
 import {
   type ClaimedRun,
   count,
@@ -29,20 +29,20 @@ export class SqliteRunQueue implements RunQueue {
     return this.db.write(() => {
       this.threads.ensure(run.threadId, undefined, Date.now());
       const thread = this.threads.head(run.threadId)!;
-      if (this.runs.brief(run.threadId, run.runId)) {
-        throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
-      }
-      const queued = this.runs.queued(run.threadId);
-      if (strategy === "reject" && (thread.active_run_id !== null || queued > 0)) {
-        throw new ThreadlineError("THREAD_BUSY", `thread ${run.threadId} already has a run`, {
-          details: { activeRunId: thread.active_run_id, queued },
-        });
-      }
-      this.runs.insert(run, strategy === "interrupt");
+      const decision = decideEnqueue(
+        {
+          runExists: this.runs.brief(run.threadId, run.runId) !== undefined,
+          activeRunId: thread.active_run_id,
+          queued: this.runs.queued(run.threadId),
+        },
+        run,
+        strategy,
+      );
+      this.runs.insert(run, decision.position === "head");
       const result: EnqueueResult = { run: this.runs.get(run.threadId, run.runId)! };
-      if (strategy === "interrupt" && thread.active_run_id !== null) {
-        this.runs.requestCancel(run.threadId, thread.active_run_id);
-        result.interrupted = thread.active_run_id;
+      if (decision.interrupt !== null) {
+        this.runs.requestCancel(run.threadId, decision.interrupt);
+        result.interrupted = decision.interrupt;
       }
       return result;
     });
@@ -66,15 +66,13 @@ export class SqliteRunQueue implements RunQueue {
     return this.db.write(() => {
       const thread = this.threads.head(threadId);
       const run = thread ? this.runs.brief(threadId, fence.runId) : undefined;
-      if (
-        !thread ||
-        !run ||
-        run.status !== "running" ||
-        run.lease_owner === null ||
-        run.lease_token !== fence.token ||
-        thread.active_run_id !== fence.runId ||
-        thread.fence_token !== fence.token
-      ) {
+      const state = {
+        activeRunId: thread?.active_run_id,
+        fenceToken: thread?.fence_token,
+        runStatus: run?.status,
+        leaseToken: run?.lease_token,
+      };
+      if (!run || run.lease_owner === null || !leaseRenewable(state, fence)) {
         return { ok: false, cancelRequested: false };
       }
       const lease = {
@@ -95,12 +93,12 @@ export class SqliteRunQueue implements RunQueue {
     return this.db.write(() => {
       const thread = this.threads.head(threadId);
       const run = thread ? this.runs.brief(threadId, runId) : undefined;
-      if (!thread || !run || run.status !== "running" || thread.active_run_id !== runId) {
-        return null;
-      }
-      if (!lease.force && run.lease_expires_at !== null && run.lease_expires_at > lease.now) {
-        return null;
-      }
+      const state = {
+        activeRunId: thread?.active_run_id,
+        runStatus: run?.status,
+        leaseExpiresAt: run?.lease_expires_at,
+      };
+      if (!thread || !takeOverAllowed(state, runId, lease)) return null;
       // The new token fences out the previous holder: its appends fail with LEASE_LOST.
       const token = this.threads.issueToken(thread.fence_token);
       const expiresAt = lease.now + lease.leaseMs;

@@ -151,11 +151,13 @@ export class ThreadTable {
   }
 
   /** Inserts a batch of events with multi-row INSERTs (chunks of INSERT_CHUNK rows). */
-  insertEvents(threadId: string, records: readonly EventRecord[]): void {
+  /** Inserts committed records; `json[i]` is the JSON of `records[i]`'s event (the append plan's). */
+  insertEvents(threadId: string, records: readonly EventRecord[], json: readonly string[]): void {
     for (let i = 0; i < records.length; i += INSERT_CHUNK) {
       const chunk = records.slice(i, i + INSERT_CHUNK);
       const params: unknown[] = [];
-      for (const r of chunk) params.push(threadId, r.seq, r.runId, r.at, json(r.event));
+      for (const [k, r] of chunk.entries())
+        params.push(threadId, r.seq, r.runId, r.at, json[i + k]);
       this.insertStatement(chunk.length).run(params);
     }
   }
