@@ -53,7 +53,10 @@ export interface ThreadlineOptions {
   schedules?: ScheduleInput[];
   /** Webhooks: `POST /hooks/:id`, HMAC-signed. */
   hooks?: HookConfig[];
-  /** Time source of schedules and webhook timestamps; tests inject a `ManualClock`. */
+  /**
+   * Time source of run leases (expiry, renewal, the sweep for expired ones), schedules and
+   * webhook timestamps; tests inject a `ManualClock`.
+   */
   clock?: SchedulerClock;
   /**
    * The CopilotKit surface (run-activity websocket, CopilotKit's thread endpoints, `/info` that
@@ -119,6 +122,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     logger,
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   const fanout = new FanOut(options.store);
   const scheduler = new Scheduler({

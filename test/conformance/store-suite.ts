@@ -3,6 +3,7 @@ import type { ThreadStore } from "../../src/core/store.js";
 import { claimTests } from "./store/claims.js";
 import type { StoreFactory, SuiteContext } from "./store/fixtures.js";
 import { guaranteeTests } from "./store/guarantees.js";
+import { leaseClockTests } from "./store/lease-clock.js";
 import { liveTests } from "./store/live.js";
 import { logTests } from "./store/log.js";
 import { restartTests } from "./store/restart.js";
@@ -64,6 +65,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     runStartTests(ctx);
     if (factory.peer) {
       sharedTests(ctx);
+      leaseClockTests(ctx);
       describe("two instances on the same data: run starts", () => sharedRunStartTests(ctx));
     }
     if (factory.reopen) restartTests(ctx);
