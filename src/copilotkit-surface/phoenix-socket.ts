@@ -39,6 +39,11 @@ function reject(socket: Duplex, status: number, message: string): void {
   );
 }
 
+/** One accepted websocket, as its owner sees it (the declarations name no `ws` type). */
+export interface SocketConnection {
+  terminate(): void;
+}
+
 /**
  * The run-activity websocket: the Phoenix channel protocol (V2 JSON frames) that CopilotKit's
  * thread store speaks, on the `ws` package. A connection presents its join token in the URL;
@@ -82,7 +87,7 @@ export class PhoenixSocketServer {
    * `close()` waits for upgraded sockets, so they must go first).
    */
   attach(server: Server): () => void {
-    const mine = new Set<PhoenixConnection>();
+    const mine = new Set<SocketConnection>();
     const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.handleUpgrade(req, socket, head, mine);
     };
@@ -99,7 +104,7 @@ export class PhoenixSocketServer {
     req: IncomingMessage,
     socket: Duplex,
     head: Buffer,
-    owner?: Set<PhoenixConnection>,
+    owner?: Set<SocketConnection>,
   ): boolean {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (!this.deps.matches(url.pathname)) return false;
@@ -133,7 +138,7 @@ export class PhoenixSocketServer {
     return true;
   }
 
-  private accept(ws: WebSocket, principal: Principal, owner?: Set<PhoenixConnection>): void {
+  private accept(ws: WebSocket, principal: Principal, owner?: Set<SocketConnection>): void {
     const conn = new PhoenixConnection(ws, principal, this.deps.activity, this.deps.logger);
     this.connections.add(conn);
     owner?.add(conn);
@@ -152,7 +157,8 @@ export class PhoenixSocketServer {
   }
 }
 
-class PhoenixConnection {
+/** @internal Module-private; kept out of the declarations so they need no `ws` types. */
+class PhoenixConnection implements SocketConnection {
   lastSeen = Date.now();
   /** topic → the channel joined on it (its join_ref tags every push). */
   private readonly joined = new Map<string, ActivityChannel & { joinRef: string | null }>();

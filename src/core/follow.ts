@@ -66,6 +66,8 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   private caughtUp = false;
   private ended = false;
   private wake: (() => void) | undefined;
+  /** A push or close came while nobody waited: the next wait must not sleep through it. */
+  private signalled = false;
   private detach: (() => void) | undefined;
   private readonly onClose: (() => void) | undefined;
   /** The run that was in progress where the stream started (it was re-opened), if any. */
@@ -169,6 +171,9 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   async nextBatch(): Promise<FollowItem[] | null> {
     if (!this.started) await this.open();
     for (;;) {
+      // Cleared before looking, so a push during the store read below (which cannot see that
+      // batch) is not slept through: it queued items or revealed a hole nobody would wake for.
+      this.signalled = false;
       if (this.ended) return null;
       if (this.prefix.length > 0) {
         const out = this.prefix;
@@ -204,6 +209,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
         this.close();
         return null;
       }
+      if (this.signalled) continue;
       await new Promise<void>((resolve) => {
         this.wake = resolve;
       });
@@ -281,7 +287,8 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   private notify(): void {
     const w = this.wake;
     this.wake = undefined;
-    w?.();
+    if (w) w();
+    else this.signalled = true;
   }
 
   /**

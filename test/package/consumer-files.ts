@@ -36,7 +36,7 @@ async function probe(load, dir) {
   try {
     const { createSqliteStore } = await load("threadline/stores/sqlite");
     const store = createSqliteStore({ path: dir + "/probe.db" });
-    await store.ensureThread("t", {});
+    await store.threads.ensure("t", {});
     out.sqlite = "ok";
     await store.close?.();
   } catch (e) {
