@@ -2,7 +2,12 @@ import type { Server } from "node:http";
 import type { ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
 import { CopilotKitSurface, type CopilotKitSurfaceOptions } from "./copilotkit-surface/surface.js";
-import { type AgentSource, Coordinator, type StartRunRequest } from "./core/coordinator.js";
+import {
+  type AgentSource,
+  Coordinator,
+  type StartRunRequest,
+  shuttingDown,
+} from "./core/coordinator.js";
 import { FanOut } from "./core/fanout.js";
 import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
 import { type Logger, silentLogger } from "./core/logger.js";
@@ -152,7 +157,10 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     ready,
     app: undefined as unknown as Hono,
     fetch: (request) => Promise.resolve(tl.app.fetch(request)),
-    startRun: (req: StartRunRequest) => coordinator.startRun(req),
+    // Refused from the moment shutdown begins; the coordinator itself stops only after the
+    // scheduler did (a tick it already claimed still starts its run).
+    startRun: (req: StartRunRequest) =>
+      tl.closing ? Promise.reject(shuttingDown()) : coordinator.startRun(req),
     cancelRun: (threadId, runId) => coordinator.cancelRun(threadId, runId),
     updateThread: (threadId, patch) => updateThread(options.store, threadId, patch),
     async deleteThread(threadId) {

@@ -171,7 +171,7 @@ export class Coordinator {
   }
 
   async startRun(req: StartRunRequest): Promise<StartRunResult> {
-    if (this.closing) throw new ThreadlineError("UNAVAILABLE", "the server is shutting down");
+    if (this.closing) throw shuttingDown();
     if (!req.agent && !this.hasAgent(req.agentId)) {
       throw new ThreadlineError("AGENT_NOT_FOUND", `unknown agent '${req.agentId}'`, {
         details: { agents: this.agentIds() },
@@ -533,6 +533,10 @@ export class Coordinator {
     this.liveness.release();
   }
 }
+
+/** What a run request gets once shutdown began: 503, try another instance or later. */
+export const shuttingDown = (): ThreadlineError =>
+  new ThreadlineError("UNAVAILABLE", "the server is shutting down");
 
 function checkInput(agent: AgentSource | undefined, input: RunInput): void {
   const check = (agent as Partial<RunInputCheck> | undefined)?.checkRunInput;
