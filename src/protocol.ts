@@ -27,6 +27,12 @@ export type ReplayMode = (typeof REPLAY_MODES)[number];
  */
 export const SSE_EVENT_SNAPSHOT = "snapshot";
 export const SSE_EVENT_REOPEN = "reopen";
+/**
+ * A synthetic `RUN_ERROR` (code `DATA_LOST`, no `id:`) that closes the run in progress when the
+ * stream must end mid-run and the log cannot say so itself: the store lost its data (PROTOCOL.md
+ * §2.8). Stock AG-UI parsers see the run end with an error.
+ */
+export const SSE_EVENT_ABORT = "abort";
 
 /** Comment line written while a stream is idle. Never an event: nothing may be sent between runs. */
 export const SSE_KEEPALIVE = ": keepalive\n\n";
@@ -38,6 +44,21 @@ export const DEFAULT_KEEPALIVE_MS = 15_000;
  * a new thread, whose seqs start at 1 again).
  */
 export const SSE_THREAD_DELETED = ": thread-deleted\n\n";
+
+/**
+ * Comment line that ends a follow stream because the store lost its data (a Redis restarted
+ * without persistence, PROTOCOL.md §2.8). A client must not resume with its cursor: the seqs it
+ * holds belong to a log that no longer exists.
+ */
+export const SSE_DATA_LOST = ": data-lost\n\n";
+
+/**
+ * The generation of the store's data (stores that can lose it: Redis). A follow response names
+ * it; a client resuming with a cursor sends it back (header, or query `epoch`), and a cursor from
+ * another epoch gets `409 EPOCH_MISMATCH` instead of events whose seqs mean something else.
+ */
+export const HEADER_EPOCH = "X-Threadline-Epoch";
+export const QUERY_EPOCH = "epoch";
 
 /**
  * Connect options as headers (CopilotKit's runtime forwards `x-*` headers to its runner but not
@@ -80,10 +101,11 @@ export const REQUEST_HEADERS = [
   HEADER_REPLAY,
   HEADER_SIGNATURE,
   HEADER_DELIVERY,
+  HEADER_EPOCH,
 ] as const;
 
 /** Every response header PROTOCOL.md documents: a browser on another origin may read each. */
-export const RESPONSE_HEADERS = [HEADER_THREAD_LAST_SEQ, HEADER_REPLAY_MODE] as const;
+export const RESPONSE_HEADERS = [HEADER_THREAD_LAST_SEQ, HEADER_REPLAY_MODE, HEADER_EPOCH] as const;
 
 /** Stable error codes of JSON error responses `{ "error": { "code", "message" } }`. */
 export const ERROR_CODES = {
@@ -108,6 +130,8 @@ export const ERROR_CODES = {
   unavailable: "UNAVAILABLE",
   /** The store lost data it had acknowledged (a Redis restarted without persistence). */
   dataLost: "DATA_LOST",
+  /** A cursor from another epoch of the store's data (see `HEADER_EPOCH`). */
+  epochMismatch: "EPOCH_MISMATCH",
   /** A store's driver (an optional peer dependency) is not installed or fails to load. */
   driverMissing: "DRIVER_MISSING",
 } as const;

@@ -145,6 +145,13 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
   const ready = coordinator.start().then(() => scheduler.start());
   ready.catch((error) => logger.error({ err: error }, "start-up recovery failed"));
   const follows = new Set<Follow>();
+  // A store that lost its data (Redis without persistence) refuses to operate from now on: runs
+  // stop, and every follower's stream ends saying so (PROTOCOL.md §2.8) instead of stalling.
+  options.store.onDataLost?.((error) => {
+    logger.error({ err: error }, "the store lost its data; restart this instance");
+    coordinator.storeLost();
+    for (const f of [...follows]) f.dataLost(error);
+  });
   const servers = new Set<{ close(): Promise<void> }>();
 
   const tl: Threadline = {

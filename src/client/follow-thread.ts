@@ -1,12 +1,15 @@
 import type { BaseEvent } from "@ag-ui/core";
 import { ThreadlineError } from "../core/errors.js";
 import {
+  HEADER_EPOCH,
   HEADER_LAST_EVENT_ID,
   HEADER_REPLAY_MODE,
   HEADER_THREAD_LAST_SEQ,
   QUERY_AFTER,
   QUERY_REPLAY,
   type ReplayMode,
+  SSE_DATA_LOST,
+  SSE_EVENT_ABORT,
   SSE_EVENT_REOPEN,
   SSE_EVENT_SNAPSHOT,
   SSE_THREAD_DELETED,
@@ -21,12 +24,15 @@ import {
 } from "./http.js";
 import { readSseFrames, type SseFrame } from "./sse-parser.js";
 
-/** One item of a follow: a log event, or a synthetic `snapshot` / `reopen` event. */
+/**
+ * One item of a follow: a log event, or a synthetic `snapshot` / `reopen` event, or the `abort`
+ * RUN_ERROR that ends a run the store lost (right before the follow throws `DATA_LOST`).
+ */
 export interface ThreadEvent {
   /** The log position: a log event's own seq; for synthetic items, the seq they stand for. */
   seq: number;
   event: BaseEvent;
-  kind: "event" | "snapshot" | "reopen";
+  kind: "event" | "snapshot" | "reopen" | "abort";
 }
 
 /** Connection state of a follower, for UIs ("reconnecting in 2 s..."). */
@@ -57,6 +63,12 @@ export type FollowStatus =
 export interface FollowThreadOptions {
   /** Resume after this seq (events with a greater seq follow; `reopen` frames are dropped). */
   after?: number;
+  /**
+   * The store epoch `after` was taken in (the `X-Threadline-Epoch` of the stream it came from):
+   * keep it with a saved cursor, and a resume into a store that lost its data since fails with
+   * `EPOCH_MISMATCH` instead of yielding another log's events. Learnt from each response.
+   */
+  epoch?: string;
   /** Replay of the first connection. Reconnections always resume with `full` from the cursor. */
   replay?: ReplayMode;
   headers?: HeadersSource;
@@ -73,6 +85,8 @@ const MAX_RETRY_AFTER_MS = 60_000;
 
 /** The comment text of the thread-deleted marker (`: thread-deleted`). */
 const DELETED_COMMENT = SSE_THREAD_DELETED.slice(2).trim();
+/** The comment text of the data-lost marker (`: data-lost`). */
+const DATA_LOST_COMMENT = SSE_DATA_LOST.slice(2).trim();
 
 const protocolError = (message: string) =>
   new ThreadlineError("PROTOCOL_ERROR", message, { status: 502 });
@@ -110,7 +124,8 @@ function retryAfterMs(response: Response): number {
  *
  * It ends when `signal` aborts, the caller leaves the loop, or the thread is deleted (the server's
  * thread-deleted marker, PROTOCOL.md §2.7). Errors no retry can fix (401, 403, 404, 400...) are
- * thrown as ThreadlineError.
+ * thrown as ThreadlineError; so is the end of a store that lost its data (`DATA_LOST`, §2.8) and
+ * a resume into a newer epoch of it (`EPOCH_MISMATCH`): its cursor means nothing there.
  */
 export async function* followThread(
   baseUrl: string,
@@ -121,6 +136,8 @@ export async function* followThread(
   const outer = opts.signal;
   const url = joinUrl(baseUrl, `/threads/${encodeURIComponent(threadId)}/events`);
   let cursor = opts.after === undefined ? undefined : Math.max(0, Math.floor(opts.after));
+  /** The store epoch the cursor belongs to (`X-Threadline-Epoch`), sent back on resuming. */
+  let epoch: string | undefined = opts.epoch;
   let failures = 0;
   let attempt = 0;
   let conn: AbortController | undefined;
@@ -150,6 +167,7 @@ export async function* followThread(
         query.set(QUERY_AFTER, String(cursor));
         query.set(QUERY_REPLAY, attempt === 1 && opts.replay ? opts.replay : "full");
         headers[HEADER_LAST_EVENT_ID] = String(cursor);
+        if (epoch !== undefined) headers[HEADER_EPOCH] = epoch;
       } else if (opts.replay) {
         query.set(QUERY_REPLAY, opts.replay);
       }
@@ -177,6 +195,7 @@ export async function* followThread(
           throw protocolError(`expected an event stream, got '${type}'`);
         }
         const lastSeq = parseSeq(response.headers.get(HEADER_THREAD_LAST_SEQ));
+        epoch = response.headers.get(HEADER_EPOCH) ?? epoch;
         const replay = (response.headers.get(HEADER_REPLAY_MODE) ?? undefined) as
           | ReplayMode
           | undefined;
@@ -200,6 +219,7 @@ export async function* followThread(
 
         let prefix: ThreadEvent[] = [];
         let deleted = false;
+        let lost = false;
         try {
           for await (const frame of readSseFrames(
             response.body ?? new ReadableStream(),
@@ -212,9 +232,17 @@ export async function* followThread(
                 deleted = true;
                 break;
               }
+              if (frame.commentText === DATA_LOST_COMMENT) {
+                lost = true;
+                break;
+              }
               continue;
             }
             const event = parseEvent(frame);
+            if (frame.event === SSE_EVENT_ABORT) {
+              yield { seq: cursor ?? 0, event, kind: "abort" };
+              continue;
+            }
             const kind =
               frame.event === SSE_EVENT_SNAPSHOT
                 ? "snapshot"
@@ -258,6 +286,13 @@ export async function* followThread(
         }
         // The thread is gone for good: reconnecting would only find a 404 (or a new thread).
         if (deleted) return;
+        if (lost) {
+          throw new ThreadlineError(
+            "DATA_LOST",
+            "the server's store lost its data: this thread's log (and the cursor into it) is gone",
+            { status: 503 },
+          );
+        }
       }
 
       if (outer?.aborted) return;

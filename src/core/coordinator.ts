@@ -229,6 +229,15 @@ export class Coordinator {
     return run;
   }
 
+  /**
+   * The store lost its data: every local run stops now (nothing of it can be written any more;
+   * its followers get their end from the follow, PROTOCOL.md §2.8), cached views go.
+   */
+  storeLost(): void {
+    this.views.clear();
+    for (const run of this.active.values()) run.abort("lease");
+  }
+
   /** Drops what this process keeps of a thread (its cached view): the thread was deleted. */
   forgetThread(threadId: string): void {
     this.views.delete(threadId);
@@ -360,7 +369,10 @@ export class Coordinator {
           if (!r.ok) abort("lease");
           else if (r.cancelRequested) abort("cancel");
         })
-        .catch((error) => this.logger.warn({ err: error, runId }, "lease renewal failed"));
+        .catch((error) => {
+          if (endsForGood(error)) abort("lease");
+          else this.logger.warn({ err: error, runId }, "lease renewal failed");
+        });
     const renew = this.every(Math.max(100, Math.floor(this.leaseMs / 3)), renewNow);
     // A cancel or interrupt that reached the store between the claim and now found no local run
     // to stop (likely with a networked store): look once now rather than a third of a lease

@@ -1,5 +1,11 @@
 import { type BaseEvent, EventType } from "@ag-ui/core";
-import { type ReplayMode, SSE_EVENT_REOPEN, SSE_EVENT_SNAPSHOT } from "../protocol.js";
+import {
+  ERROR_CODES,
+  type ReplayMode,
+  SSE_EVENT_ABORT,
+  SSE_EVENT_REOPEN,
+  SSE_EVENT_SNAPSHOT,
+} from "../protocol.js";
 import { ThreadlineError } from "./errors.js";
 import { type FanOut, type LiveBatch, type LiveItem, type LiveSink, toLiveItem } from "./fanout.js";
 import { snapshotRunId } from "./run-ids.js";
@@ -9,7 +15,8 @@ import { encodeFrame } from "./sse.js";
 import type { ThreadStore } from "./store.js";
 import type { ThreadSummary, ThreadView } from "./types.js";
 
-export type FollowItemKind = "event" | "snapshot" | "reopen";
+/** `abort`: the synthetic RUN_ERROR that ends a run the store lost (see `Follow.dataLost`). */
+export type FollowItemKind = "event" | "snapshot" | "reopen" | "abort";
 
 export interface FollowItem {
   /** The log position this item represents (for synthetic items: the cursor they summarise). */
@@ -31,6 +38,11 @@ export interface FollowOptions {
   replay?: ReplayMode;
   /** false: end once the replay caught up with the log. Default true. */
   live?: boolean;
+  /**
+   * The store epoch the cursor was taken in (`ThreadStore.epoch`): a cursor from another epoch
+   * is refused with EPOCH_MISMATCH rather than resumed in a log whose seqs mean something else.
+   */
+  epoch?: string;
   /** Bytes of undelivered live frames kept per follower before it falls back to the store. */
   maxQueueBytes?: number;
   signal?: AbortSignal;
@@ -70,12 +82,17 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   private signalled = false;
   private detach: (() => void) | undefined;
   private readonly onClose: (() => void) | undefined;
+  private readonly epoch: string | undefined;
   /** The run that was in progress where the stream started (it was re-opened), if any. */
   activeRunAtOpen: string | undefined;
   /** Number of times the live queue overflowed and the follower fell back to the store. */
   overflows = 0;
   /** The stream ended because its thread was deleted (see `threadDeleted`). */
   deleted = false;
+  /** The stream ended because the store lost its data (see `dataLost`). */
+  lost: ThreadlineError | undefined;
+  /** The items handed out so far leave a run open (a RUN_STARTED without its terminal event). */
+  private runOpen = false;
 
   constructor(
     private readonly store: ThreadStore,
@@ -89,6 +106,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     this.live = opts.live ?? true;
     this.maxQueueBytes = opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.onClose = opts.onClose;
+    this.epoch = opts.epoch;
     opts.signal?.addEventListener("abort", () => this.close(), { once: true });
     if (opts.signal?.aborted) this.close();
   }
@@ -107,6 +125,15 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     this.started = true;
     if (this.live) this.detach = this.fanout.attach(this.threadId, this);
     try {
+      const current = this.store.epoch;
+      if (this.cursor > 0 && this.epoch && current !== undefined && this.epoch !== current) {
+        throw new ThreadlineError(
+          "EPOCH_MISMATCH",
+          `cursor ${this.cursor} belongs to epoch ${this.epoch} of the store, which lost its data; ` +
+            `this is epoch ${current}: follow again without a cursor`,
+          { details: { epoch: current } },
+        );
+      }
       // Only a compact replay needs the messages and state: the others read the head alone.
       const threads = this.store.threads;
       const thread: ThreadSummary | ThreadView | null =
@@ -169,12 +196,24 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
 
   /** Next items available (waits for at least one); null when the stream ended. */
   async nextBatch(): Promise<FollowItem[] | null> {
+    const items = await this.nextItems();
+    if (items) {
+      for (const item of items) {
+        if (item.event.type === EventType.RUN_STARTED) this.runOpen = true;
+        else if (isTerminalEvent(item.event)) this.runOpen = false;
+      }
+    }
+    return items;
+  }
+
+  private async nextItems(): Promise<FollowItem[] | null> {
     if (!this.started) await this.open();
     for (;;) {
       // Cleared before looking, so a push during the store read below (which cannot see that
       // batch) is not slept through: it queued items or revealed a hole nobody would wake for.
       this.signalled = false;
       if (this.ended) return null;
+      if (this.lost) return this.endLost();
       if (this.prefix.length > 0) {
         const out = this.prefix;
         this.prefix = [];
@@ -183,10 +222,15 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
       const live = this.takeLive();
       if (live.length > 0) return live;
       if (!this.caughtUp || this.lagging || this.highestSeen > this.cursor) {
-        const page = await this.store.threads.read(this.threadId, {
-          after: this.cursor,
-          limit: PAGE,
-        });
+        let page: Awaited<ReturnType<ThreadStore["threads"]["read"]>>;
+        try {
+          page = await this.store.threads.read(this.threadId, { after: this.cursor, limit: PAGE });
+        } catch (error) {
+          // The store may notice the loss on this very read: end like every other follower.
+          if (!ThreadlineError.is(error, "DATA_LOST")) throw error;
+          this.lost ??= error;
+          continue;
+        }
         if (this.ended) return null;
         if (page.length < PAGE) {
           this.caughtUp = true;
@@ -235,11 +279,14 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     return out;
   }
 
+  /** Iteration ends by throwing `DATA_LOST` when the store lost its data. */
   async next(): Promise<IteratorResult<FollowItem>> {
     const batch = this.pending.length > 0 ? null : await this.nextBatch();
     if (batch) this.pending.push(...batch);
     const item = this.pending.shift();
-    return item ? { value: item, done: false } : { value: undefined, done: true };
+    if (item) return { value: item, done: false };
+    if (this.lost) throw this.lost;
+    return { value: undefined, done: true };
   }
   private pending: FollowItem[] = [];
 
@@ -268,6 +315,40 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     if (this.ended) return;
     this.deleted = true;
     this.finish();
+  }
+
+  /**
+   * The store lost its data (`DATA_LOST`): what is already queued for this follower goes out
+   * (it was committed and delivered to others), the run it holds open gets a synthetic RUN_ERROR
+   * (`abort`), then the stream ends with `lost` set — nothing is read from the store again.
+   */
+  dataLost(error: ThreadlineError): void {
+    if (this.ended || this.lost) return;
+    this.lost = error;
+    this.live = false;
+    this.detach?.();
+    this.notify();
+  }
+
+  private endLost(): FollowItem[] | null {
+    const queued = this.takeLive();
+    if (queued.length > 0) return queued;
+    const open = this.runOpen;
+    this.close();
+    if (!open) return null;
+    const event = {
+      type: EventType.RUN_ERROR,
+      code: ERROR_CODES.dataLost,
+      message: this.lost?.message ?? "the store lost its data",
+    } as BaseEvent;
+    return [
+      {
+        seq: this.cursor,
+        event,
+        kind: "abort",
+        frame: encodeFrame(event, { name: SSE_EVENT_ABORT }),
+      },
+    ];
   }
 
   close(): void {

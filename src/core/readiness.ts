@@ -1,3 +1,4 @@
+import { ThreadlineError } from "./errors.js";
 import type { ThreadStore } from "./store.js";
 
 /** How long the store may take to answer the readiness probe. */
@@ -10,6 +11,8 @@ export interface Readiness {
   ready: boolean;
   /** Which check failed, for people (and load balancers' logs). */
   reason?: string;
+  /** The error code to answer with: `DATA_LOST` when the store lost its data, else unset. */
+  code?: "DATA_LOST";
   /** The underlying error, when there is one. */
   cause?: unknown;
 }
@@ -51,6 +54,10 @@ export async function checkReadiness(opts: {
     }
     return { ready: true };
   } catch (cause) {
+    if (ThreadlineError.is(cause, "DATA_LOST")) {
+      // Not a driver's text: said even to callers without the token, it names what to do.
+      return { ready: false, code: "DATA_LOST", reason: cause.message };
+    }
     return { ready: false, reason: `the ${opts.store.kind} store is unavailable`, cause };
   } finally {
     clearTimeout(timer);

@@ -1,5 +1,6 @@
 import type { BaseEvent } from "@ag-ui/core";
 import { METADATA_KEY, RUN_ERROR_INTERRUPTED } from "../protocol.js";
+import type { ThreadlineError } from "./errors.js";
 import type {
   EventRecord,
   Fence,
@@ -25,6 +26,9 @@ export interface RunStartNotice {
 }
 
 export type RunStartListener = (notice: RunStartNotice) => void;
+
+/** Told once, with the `DATA_LOST` error, that the store lost data it had acknowledged. */
+export type DataLossListener = (error: ThreadlineError) => void;
 
 export interface EnqueueResult {
   run: RunRecord;
@@ -173,6 +177,16 @@ export interface ThreadStore {
   readonly threads: ThreadLog;
   readonly runs: RunQueue;
   readonly records: RecordStore;
+  /**
+   * The generation of the store's data, for a store that can lose it without noticing by itself
+   * (Redis without persistence): a follower's cursor is only meaningful within one epoch.
+   */
+  readonly epoch?: string;
+  /**
+   * Such a store detected that its data is gone: every operation now fails with `DATA_LOST`.
+   * The listener is called once (at once if the loss is already known).
+   */
+  onDataLost?(listener: DataLossListener): Unsubscribe;
   close(): Promise<void>;
 }
 

@@ -66,7 +66,7 @@ export function createApp(tl: Threadline): Hono {
     const body = { store: tl.store.kind, instanceId: tl.coordinator.instanceId };
     if (r.ready) return c.json({ ok: true, ...body });
     const detail = r.cause !== undefined && !tl.options.token ? `: ${errorText(r.cause)}` : "";
-    return new ThreadlineError("UNAVAILABLE", `not ready: ${r.reason}${detail}`, {
+    return new ThreadlineError(r.code ?? "UNAVAILABLE", `not ready: ${r.reason}${detail}`, {
       details: body,
     }).toResponse({ "cache-control": "no-store" });
   });

@@ -1,10 +1,16 @@
 import type { LiveBatch } from "../core/fanout.js";
 import type { Follow, FollowItem } from "../core/follow.js";
 import { concatFrames } from "../core/sse.js";
-import { DEFAULT_KEEPALIVE_MS, SSE_KEEPALIVE, SSE_THREAD_DELETED } from "../protocol.js";
+import {
+  DEFAULT_KEEPALIVE_MS,
+  SSE_DATA_LOST,
+  SSE_KEEPALIVE,
+  SSE_THREAD_DELETED,
+} from "../protocol.js";
 
 const KEEPALIVE = new TextEncoder().encode(SSE_KEEPALIVE);
 const THREAD_DELETED = new TextEncoder().encode(SSE_THREAD_DELETED);
+const DATA_LOST = new TextEncoder().encode(SSE_DATA_LOST);
 
 /** Where a stream's keep-alive comment goes: a web stream controller or a Node response. */
 export interface KeepaliveSink {
@@ -110,6 +116,8 @@ export interface SseOptions {
 export type ItemSource = Pick<Follow, "nextBatch" | "close"> & {
   /** True once the stream ended because its thread was deleted (a `Follow` says so). */
   readonly deleted?: boolean;
+  /** Set once the stream ended because the store lost its data (a `Follow` says so). */
+  readonly lost?: unknown;
 };
 
 /**
@@ -140,7 +148,7 @@ export function framesOf(items: readonly FollowItem[]): Uint8Array[] {
 export class SseSource {
   /** The Node writer took this stream over: the web stream must not close the follow. */
   takenOver = false;
-  private toldDeleted = false;
+  private toldEnd = false;
 
   constructor(
     readonly follow: ItemSource,
@@ -165,11 +173,15 @@ export class SseSource {
     this.follow.close();
   }
 
-  /** The stream's last words: a thread deleted under it says so (PROTOCOL.md §2.7), once. */
+  /**
+   * The stream's last words, once: a thread deleted under it (PROTOCOL.md §2.7) or a store that
+   * lost its data (§2.8) says so.
+   */
   private endFrame(): Uint8Array | null {
-    if (!this.follow.deleted || this.toldDeleted) return null;
-    this.toldDeleted = true;
-    return THREAD_DELETED;
+    if (this.toldEnd) return null;
+    const last = this.follow.lost ? DATA_LOST : this.follow.deleted ? THREAD_DELETED : null;
+    if (last) this.toldEnd = true;
+    return last;
   }
 }
 

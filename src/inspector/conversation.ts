@@ -34,7 +34,7 @@ export interface RunMark {
 /** Where an event sits in the log; snapshot items stand for history and name no run. */
 export interface LogPosition {
   seq: number;
-  kind: "event" | "snapshot" | "reopen";
+  kind: "event" | "snapshot" | "reopen" | "abort";
 }
 
 type Loose = BaseEvent & Record<string, unknown>;

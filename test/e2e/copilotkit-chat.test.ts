@@ -193,3 +193,66 @@ describe("CopilotKit chat example in Chromium", () => {
     await page.close();
   });
 });
+
+describe("a stock CopilotKit chat against a server with every documented option set", () => {
+  it("connects, chats, stops and reloads, and is never stuck running", async () => {
+    const token = "every-option-token";
+    const full = createThreadline({
+      store: createMemoryStore(),
+      agents: { demo: new DemoAgent() },
+      token,
+      cors: [site.url],
+      allowedHosts: ["threadline.test"],
+      keepaliveMs: 1_000,
+      followerWriteTimeoutMs: 5_000,
+      maxBodyBytes: 512 * 1024,
+      inspector: true,
+      leaseMs: 2_000,
+      instanceId: "every-option",
+      clock,
+      schedules: [
+        { ...demoHeartbeat({ threadId: "options", everyMs: HEARTBEAT_MS }), id: "options-beat" },
+      ],
+      hooks: [{ id: "options-hook", secret: "s3cret", agentId: "demo", thread: "options" }],
+      copilotkit: { secret: "every-option-copilotkit-secret-0123456789" },
+      scheduler: { syncMs: 1_000, misfireGraceMs: 1_000 },
+    });
+    await full.ready;
+    const server = await full.listen({ port: 0 });
+    const page = await openPage();
+    try {
+      await withScreenshotOnFailure(page, "every-option", async () => {
+        const url = `${site.url}/?${new URLSearchParams({
+          server: server.url,
+          runtime: server.url,
+          mode: "stock",
+          thread: "options",
+          token,
+          tokens: "400",
+          delayMs: "25",
+        })}`;
+        await page.goto(url);
+        await waitForRunning(page, false);
+        await send(page, "options hello");
+        await waitForReply(page, "w3");
+        await waitForRunning(page, true);
+        // Stop (the send button is the stop button while running): the chat is idle again.
+        await page.click('[data-testid="copilot-send-button"]');
+        await waitForRunning(page, false);
+        const [run] = await full.store.runs.list("options");
+        await waitFor(
+          async () => (await full.store.runs.get("options", run!.runId))?.status === "cancelled",
+          "the run to be cancelled",
+        );
+        await page.reload();
+        await waitForReply(page, "w3");
+        await waitForRunning(page, false);
+        expect(await messageTexts(page, "user")).toEqual(["options hello"]);
+      });
+    } finally {
+      await page.close();
+      await server.close();
+      await full.close({ graceMs: 50 });
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import { afterEach, expect, it } from "vitest";
+import { ThreadlineError } from "../../src/core/errors.js";
 import type { ThreadStore } from "../../src/core/store.js";
 import type { EventRecord } from "../../src/core/types.js";
 import { createRedisStore } from "../../src/stores/redis/index.js";
@@ -87,6 +88,40 @@ describeWithService(probe, "redis store: subscriber connection and key layout", 
       expect(keys.every((k) => k.startsWith(`${p}:`))).toBe(true);
     } finally {
       admin.disconnect();
+    }
+  });
+
+  it("instances of one prefix share its epoch; another epoch in the key is a loss", async () => {
+    const p = prefix();
+    const a = await open(p);
+    const b = await open(p);
+    expect(a.epoch).toBeDefined();
+    expect(b.epoch).toBe(a.epoch);
+    const { fence } = await activeRun(a, "t");
+    await a.threads.append("t", fence, [custom(1)]);
+    const lost: ThreadlineError[] = [];
+    a.onDataLost?.((e) => lost.push(e));
+    // What a new instance does after a flush: a new epoch. The old ones must not write on.
+    const direct = new Redis(REDIS_URL);
+    try {
+      await direct.set(`${p}:epoch`, "another");
+      const append = await a.threads.append("t", fence, [custom(2)]).catch((e: unknown) => e);
+      expect(ThreadlineError.is(append, "DATA_LOST")).toBe(true);
+      expect((append as ThreadlineError).status).toBe(503);
+      expect(lost).toHaveLength(1);
+      // Reads check it too (in their MULTI), and a claim (exactly-once ticks) is refused.
+      expect(
+        ThreadlineError.is(await b.threads.read("t", { after: 0 }).catch((e) => e), "DATA_LOST"),
+      ).toBe(true);
+      expect(
+        ThreadlineError.is(await b.records.claim("k", "me", 1).catch((e) => e), "DATA_LOST"),
+      ).toBe(true);
+      // Once lost, always lost (until the process restarts): no round trip needed.
+      await direct.set(`${p}:epoch`, a.epoch!);
+      expect(ThreadlineError.is(await a.threads.head("t").catch((e) => e), "DATA_LOST")).toBe(true);
+      expect(await direct.xlen(`${p}:log:t`)).toBe(1);
+    } finally {
+      direct.disconnect();
     }
   });
 });

@@ -9,10 +9,12 @@ import {
   parseTriggerKinds,
 } from "../../core/listing.js";
 import {
+  HEADER_EPOCH,
   HEADER_LAST_EVENT_ID,
   HEADER_REPLAY_MODE,
   HEADER_THREAD_LAST_SEQ,
   QUERY_AFTER,
+  QUERY_EPOCH,
   QUERY_FOLLOW,
   QUERY_REPLAY,
   REPLAY_MODES,
@@ -122,14 +124,20 @@ export function threadRoutes(tl: Threadline): Hono {
     const live = parseBool(c.req.query(QUERY_FOLLOW), QUERY_FOLLOW, true);
     // No request.signal: a client that goes away cancels the body stream, which closes the
     // follow (and the signal would cost every idle follower an AbortController).
-    const follow = tl.follow(threadId, { after, replay, live });
+    const epoch = c.req.header(HEADER_EPOCH) ?? c.req.query(QUERY_EPOCH);
+    const follow = tl.follow(threadId, { after, replay, live, ...(epoch ? { epoch } : {}) });
     await follow.open();
+    const storeEpoch = tl.store.epoch;
     return sseResponse(follow, {
       ...(tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs }),
       ...(tl.options.followerWriteTimeoutMs === undefined
         ? {}
         : { writeTimeoutMs: tl.options.followerWriteTimeoutMs }),
-      headers: { [HEADER_THREAD_LAST_SEQ]: String(follow.position), [HEADER_REPLAY_MODE]: replay },
+      headers: {
+        [HEADER_THREAD_LAST_SEQ]: String(follow.position),
+        [HEADER_REPLAY_MODE]: replay,
+        ...(storeEpoch === undefined ? {} : { [HEADER_EPOCH]: storeEpoch }),
+      },
     });
   });
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Message } from "@ag-ui/core";
 import type { ScheduleRecordBase } from "../../core/store.js";
 import type { RunRecord, ThreadSummary } from "../../core/types.js";
@@ -33,6 +34,8 @@ export interface MemoryStoreData {
   schedules: Map<string, ScheduleRecordBase>;
   listeners: ListenerRegistry;
   runStarts: RunStartListeners;
+  /** The data's generation: a new process has new (empty) data, so a new epoch. */
+  epoch: string;
   /** Every fencing token of a deleted thread is at or below this (see `nextFenceToken`). */
   fenceFloor: number;
 }
@@ -45,6 +48,7 @@ export function createMemoryData(): MemoryStoreData {
     listeners: new ListenerRegistry(),
     runStarts: new RunStartListeners(),
     fenceFloor: 0,
+    epoch: randomUUID(),
   };
 }
 

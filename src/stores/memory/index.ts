@@ -16,6 +16,8 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): ThreadStore {
   const threads = new MemoryThreads(data);
   return {
     kind: "memory",
+    // Nothing survives the process: a cursor of a previous process is from another epoch.
+    epoch: data.epoch,
     threads,
     runs: new MemoryRuns(data),
     records: new MemoryRecords(data),

@@ -1,15 +1,15 @@
 import type { BaseEvent } from "@ag-ui/core";
-import type { Redis } from "ioredis";
 import { planAppend, recordsOf } from "../../core/append-plan.js";
 import { leaseLost } from "../../core/run-rules.js";
 import type { EventRecord, Fence, ViewUpdate } from "../../core/types.js";
+import type { RedisEpoch } from "./epoch.js";
 import type { RedisKeys } from "./keys.js";
 import { APPEND } from "./lua-append.js";
 import { json } from "./rows.js";
 
 /** Runs the atomic append script (see `APPEND`) and returns the committed records. */
 export async function appendScript(
-  redis: Redis,
+  epoch: RedisEpoch,
   keys: RedisKeys,
   threadId: string,
   fence: Fence,
@@ -43,7 +43,7 @@ export async function appendScript(
     ...pairs(replace),
     ...pairs(upsert),
   ];
-  const first = Number(await APPEND.run(redis, keys.forThread(threadId), args));
+  const first = Number(await epoch.run(APPEND, keys.forThread(threadId), args));
   if (first < 0) throw leaseLost(threadId, fence.runId);
   return recordsOf(plan, first, fence.runId, now);
 }

@@ -1,58 +1,69 @@
-import type { Redis } from "ioredis";
 import type { RecordStore, ScheduleRecordBase } from "../../core/store.js";
+import { EPOCH_CHECK, type RedisEpoch } from "./epoch.js";
 import type { RedisKeys } from "./keys.js";
 import { json } from "./rows.js";
 import { LuaScript } from "./script.js";
 
 /** KEYS: schedules, order, seq. ARGV: id, JSON. A new id gets the next place in the order. */
-const PUT = new LuaScript(`
+const PUT = new LuaScript(`${EPOCH_CHECK}
 if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then
   redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
 end
 return 1
 `);
 
+/**
+ * KEYS: the claim key. ARGV: value → 1 for the first claim. In a script, so a claim never lands
+ * in a keyspace that lost its data (where every earlier claim is gone).
+ */
+const CLAIM = new LuaScript(`${EPOCH_CHECK}
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 end
+return 0
+`);
+
 /** Exactly-once claims (SET NX) and schedules (a hash of JSON records, in creation order). */
 export class RedisRecords implements RecordStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly epoch: RedisEpoch,
     private readonly keys: RedisKeys,
   ) {}
 
   /** True only for the first claim of `key`: SET NX decides, across instances. */
   async claim(key: string, owner: string, now: number): Promise<boolean> {
     const value = JSON.stringify({ owner, at: now });
-    return (await this.redis.set(this.keys.claim(key), value, "NX")) === "OK";
+    return (await this.epoch.run(CLAIM, [this.keys.claim(key)], [value])) === 1;
   }
 
   async putSchedule(schedule: ScheduleRecordBase): Promise<void> {
     const k = this.keys;
-    await PUT.run(
-      this.redis,
+    await this.epoch.run(
+      PUT,
       [k.schedules, k.schedOrder, k.schedSeq],
       [schedule.id, json(schedule)],
     );
   }
 
   async getSchedule<S extends ScheduleRecordBase>(id: string): Promise<S | null> {
-    const text = await this.redis.hget(this.keys.schedules, id);
-    return text === null ? null : (JSON.parse(text) as S);
+    const [text] = await this.epoch.exec((m) => m.hget(this.keys.schedules, id));
+    return text === null ? null : (JSON.parse(text as string) as S);
   }
 
   async listSchedules<S extends ScheduleRecordBase>(): Promise<S[]> {
-    const ids = await this.redis.zrange(this.keys.schedOrder, "0", "-1");
+    const [ids] = (await this.epoch.exec((m) => m.zrange(this.keys.schedOrder, "0", "-1"))) as [
+      string[],
+    ];
     if (ids.length === 0) return [];
-    const texts = await this.redis.hmget(this.keys.schedules, ...ids);
+    const [texts] = (await this.epoch.exec((m) => m.hmget(this.keys.schedules, ...ids))) as [
+      (string | null)[],
+    ];
     // A schedule deleted between the two reads is simply not listed.
     return texts.filter((t) => t !== null).map((t) => JSON.parse(t) as S);
   }
 
   async deleteSchedule(id: string): Promise<boolean> {
-    const replies = await this.redis
-      .multi()
-      .hdel(this.keys.schedules, id)
-      .zrem(this.keys.schedOrder, id)
-      .exec();
-    return Number(replies?.[0]?.[1] ?? 0) > 0;
+    const [removed] = await this.epoch.exec((m) =>
+      m.hdel(this.keys.schedules, id).zrem(this.keys.schedOrder, id),
+    );
+    return Number(removed ?? 0) > 0;
   }
 }

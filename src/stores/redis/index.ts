@@ -1,5 +1,6 @@
 import type { ThreadStore } from "../../core/store.js";
 import { connect, type RedisConnectionOptions } from "./connection.js";
+import { RedisEpoch } from "./epoch.js";
 import { RedisKeys } from "./keys.js";
 import { RedisLiveTail } from "./live-tail.js";
 import { RedisStore } from "./store.js";
@@ -23,18 +24,19 @@ export async function createRedisStore(opts: RedisStoreOptions = {}): Promise<Th
   const redis = await connect(opts, `threadline:${keys.prefix}`);
   let sub: Awaited<ReturnType<typeof connect>> | undefined;
   try {
+    const epoch = await RedisEpoch.open(redis, keys.epoch);
     sub = await connect(opts, `threadline-sub:${keys.prefix}`);
     const tail = new RedisLiveTail(
       sub,
       keys.channel,
       {
-        read: (threadId, after, limit) => readLog(redis, keys, threadId, after, limit),
-        lastSeq: (threadId) => lastSeqOf(redis, keys, threadId),
+        read: (threadId, after, limit) => readLog(epoch, keys, threadId, after, limit),
+        lastSeq: (threadId) => lastSeqOf(epoch, keys, threadId),
       },
       onError,
     );
     await tail.start();
-    return new RedisStore(redis, keys, new RedisThreadLog(redis, keys, tail), tail);
+    return new RedisStore(redis, epoch, keys, new RedisThreadLog(epoch, keys, tail), tail);
   } catch (error) {
     sub?.disconnect();
     redis.disconnect();

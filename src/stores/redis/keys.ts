@@ -19,6 +19,7 @@
  * - `P:leases`     zset: JSON `[threadId, runId]` of every running run, scored by lease expiry
  * - `P:queued`     set: threads whose queue is not empty
  * - `P:fencefloor` number: the highest fencing token a deleted thread held (new tokens go above)
+ * - `P:epoch`      string: the keyspace's generation (see `RedisEpoch`); every script checks it
  * - `P:claim:K`    string: the owner of claim key K (SET NX)
  * - `P:schedules`  hash: id → schedule JSON; `P:schedorder` zset: id by creation;
  *                  `P:schedseq` counter
@@ -33,6 +34,7 @@ export class RedisKeys {
   readonly schedSeq: string;
   readonly channel: string;
   readonly fence: string;
+  readonly epoch: string;
 
   constructor(readonly prefix: string) {
     this.threads = `${prefix}:threads`;
@@ -43,6 +45,7 @@ export class RedisKeys {
     this.schedSeq = `${prefix}:schedseq`;
     this.channel = `${prefix}:appends`;
     this.fence = `${prefix}:fencefloor`;
+    this.epoch = `${prefix}:epoch`;
   }
 
   thread(threadId: string): string {
@@ -61,7 +64,10 @@ export class RedisKeys {
     return `${this.prefix}:runs:${threadId}`;
   }
 
-  /** The KEYS of every thread-scoped script, in the order `PRELUDE` names them. */
+  /**
+   * The KEYS of every thread-scoped script, in the order `PRELUDE` names them (`RedisEpoch.run`
+   * adds the epoch key last).
+   */
   forThread(threadId: string): string[] {
     const p = this.prefix;
     return [

@@ -1,10 +1,12 @@
+import { EPOCH_CHECK } from "./epoch.js";
 import { LuaScript } from "./script.js";
 
 /**
  * Shared head of every thread-scoped script: names the KEYS (`RedisKeys.forThread`) and the
- * helpers. ARGV[1] is always the thread id.
+ * helpers, after the epoch check (`EPOCH_CHECK`: the epoch key and value come last). ARGV[1] is
+ * always the thread id.
  */
-export const PRELUDE = `
+export const PRELUDE = `${EPOCH_CHECK}
 local K_THREAD, K_LOG, K_MSGS, K_MORDER, K_RUNS, K_RORDER, K_QUEUE, K_THREADS, K_LEASES, K_QUEUED,
   K_FENCE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9],
   KEYS[10], KEYS[11]

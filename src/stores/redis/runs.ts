@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import { runExists, threadBusy } from "../../core/run-rules.js";
 import {
   type ClaimedRun,
@@ -11,6 +10,7 @@ import {
   type RunQueue,
 } from "../../core/store.js";
 import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
+import type { RedisEpoch } from "./epoch.js";
 import { type RedisKeys, RUN_FIELDS, runField } from "./keys.js";
 import {
   CLAIM_NEXT,
@@ -22,6 +22,7 @@ import {
   TAKE_OVER,
 } from "./lua-runs.js";
 import { json, type RunFields, runOf, staticRunOf } from "./rows.js";
+import type { LuaScript } from "./script.js";
 
 /**
  * Runs, the per-thread FIFO queue and leases. Every change is one Lua script (atomic), so two
@@ -29,18 +30,12 @@ import { json, type RunFields, runOf, staticRunOf } from "./rows.js";
  */
 export class RedisRunQueue implements RunQueue {
   constructor(
-    private readonly redis: Redis,
+    private readonly epoch: RedisEpoch,
     private readonly keys: RedisKeys,
   ) {}
 
-  private run(
-    script: {
-      run: (r: Redis, k: readonly string[], a: readonly (string | number)[]) => Promise<unknown>;
-    },
-    threadId: string,
-    args: (string | number)[],
-  ) {
-    return script.run(this.redis, this.keys.forThread(threadId), [threadId, ...args]);
+  private run(script: LuaScript, threadId: string, args: (string | number)[]) {
+    return this.epoch.run(script, this.keys.forThread(threadId), [threadId, ...args]);
   }
 
   async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult> {
@@ -113,11 +108,10 @@ export class RedisRunQueue implements RunQueue {
   }
 
   async get(threadId: string, runId: string): Promise<RunRecord | null> {
-    const fields = await this.redis.hmget(
-      this.keys.runs(threadId),
-      ...RUN_FIELDS.map((f) => runField(runId, f)),
+    const [fields] = await this.epoch.exec((m) =>
+      m.hmget(this.keys.runs(threadId), ...RUN_FIELDS.map((f) => runField(runId, f))),
     );
-    return runOf(threadId, runId, fields);
+    return runOf(threadId, runId, fields as RunFields);
   }
 
   async list(threadId: string, opts: { limit?: number; offset?: number } = {}) {
@@ -130,7 +124,8 @@ export class RedisRunQueue implements RunQueue {
   /** Running runs whose lease expired at `now` (or all running runs), from the lease index. */
   async listStale(now: number, opts: { all?: boolean } = {}): Promise<RunRecord[]> {
     const max = opts.all ? "+inf" : now;
-    const members = await this.redis.zrangebyscore(this.keys.leases, "-inf", max);
+    const [reply] = await this.epoch.exec((m) => m.zrangebyscore(this.keys.leases, "-inf", max));
+    const members = reply as string[];
     const runs = await Promise.all(
       members.map((m) => {
         const [threadId, runId] = JSON.parse(m) as [string, string];
@@ -142,11 +137,12 @@ export class RedisRunQueue implements RunQueue {
 
   /** Threads with a queue and no active run. A hint for start-up: claims re-check atomically. */
   async idleThreadsWithQueue(): Promise<string[]> {
-    const threads = (await this.redis.smembers(this.keys.queued)).sort();
+    const [members] = await this.epoch.exec((m) => m.smembers(this.keys.queued));
+    const threads = (members as string[]).sort();
     if (threads.length === 0) return [];
-    const active = await this.redis
-      .pipeline(threads.map((t) => ["hget", this.keys.thread(t), "act"]))
-      .exec();
-    return threads.filter((_, i) => active?.[i]?.[1] === null);
+    const active = await this.epoch.exec((m) => {
+      for (const t of threads) m.hget(this.keys.thread(t), "act");
+    });
+    return threads.filter((_, i) => active[i] === null);
   }
 }

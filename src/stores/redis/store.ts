@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
-import type { ThreadStore } from "../../core/store.js";
+import type { DataLossListener, ThreadStore, Unsubscribe } from "../../core/store.js";
 import { RedisRecords } from "./claims-schedules.js";
+import type { RedisEpoch } from "./epoch.js";
 import type { RedisKeys } from "./keys.js";
 import type { RedisLiveTail } from "./live-tail.js";
 import { RedisRunQueue } from "./runs.js";
@@ -19,12 +20,23 @@ export class RedisStore implements ThreadStore {
 
   constructor(
     private readonly redis: Redis,
+    private readonly generation: RedisEpoch,
     keys: RedisKeys,
     readonly threads: RedisThreadLog,
     private readonly tail: RedisLiveTail,
   ) {
-    this.runs = new RedisRunQueue(redis, keys);
-    this.records = new RedisRecords(redis, keys);
+    this.runs = new RedisRunQueue(generation, keys);
+    this.records = new RedisRecords(generation, keys);
+    // The live tail's reads stop at once: they would only fail again, every second.
+    generation.onLost(() => this.tail.close());
+  }
+
+  get epoch(): string {
+    return this.generation.value;
+  }
+
+  onDataLost(listener: DataLossListener): Unsubscribe {
+    return this.generation.onLost(listener);
   }
 
   async close() {

@@ -1,5 +1,4 @@
 import type { BaseEvent } from "@ag-ui/core";
-import type { Redis } from "ioredis";
 import {
   type AppendListener,
   count,
@@ -19,6 +18,7 @@ import type {
   ViewUpdate,
 } from "../../core/types.js";
 import { appendScript } from "./append.js";
+import type { RedisEpoch } from "./epoch.js";
 import type { RedisKeys } from "./keys.js";
 import type { RedisLiveTail } from "./live-tail.js";
 import { ENSURE_THREAD, GET_THREAD } from "./lua-runs.js";
@@ -32,13 +32,13 @@ import { hashOf, json, recordOf, summaryOf, viewOf } from "./rows.js";
  */
 export class RedisThreadLog implements ThreadLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly epoch: RedisEpoch,
     private readonly keys: RedisKeys,
     private readonly tail: RedisLiveTail,
   ) {}
 
   async ensure(threadId: string, metadata?: Record<string, unknown>): Promise<ThreadSummary> {
-    const flat = (await ENSURE_THREAD.run(this.redis, this.keys.forThread(threadId), [
+    const flat = (await this.epoch.run(ENSURE_THREAD, this.keys.forThread(threadId), [
       threadId,
       Date.now(),
       json(metadata ?? {}),
@@ -48,7 +48,7 @@ export class RedisThreadLog implements ThreadLog {
 
   /** One script, so one snapshot: messages and state match `lastSeq`. */
   async get(threadId: string): Promise<ThreadView | null> {
-    const reply = (await GET_THREAD.run(this.redis, this.keys.forThread(threadId), [threadId])) as
+    const reply = (await this.epoch.run(GET_THREAD, this.keys.forThread(threadId), [threadId])) as
       | [string[], (string | null)[]]
       | null;
     return reply ? viewOf(threadId, hashOf(reply[0]), reply[1]) : null;
@@ -56,14 +56,10 @@ export class RedisThreadLog implements ThreadLog {
 
   /** The summary fields alone: the state is not read. */
   async head(threadId: string): Promise<ThreadSummary | null> {
-    const [ca, ua, seq, act, meta] = await this.redis.hmget(
-      this.keys.thread(threadId),
-      "ca",
-      "ua",
-      "seq",
-      "act",
-      "meta",
+    const [fields] = await this.epoch.exec((m) =>
+      m.hmget(this.keys.thread(threadId), "ca", "ua", "seq", "act", "meta"),
     );
+    const [ca, ua, seq, act, meta] = fields as (string | null)[];
     if (ca === null || ca === undefined) return null;
     const h: Record<string, string> = { ca, ua: ua ?? ca, seq: seq ?? "0", meta: meta ?? "{}" };
     if (act) h.act = act;
@@ -77,10 +73,11 @@ export class RedisThreadLog implements ThreadLog {
   async update(threadId: string, patch: ThreadPatch): Promise<ThreadSummary | null> {
     for (;;) {
       const now = Date.now();
-      const current = await this.redis.hget(this.keys.thread(threadId), "meta");
+      const [meta] = await this.epoch.exec((m) => m.hget(this.keys.thread(threadId), "meta"));
+      const current = meta as string | null;
       if (current === null) return null;
       const metadata = patchedMetadata(JSON.parse(current) as Record<string, unknown>, patch);
-      const reply = await SET_METADATA.run(this.redis, this.keys.forThread(threadId), [
+      const reply = await this.epoch.run(SET_METADATA, this.keys.forThread(threadId), [
         threadId,
         current,
         json(metadata),
@@ -92,7 +89,7 @@ export class RedisThreadLog implements ThreadLog {
   }
 
   async delete(threadId: string): Promise<boolean> {
-    const reply = await DELETE_THREAD.run(this.redis, this.keys.forThread(threadId), [threadId]);
+    const reply = await this.epoch.run(DELETE_THREAD, this.keys.forThread(threadId), [threadId]);
     return reply === 1;
   }
 
@@ -101,18 +98,17 @@ export class RedisThreadLog implements ThreadLog {
     const limit = count(opts.limit, DEFAULT_LIST_LIMIT);
     const offset = count(opts.offset, 0);
     if (limit <= 0) return [];
-    const ids = await this.redis.zrange(
-      this.keys.threads,
-      String(offset),
-      String(offset + limit - 1),
+    const [reply] = await this.epoch.exec((m) =>
+      m.zrange(this.keys.threads, String(offset), String(offset + limit - 1)),
     );
+    const ids = reply as string[];
     if (ids.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hgetall(this.keys.thread(id));
-    const replies = (await pipe.exec()) ?? [];
+    const replies = await this.epoch.exec((m) => {
+      for (const id of ids) m.hgetall(this.keys.thread(id));
+    });
     const out: ThreadSummary[] = [];
     ids.forEach((id, i) => {
-      const h = replies[i]?.[1] as Record<string, string> | undefined;
+      const h = replies[i] as Record<string, string> | undefined;
       if (h && h.ca !== undefined) out.push(summaryOf(id, h));
     });
     return out;
@@ -125,7 +121,7 @@ export class RedisThreadLog implements ThreadLog {
     view?: ViewUpdate,
   ): Promise<EventRecord[]> {
     const now = Date.now();
-    const records = await appendScript(this.redis, this.keys, threadId, fence, events, view, now);
+    const records = await appendScript(this.epoch, this.keys, threadId, fence, events, view, now);
     // After the script ran: durable (as far as Redis persistence goes) before visible.
     this.tail.committed(threadId, records);
     return records;
@@ -141,30 +137,27 @@ export class RedisThreadLog implements ThreadLog {
 
   async read(threadId: string, opts: { after: number; limit?: number }): Promise<EventRecord[]> {
     const limit = count(opts.limit, DEFAULT_READ_LIMIT);
-    return readLog(this.redis, this.keys, threadId, count(opts.after, 0), limit);
+    return readLog(this.epoch, this.keys, threadId, count(opts.after, 0), limit);
   }
 }
 
 /** The thread's last seq (0 when unknown): what the live tail starts from. */
-export async function lastSeqOf(redis: Redis, keys: RedisKeys, threadId: string) {
-  return Number((await redis.hget(keys.thread(threadId), "seq")) ?? 0);
+export async function lastSeqOf(epoch: RedisEpoch, keys: RedisKeys, threadId: string) {
+  const [seq] = await epoch.exec((m) => m.hget(keys.thread(threadId), "seq"));
+  return Number((seq as string | null) ?? 0);
 }
 
 /** Log entries after `after` (XRANGE from the next entry id), at most `limit`. */
 export async function readLog(
-  redis: Redis,
+  epoch: RedisEpoch,
   keys: RedisKeys,
   threadId: string,
   after: number,
   limit: number,
 ): Promise<EventRecord[]> {
   if (limit <= 0) return [];
-  const entries = (await redis.xrange(
-    keys.log(threadId),
-    `${after + 1}-0`,
-    "+",
-    "COUNT",
-    limit,
-  )) as [string, string[]][];
-  return entries.map(recordOf);
+  const [entries] = await epoch.exec((m) =>
+    m.xrange(keys.log(threadId), `${after + 1}-0`, "+", "COUNT", limit),
+  );
+  return (entries as [string, string[]][]).map(recordOf);
 }
