@@ -10,8 +10,9 @@ export interface ServerUnderTest {
   token?: string;
   close(): Promise<void>;
   /**
-   * Starts a graceful shutdown (what SIGTERM does) and resolves once it is done. A server that
-   * has it also gets the shutdown cases, on a server of their own (setup is called again).
+   * Starts a graceful shutdown (what SIGTERM does) with a grace period of 500 ms, and resolves
+   * once it is done. A server that has it also gets the shutdown cases, on a server of its own
+   * (setup is called again).
    */
   shutdown?(): Promise<void>;
 }
@@ -592,7 +593,8 @@ export function runServerConformance(
             (
               await run({
                 agentId: "demo",
-                forwardedProps: { demo: { delayMs: 10, tokens: 100 } },
+                // Longer than the grace period (setup's shutdown gives 500 ms): it is cut off.
+                forwardedProps: { demo: { delayMs: 10, tokens: 1_000 } },
               })
             ).status,
           ).toBe(202);
@@ -615,12 +617,13 @@ export function runServerConformance(
           expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
             "UNAVAILABLE",
           );
-          // The run finishes within the grace period; the stream then ends by itself.
+          // Past the grace period the run is closed as interrupted while its followers are still
+          // attached: they see its RUN_ERROR (committed, on every store), then the stream ends.
           await reader.until(() => false, 15_000);
           await stopped;
           const events = eventsOf(reader.frames);
           await verifyWithAgUi(events);
-          expect(events.at(-1)?.type).toBe("RUN_FINISHED");
+          expect(events.at(-1)).toMatchObject({ type: "RUN_ERROR", code: "INTERRUPTED" });
           expect(countType(reader.frames, "RUN_STARTED")).toBe(1);
         } finally {
           await s.close();

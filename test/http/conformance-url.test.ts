@@ -29,6 +29,8 @@ if (url) {
         "memory:",
         "--heartbeat-ms",
         "0",
+        "--grace-ms",
+        "500",
       ]);
       let stopped: Promise<number | null> | undefined;
       const stop = () => {

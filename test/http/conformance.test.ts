@@ -15,7 +15,7 @@ await forEachBackend("server", (backend) => {
       return {
         baseUrl: server.url,
         // What SIGTERM does (src/cli/main.ts): the runtime closes its servers last.
-        shutdown: () => stop(5_000),
+        shutdown: () => stop(500),
         close: async () => {
           if (!tl.closing) await stop(100);
           await data.cleanup();

@@ -1,25 +1,18 @@
-import type { BaseEvent } from "@ag-ui/core";
 import { planAppend, recordsOf } from "../../core/append-plan.js";
 import { fenceFloorAfterDelete, fenceHolds, leaseLost } from "../../core/run-rules.js";
-import type { AppendListener, RunStartListener, ThreadLog, Unsubscribe } from "../../core/store.js";
+import type * as Store from "../../core/store.js";
+import { readWindow } from "../../core/store.js";
 import { patchedMetadata } from "../../core/thread-patch.js";
-import type {
-  EventRecord,
-  Fence,
-  ThreadPatch,
-  ThreadSummary,
-  ThreadView,
-  ViewUpdate,
-} from "../../core/types.js";
+import type { EventRecord, ThreadPatch, ThreadSummary, ThreadView } from "../../core/types.js";
 import { applyViewUpdate } from "../../core/view.js";
 import { runStartsIn } from "../run-start-notice.js";
-import { copy, ensureThreadData, type MemoryStoreData, page } from "./data.js";
+import { copy, ensureThreadData, fenceStateOf, type MemoryStoreData, page } from "./data.js";
 import { endRun } from "./runs.js";
 
 /** Threads, their logs and views, and in-process live delivery through the shared registry. */
-export class MemoryThreads implements ThreadLog {
+export class MemoryThreads implements Store.ThreadLog {
   /** This instance's subscriptions, removed from the shared registry on close. */
-  private readonly subscriptions = new Set<Unsubscribe>();
+  private readonly subscriptions = new Set<Store.Unsubscribe>();
 
   constructor(private readonly data: MemoryStoreData) {}
 
@@ -60,20 +53,11 @@ export class MemoryThreads implements ThreadLog {
     return this.data.threads.delete(threadId);
   }
 
-  async append(
-    threadId: string,
-    fence: Fence,
-    events: readonly BaseEvent[],
-    view?: ViewUpdate,
-  ): Promise<EventRecord[]> {
+  async append(...[threadId, fence, events, view]: Store.AppendArgs): Promise<EventRecord[]> {
     const t = this.data.threads.get(threadId);
     const run = t?.runs.get(fence.runId);
-    const state = {
-      activeRunId: t?.summary.activeRunId,
-      fenceToken: t?.fenceToken,
-      runStatus: run?.status,
-    };
-    if (!t || !run || !fenceHolds(state, fence)) throw leaseLost(threadId, fence.runId);
+    if (!t || !run || !fenceHolds(fenceStateOf(t, run), fence))
+      throw leaseLost(threadId, fence.runId);
     // Decided before anything changes: an event JSON cannot hold fails the whole batch.
     const plan = planAppend(events);
     const now = Date.now();
@@ -101,13 +85,13 @@ export class MemoryThreads implements ThreadLog {
     const t = this.data.threads.get(threadId);
     if (!t) return [];
     // seq N lives at index N-1: the log is gapless.
-    const from = Math.max(0, Math.floor(opts.after));
+    const { after, limit } = readWindow(opts);
     return t.events
-      .slice(from, from + Math.max(0, opts.limit ?? 1000))
+      .slice(after, after + limit)
       .map((r) => ({ seq: r.seq, runId: r.runId, at: r.at, event: JSON.parse(r.json) }));
   }
 
-  subscribe(threadId: string, listener: AppendListener): Unsubscribe {
+  subscribe(threadId: string, listener: Store.AppendListener): Store.Unsubscribe {
     const off = this.data.listeners.add(threadId, listener);
     const unsubscribe = () => {
       this.subscriptions.delete(unsubscribe);
@@ -117,7 +101,7 @@ export class MemoryThreads implements ThreadLog {
     return unsubscribe;
   }
 
-  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+  subscribeRunStarts(listener: Store.RunStartListener): Store.Unsubscribe {
     const off = this.data.runStarts.add(listener);
     const unsubscribe = () => {
       this.subscriptions.delete(unsubscribe);

@@ -1,13 +1,7 @@
 import type { Message } from "@ag-ui/core";
 import { fenceFloorAfterDelete } from "../../core/run-rules.js";
 import { patchedMetadata } from "../../core/thread-patch.js";
-import type {
-  EventRecord,
-  ThreadPatch,
-  ThreadSummary,
-  ThreadView,
-  ViewUpdate,
-} from "../../core/types.js";
+import type * as T from "../../core/types.js";
 import type { Queryable } from "./connection.js";
 import {
   type EventRow,
@@ -46,7 +40,7 @@ export class ThreadTable {
     );
   }
 
-  async summary(db: Queryable, threadId: string): Promise<ThreadSummary | null> {
+  async summary(db: Queryable, threadId: string): Promise<T.ThreadSummary | null> {
     const { rows } = await db.query<ThreadRow>(
       `SELECT ${THREAD_COLUMNS} FROM ${this.t.threads} WHERE thread_id = $1`,
       [threadId],
@@ -58,9 +52,9 @@ export class ThreadTable {
   async update(
     db: Queryable,
     threadId: string,
-    patch: ThreadPatch,
+    patch: T.ThreadPatch,
     now: number,
-  ): Promise<ThreadSummary | null> {
+  ): Promise<T.ThreadSummary | null> {
     const { rows } = await db.query<{ metadata: Record<string, unknown> }>(
       `SELECT metadata FROM ${this.t.threads} WHERE thread_id = $1 FOR UPDATE`,
       [threadId],
@@ -132,7 +126,7 @@ export class ThreadTable {
   }
 
   /** One statement, so one snapshot: messages and state match `lastSeq`. */
-  async view(db: Queryable, threadId: string): Promise<ThreadView | null> {
+  async view(db: Queryable, threadId: string): Promise<T.ThreadView | null> {
     const { rows } = await db.query<ThreadRow & { state: unknown; messages: Message[] | null }>(
       `SELECT ${THREAD_COLUMNS}, state,
          (SELECT json_agg(m.body ORDER BY m.position) FROM ${this.t.messages} m
@@ -143,7 +137,7 @@ export class ThreadTable {
     return rows[0] ? viewOf(rows[0]) : null;
   }
 
-  async list(db: Queryable, limit: number, offset: number): Promise<ThreadSummary[]> {
+  async list(db: Queryable, limit: number, offset: number): Promise<T.ThreadSummary[]> {
     const { rows } = await db.query<ThreadRow>(
       `SELECT ${THREAD_COLUMNS} FROM ${this.t.threads}
        ORDER BY updated_at DESC, thread_id COLLATE "C" LIMIT $1 OFFSET $2`,
@@ -165,7 +159,7 @@ export class ThreadTable {
     threadId: string,
     after: number,
     limit: number,
-  ): Promise<EventRecord[]> {
+  ): Promise<T.EventRecord[]> {
     const { rows } = await db.query<EventRow>(
       `SELECT seq, run_id, at, event FROM ${this.t.events}
        WHERE thread_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
@@ -246,7 +240,7 @@ export class ThreadTable {
     db: Queryable,
     threadId: string,
     next: number,
-    update: ViewUpdate,
+    update: T.ViewUpdate,
   ): Promise<number> {
     let position = next;
     if (update.replaceMessages) {

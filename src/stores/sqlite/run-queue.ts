@@ -1,14 +1,6 @@
 import { decideEnqueue, leaseRenewable, takeOverAllowed } from "../../core/run-rules.js";
-import {
-  type ClaimedRun,
-  count,
-  DEFAULT_LIST_LIMIT,
-  type EnqueueResult,
-  type LeaseRequest,
-  type LeaseTerm,
-  type RunOutcome,
-  type RunQueue,
-} from "../../core/store.js";
+import type * as Store from "../../core/store.js";
+import { listWindow } from "../../core/store.js";
 import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
 import type { Db } from "./db.js";
 import type { RunTable } from "./runs.js";
@@ -18,14 +10,14 @@ import type { ThreadTable } from "./threads.js";
  * The SQLite `RunQueue`. Every change is one IMMEDIATE transaction: the check and the change
  * happen under SQLite's write lock, so two processes cannot both win a claim.
  */
-export class SqliteRunQueue implements RunQueue {
+export class SqliteRunQueue implements Store.RunQueue {
   constructor(
     private readonly db: Db,
     private readonly threads: ThreadTable,
     private readonly runs: RunTable,
   ) {}
 
-  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult> {
+  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<Store.EnqueueResult> {
     return this.db.write(() => {
       this.threads.ensure(run.threadId, undefined, Date.now());
       const thread = this.threads.head(run.threadId)!;
@@ -39,7 +31,7 @@ export class SqliteRunQueue implements RunQueue {
         strategy,
       );
       this.runs.insert(run, decision.position === "head");
-      const result: EnqueueResult = { run: this.runs.get(run.threadId, run.runId)! };
+      const result: Store.EnqueueResult = { run: this.runs.get(run.threadId, run.runId)! };
       if (decision.interrupt !== null) {
         this.runs.requestCancel(run.threadId, decision.interrupt);
         result.interrupted = decision.interrupt;
@@ -48,7 +40,7 @@ export class SqliteRunQueue implements RunQueue {
     });
   }
 
-  async claimNext(threadId: string, lease: LeaseRequest): Promise<ClaimedRun | null> {
+  async claimNext(threadId: string, lease: Store.LeaseRequest): Promise<Store.ClaimedRun | null> {
     return this.db.write(() => {
       const thread = this.threads.head(threadId);
       if (!thread || thread.active_run_id !== null) return null;
@@ -62,7 +54,7 @@ export class SqliteRunQueue implements RunQueue {
     });
   }
 
-  async renew(threadId: string, fence: Fence, term: LeaseTerm) {
+  async renew(threadId: string, fence: Fence, term: Store.LeaseTerm) {
     return this.db.write(() => {
       const thread = this.threads.head(threadId);
       const run = thread ? this.runs.brief(threadId, fence.runId) : undefined;
@@ -88,8 +80,8 @@ export class SqliteRunQueue implements RunQueue {
   async takeOver(
     threadId: string,
     runId: string,
-    lease: LeaseRequest & { force?: boolean },
-  ): Promise<ClaimedRun | null> {
+    lease: Store.LeaseRequest & { force?: boolean },
+  ): Promise<Store.ClaimedRun | null> {
     return this.db.write(() => {
       const thread = this.threads.head(threadId);
       const run = thread ? this.runs.brief(threadId, runId) : undefined;
@@ -108,7 +100,7 @@ export class SqliteRunQueue implements RunQueue {
     });
   }
 
-  async markEnded(threadId: string, runId: string, end: RunOutcome) {
+  async markEnded(threadId: string, runId: string, end: Store.RunOutcome) {
     return this.db.write(() => this.end(threadId, runId, end));
   }
 
@@ -129,7 +121,8 @@ export class SqliteRunQueue implements RunQueue {
   }
 
   async list(threadId: string, opts: { limit?: number; offset?: number } = {}) {
-    return this.runs.list(threadId, count(opts.limit, DEFAULT_LIST_LIMIT), count(opts.offset, 0));
+    const { limit, offset } = listWindow(opts);
+    return this.runs.list(threadId, limit, offset);
   }
 
   async listStale(now: number, opts: { all?: boolean } = {}) {
@@ -140,7 +133,7 @@ export class SqliteRunQueue implements RunQueue {
     return this.runs.idleThreadsWithQueue();
   }
 
-  private end(threadId: string, runId: string, end: RunOutcome): RunRecord | null {
+  private end(threadId: string, runId: string, end: Store.RunOutcome): RunRecord | null {
     const thread = this.threads.head(threadId);
     if (!thread || !this.runs.brief(threadId, runId)) return null;
     this.runs.end(threadId, runId, end.status, end.now, end.error);
