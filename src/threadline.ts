@@ -15,6 +15,9 @@ import { type ScheduleInput, Scheduler, type SchedulerClock } from "./core/sched
 import type { ThreadStore } from "./core/store.js";
 import { deleteThread, type ThreadDeletion, updateThread } from "./core/thread-admin.js";
 import type { ThreadPatch, ThreadSummary } from "./core/types.js";
+import { Authenticator } from "./http/access/authenticate.js";
+import { AccessGate } from "./http/access/gate.js";
+import type { JwtOptions } from "./http/access/jwt.js";
 import { createApp } from "./http/app.js";
 import type { AuthorizeHook } from "./http/auth.js";
 import { compileHooks, type HookConfig } from "./http/hooks/hook-config.js";
@@ -25,9 +28,18 @@ export interface ThreadlineOptions {
   store: ThreadStore;
   agents: Record<string, AgentSource>;
   logger?: Logger;
-  /** Bearer token every route but /healthz requires. */
+  /** Static bearer token: full access to every route but the public ones (PROTOCOL.md §7). */
   token?: string;
-  /** Fine-grained access control for library users; runs after the token check. */
+  /**
+   * Per-user access: users' JWTs (HS256 secret or a JWKS URL). A user sees and drives only the
+   * threads it owns (created by it) and those under its `threads` claim (PROTOCOL.md §7.1).
+   */
+  jwt?: JwtOptions;
+  /** Key of signed follow URLs (`POST /threads/:id/follow-url`); default derived from the token or JWT secret. */
+  followUrlSecret?: string;
+  /** Lifetime of a signed follow URL. Default 5 min. */
+  followUrlTtlMs?: number;
+  /** Fine-grained access control for library users; runs after the built-in rule allowed. */
   authorize?: AuthorizeHook;
   /** SSE keep-alive comment interval. Default 15 s. */
   keepaliveMs?: number;
@@ -90,6 +102,8 @@ export interface Threadline {
   /** The CopilotKit surface, unless `copilotkit: false`. */
   readonly copilotkit: CopilotKitSurface | undefined;
   readonly options: ThreadlineOptions;
+  /** Authentication and the per-route access rule (PROTOCOL.md §7). */
+  readonly gate: AccessGate;
   /** Resolves once start-up recovery (interrupted runs, queues) is done and schedules are armed. */
   readonly ready: Promise<void>;
   fetch(request: Request): Promise<Response>;
@@ -144,6 +158,16 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
   compileHooks(options.hooks ?? [], coordinator.agentIds());
   const ready = coordinator.start().then(() => scheduler.start());
   ready.catch((error) => logger.error({ err: error }, "start-up recovery failed"));
+  const gate = new AccessGate(
+    new Authenticator({
+      ...(options.token ? { token: options.token } : {}),
+      ...(options.jwt ? { jwt: options.jwt } : {}),
+      ...(options.followUrlSecret ? { followUrlSecret: options.followUrlSecret } : {}),
+      ...(options.followUrlTtlMs === undefined ? {} : { followUrlTtlMs: options.followUrlTtlMs }),
+    }),
+    options.store,
+    options.authorize,
+  );
   const follows = new Set<Follow>();
   // A store that lost its data (Redis without persistence) refuses to operate from now on: runs
   // stop, and every follower's stream ends saying so (PROTOCOL.md §2.8) instead of stalling.
@@ -161,6 +185,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     scheduler,
     copilotkit: undefined,
     options,
+    gate,
     ready,
     app: undefined as unknown as Hono,
     fetch: (request) => Promise.resolve(tl.app.fetch(request)),
@@ -168,7 +193,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     // scheduler did (a tick it already claimed still starts its run).
     startRun: (req: StartRunRequest) =>
       tl.closing ? Promise.reject(shuttingDown()) : coordinator.startRun(req),
-    cancelRun: (threadId, runId) => coordinator.cancelRun(threadId, runId),
+    cancelRun: (threadId, runId, opts) => coordinator.cancelRun(threadId, runId, opts),
     updateThread: (threadId, patch) => updateThread(options.store, threadId, patch),
     async deleteThread(threadId) {
       const deleted = await deleteThread({ store: options.store, coordinator }, threadId);
@@ -228,7 +253,12 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
         store: options.store,
         logger,
         ...(options.token ? { token: options.token } : {}),
-        ...(options.authorize ? { authorize: options.authorize } : {}),
+        // The server's whole rule (credentials, per-user access, the hook) decides what the
+        // surface lists and what its socket announces to each principal.
+        ...(gate.guarded
+          ? { authorize: gate.asHook, authenticate: (r: Request) => gate.auth.authenticate(r) }
+          : {}),
+        ...(options.jwt?.secret ? { keyMaterial: options.jwt.secret } : {}),
         follow: (threadId, opts) => tl.follow(threadId, opts),
         mutations: {
           update: (threadId, patch) => tl.updateThread(threadId, patch),

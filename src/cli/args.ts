@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { ThreadlineError } from "../core/errors.js";
+import type { JwtOptions } from "../http/access/jwt.js";
 import { isLoopbackHost, originPolicy } from "../http/origin-policy.js";
 
 import { DEFAULT_STORE } from "./store-spec.js";
@@ -27,6 +28,8 @@ export interface ServeArgs {
   cors?: string;
   /** Extra Host names a loopback server answers to. */
   allowedHosts?: string[];
+  /** Per-user access: users' JWTs (from the flags or the environment). */
+  jwt?: JwtOptions;
 }
 
 export const USAGE = `Usage: threadline serve [options]
@@ -46,7 +49,16 @@ Options:
                       server's own; env THREADLINE_CORS)
   --allowed-hosts <h> extra Host names a loopback server answers to, comma-separated (it
                       refuses other names: DNS rebinding; env THREADLINE_ALLOWED_HOSTS)
-  --insecure          allow a non-loopback host without a token
+  --jwt-secret <s>    per-user access: accept users' HS256 JWTs signed with this secret
+                      (at least 32 characters; env THREADLINE_JWT_SECRET)
+  --jwks-url <url>    per-user access: accept users' JWTs signed by a key of this JWKS
+                      (env THREADLINE_JWKS_URL)
+  --jwt-issuer <iss>  accepted JWT issuer(s), comma-separated (env THREADLINE_JWT_ISSUER)
+  --jwt-audience <a>  accepted JWT audience(s), comma-separated (env THREADLINE_JWT_AUDIENCE)
+  --jwt-clock-skew <s>
+                      clock skew tolerated on exp/nbf, seconds (default 30;
+                      env THREADLINE_JWT_CLOCK_SKEW)
+  --insecure          allow a non-loopback host without a token or JWT auth
   --no-demo           do not register the built-in demo agent and heartbeat
   --heartbeat-ms <ms> demo heartbeat on thread "demo" (default 30000; 0 = off; env THREADLINE_DEMO_HEARTBEAT_MS)
   --log-level <lvl>   pino level (default info; env LOG_LEVEL)
@@ -83,8 +95,14 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       "copilotkit-secret": { type: "string" },
       cors: { type: "string" },
       "allowed-hosts": { type: "string" },
+      "jwt-secret": { type: "string" },
+      "jwks-url": { type: "string" },
+      "jwt-issuer": { type: "string" },
+      "jwt-audience": { type: "string" },
+      "jwt-clock-skew": { type: "string" },
     },
   });
+  const jwt = jwtArgs(values, env);
   const portText = values.port ?? env.PORT ?? "8787";
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -125,11 +143,12 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
   const host = values.host ?? env.HOST ?? "127.0.0.1";
   const token = values.token ?? env.THREADLINE_TOKEN ?? undefined;
   const insecure = values.insecure === true;
-  if (!isLoopbackHost(host) && !token && !insecure) {
+  if (!isLoopbackHost(host) && !token && !jwt && !insecure) {
     throw new ThreadlineError(
       "BAD_REQUEST",
       `refusing to bind ${host} without a token: anyone on the network could run agents. ` +
-        "Set --token / THREADLINE_TOKEN, or pass --insecure if that is really what you want.",
+        "Set --token / THREADLINE_TOKEN (or JWT auth: --jwt-secret / --jwks-url), or pass " +
+        "--insecure if that is really what you want.",
     );
   }
   const cors = values.cors ?? env.THREADLINE_CORS;
@@ -157,5 +176,56 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     ...(instanceId ? { instanceId } : {}),
     heartbeatMs: values["no-demo"] === true ? 0 : heartbeatMs,
     ...(copilotkitSecret ? { copilotkitSecret } : {}),
+    ...(jwt ? { jwt } : {}),
+  };
+}
+
+const list = (text: string | undefined): string[] | undefined => {
+  const items = text
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  return items?.length ? items : undefined;
+};
+
+/** `--jwt-*` / `--jwks-url` (or their environment variables) as `JwtOptions`. */
+function jwtArgs(
+  values: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): JwtOptions | undefined {
+  const text = (flag: string, name: string) => {
+    const v = values[flag];
+    return typeof v === "string" ? v : env[name];
+  };
+  const secret = text("jwt-secret", "THREADLINE_JWT_SECRET");
+  const jwksUrl = text("jwks-url", "THREADLINE_JWKS_URL");
+  const issuer = list(text("jwt-issuer", "THREADLINE_JWT_ISSUER"));
+  const audience = list(text("jwt-audience", "THREADLINE_JWT_AUDIENCE"));
+  const skewText = text("jwt-clock-skew", "THREADLINE_JWT_CLOCK_SKEW");
+  if (!secret && !jwksUrl) {
+    if (issuer || audience || skewText) {
+      throw new ThreadlineError(
+        "BAD_REQUEST",
+        "--jwt-issuer, --jwt-audience and --jwt-clock-skew need --jwt-secret or --jwks-url",
+      );
+    }
+    return undefined;
+  }
+  if (secret && jwksUrl) {
+    throw new ThreadlineError("BAD_REQUEST", "give one of --jwt-secret and --jwks-url, not both");
+  }
+  const skew = skewText === undefined ? undefined : Number(skewText);
+  if (skew !== undefined && (!Number.isInteger(skew) || skew < 0)) {
+    throw new ThreadlineError(
+      "BAD_REQUEST",
+      `--jwt-clock-skew must be a non-negative integer (seconds), got '${skewText}'`,
+    );
+  }
+  return {
+    ...(secret ? { secret } : {}),
+    ...(jwksUrl ? { jwksUrl } : {}),
+    ...(issuer ? { issuer } : {}),
+    ...(audience ? { audience } : {}),
+    ...(skew === undefined ? {} : { clockToleranceSec: skew }),
   };
 }

@@ -30,6 +30,21 @@ export const configSchema = z
     logger: z.custom((v) => typeof v === "object" && v !== null, { message: "must be a logger" }),
     token: z.string().min(1, "must not be empty"),
     authorize: fn,
+    jwt: z
+      .strictObject({
+        secret: z.string().min(32, "must be at least 32 characters").optional(),
+        jwksUrl: z.url("must be a URL").optional(),
+        issuer: z.union([z.string(), z.array(z.string())]).optional(),
+        audience: z.union([z.string(), z.array(z.string())]).optional(),
+        clockToleranceSec: z.number().min(0, "must not be negative").optional(),
+        algorithms: z.array(z.string()).optional(),
+        threadsClaim: z.string().min(1).optional(),
+      })
+      .refine((j) => (j.secret === undefined) !== (j.jwksUrl === undefined), {
+        message: "needs exactly one of `secret` and `jwksUrl`",
+      }),
+    followUrlSecret: z.string().min(16, "must be at least 16 characters"),
+    followUrlTtlMs: positiveInt,
     keepaliveMs: positiveInt,
     maxBodyBytes: positiveInt,
     inspector: z.boolean(),

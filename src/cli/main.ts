@@ -37,6 +37,7 @@ async function serve(argv: string[]): Promise<void> {
     agents,
     logger,
     ...(args.token ? { token: args.token } : {}),
+    ...(args.jwt ? { jwt: args.jwt } : {}),
     ...(args.leaseMs === undefined ? {} : { leaseMs: args.leaseMs }),
     ...(args.instanceId ? { instanceId: args.instanceId } : {}),
     ...(args.copilotkitSecret
@@ -58,7 +59,8 @@ async function serve(argv: string[]): Promise<void> {
       url: server.url,
       store: redactSpec(storeSpec),
       agents: Object.keys(agents),
-      auth: Boolean(args.token),
+      auth: Boolean(args.token ?? config.token),
+      jwt: Boolean(args.jwt ?? config.jwt),
       instanceId: tl.coordinator.instanceId,
     },
     `Threadline listening on ${server.url}`,

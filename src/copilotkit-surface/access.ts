@@ -8,6 +8,11 @@ export interface SurfaceAccess {
   token?: string;
   /** The library user's access hook (`read` is what announcing and listing need). */
   authorize?: AuthorizeHook;
+  /**
+   * How the host authenticates a request (throws when it does not): used instead of `token` to
+   * tell whether a principal's credentials are still accepted (a JWT may expire).
+   */
+  authenticate?: (request: Request) => Promise<unknown>;
 }
 
 /**
@@ -28,8 +33,20 @@ export class PrincipalAccess {
     return !this.access.token && !this.access.authorize;
   }
 
-  /** Whether the principal still holds the server token (a rotated token ends its tokens). */
-  admits(principal: Principal): boolean {
+  /**
+   * Whether the principal's credentials are still accepted: the server token (a rotated token
+   * ends its join tokens), or whatever the host's `authenticate` accepts.
+   */
+  async admits(principal: Principal): Promise<boolean> {
+    const authenticate = this.access.authenticate;
+    if (authenticate) {
+      try {
+        await authenticate(new Request(this.threadUrl(""), { headers: principal.headers }));
+        return true;
+      } catch {
+        return false;
+      }
+    }
     const expected = this.access.token;
     if (!expected) return true;
     const header = principal.headers.authorization ?? "";
@@ -38,11 +55,11 @@ export class PrincipalAccess {
 
   async canRead(principal: Principal, threadId: string): Promise<boolean> {
     const hook = this.access.authorize;
-    if (!hook) return this.admits(principal);
+    if (!hook) return await this.admits(principal);
     try {
-      const url = `http://threadline.invalid${this.basePath}/threads/${encodeURIComponent(threadId)}`;
+      const url = this.threadUrl(threadId);
       return (
-        this.admits(principal) &&
+        (await this.admits(principal)) &&
         (await hook(new Request(url, { headers: principal.headers }), { threadId, action: "read" }))
       );
     } catch (error) {
@@ -50,5 +67,9 @@ export class PrincipalAccess {
       this.logger.debug({ err: error, threadId }, "authorize hook threw for a socket principal");
       return false;
     }
+  }
+
+  private threadUrl(threadId: string): string {
+    return `http://threadline.invalid${this.basePath}/threads/${encodeURIComponent(threadId)}`;
   }
 }

@@ -123,8 +123,8 @@ export class PhoenixSocketServer {
       return true;
     }
     this.deps.tokens.verify(token).then(
-      (principal) => {
-        if (!this.deps.access.admits(principal)) {
+      async (principal) => {
+        if (!(await this.deps.access.admits(principal))) {
           reject(socket, 401, "the join token's credentials are no longer accepted");
           return;
         }

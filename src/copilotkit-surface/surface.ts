@@ -77,6 +77,10 @@ export interface SurfaceDeps {
   logger?: Logger;
   token?: string;
   authorize?: AuthorizeHook;
+  /** The host's authentication (see `SurfaceAccess.authenticate`). */
+  authenticate?: (request: Request) => Promise<unknown>;
+  /** A secret the host's instances share (a JWT secret), to derive the join-token key from. */
+  keyMaterial?: string;
   /** A follow on the caller's fan-out (for `GET /threads/:id/events`); else an own fan-out. */
   follow?: (threadId: string, opts: { replay: "compact"; live: false }) => Follow;
 }
@@ -110,7 +114,7 @@ export class CopilotKitSurface {
     this.basePath = normalizeBase(opts.basePath ?? DEFAULT_BASE_PATH);
     const secret = resolveJoinSecret({
       ...(opts.secret === undefined ? {} : { secret: opts.secret }),
-      ...(deps.token ? { token: deps.token } : {}),
+      ...(deps.token || deps.keyMaterial ? { token: deps.token ?? deps.keyMaterial } : {}),
       guarded: deps.authorize !== undefined,
       logger: this.logger,
     });
@@ -122,6 +126,7 @@ export class CopilotKitSurface {
       {
         ...(deps.token ? { token: deps.token } : {}),
         ...(deps.authorize ? { authorize: deps.authorize } : {}),
+        ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
       },
       this.basePath,
       this.logger,

@@ -13,7 +13,14 @@ import { startedInput } from "./run-start.js";
 import { RunWriter } from "./run-writer.js";
 import { type SchedulerClock, systemClock, type TimerHandle } from "./scheduler/clock.js";
 import type { ThreadStore } from "./store.js";
-import type { Fence, MultitaskStrategy, RunInput, RunRecord, RunTrigger } from "./types.js";
+import type {
+  Fence,
+  MultitaskStrategy,
+  RunActor,
+  RunInput,
+  RunRecord,
+  RunTrigger,
+} from "./types.js";
 import { ViewBuilder } from "./view.js";
 
 interface CachedView {
@@ -56,6 +63,8 @@ export interface StartRunRequest {
    * run first (it was queued behind that process's run), it runs its own `agentId` instead.
    */
   agent?: AbstractAgent;
+  /** The principal that asked for the run (recorded on it, shown by the run list). */
+  startedBy?: RunActor;
 }
 
 export interface StartRunResult {
@@ -188,6 +197,7 @@ export class Coordinator {
       status: "queued",
       input: req.input ?? {},
       createdAt: this.now(),
+      ...(req.startedBy ? { startedBy: req.startedBy } : {}),
     };
     checkInput(req.agent ?? this.agents[req.agentId], run.input);
     if (req.agent) {
@@ -215,8 +225,13 @@ export class Coordinator {
     };
   }
 
-  async cancelRun(threadId: string, runId: string): Promise<RunRecord> {
-    const run = await this.store.runs.requestCancel(threadId, runId);
+  /** Cancels a run; `by` is recorded as who asked (the first asker when several do). */
+  async cancelRun(
+    threadId: string,
+    runId: string,
+    opts: { by?: RunActor } = {},
+  ): Promise<RunRecord> {
+    const run = await this.store.runs.requestCancel(threadId, runId, opts.by);
     if (!run) throw new ThreadlineError("RUN_NOT_FOUND", `unknown run '${runId}' on '${threadId}'`);
     // A run cancelled while queued never executes: drop its supplied agent.
     if (run.status === "cancelled") this.supplied.delete(suppliedKey(run));

@@ -123,15 +123,24 @@ export function searchTerms(q: string | undefined): string[] {
 
 export function pageThreads(
   store: ThreadStore,
-  opts: { limit: number; offset: number; q?: string },
+  opts: {
+    limit: number;
+    offset: number;
+    q?: string;
+    /** Only threads the caller may see (per-user access); scanned like a search. */
+    visible?: (t: ThreadSummary) => boolean;
+  },
 ): Promise<Page<ThreadSummary>> {
   const terms = searchTerms(opts.q);
-  const match = terms.length
+  const visible = opts.visible;
+  const search = terms.length
     ? (t: ThreadSummary) => {
         const text = searchText(t);
         return terms.every((term) => text.includes(term));
       }
     : undefined;
+  const match =
+    search && visible ? (t: ThreadSummary) => visible(t) && search(t) : (search ?? visible);
   return page(
     (offset, limit) => store.threads.list({ offset, limit }),
     opts.offset,

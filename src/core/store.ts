@@ -5,6 +5,7 @@ import type {
   EventRecord,
   Fence,
   MultitaskStrategy,
+  RunActor,
   RunRecord,
   RunStatus,
   ThreadPatch,
@@ -147,9 +148,10 @@ export interface RunQueue {
   markEnded(threadId: string, runId: string, end: RunOutcome): Promise<RunRecord | null>;
   /**
    * Cancel: a queued run ends `cancelled` at once; a running run gets `cancelRequested` (its
-   * executor closes it). Returns the run after the change, or null when unknown.
+   * executor closes it). `by` is recorded as the run's `cancelledBy` unless one is already (an
+   * ended run is left as it is). Returns the run after the change, or null when unknown.
    */
-  requestCancel(threadId: string, runId: string): Promise<RunRecord | null>;
+  requestCancel(threadId: string, runId: string, by?: RunActor): Promise<RunRecord | null>;
   get(threadId: string, runId: string): Promise<RunRecord | null>;
   /** Newest first, skipping the `offset` newest (for paging, like `ThreadLog.list`). */
   list(threadId: string, opts?: { limit?: number; offset?: number }): Promise<RunRecord[]>;

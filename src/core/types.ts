@@ -76,6 +76,19 @@ export interface RunRecord {
   error?: { code: string; message: string };
   lease?: RunLease;
   cancelRequested?: boolean;
+  /** Who started the run (the principal of the request), when a principal did. */
+  startedBy?: RunActor;
+  /** Who asked to cancel the run, when a principal did. */
+  cancelledBy?: RunActor;
+}
+
+/**
+ * A principal as a run records it: `user` is a verified JWT's `sub`, `token` the holder of the
+ * server's static token. Runs nobody started over HTTP (schedules, webhooks, code) have none.
+ */
+export interface RunActor {
+  kind: "user" | "token";
+  id: string;
 }
 
 export interface ThreadSummary {

@@ -1,10 +1,10 @@
-import { Hono } from "hono";
+import type { Hono } from "hono";
 import { cors } from "hono/cors";
 import { ThreadlineError } from "../core/errors.js";
 import { checkReadiness } from "../core/readiness.js";
 import { REQUEST_HEADERS, RESPONSE_HEADERS } from "../protocol.js";
 import type { Threadline } from "../threadline.js";
-import { requireToken } from "./auth.js";
+import { declareRoutes, PUBLIC, RouteTable } from "./access/route-table.js";
 import { limitBody } from "./body-limit.js";
 import { copilotkitRoutes } from "./copilotkit/routes.js";
 import { copilotkitSurfaceRoutes } from "./copilotkit-surface/routes.js";
@@ -19,7 +19,10 @@ export const DEFAULT_MAX_BODY_BYTES = 1 << 20;
 
 /** The HTTP surface: native thread API + CopilotKit v2 wire routes. Logic lives in core. */
 export function createApp(tl: Threadline): Hono {
-  const app = new Hono();
+  // Every route is declared with its access requirement (PROTOCOL.md §7): see route-table.ts.
+  const routes = new RouteTable(tl.gate);
+  const app = routes.app;
+  declareRoutes(app, routes);
   const maxBytes = tl.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
   app.onError((error, c) => {
@@ -52,12 +55,12 @@ export function createApp(tl: Threadline): Hono {
 
   // Liveness: the process answers. Never waits on the store: an outage makes an instance unready
   // (below), and restarting it would not bring the store back.
-  app.get("/healthz", (c) =>
+  routes.get("/healthz", PUBLIC, (c) =>
     c.json({ ok: true, store: tl.store.kind, instanceId: tl.coordinator.instanceId }),
   );
   // Readiness: start-up recovery done, not shutting down, the store answers. 503 says why; the
-  // driver's own message only when the server has no token (it may name internal hosts).
-  app.get("/readyz", async (c) => {
+  // driver's own message only when the server checks no credentials (it may name internal hosts).
+  routes.get("/readyz", PUBLIC, async (c) => {
     const r = await checkReadiness({
       store: tl.store,
       started: tl.ready,
@@ -65,29 +68,31 @@ export function createApp(tl: Threadline): Hono {
     });
     const body = { store: tl.store.kind, instanceId: tl.coordinator.instanceId };
     if (r.ready) return c.json({ ok: true, ...body });
-    const detail = r.cause !== undefined && !tl.options.token ? `: ${errorText(r.cause)}` : "";
+    const detail =
+      r.cause !== undefined && !tl.gate.auth.configured ? `: ${errorText(r.cause)}` : "";
     return new ThreadlineError(r.code ?? "UNAVAILABLE", `not ready: ${r.reason}${detail}`, {
       details: body,
     }).toResponse({ "cache-control": "no-store" });
   });
 
-  // Signed by HMAC instead of the bearer token: mounted before the token middleware.
-  app.route("/", hookRoutes(tl, { maxBytes }));
+  // Signed by HMAC instead of a bearer token; they bring their own body limit and wait.
+  routes.mount("/", hookRoutes(tl, { maxBytes }));
   // The inspector page and its static assets hold no data: they load without the token, then the
   // page asks for it and sends it with every API call.
-  if (tl.options.inspector !== false) app.route("/", inspectorRoutes());
+  if (tl.options.inspector !== false) routes.mount("/", inspectorRoutes(tl.gate));
 
-  app.use("*", requireToken(tl.options.token));
   app.use("*", async (_c, next) => {
     await tl.ready;
     return next();
   });
   app.use("*", limitBody(maxBytes));
 
-  app.route("/", threadRoutes(tl));
-  app.route("/", scheduleRoutes(tl));
-  app.route("/", copilotkitRoutes(tl));
-  if (tl.copilotkit) app.route(tl.copilotkit.basePath, copilotkitSurfaceRoutes(tl, tl.copilotkit));
+  routes.mount("/", threadRoutes(tl));
+  routes.mount("/", scheduleRoutes(tl));
+  routes.mount("/", copilotkitRoutes(tl));
+  if (tl.copilotkit) {
+    routes.mount(tl.copilotkit.basePath, copilotkitSurfaceRoutes(tl, tl.copilotkit));
+  }
   return app;
 }
 

@@ -1,17 +1,23 @@
 import { timingSafeEqual } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
-import { ThreadlineError } from "../core/errors.js";
+import type { AccessAction, Principal } from "../core/access.js";
+import { forbidden } from "../core/access.js";
 
-export type AuthAction = "read" | "write" | "admin";
+export type AuthAction = AccessAction;
 
 export interface AuthorizeContext {
   threadId?: string;
   action: AuthAction;
+  /**
+   * Who the request speaks for (the static token, a user's verified JWT, `open`), after the
+   * built-in rule allowed it. Absent when the hook is asked outside Threadline's server.
+   */
+  principal?: Principal;
 }
 
 /**
  * Library users' access hook: return true to allow, false (403) to deny, or throw a
- * ThreadlineError of your own. Called for every route except /healthz and /readyz.
+ * ThreadlineError of your own. Called for every route but the public ones (`/healthz`,
+ * `/readyz`, `/hooks/*`, the inspector page), after the built-in per-user rule allowed it.
  */
 export type AuthorizeHook = (request: Request, ctx: AuthorizeContext) => boolean | Promise<boolean>;
 
@@ -22,29 +28,6 @@ export function tokenMatches(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Health probes: load balancers and orchestrators call them without credentials. */
-const PROBES = new Set(["/healthz", "/readyz"]);
-
-/** Bearer token check. Browsers' EventSource cannot set headers, so `?access_token=` works too. */
-export function requireToken(token: string | undefined): MiddlewareHandler {
-  return async (c, next) => {
-    if (!token || PROBES.has(c.req.path) || c.req.method === "OPTIONS") return next();
-    const header = c.req.header("authorization") ?? "";
-    const given = header.startsWith("Bearer ")
-      ? header.slice(7).trim()
-      : (c.req.query("access_token") ?? "");
-    if (!given || !tokenMatches(given, token)) {
-      throw new ThreadlineError(
-        "UNAUTHORIZED",
-        given
-          ? "the bearer token is not valid"
-          : "this server requires `Authorization: Bearer <token>`",
-      );
-    }
-    return next();
-  };
-}
-
 export async function authorize(
   hook: AuthorizeHook | undefined,
   request: Request,
@@ -52,10 +35,5 @@ export async function authorize(
 ): Promise<void> {
   if (!hook) return;
   const ok = await hook(request, ctx);
-  if (!ok) {
-    throw new ThreadlineError(
-      "FORBIDDEN",
-      `not allowed to ${ctx.action}${ctx.threadId ? ` thread '${ctx.threadId}'` : ""}`,
-    );
-  }
+  if (!ok) throw forbidden(ctx.action, ctx.threadId);
 }

@@ -1,4 +1,4 @@
-import type { RunRecord, RunStatus, ThreadSummary } from "../core/types.js";
+import type { RunActor, RunRecord, RunStatus, ThreadSummary } from "../core/types.js";
 
 /**
  * How every backend turns what it stored back into the store's records: one mapping, so the
@@ -27,6 +27,8 @@ export interface StoredRun {
   leaseToken: number | null;
   leaseExpiresAt: number | null;
   cancelRequested: boolean;
+  startedBy: RunActor | null;
+  cancelledBy: RunActor | null;
 }
 
 export function runRecordOf(s: StoredRun): RunRecord {
@@ -47,6 +49,8 @@ export function runRecordOf(s: StoredRun): RunRecord {
     run.lease = { owner: s.leaseOwner, token: s.leaseToken, expiresAt: s.leaseExpiresAt };
   }
   if (s.cancelRequested) run.cancelRequested = true;
+  if (s.startedBy !== null) run.startedBy = s.startedBy;
+  if (s.cancelledBy !== null) run.cancelledBy = s.cancelledBy;
   return run;
 }
 
@@ -93,7 +97,7 @@ export interface RunColumns {
 /** A run from its SQL row and its JSON columns, parsed. */
 export function sqlRunOf(
   row: RunColumns,
-  parsed: Pick<StoredRun, "trigger" | "input" | "error">,
+  parsed: Pick<StoredRun, "trigger" | "input" | "error" | "startedBy" | "cancelledBy">,
 ): RunRecord {
   return runRecordOf({
     runId: row.run_id,
@@ -115,13 +119,7 @@ export function sqlRunOf(
 /** The values of a queued run's row, in the column order both SQL stores insert them. */
 export function queuedRunValues(run: RunRecord, queuePos: number) {
   const { threadId, runId, agentId, createdAt } = run;
-  return [
-    threadId,
-    runId,
-    agentId,
-    json(run.trigger),
-    json(run.input),
-    createdAt,
-    queuePos,
-  ] as const;
+  const startedBy = run.startedBy ? json(run.startedBy) : null;
+  const [trigger, input] = [json(run.trigger), json(run.input)];
+  return [threadId, runId, agentId, trigger, input, createdAt, queuePos, startedBy] as const;
 }

@@ -6,6 +6,7 @@ import { guaranteeTests } from "./store/guarantees.js";
 import { leaseClockTests } from "./store/lease-clock.js";
 import { liveTests } from "./store/live.js";
 import { logTests } from "./store/log.js";
+import { principalTests } from "./store/principals.js";
 import { restartTests } from "./store/restart.js";
 import { runStartTests, sharedRunStartTests } from "./store/run-starts.js";
 import { runTests } from "./store/runs.js";
@@ -62,6 +63,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     threadTests(ctx);
     claimTests(ctx);
     guaranteeTests(ctx);
+    principalTests(ctx);
     runStartTests(ctx);
     if (factory.peer) {
       sharedTests(ctx);

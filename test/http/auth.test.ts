@@ -81,7 +81,7 @@ describe("access control", () => {
       body: JSON.stringify({ agentId: "demo", forwardedProps: { demo: { delayMs: 0 } } }),
     });
     expect(allowed.status).toBe(202);
-    expect(seen).toContainEqual({ threadId: "t", action: "write" });
+    expect(seen).toContainEqual(expect.objectContaining({ threadId: "t", action: "write" }));
   });
 
   it("the CLI refuses a non-loopback host without a token unless --insecure", () => {

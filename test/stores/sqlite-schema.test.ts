@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSqliteStore, SCHEMA_VERSION } from "../../src/stores/sqlite/index.js";
-import { activeRun } from "../conformance/store/fixtures.js";
+import { activeRun, newRun } from "../conformance/store/fixtures.js";
 
 describe("sqlite schema", () => {
   let dir: string;
@@ -47,15 +47,34 @@ describe("sqlite schema", () => {
       force: true,
     }))!;
     await store.close();
-    // Back to version 1: no counters table yet.
+    // Back to version 1: no counters table yet (nor the later runs columns).
     const db = new Database(path);
     db.exec("DROP TABLE counters");
+    db.exec("ALTER TABLE runs DROP COLUMN started_by; ALTER TABLE runs DROP COLUMN cancelled_by");
     db.pragma("user_version = 1");
     db.close();
     const upgraded = createSqliteStore({ path });
     expect(await upgraded.threads.delete("old-thread")).toBe(true);
     const fresh = await activeRun(upgraded, "old-thread");
     expect(fresh.fence.token).toBeGreaterThan(again.fence.token);
+    await upgraded.close();
+  });
+
+  it("a file from before run principals upgrades; its runs have none, new runs record theirs", async () => {
+    const store = createSqliteStore({ path });
+    await store.runs.enqueue(newRun("t", "old"), "enqueue");
+    await store.close();
+    const db = new Database(path);
+    db.exec("ALTER TABLE runs DROP COLUMN started_by; ALTER TABLE runs DROP COLUMN cancelled_by");
+    db.pragma("user_version = 2");
+    db.close();
+    const upgraded = createSqliteStore({ path });
+    const old = await upgraded.runs.get("t", "old");
+    expect(old?.startedBy).toBeUndefined();
+    const by = { kind: "user", id: "alice" } as const;
+    await upgraded.runs.enqueue({ ...newRun("t", "new"), startedBy: by }, "enqueue");
+    expect((await upgraded.runs.requestCancel("t", "old", by))?.cancelledBy).toEqual(by);
+    expect((await upgraded.runs.get("t", "new"))?.startedBy).toEqual(by);
     await upgraded.close();
   });
 

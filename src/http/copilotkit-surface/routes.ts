@@ -1,40 +1,44 @@
-import { Hono } from "hono";
 import type { CopilotKitSurface } from "../../copilotkit-surface/surface.js";
 import type { Threadline } from "../../threadline.js";
-import { authorize } from "../auth.js";
+import { ANY_READ, RouteTable, threadParam } from "../access/route-table.js";
 import { info } from "../copilotkit/handlers.js";
 import { copilotkitRoutes } from "../copilotkit/routes.js";
+import { pathId } from "../validation.js";
 
 /**
  * Threadline's CopilotKit surface under its base path (default `/copilotkit`, the `runtimeUrl`
  * of a stock chat): `/info` that turns the chat's run-activity wake on, CopilotKit's thread
  * store routes, and the ordinary CopilotKit wire routes. The root keeps the native API (whose
- * `GET /threads` has its own shape) and the plain CopilotKit routes without the wake.
+ * `GET /threads` has its own shape) and the plain CopilotKit routes without the wake. The
+ * surface checks access again itself (it also serves a CopilotRuntime): with the gate's rule
+ * as its `authorize` hook, the list shows only the caller's threads.
  */
-export function copilotkitSurfaceRoutes(tl: Threadline, surface: CopilotKitSurface): Hono {
-  const app = new Hono();
-  const answerInfo = async (request: Request) => {
-    await authorize(tl.options.authorize, request, { action: "read" });
-    return Response.json({ ...info(tl), ...surface.infoFields(request) });
-  };
-  app.get("/info", (c) => answerInfo(c.req.raw));
-  app.post("/info", (c) => answerInfo(c.req.raw));
-  app.get("/threads", (c) => surface.listThreads(c.req.raw));
-  app.post("/threads/subscribe", (c) => surface.subscribe(c.req.raw));
-  app.get("/threads/:threadId/messages", (c) =>
-    surface.threadMessages(c.req.raw, c.req.param("threadId")),
+export function copilotkitSurfaceRoutes(tl: Threadline, surface: CopilotKitSurface): RouteTable {
+  const routes = new RouteTable(tl.gate);
+  const answerInfo = (request: Request) =>
+    Response.json({ ...info(tl), ...surface.infoFields(request) });
+  routes.get("/info", ANY_READ, (c) => answerInfo(c.req.raw));
+  routes.post("/info", ANY_READ, (c) => answerInfo(c.req.raw));
+  routes.get("/threads", ANY_READ, (c) => surface.listThreads(c.req.raw));
+  routes.post("/threads/subscribe", ANY_READ, (c) => surface.subscribe(c.req.raw));
+  routes.get("/threads/:threadId/messages", threadParam("read"), (c) =>
+    surface.threadMessages(c.req.raw, pathId(c, "threadId")),
   );
-  app.get("/threads/:threadId/state", (c) =>
-    surface.threadState(c.req.raw, c.req.param("threadId")),
+  routes.get("/threads/:threadId/state", threadParam("read"), (c) =>
+    surface.threadState(c.req.raw, pathId(c, "threadId")),
   );
-  app.get("/threads/:threadId/events", (c) =>
-    surface.threadEvents(c.req.raw, c.req.param("threadId")),
+  routes.get("/threads/:threadId/events", threadParam("read"), (c) =>
+    surface.threadEvents(c.req.raw, pathId(c, "threadId")),
   );
-  app.patch("/threads/:threadId", (c) => surface.updateThread(c.req.raw, c.req.param("threadId")));
-  app.post("/threads/:threadId/archive", (c) =>
-    surface.updateThread(c.req.raw, c.req.param("threadId"), true),
+  routes.patch("/threads/:threadId", threadParam("write"), (c) =>
+    surface.updateThread(c.req.raw, pathId(c, "threadId")),
   );
-  app.delete("/threads/:threadId", (c) => surface.deleteThread(c.req.raw, c.req.param("threadId")));
-  app.route("/", copilotkitRoutes(tl));
-  return app;
+  routes.post("/threads/:threadId/archive", threadParam("write"), (c) =>
+    surface.updateThread(c.req.raw, pathId(c, "threadId"), true),
+  );
+  routes.delete("/threads/:threadId", threadParam("write"), (c) =>
+    surface.deleteThread(c.req.raw, pathId(c, "threadId")),
+  );
+  routes.mount("/", copilotkitRoutes(tl));
+  return routes;
 }

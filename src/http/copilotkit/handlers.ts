@@ -1,5 +1,6 @@
 import { RunAgentInputSchema } from "@ag-ui/core";
 import { z } from "zod";
+import { actorOf, claimThread, type Principal } from "../../core/access.js";
 import {
   type CopilotDeps,
   openConnectStream,
@@ -10,7 +11,6 @@ import {
 import { connectRequest, runMultitask } from "../../core/copilotkit/requests.js";
 import { ThreadlineError } from "../../core/errors.js";
 import type { Threadline } from "../../threadline.js";
-import { authorize } from "../auth.js";
 import { SSE_HEADERS, sseResponse } from "../sse.js";
 import { describeIssues, idSchema, parseWith } from "../validation.js";
 
@@ -43,12 +43,14 @@ function requireAgent(tl: Threadline, agentId: string): void {
   }
 }
 
-function deps(tl: Threadline): CopilotDeps {
+/** The policy's dependencies, acting for `p`: runs it starts or cancels record it. */
+function deps(tl: Threadline, p: Principal): CopilotDeps {
+  const actor = actorOf(p);
   return {
     store: tl.store,
     follow: (threadId, opts) => tl.follow(threadId, opts),
-    startRun: (req) => tl.startRun(req),
-    cancelRun: (threadId, runId) => tl.cancelRun(threadId, runId),
+    startRun: (req) => tl.startRun(actor ? { ...req, startedBy: actor } : req),
+    cancelRun: (threadId, runId) => tl.cancelRun(threadId, runId, actor ? { by: actor } : {}),
   };
 }
 
@@ -93,11 +95,13 @@ export async function run(
   // The run must be addressable by the native routes (`/threads/:threadId/runs/:runId`).
   parseWith(idSchema, input.runId, "runId");
   const threadId = input.threadId;
-  await authorize(tl.options.authorize, request, { threadId, action: "write" });
+  const p = tl.gate.principal(request);
+  if (p.kind === "user") await claimThread(tl.store, p, threadId);
   // A user's message waits for a scheduled run in progress rather than being refused.
   const multitask = runMultitask(input.forwardedProps, "enqueue");
-  const { runId, after } = await startClientRun(deps(tl), { threadId, agentId, input, multitask });
-  const stream = await openRunStream(deps(tl), { threadId, runId, after, signal: request.signal });
+  const d = deps(tl, p);
+  const { runId, after } = await startClientRun(d, { threadId, agentId, input, multitask });
+  const stream = await openRunStream(d, { threadId, runId, after, signal: request.signal });
   return sseResponse(stream, keepalive(tl));
 }
 
@@ -124,14 +128,18 @@ export async function connect(
     ...raw,
   });
   const threadId = input.threadId;
-  await authorize(tl.options.authorize, request, { threadId, action: "read" });
+  const p = tl.gate.principal(request);
   const req = connectRequest({
     headers: Object.fromEntries(request.headers.entries()),
     queryFollow: query.follow,
     forwardedProps: input.forwardedProps,
     lastSeenEventId: raw.lastSeenEventId,
   });
-  const stream = await openConnectStream(deps(tl), threadId, req, request.signal);
+  // Following a thread that does not exist yet creates it: then it is the user's.
+  if (req.follow && p.kind === "user" && !(await tl.store.threads.head(threadId))) {
+    await claimThread(tl.store, p, threadId);
+  }
+  const stream = await openConnectStream(deps(tl, p), threadId, req, request.signal);
   // Nothing to replay and nothing running: CopilotKit's runners answer with an empty stream.
   if (!stream) return new Response("", { status: 200, headers: SSE_HEADERS });
   return sseResponse(stream, keepalive(tl));
@@ -150,6 +158,5 @@ export async function stop(
   requireAgent(tl, agentId);
   parseWith(idSchema, threadId, "threadId");
   const { runId } = parseWith(stopBody, body ?? {}, "stop request");
-  await authorize(tl.options.authorize, request, { threadId, action: "write" });
-  return stopRun(deps(tl), threadId, runId);
+  return stopRun(deps(tl, tl.gate.principal(request)), threadId, runId);
 }

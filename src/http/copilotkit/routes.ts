@@ -1,9 +1,10 @@
-import { Hono } from "hono";
+import type { Context } from "hono";
 import { z } from "zod";
 import { ThreadlineError } from "../../core/errors.js";
 import type { Threadline } from "../../threadline.js";
-import { authorize } from "../auth.js";
-import { jsonBody, parseWith } from "../validation.js";
+import type { Access } from "../access/gate.js";
+import { ANY_READ, RouteTable, threadParam } from "../access/route-table.js";
+import { idSchema, jsonBody, parseWith, pathId } from "../validation.js";
 import { connect, info, run, stop } from "./handlers.js";
 
 const envelope = z.looseObject({
@@ -12,50 +13,73 @@ const envelope = z.looseObject({
   body: z.unknown().optional(),
 });
 
+/** The thread a run or connect body (`RunAgentInput`) names. */
+function bodyThread(body: unknown, action: "read" | "write"): Access {
+  const threadId = (body as { threadId?: unknown } | null)?.threadId;
+  return { kind: "thread", action, threadId: parseWith(idSchema, threadId, "threadId") };
+}
+
+const threadInBody =
+  (action: "read" | "write") =>
+  async (c: Context): Promise<Access> =>
+    bodyThread(await jsonBody(c, z.unknown()), action);
+
+/** What a single-route request needs: its method's thread, from its body or params. */
+async function envelopeAccess(c: Context): Promise<Access> {
+  const env = await jsonBody(c, envelope);
+  switch (env.method) {
+    case "agent/run":
+      return bodyThread(env.body, "write");
+    case "agent/connect":
+      return bodyThread(env.body, "read");
+    case "agent/stop":
+      return {
+        kind: "thread",
+        action: "write",
+        threadId: parseWith(idSchema, env.params?.threadId, "parameter 'threadId'"),
+      };
+    default:
+      return ANY_READ; // `info`, or a method the handler refuses
+  }
+}
+
 /**
  * CopilotKit v2 routes: multi-route (`/info`, `/agent/:id/run|connect|stop/:threadId`) and the
  * single-route envelope (`POST /` with `{ method, params, body }`), so a CopilotKit frontend can
  * point its `runtimeUrl` at Threadline directly.
  */
-export function copilotkitRoutes(tl: Threadline): Hono {
-  const app = new Hono();
+export function copilotkitRoutes(tl: Threadline): RouteTable {
+  const routes = new RouteTable(tl.gate);
 
-  app.get("/info", async (c) => {
-    await authorize(tl.options.authorize, c.req.raw, { action: "read" });
-    return c.json(info(tl));
-  });
-  app.post("/info", async (c) => {
-    await authorize(tl.options.authorize, c.req.raw, { action: "read" });
-    return c.json(info(tl));
-  });
+  routes.get("/info", ANY_READ, (c) => c.json(info(tl)));
+  routes.post("/info", ANY_READ, (c) => c.json(info(tl)));
 
-  app.post("/agent/:agentId/run", async (c) =>
+  routes.post("/agent/:agentId/run", threadInBody("write"), async (c) =>
     run(tl, c.req.param("agentId"), await jsonBody(c, z.unknown()), c.req.raw),
   );
-  app.post("/agent/:agentId/connect", async (c) =>
+  routes.post("/agent/:agentId/connect", threadInBody("read"), async (c) =>
     connect(tl, c.req.param("agentId"), await jsonBody(c, z.unknown()), c.req.raw, {
       follow: c.req.query("follow"),
     }),
   );
-  app.post("/agent/:agentId/stop/:threadId", async (c) =>
+  routes.post("/agent/:agentId/stop/:threadId", threadParam("write"), async (c) =>
     c.json(
       await stop(
         tl,
-        c.req.param("agentId"),
-        c.req.param("threadId"),
+        c.req.param("agentId") ?? "",
+        pathId(c, "threadId"),
         await jsonBody(c, z.unknown()),
         c.req.raw,
       ),
     ),
   );
 
-  app.post("/", async (c) => {
+  routes.post("/", envelopeAccess, async (c) => {
     const env = await jsonBody(c, envelope);
     const params = env.params ?? {};
     const agentId = () => parseWith(z.string().min(1), params.agentId, "parameter 'agentId'");
     switch (env.method) {
       case "info":
-        await authorize(tl.options.authorize, c.req.raw, { action: "read" });
         return c.json(info(tl));
       case "agent/run":
         return run(tl, agentId(), env.body, c.req.raw);
@@ -76,5 +100,5 @@ export function copilotkitRoutes(tl: Threadline): Hono {
     }
   });
 
-  return app;
+  return routes;
 }

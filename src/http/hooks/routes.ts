@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { Hono } from "hono";
 import { ThreadlineError } from "../../core/errors.js";
 import { hookRunId } from "../../core/run-ids.js";
 import type { Threadline } from "../../threadline.js";
+import { PUBLIC, RouteTable } from "../access/route-table.js";
 import { limitBody } from "../body-limit.js";
 import { parseJsonText, pathId } from "../validation.js";
 import { type CompiledHook, compileHooks } from "./hook-config.js";
@@ -12,12 +12,13 @@ import { threadlineVerifier, type VerifiedWebhook, type WebhookRequest } from ".
  * `POST /hooks/:hookId`. Webhook senders authenticate with the HMAC signature, not the bearer
  * token, so these routes are mounted before the token middleware and bring their own body limit.
  */
-export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): Hono {
+export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): RouteTable {
   const hooks = compileHooks(tl.options.hooks ?? [], tl.coordinator.agentIds());
-  const app = new Hono();
-  app.use("/hooks/*", limitBody(opts.maxBytes));
+  const routes = new RouteTable(tl.gate);
+  routes.app.use("/hooks/*", limitBody(opts.maxBytes));
 
-  app.post("/hooks/:hookId", async (c) => {
+  // Public: the signature is the credential (checked in the handler, per provider).
+  routes.post("/hooks/:hookId", PUBLIC, async (c) => {
     await tl.ready;
     const hookId = pathId(c, "hookId");
     const hook = hooks.get(hookId);
@@ -64,7 +65,7 @@ export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): Hono {
     }
     return c.json({ runId: result.runId, threadId, status: result.status }, 202);
   });
-  return app;
+  return routes;
 }
 
 /** Runs the hook's verifier; whatever it throws is a 401 (or its own ThreadlineError). */

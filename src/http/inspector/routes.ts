@@ -1,5 +1,6 @@
-import { Hono } from "hono";
 import { ThreadlineError } from "../../core/errors.js";
+import type { AccessGate } from "../access/gate.js";
+import { PUBLIC, RouteTable } from "../access/route-table.js";
 import { inspectorAssets } from "./assets.js";
 
 /** Where the page's assets live; the page refers to them relatively (`_inspector/app.js`). */
@@ -26,10 +27,10 @@ const SECURITY_HEADERS = {
  * The thread inspector: `GET /` and its assets. Mounted before the token check: the page holds no
  * data, it asks the user for the token and sends it with every API call.
  */
-export function inspectorRoutes(): Hono {
-  const app = new Hono();
+export function inspectorRoutes(gate: AccessGate): RouteTable {
+  const routes = new RouteTable(gate);
 
-  app.get("/", async () => {
+  routes.get("/", PUBLIC, async () => {
     const assets = await inspectorAssets({ checkFresh: true });
     return new Response(assets.index, {
       headers: {
@@ -40,7 +41,7 @@ export function inspectorRoutes(): Hono {
     });
   });
 
-  app.get(`${INSPECTOR_ASSET_PREFIX}/:file`, async (c) => {
+  routes.get(`${INSPECTOR_ASSET_PREFIX}/:file`, PUBLIC, async (c) => {
     const file = c.req.param("file");
     const ext = file.slice(file.lastIndexOf(".") + 1);
     const assets = await inspectorAssets();
@@ -63,5 +64,5 @@ export function inspectorRoutes(): Hono {
     });
   });
 
-  return app;
+  return routes;
 }

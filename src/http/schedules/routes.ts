@@ -1,44 +1,40 @@
-import { Hono } from "hono";
 import { z } from "zod";
 import type { Threadline } from "../../threadline.js";
-import { authorize } from "../auth.js";
+import { ADMIN, ADMIN_READ, RouteTable } from "../access/route-table.js";
 import { jsonBody } from "../validation.js";
 
 /** Any JSON object; the scheduler validates the fields and names what is wrong. */
 const objectBody = z.record(z.string(), z.unknown(), { message: "must be a JSON object" });
 
-/** Schedules: create, list, read, patch (pause/resume and fields), delete. */
-export function scheduleRoutes(tl: Threadline): Hono {
-  const app = new Hono();
-  const hook = tl.options.authorize;
+/**
+ * Schedules: create, list, read, patch (pause/resume and fields), delete. They name any thread
+ * and run as nobody in particular: only the static token (or an open server) manages them.
+ */
+export function scheduleRoutes(tl: Threadline): RouteTable {
+  const routes = new RouteTable(tl.gate);
 
-  app.post("/schedules", async (c) => {
+  routes.post("/schedules", ADMIN, async (c) => {
     const body = await jsonBody(c, objectBody);
-    await authorize(hook, c.req.raw, { action: "admin" });
     return c.json(await tl.scheduler.create(body), 201);
   });
 
-  app.get("/schedules", async (c) => {
-    await authorize(hook, c.req.raw, { action: "read" });
-    return c.json({ schedules: await tl.scheduler.list() });
-  });
+  routes.get("/schedules", ADMIN_READ, async (c) =>
+    c.json({ schedules: await tl.scheduler.list() }),
+  );
 
-  app.get("/schedules/:scheduleId", async (c) => {
-    await authorize(hook, c.req.raw, { action: "read" });
-    return c.json(await tl.scheduler.get(c.req.param("scheduleId")));
-  });
+  routes.get("/schedules/:scheduleId", ADMIN_READ, async (c) =>
+    c.json(await tl.scheduler.get(c.req.param("scheduleId"))),
+  );
 
-  app.patch("/schedules/:scheduleId", async (c) => {
+  routes.patch("/schedules/:scheduleId", ADMIN, async (c) => {
     const body = await jsonBody(c, objectBody);
-    await authorize(hook, c.req.raw, { action: "admin" });
     return c.json(await tl.scheduler.update(c.req.param("scheduleId"), body));
   });
 
-  app.delete("/schedules/:scheduleId", async (c) => {
-    await authorize(hook, c.req.raw, { action: "admin" });
+  routes.delete("/schedules/:scheduleId", ADMIN, async (c) => {
     await tl.scheduler.remove(c.req.param("scheduleId"));
     return c.body(null, 204);
   });
 
-  return app;
+  return routes;
 }

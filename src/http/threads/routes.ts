@@ -1,5 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { Hono } from "hono";
+import type { Context } from "hono";
+import {
+  actorOf,
+  checkMetadataWrite,
+  claimThread,
+  isAdmin,
+  mayUseThread,
+} from "../../core/access.js";
 import { ThreadlineError } from "../../core/errors.js";
 import {
   type Page,
@@ -8,6 +15,7 @@ import {
   parseRunStatuses,
   parseTriggerKinds,
 } from "../../core/listing.js";
+import type { ThreadSummary } from "../../core/types.js";
 import {
   HEADER_EPOCH,
   HEADER_LAST_EVENT_ID,
@@ -21,7 +29,8 @@ import {
   type ReplayMode,
 } from "../../protocol.js";
 import type { Threadline } from "../../threadline.js";
-import { authorize } from "../auth.js";
+import { QUERY_ACCESS_TOKEN } from "../access/authenticate.js";
+import { ANY_READ, RouteTable, threadParam } from "../access/route-table.js";
 import { sseResponse } from "../sse.js";
 import {
   createThreadBodySchema,
@@ -60,31 +69,49 @@ const pageBody = <T>(name: string, page: Page<T>) => ({
   ...(page.next === undefined ? {} : { next: page.next }),
 });
 
-/** Native thread API: see README "HTTP API" and PROTOCOL.md. */
-export function threadRoutes(tl: Threadline): Hono {
-  const app = new Hono();
-  const hook = tl.options.authorize;
+/** Native thread API: see README "HTTP API" and PROTOCOL.md. Access: PROTOCOL.md §7. */
+export function threadRoutes(tl: Threadline): RouteTable {
+  const routes = new RouteTable(tl.gate);
+  const who = (c: Context) => tl.gate.principal(c.req.raw);
 
-  app.get("/threads", async (c) => {
-    await authorize(hook, c.req.raw, { action: "read" });
+  routes.get("/threads", ANY_READ, async (c) => {
     const limit = parseLimit(c.req.query("limit"), 1000, 100);
     const offset = parseCursor(c.req.query("offset"), "offset") ?? 0;
     const q = c.req.query("q");
+    const p = who(c);
+    const visible = isAdmin(p) ? undefined : (t: ThreadSummary) => mayUseThread(p, t.threadId, t);
     return c.json(
-      pageBody("threads", await pageThreads(tl.store, { limit, offset, ...(q ? { q } : {}) })),
+      pageBody(
+        "threads",
+        await pageThreads(tl.store, {
+          limit,
+          offset,
+          ...(q ? { q } : {}),
+          ...(visible ? { visible } : {}),
+        }),
+      ),
     );
   });
 
-  app.post("/threads", async (c) => {
-    const body = await jsonBody(c, createThreadBodySchema);
-    const threadId = body.threadId ?? randomUUID();
-    await authorize(hook, c.req.raw, { threadId, action: "write" });
-    return c.json(await tl.store.threads.ensure(threadId, body.metadata), 201);
-  });
+  // The id is the body's (or a new one): the access rule needs it before the handler runs.
+  const newThreadId = new WeakMap<Request, string>();
+  routes.post(
+    "/threads",
+    async (c) => {
+      const body = await jsonBody(c, createThreadBodySchema);
+      const threadId = body.threadId ?? randomUUID();
+      newThreadId.set(c.req.raw, threadId);
+      return { kind: "thread", action: "write", threadId };
+    },
+    async (c) => {
+      const body = await jsonBody(c, createThreadBodySchema);
+      const threadId = newThreadId.get(c.req.raw) ?? randomUUID();
+      return c.json(await claimThread(tl.store, who(c), threadId, body.metadata), 201);
+    },
+  );
 
-  app.get("/threads/:threadId", async (c) => {
+  routes.get("/threads/:threadId", threadParam("read"), async (c) => {
     const threadId = pathId(c, "threadId");
-    await authorize(hook, c.req.raw, { threadId, action: "read" });
     const thread = await tl.store.threads.get(threadId);
     if (!thread) throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${threadId}'`);
     const activeRun = thread.activeRunId
@@ -93,22 +120,20 @@ export function threadRoutes(tl: Threadline): Hono {
     return c.json({ ...thread, activeRun });
   });
 
-  app.patch("/threads/:threadId", async (c) => {
+  routes.patch("/threads/:threadId", threadParam("write"), async (c) => {
     const threadId = pathId(c, "threadId");
     const body = await jsonBody(c, patchThreadBodySchema);
-    await authorize(hook, c.req.raw, { threadId, action: "write" });
+    checkMetadataWrite(who(c), body.metadata);
     return c.json(await tl.updateThread(threadId, body));
   });
 
-  app.delete("/threads/:threadId", async (c) => {
+  routes.delete("/threads/:threadId", threadParam("write"), async (c) => {
     const threadId = pathId(c, "threadId");
-    await authorize(hook, c.req.raw, { threadId, action: "write" });
     return c.json(await tl.deleteThread(threadId));
   });
 
-  app.get("/threads/:threadId/events", async (c) => {
+  routes.get("/threads/:threadId/events", threadParam("read", { follow: true }), async (c) => {
     const threadId = pathId(c, "threadId");
-    await authorize(hook, c.req.raw, { threadId, action: "read" });
     const after =
       parseCursor(c.req.header(HEADER_LAST_EVENT_ID), HEADER_LAST_EVENT_ID) ??
       parseCursor(c.req.query(QUERY_AFTER), QUERY_AFTER) ??
@@ -141,14 +166,29 @@ export function threadRoutes(tl: Threadline): Hono {
     });
   });
 
-  app.post("/threads/:threadId/runs", async (c) => {
+  // A signed, short-lived URL of the thread's follow stream, for clients that cannot send
+  // headers (EventSource): the token in it follows this thread and nothing else.
+  routes.post("/threads/:threadId/follow-url", threadParam("read"), async (c) => {
+    const threadId = pathId(c, "threadId");
+    if (!(await tl.store.threads.head(threadId))) {
+      throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${threadId}'`);
+    }
+    const { token, expiresAt } = await tl.gate.auth.mintFollowToken(who(c), threadId);
+    const path = `/threads/${encodeURIComponent(threadId)}/events?${QUERY_ACCESS_TOKEN}=${token}`;
+    return c.json({ url: new URL(path, c.req.url).toString(), path, expiresAt }, 201);
+  });
+
+  routes.post("/threads/:threadId/runs", threadParam("write"), async (c) => {
     const threadId = pathId(c, "threadId");
     const body = await jsonBody(c, startRunBodySchema);
-    await authorize(hook, c.req.raw, { threadId, action: "write" });
+    const p = who(c);
+    if (p.kind === "user") await claimThread(tl.store, p, threadId);
+    const startedBy = actorOf(p);
     const result = await tl.startRun({
       threadId,
       agentId: body.agentId,
       ...(body.runId ? { runId: body.runId } : {}),
+      ...(startedBy ? { startedBy } : {}),
       multitask: body.multitask ?? "reject",
       trigger: body.trigger ?? { kind: "api" },
       input: {
@@ -162,9 +202,8 @@ export function threadRoutes(tl: Threadline): Hono {
     return c.json(result, 202);
   });
 
-  app.get("/threads/:threadId/runs", async (c) => {
+  routes.get("/threads/:threadId/runs", threadParam("read"), async (c) => {
     const threadId = pathId(c, "threadId");
-    await authorize(hook, c.req.raw, { threadId, action: "read" });
     const limit = parseLimit(c.req.query("limit"), 1000, 100);
     const offset = parseCursor(c.req.query("offset"), "offset") ?? 0;
     const status = parseRunStatuses(c.req.queries("status"));
@@ -177,21 +216,20 @@ export function threadRoutes(tl: Threadline): Hono {
     );
   });
 
-  app.get("/threads/:threadId/runs/:runId", async (c) => {
+  routes.get("/threads/:threadId/runs/:runId", threadParam("read"), async (c) => {
     const threadId = pathId(c, "threadId");
     const runId = pathId(c, "runId");
-    await authorize(hook, c.req.raw, { threadId, action: "read" });
     const run = await tl.store.runs.get(threadId, runId);
     if (!run) throw new ThreadlineError("RUN_NOT_FOUND", `unknown run '${runId}' on '${threadId}'`);
     return c.json(run);
   });
 
-  app.post("/threads/:threadId/runs/:runId/cancel", async (c) => {
+  routes.post("/threads/:threadId/runs/:runId/cancel", threadParam("write"), async (c) => {
     const threadId = pathId(c, "threadId");
     const runId = pathId(c, "runId");
-    await authorize(hook, c.req.raw, { threadId, action: "write" });
-    return c.json(await tl.cancelRun(threadId, runId));
+    const by = actorOf(who(c));
+    return c.json(await tl.cancelRun(threadId, runId, by ? { by } : {}));
   });
 
-  return app;
+  return routes;
 }

@@ -5,7 +5,7 @@ import {
   takeOverAllowed,
 } from "../../core/run-rules.js";
 import type * as Store from "../../core/store.js";
-import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
+import type { Fence, MultitaskStrategy, RunActor, RunRecord } from "../../core/types.js";
 import {
   copy,
   ensureThreadData,
@@ -98,10 +98,13 @@ export class MemoryRuns implements Store.RunQueue {
     return copy(run);
   }
 
-  async requestCancel(threadId: string, runId: string) {
+  async requestCancel(threadId: string, runId: string, by?: RunActor) {
     const t = this.data.threads.get(threadId);
     const run = t?.runs.get(runId);
     if (!t || !run) return null;
+    if (by && !run.cancelledBy && (run.status === "queued" || run.status === "running")) {
+      run.cancelledBy = { ...by };
+    }
     if (run.status === "queued")
       return this.markEnded(threadId, runId, { status: "cancelled", now: Date.now() });
     if (run.status === "running") run.cancelRequested = true;

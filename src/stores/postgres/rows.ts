@@ -1,6 +1,7 @@
 import type { BaseEvent, Message } from "@ag-ui/core";
 import type {
   EventRecord,
+  RunActor,
   RunInput,
   RunRecord,
   RunStatus,
@@ -49,6 +50,8 @@ export interface RunRow {
   lease_token: number | null;
   lease_expires_at: number | null;
   cancel_requested: boolean;
+  started_by: RunActor | null;
+  cancelled_by: RunActor | null;
 }
 
 /** The run columns a fence or lease check needs: not the input, which may be large. */
@@ -61,7 +64,7 @@ export const THREAD_COLUMNS =
   "thread_id, created_at, updated_at, last_seq, active_run_id, metadata";
 export const RUN_COLUMNS = `thread_id, run_id, agent_id, trigger, input, status, created_at,
   started_at, ended_at, start_seq, error, lease_owner, lease_token, lease_expires_at,
-  cancel_requested`;
+  cancel_requested, started_by, cancelled_by`;
 
 export function summaryOf(row: ThreadRow): ThreadSummary {
   return summaryOfColumns(row, (m) => m);
@@ -78,6 +81,12 @@ export function recordOf(row: EventRow): EventRecord {
 }
 
 export function runOf(row: RunRow): RunRecord {
-  return sqlRunOf(row, { trigger: row.trigger, input: row.input, error: row.error });
+  return sqlRunOf(row, {
+    trigger: row.trigger,
+    input: row.input,
+    error: row.error,
+    startedBy: row.started_by,
+    cancelledBy: row.cancelled_by,
+  });
 }
 export { json } from "../records.js";

@@ -2,7 +2,7 @@ import type pg from "pg";
 import { decideEnqueue, leaseRenewable, takeOverAllowed } from "../../core/run-rules.js";
 import type * as Store from "../../core/store.js";
 import { listWindow } from "../../core/store.js";
-import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
+import type { Fence, MultitaskStrategy, RunActor, RunRecord } from "../../core/types.js";
 import { inTransaction, type Queryable } from "./connection.js";
 import type { RunTable } from "./runs.js";
 import type { ThreadTable } from "./threads.js";
@@ -39,8 +39,10 @@ export class PgRunQueue implements Store.RunQueue {
     return inTransaction(this.pool, (db) => this.end(db, threadId, runId, end));
   }
 
-  async requestCancel(threadId: string, runId: string) {
-    return inTransaction(this.pool, (db) => this.requestCancelIn(db, threadId, runId, Date.now()));
+  async requestCancel(threadId: string, runId: string, by?: RunActor) {
+    return inTransaction(this.pool, (db) =>
+      this.requestCancelIn(db, threadId, runId, Date.now(), by),
+    );
   }
 
   async get(threadId: string, runId: string) {
@@ -155,9 +157,11 @@ export class PgRunQueue implements Store.RunQueue {
     threadId: string,
     runId: string,
     now: number,
+    by?: RunActor,
   ): Promise<RunRecord | null> {
     const run = (await this.threads.lock(db, threadId, runId))?.run;
     if (!run) return null;
+    if (by) await this.runs.setCancelledBy(db, threadId, runId, by);
     if (run.status === "queued") return this.end(db, threadId, runId, { status: "cancelled", now });
     if (run.status === "running") return this.runs.requestCancel(db, threadId, runId);
     return this.runs.get(db, threadId, runId);

@@ -1,4 +1,4 @@
-import type { RunLease, RunRecord, RunStatus } from "../../core/types.js";
+import type { RunActor, RunLease, RunRecord, RunStatus } from "../../core/types.js";
 import { queuedRunValues } from "../records.js";
 import type { Queryable } from "./connection.js";
 import { json, RUN_COLUMNS, type RunRow, runOf } from "./rows.js";
@@ -33,7 +33,7 @@ export class RunTable {
   async insert(db: Queryable, run: RunRecord, pos: number): Promise<RunRecord> {
     const { rows } = await db.query<RunRow>(
       `INSERT INTO ${this.t.runs} (thread_id, run_id, agent_id, trigger, input, status,
-         created_at, queue_pos) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7)
+         created_at, queue_pos, started_by) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8)
        RETURNING ${RUN_COLUMNS}`,
       [...queuedRunValues(run, pos)],
     );
@@ -130,6 +130,15 @@ export class RunTable {
       [threadId, runId, status, now, error ? json(error) : null],
     );
     return rows[0] ? runOf(rows[0]) : null;
+  }
+
+  /** Records who cancels a run still queued or running (the first to ask). */
+  async setCancelledBy(db: Queryable, threadId: string, runId: string, by: RunActor) {
+    await db.query(
+      `UPDATE ${this.t.runs} SET cancelled_by = $3 WHERE thread_id = $1 AND run_id = $2
+         AND cancelled_by IS NULL AND status IN ('queued', 'running')`,
+      [threadId, runId, json(by)],
+    );
   }
 
   async requestCancel(db: Queryable, threadId: string, runId: string): Promise<RunRecord | null> {

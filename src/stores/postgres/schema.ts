@@ -115,6 +115,10 @@ const MIGRATIONS: readonly ((t: Tables) => string)[] = [
   );
   INSERT INTO ${t.counters} (name, value) VALUES ('fence_floor', 0);
   `,
+  // Who started and who cancelled a run (per-user access): `{ kind, id }`.
+  (t) => `
+  ALTER TABLE ${t.runs} ADD COLUMN started_by json, ADD COLUMN cancelled_by json;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

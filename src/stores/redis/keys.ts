@@ -87,7 +87,19 @@ export class RedisKeys {
 }
 
 /** A run's fields in `P:runs:T`, in the order scripts return them (`runFields`). */
-export const RUN_FIELDS = ["in", "st", "sa", "ea", "ss", "er", "lo", "lt", "le", "cr"] as const;
+export const RUN_FIELDS = [
+  "in",
+  "st",
+  "sa",
+  "ea",
+  "ss",
+  "er",
+  "lo",
+  "lt",
+  "le",
+  "cr",
+  "cb",
+] as const;
 
 export const runField = (runId: string, name: (typeof RUN_FIELDS)[number]): string =>
   `${runId}|${name}`;

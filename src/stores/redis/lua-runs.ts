@@ -13,7 +13,7 @@ local K_THREAD, K_LOG, K_MSGS, K_MORDER, K_RUNS, K_RORDER, K_QUEUE, K_THREADS, K
 local tid = ARGV[1]
 local function f(rid, name) return rid .. '|' .. name end
 local function leaseMember(rid) return cjson.encode({tid, rid}) end
-local RUN_FIELDS = {'in', 'st', 'sa', 'ea', 'ss', 'er', 'lo', 'lt', 'le', 'cr'}
+local RUN_FIELDS = {'in', 'st', 'sa', 'ea', 'ss', 'er', 'lo', 'lt', 'le', 'cr', 'cb'}
 local function runFields(rid)
   local names = {}
   for i, n in ipairs(RUN_FIELDS) do names[i] = f(rid, n) end
@@ -154,11 +154,14 @@ endRun(rid, ARGV[3], ARGV[4], ARGV[5])
 return runFields(rid)
 `);
 
-/** ARGV: tid, rid, now → run fields | nil. */
+/** ARGV: tid, rid, now, who cancels (JSON) or '' → run fields | nil. */
 export const REQUEST_CANCEL = script(`
 local rid = ARGV[2]
 local status = redis.call('HGET', K_RUNS, f(rid, 'st'))
 if not status then return false end
+if ARGV[4] ~= '' and (status == 'queued' or status == 'running') then
+  redis.call('HSETNX', K_RUNS, f(rid, 'cb'), ARGV[4])
+end
 if status == 'queued' then
   endRun(rid, 'cancelled', ARGV[3], '')
 elseif status == 'running' then

@@ -11,6 +11,8 @@ export interface StaticRun {
   trigger: T.RunRecord["trigger"];
   input: T.RunRecord["input"];
   createdAt: number;
+  /** Who started the run. */
+  by?: T.RunActor;
 }
 
 export function staticRunOf(run: T.RunRecord): string {
@@ -19,6 +21,7 @@ export function staticRunOf(run: T.RunRecord): string {
     trigger: run.trigger,
     input: run.input,
     createdAt: run.createdAt,
+    ...(run.startedBy ? { by: run.startedBy } : {}),
   };
   return JSON.stringify(s);
 }
@@ -53,12 +56,13 @@ export function viewOf(
   };
 }
 
-/** Run fields in `RUN_FIELDS` order: in, st, sa, ea, ss, er, lo, lt, le, cr. */
+/** Run fields in `RUN_FIELDS` order: in, st, sa, ea, ss, er, lo, lt, le, cr, cb. */
 export type RunFields = readonly (string | null)[];
 
 /** Optional fields are left out rather than set to undefined, as the memory store does. */
 export function runOf(threadId: string, runId: string, r: RunFields): T.RunRecord | null {
-  const [stat, status, startedAt, endedAt, startSeq, error, owner, token, expiresAt, cancel] = r;
+  const [stat, status, startedAt, endedAt, startSeq, error, owner, token, expiresAt, cancel, by] =
+    r;
   if (!stat || !status) return null;
   const s = JSON.parse(stat) as StaticRun;
   return runRecordOf({
@@ -74,6 +78,8 @@ export function runOf(threadId: string, runId: string, r: RunFields): T.RunRecor
     leaseToken: token ? Number(token) : null,
     leaseExpiresAt: expiresAt ? Number(expiresAt) : null,
     cancelRequested: cancel === "1",
+    startedBy: s.by ?? null,
+    cancelledBy: by ? (JSON.parse(by) as T.RunActor) : null,
   });
 }
 

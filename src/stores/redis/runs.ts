@@ -1,7 +1,7 @@
 import { runExists, threadBusy } from "../../core/run-rules.js";
 import type * as Store from "../../core/store.js";
 import { listWindow } from "../../core/store.js";
-import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
+import type { Fence, MultitaskStrategy, RunActor, RunRecord } from "../../core/types.js";
 import type { RedisEpoch } from "./epoch.js";
 import { type RedisKeys, RUN_FIELDS, runField } from "./keys.js";
 import {
@@ -95,10 +95,11 @@ export class RedisRunQueue implements Store.RunQueue {
     return fields ? runOf(threadId, runId, fields) : null;
   }
 
-  async requestCancel(threadId: string, runId: string): Promise<RunRecord | null> {
+  async requestCancel(threadId: string, runId: string, by?: RunActor): Promise<RunRecord | null> {
     const fields = (await this.run(REQUEST_CANCEL, threadId, [
       runId,
       Date.now(),
+      by ? json(by) : "",
     ])) as RunFields | null;
     return fields ? runOf(threadId, runId, fields) : null;
   }

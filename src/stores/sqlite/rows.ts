@@ -43,6 +43,8 @@ export interface RunRow {
   lease_expires_at: number | null;
   cancel_requested: number;
   queue_pos: number | null;
+  started_by: string | null;
+  cancelled_by: string | null;
 }
 
 /** The run columns a fence or lease check needs: not the input, which may be large. */
@@ -72,6 +74,8 @@ export function runOf(row: RunRow): T.RunRecord {
     trigger: JSON.parse(row.trigger_json),
     input: JSON.parse(row.input_json),
     error: row.error_json === null ? null : JSON.parse(row.error_json),
+    startedBy: row.started_by === null ? null : JSON.parse(row.started_by),
+    cancelledBy: row.cancelled_by === null ? null : JSON.parse(row.cancelled_by),
   });
 }
 export { json } from "../records.js";

@@ -1,7 +1,7 @@
 import { decideEnqueue, leaseRenewable, takeOverAllowed } from "../../core/run-rules.js";
 import type * as Store from "../../core/store.js";
 import { listWindow } from "../../core/store.js";
-import type { Fence, MultitaskStrategy, RunRecord } from "../../core/types.js";
+import type { Fence, MultitaskStrategy, RunActor, RunRecord } from "../../core/types.js";
 import type { Db } from "./db.js";
 import type { RunTable } from "./runs.js";
 import type { ThreadTable } from "./threads.js";
@@ -104,10 +104,11 @@ export class SqliteRunQueue implements Store.RunQueue {
     return this.db.write(() => this.end(threadId, runId, end));
   }
 
-  async requestCancel(threadId: string, runId: string) {
+  async requestCancel(threadId: string, runId: string, by?: RunActor) {
     return this.db.write(() => {
       const run = this.runs.brief(threadId, runId);
       if (!run) return null;
+      if (by) this.runs.setCancelledBy(threadId, runId, by);
       if (run.status === "queued") {
         return this.end(threadId, runId, { status: "cancelled", now: Date.now() });
       }

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { RunLease, RunRecord, RunStatus } from "../../core/types.js";
+import type { RunActor, RunLease, RunRecord, RunStatus } from "../../core/types.js";
 import { queuedRunValues } from "../records.js";
 import { json, type RunBrief, type RunRow, runOf } from "./rows.js";
 
@@ -18,7 +18,7 @@ export class RunTable {
       ),
       insert: db.prepare(
         `INSERT INTO runs (thread_id, run_id, agent_id, trigger_json, input_json, status,
-           created_at, queue_pos) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)`,
+           created_at, queue_pos, started_by) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
       ),
       queueBounds: db.prepare<[string], { lo: number | null; hi: number | null; n: number }>(
         `SELECT min(queue_pos) AS lo, max(queue_pos) AS hi, count(*) AS n FROM runs
@@ -48,6 +48,10 @@ export class RunTable {
          WHERE thread_id = ? AND run_id = ?`,
       ),
       cancel: db.prepare("UPDATE runs SET cancel_requested = 1 WHERE thread_id = ? AND run_id = ?"),
+      cancelledBy: db.prepare(
+        `UPDATE runs SET cancelled_by = ? WHERE thread_id = ? AND run_id = ?
+           AND cancelled_by IS NULL AND status IN ('queued', 'running')`,
+      ),
       deleteAll: db.prepare("DELETE FROM runs WHERE thread_id = ?"),
       list: db.prepare<[string, number, number], RunRow>(
         "SELECT * FROM runs WHERE thread_id = ? ORDER BY rowid DESC LIMIT ? OFFSET ?",
@@ -121,6 +125,11 @@ export class RunTable {
 
   requestCancel(threadId: string, runId: string): void {
     this.s.cancel.run(threadId, runId);
+  }
+
+  /** Records who cancels a run still queued or running (the first to ask). */
+  setCancelledBy(threadId: string, runId: string, by: RunActor): void {
+    this.s.cancelledBy.run(json(by), threadId, runId);
   }
 
   /** Every run of the thread, queued, running or ended (the thread is being deleted). */

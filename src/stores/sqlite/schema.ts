@@ -84,6 +84,11 @@ const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO counters (name, value) VALUES ('fence_floor', 0);
   `,
+  // Who started and who cancelled a run (per-user access): JSON `{ kind, id }`.
+  `
+  ALTER TABLE runs ADD COLUMN started_by TEXT;
+  ALTER TABLE runs ADD COLUMN cancelled_by TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
