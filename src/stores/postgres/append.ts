@@ -1,7 +1,7 @@
-import type { BaseEvent } from "@ag-ui/core";
 import { planAppend, recordsOf } from "../../core/append-plan.js";
 import { fenceHolds, leaseLost } from "../../core/run-rules.js";
-import type { EventRecord, Fence, ViewUpdate } from "../../core/types.js";
+import type { AppendArgs } from "../../core/store.js";
+import type { EventRecord } from "../../core/types.js";
 import { runStartPayload } from "../run-start-notice.js";
 import { announcement } from "../watermark-tail.js";
 import type { Queryable } from "./connection.js";
@@ -20,10 +20,7 @@ export async function appendInTransaction(
   threads: ThreadTable,
   runs: RunTable,
   channel: string,
-  threadId: string,
-  fence: Fence,
-  events: readonly BaseEvent[],
-  view: ViewUpdate | undefined,
+  [threadId, fence, events, view]: AppendArgs,
   now: number,
 ): Promise<EventRecord[]> {
   const locked = await threads.lock(db, threadId, fence.runId);

@@ -54,10 +54,7 @@ export class PgThreadLog implements Store.ThreadLog {
         this.threads,
         this.runs,
         channel,
-        threadId,
-        fence,
-        events,
-        view,
+        [threadId, fence, events, view],
         Date.now(),
       ),
     );

@@ -1,7 +1,7 @@
-import type { BaseEvent } from "@ag-ui/core";
 import { planAppend, recordsOf } from "../../core/append-plan.js";
 import { leaseLost } from "../../core/run-rules.js";
-import type { EventRecord, Fence, ViewUpdate } from "../../core/types.js";
+import type { AppendArgs } from "../../core/store.js";
+import type { EventRecord, ViewUpdate } from "../../core/types.js";
 import type { RedisEpoch } from "./epoch.js";
 import type { RedisKeys } from "./keys.js";
 import { APPEND } from "./lua-append.js";
@@ -11,10 +11,7 @@ import { json } from "./rows.js";
 export async function appendScript(
   epoch: RedisEpoch,
   keys: RedisKeys,
-  threadId: string,
-  fence: Fence,
-  events: readonly BaseEvent[],
-  view: ViewUpdate | undefined,
+  [threadId, fence, events, view]: AppendArgs,
   now: number,
 ): Promise<EventRecord[]> {
   const plan = planAppend(events);
