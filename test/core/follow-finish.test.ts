@@ -4,6 +4,7 @@ import { FanOut } from "../../src/core/fanout.js";
 import { Follow } from "../../src/core/follow.js";
 import type { AppendListener } from "../../src/core/store.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
+import { newRun } from "../conformance/store/fixtures.js";
 
 describe("Follow.finish", () => {
   it("delivers what was committed before it even when the commit's announcement is still on its way", async () => {
@@ -15,18 +16,7 @@ describe("Follow.finish", () => {
       subscribe(threadId, (records) => held.push(() => listener(records)));
     const fanout = new FanOut(store);
     await store.threads.ensure("t");
-    await store.runs.enqueue(
-      {
-        runId: "r",
-        threadId: "t",
-        agentId: "a",
-        trigger: { kind: "api" },
-        status: "queued",
-        input: {},
-        createdAt: 0,
-      },
-      "reject",
-    );
+    await store.runs.enqueue(newRun("t", "r"), "reject");
     const { fence } = (await store.runs.claimNext("t", { owner: "me", leaseMs: 60_000, now: 0 }))!;
     const follow = new Follow(store, fanout, "t", { after: 0, replay: "full" });
     await follow.open();

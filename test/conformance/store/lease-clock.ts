@@ -53,13 +53,19 @@ export function leaseClockTests(ctx: SuiteContext): void {
       return runId;
     };
 
-    it("a holder that stops renewing loses its run once the lease expired on the sweeper's clock; the queue moves on", async () => {
+    /** Coordinator `a` holds a hanging run on thread `t`; `b` on the same data sweeps. */
+    const holderAndSweeper = async () => {
       const t0 = Date.now();
       const [clockA, clockB] = [new ManualClock(t0), new ManualClock(t0)];
       const a = await coordinator(ctx.store(), clockA);
       const b = await coordinator(await ctx.peer(), clockB);
       const t = uid("lease");
       const held = await hangingRun(a, t);
+      return { clockA, clockB, a, b, t, held };
+    };
+
+    it("a holder that stops renewing loses its run once the lease expired on the sweeper's clock; the queue moves on", async () => {
+      const { clockB, a, b, t, held } = await holderAndSweeper();
       const next = await b.startRun({
         threadId: t,
         agentId: "demo",
@@ -100,12 +106,7 @@ export function leaseClockTests(ctx: SuiteContext): void {
     });
 
     it("a holder that renews keeps its run however long it runs", async () => {
-      const t0 = Date.now();
-      const [clockA, clockB] = [new ManualClock(t0), new ManualClock(t0)];
-      const a = await coordinator(ctx.store(), clockA);
-      const b = await coordinator(await ctx.peer(), clockB);
-      const t = uid("lease");
-      const held = await hangingRun(a, t);
+      const { clockA, clockB, b, t, held } = await holderAndSweeper();
       // Ten leases of time in steps of a tenth: the holder renews every third of a lease.
       for (let i = 0; i < 100; i++) {
         await clockA.advance(LEASE_MS / 10);
