@@ -11,8 +11,10 @@ import {
 import { FanOut } from "./core/fanout.js";
 import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
 import { type Logger, silentLogger } from "./core/logger.js";
+import { observeStore } from "./core/observed-store.js";
 import { type ScheduleInput, Scheduler, type SchedulerClock } from "./core/scheduler/index.js";
 import type { ThreadStore } from "./core/store.js";
+import { composeTelemetry, type Telemetry } from "./core/telemetry.js";
 import { deleteThread, type ThreadDeletion, updateThread } from "./core/thread-admin.js";
 import type { ThreadPatch, ThreadSummary } from "./core/types.js";
 import { Authenticator } from "./http/access/authenticate.js";
@@ -23,6 +25,9 @@ import type { AuthorizeHook } from "./http/auth.js";
 import { compileHooks, type HookConfig } from "./http/hooks/hook-config.js";
 import { listen } from "./http/listen.js";
 import type { CorsOption } from "./http/origin-policy.js";
+import { type MetricsOptions, ThreadlineMetrics } from "./observability/metrics.js";
+import { runLog } from "./observability/run-log.js";
+import { loadTracing } from "./observability/tracing.js";
 
 export interface ThreadlineOptions {
   store: ThreadStore;
@@ -41,6 +46,18 @@ export interface ThreadlineOptions {
   followUrlTtlMs?: number;
   /** Fine-grained access control for library users; runs after the built-in rule allowed. */
   authorize?: AuthorizeHook;
+  /**
+   * Prometheus metrics at `GET /metrics` (static token unless `open`); false turns them off.
+   * README "Metrics" lists them.
+   */
+  metrics?: MetricsOptions | false;
+  /**
+   * OpenTelemetry spans (a run's, its store appends', its agent call's) when `@opentelemetry/api`
+   * is installed; false turns them off. Default true.
+   */
+  tracing?: boolean;
+  /** Your own observer of run transitions, store calls, followers, ticks and deliveries. */
+  telemetry?: Telemetry;
   /** SSE keep-alive comment interval. Default 15 s. */
   keepaliveMs?: number;
   /**
@@ -104,6 +121,10 @@ export interface Threadline {
   readonly options: ThreadlineOptions;
   /** Authentication and the per-route access rule (PROTOCOL.md §7). */
   readonly gate: AccessGate;
+  /** What the runtime reports (metrics, the run log, your `telemetry`). */
+  readonly telemetry: Telemetry;
+  /** The Prometheus metrics, unless `metrics: false`. */
+  readonly metrics: ThreadlineMetrics | undefined;
   /** Resolves once start-up recovery (interrupted runs, queues) is done and schedules are armed. */
   readonly ready: Promise<void>;
   fetch(request: Request): Promise<Response>;
@@ -135,17 +156,34 @@ export interface Threadline {
 /** Creates a Threadline runtime: a Hono app plus the programmatic API. */
 export function createThreadline(options: ThreadlineOptions): Threadline {
   const logger = options.logger ?? silentLogger;
+  const metrics =
+    options.metrics === false
+      ? undefined
+      : new ThreadlineMetrics(
+          options.store.kind,
+          { queued: () => coordinator.queuedHere, running: () => coordinator.runningHere },
+          options.metrics,
+        );
+  const telemetry = composeTelemetry([
+    metrics,
+    options.logger ? runLog(logger) : undefined,
+    options.telemetry,
+  ]);
+  // Every store call is seen (append latency, replay reads, store errors).
+  const store = observeStore(options.store, telemetry);
   const coordinator = new Coordinator({
-    store: options.store,
+    store,
+    telemetry,
     agents: options.agents,
     logger,
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  const fanout = new FanOut(options.store);
+  const fanout = new FanOut(store);
   const scheduler = new Scheduler({
-    store: options.store,
+    store,
+    telemetry,
     startRun: (req) => coordinator.startRun(req),
     agentIds: () => coordinator.agentIds(),
     instanceId: coordinator.instanceId,
@@ -156,7 +194,14 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
   });
   // Bad hook config fails here, before anything starts (the routes compile them again).
   compileHooks(options.hooks ?? [], coordinator.agentIds());
-  const ready = coordinator.start().then(() => scheduler.start());
+  // The OpenTelemetry API is an optional peer: loaded (if installed) before any run starts.
+  const tracing = options.tracing === false ? Promise.resolve(undefined) : loadTracing();
+  const ready = tracing
+    .then((t) => {
+      if (t) coordinator.tracing = t;
+    })
+    .then(() => coordinator.start())
+    .then(() => scheduler.start());
   ready.catch((error) => logger.error({ err: error }, "start-up recovery failed"));
   const gate = new AccessGate(
     new Authenticator({
@@ -165,7 +210,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       ...(options.followUrlSecret ? { followUrlSecret: options.followUrlSecret } : {}),
       ...(options.followUrlTtlMs === undefined ? {} : { followUrlTtlMs: options.followUrlTtlMs }),
     }),
-    options.store,
+    store,
     options.authorize,
   );
   const follows = new Set<Follow>();
@@ -179,13 +224,15 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
   const servers = new Set<{ close(): Promise<void> }>();
 
   const tl: Threadline = {
-    store: options.store,
+    store,
     coordinator,
     fanout,
     scheduler,
     copilotkit: undefined,
     options,
     gate,
+    telemetry,
+    metrics,
     ready,
     app: undefined as unknown as Hono,
     fetch: (request) => Promise.resolve(tl.app.fetch(request)),
@@ -194,22 +241,29 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     startRun: (req: StartRunRequest) =>
       tl.closing ? Promise.reject(shuttingDown()) : coordinator.startRun(req),
     cancelRun: (threadId, runId, opts) => coordinator.cancelRun(threadId, runId, opts),
-    updateThread: (threadId, patch) => updateThread(options.store, threadId, patch),
+    updateThread: (threadId, patch) => updateThread(store, threadId, patch),
     async deleteThread(threadId) {
-      const deleted = await deleteThread({ store: options.store, coordinator }, threadId);
+      const deleted = await deleteThread({ store, coordinator }, threadId);
       // This process's followers of the thread end now.
       for (const f of follows) if (f.threadId === threadId) f.threadDeleted();
       return deleted;
     },
     follow(threadId, opts) {
-      const f: Follow = new Follow(options.store, fanout, threadId, {
+      const f: Follow = new Follow(store, fanout, threadId, {
         ...opts,
         onClose: () => {
-          follows.delete(f);
+          if (follows.delete(f)) telemetry.followerClosed?.();
           opts?.onClose?.();
         },
+        onOverflow: () => {
+          telemetry.followerCutOff?.("overflow");
+          opts?.onOverflow?.();
+        },
       });
-      if (!f.closed) follows.add(f);
+      if (!f.closed) {
+        follows.add(f);
+        telemetry.followerOpened?.();
+      }
       return f;
     },
     async listen(opts) {
@@ -244,13 +298,13 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       await Promise.all([...servers].map((s) => s.close()));
       servers.clear();
       fanout.close();
-      await options.store.close();
+      await store.close();
     },
   };
   if (options.copilotkit !== false) {
     const surface = new CopilotKitSurface(
       {
-        store: options.store,
+        store,
         logger,
         ...(options.token ? { token: options.token } : {}),
         // The server's whole rule (credentials, per-user access, the hook) decides what the

@@ -45,7 +45,16 @@ export const configSchema = z
       }),
     followUrlSecret: z.string().min(16, "must be at least 16 characters"),
     followUrlTtlMs: positiveInt,
+    metrics: z.union([
+      z.literal(false),
+      z.strictObject({ open: z.boolean().optional(), processMetrics: z.boolean().optional() }),
+    ]),
+    tracing: z.boolean(),
+    telemetry: z.custom((v) => typeof v === "object" && v !== null, {
+      message: "must be a telemetry object",
+    }),
     keepaliveMs: positiveInt,
+    followerWriteTimeoutMs: z.number().int("must be a whole number").min(0, "must be 0 or more"),
     maxBodyBytes: positiveInt,
     inspector: z.boolean(),
     cors: z.union([z.boolean(), z.array(z.string())], {

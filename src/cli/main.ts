@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { ThreadlineError } from "../core/errors.js";
 import { DemoAgent } from "../demo/demo-agent.js";
 import { DEMO_HEARTBEAT_ID, demoHeartbeat } from "../demo/demo-heartbeat.js";
+import { captureConsole } from "../observability/console-capture.js";
 import { createThreadline } from "../threadline.js";
 import { parseServeArgs, USAGE } from "./args.js";
 import { loadConfig } from "./config.js";
@@ -14,6 +15,8 @@ async function serve(argv: string[]): Promise<void> {
   const args = parseServeArgs(argv, process.env);
   const log = createCliLogger(args.logLevel);
   const { logger } = log;
+  // Third-party output (@ag-ui/client prints failures with their stacks) joins the JSON log.
+  captureConsole(logger);
   const config = await loadConfig(args.config, process.cwd());
   const storeSpec = args.storeFrom === "default" ? (config.store ?? args.store) : args.store;
   if (storeSpec.startsWith("sqlite:")) {
@@ -44,6 +47,7 @@ async function serve(argv: string[]): Promise<void> {
       ? { copilotkit: { ...config.copilotkit, secret: args.copilotkitSecret } }
       : {}),
     ...(args.cors === undefined ? {} : { cors: args.cors }),
+    ...(config.metrics === false ? {} : { metrics: { processMetrics: true, ...config.metrics } }),
     ...(args.allowedHosts ? { allowedHosts: args.allowedHosts } : {}),
   });
   // The demo thread exists from the start, so the README's first `curl` has something to follow.

@@ -12,7 +12,9 @@ import { checkRunId } from "./run-ids.js";
 import { startedInput } from "./run-start.js";
 import { RunWriter } from "./run-writer.js";
 import { type SchedulerClock, systemClock, type TimerHandle } from "./scheduler/clock.js";
-import type { ThreadStore } from "./store.js";
+import { errorOfTerminal, statusOfTerminal, type ThreadStore } from "./store.js";
+import type { RunEnd, Telemetry } from "./telemetry.js";
+import type { RunTracing, TraceParent } from "./tracing.js";
 import type {
   Fence,
   MultitaskStrategy,
@@ -32,6 +34,9 @@ interface CachedView {
 
 /** A turn of the event loop a run's events held longer than this is worth a warning. */
 const SLOW_TURN_MS = 200;
+
+/** Runs accepted here and not yet started that the queue-depth gauge keeps track of. */
+const MAX_TRACKED_QUEUED = 10_000;
 
 /** Threads whose materialized view stays in memory between runs. */
 const VIEW_CACHE_SIZE = 256;
@@ -65,6 +70,8 @@ export interface StartRunRequest {
   agent?: AbstractAgent;
   /** The principal that asked for the run (recorded on it, shown by the run list). */
   startedBy?: RunActor;
+  /** The trace of the request that asked for it: the run's span is its child (in this process). */
+  traceparent?: TraceParent;
 }
 
 export interface StartRunResult {
@@ -89,6 +96,8 @@ export interface CoordinatorOptions {
    * given to `createThreadline`), so lease expiry is tested without waiting for it.
    */
   clock?: SchedulerClock;
+  /** Observers of run transitions (metrics, the run log, traces). */
+  telemetry?: Telemetry;
 }
 
 interface ActiveRun {
@@ -124,6 +133,13 @@ export class Coordinator {
   private readonly wakeOnClose = new Set<() => void>();
   /** Threads whose pump was asked to run while it was already running (see `pump`). */
   private readonly pumpAgain = new Set<string>();
+  private readonly telemetry: Telemetry;
+  /** Runs this process accepted that it has not started (bounded; see `queuedHere`). */
+  private readonly queued = new Map<string, RunRecord>();
+  /** Traces of the requests of runs waiting here (see `StartRunRequest.traceparent`). */
+  private readonly parents = new Map<string, TraceParent>();
+  /** Spans of runs (OpenTelemetry, when installed; see `createThreadline`). */
+  tracing: RunTracing | undefined;
 
   constructor(opts: CoordinatorOptions) {
     this.store = opts.store;
@@ -134,6 +150,17 @@ export class Coordinator {
     this.leaseMs = opts.leaseMs ?? 15_000;
     this.sweepMs = opts.sweepMs ?? Math.max(250, Math.floor(this.leaseMs / 2));
     this.clock = opts.clock ?? systemClock;
+    this.telemetry = opts.telemetry ?? {};
+  }
+
+  /** Runs this process accepted and has not started or cancelled (the queue-depth gauge). */
+  get queuedHere(): number {
+    return this.queued.size;
+  }
+
+  /** Runs executing in this process. */
+  get runningHere(): number {
+    return this.active.size;
   }
 
   private now(): number {
@@ -216,6 +243,18 @@ export class Coordinator {
       throw error;
     }
     if (result.interrupted) this.active.get(req.threadId)?.abort("interrupt");
+    if (req.traceparent && this.tracing) {
+      this.parents.set(suppliedKey(run), req.traceparent);
+      if (this.parents.size > MAX_TRACKED_QUEUED)
+        this.parents.delete(this.parents.keys().next().value!);
+    }
+    if (result.run.status === "queued") {
+      this.queued.set(suppliedKey(run), result.run);
+      // Bounded: runs another process started are never seen starting here.
+      if (this.queued.size > MAX_TRACKED_QUEUED)
+        this.queued.delete(this.queued.keys().next().value!);
+      this.telemetry.runQueued?.(result.run);
+    }
     this.pump(req.threadId);
     return {
       runId: run.runId,
@@ -234,7 +273,12 @@ export class Coordinator {
     const run = await this.store.runs.requestCancel(threadId, runId, opts.by);
     if (!run) throw new ThreadlineError("RUN_NOT_FOUND", `unknown run '${runId}' on '${threadId}'`);
     // A run cancelled while queued never executes: drop its supplied agent.
-    if (run.status === "cancelled") this.supplied.delete(suppliedKey(run));
+    if (run.status === "cancelled") {
+      this.supplied.delete(suppliedKey(run));
+      if (this.queued.delete(suppliedKey(run))) {
+        this.telemetry.runEnded?.(run, { status: "cancelled", at: run.endedAt ?? this.now() });
+      }
+    }
     const local = this.active.get(threadId);
     if (local?.runId === runId) {
       local.abort("cancel");
@@ -256,6 +300,7 @@ export class Coordinator {
   /** Drops what this process keeps of a thread (its cached view): the thread was deleted. */
   forgetThread(threadId: string): void {
     this.views.delete(threadId);
+    for (const [key, run] of this.queued) if (run.threadId === threadId) this.queued.delete(key);
   }
 
   /** The run currently executing in this process for a thread, if any. */
@@ -322,6 +367,11 @@ export class Coordinator {
 
   private async execute(run: RunRecord, fence: { runId: string; token: number }): Promise<void> {
     const { threadId, runId } = run;
+    this.queued.delete(suppliedKey(run));
+    this.telemetry.runStarted?.(run, run.startedAt ?? this.now());
+    const parent = this.parents.get(suppliedKey(run));
+    this.parents.delete(suppliedKey(run));
+    const span = this.tracing?.startRun(run, parent);
     const { view, createdAt } = await this.loadView(threadId);
     this.views.delete(threadId);
     let fatal: unknown;
@@ -331,6 +381,7 @@ export class Coordinator {
       threadId,
       fence,
       view,
+      ...(span ? { span } : {}),
       onFatal: (error) => {
         fatal = error;
         this.logger.warn({ err: error, threadId, runId }, "append failed; stopping run");
@@ -401,15 +452,25 @@ export class Coordinator {
 
     try {
       let agentError: unknown;
+      const agentSpan = span?.child("threadline.agent.run", { "threadline.agent_id": run.agentId });
       try {
         agent = this.resolveAgent(run);
-        const running = runAgentWithHistory(agent, input, (event) => writer.write(event));
+        if (agentSpan) propagateTrace(agent, agentSpan.headers());
+        let first = true;
+        const running = runAgentWithHistory(agent, input, (event) => {
+          if (first) {
+            first = false;
+            this.telemetry.runFirstEvent?.(run, this.now());
+          }
+          return writer.write(event);
+        });
         await Promise.race([running, stopped]);
         // Swallow a late rejection of an agent we stopped.
         running.catch(() => undefined);
       } catch (error) {
         agentError = error;
       }
+      agentSpan?.end(agentError === undefined ? {} : { error: errorText(agentError) });
       if (outcome?.kind === "lease" || fatal) {
         // Lease lost: whoever holds the thread now closes the run. A failed append: below.
       } else if (outcome) {
@@ -440,6 +501,13 @@ export class Coordinator {
       if (fatal !== undefined && !endsForGood(fatal)) {
         await this.closeAfterStoreFailure(run, fence, fatal);
       }
+      const end = this.reportEnd(run, writer, fatal !== undefined);
+      span?.end({
+        status: end.status,
+        ...(end.status === "failed" || end.status === "interrupted"
+          ? { error: end.errorCode ?? end.status }
+          : {}),
+      });
       if (!fatal && writer.lastSeq !== undefined) {
         this.views.set(threadId, { view, lastSeq: writer.lastSeq, createdAt });
         if (this.views.size > VIEW_CACHE_SIZE) this.views.delete(this.views.keys().next().value!);
@@ -449,6 +517,23 @@ export class Coordinator {
       this.active.delete(threadId);
       resolveDone();
     }
+  }
+
+  /** Tells observers how an executed run ended (a failed store: interrupted). */
+  private reportEnd(run: RunRecord, writer: RunWriter, storeFailed: boolean): RunEnd {
+    const terminal = writer.tracker.terminal;
+    const status = storeFailed || !terminal ? "interrupted" : statusOfTerminal(terminal);
+    const code = storeFailed || !terminal ? RUN_ERROR_INTERRUPTED : errorOfTerminal(terminal)?.code;
+    const end: RunEnd = {
+      status,
+      ...(code !== undefined && status !== "succeeded" && status !== "cancelled"
+        ? { errorCode: code }
+        : {}),
+      events: writer.eventsWritten,
+      at: this.now(),
+    };
+    this.telemetry.runEnded?.(run, end);
+    return end;
   }
 
   /**
@@ -522,6 +607,11 @@ export class Coordinator {
       try {
         if (await interruptRun(this.store, stale, this.instanceId, this.leaseMs, this.now())) {
           this.logger.info({ threadId, runId }, "closed an interrupted run");
+          this.telemetry.runEnded?.(stale.run, {
+            status: "interrupted",
+            errorCode: RUN_ERROR_INTERRUPTED,
+            at: this.now(),
+          });
           this.pump(threadId);
         }
       } catch (error) {
@@ -564,6 +654,17 @@ export class Coordinator {
 /** What a run request gets once shutdown began: 503, try another instance or later. */
 export const shuttingDown = (): ThreadlineError =>
   new ThreadlineError("UNAVAILABLE", "the server is shutting down");
+
+/**
+ * Carries the run's trace into an agent that makes HTTP requests (`HttpAgent`: its `headers`),
+ * so the backend's spans join the run's trace. The agent is this run's own clone.
+ */
+function propagateTrace(agent: AbstractAgent, headers: Record<string, string>): void {
+  const http = agent as { headers?: unknown };
+  if (Object.keys(headers).length === 0 || !http.headers || typeof http.headers !== "object")
+    return;
+  http.headers = { ...(http.headers as Record<string, string>), ...headers };
+}
 
 function checkInput(agent: AgentSource | undefined, input: RunInput): void {
   const check = (agent as Partial<RunInputCheck> | undefined)?.checkRunInput;

@@ -48,6 +48,8 @@ export interface FollowOptions {
   signal?: AbortSignal;
   /** Called once when the follow ends (for bookkeeping by its owner). */
   onClose?: () => void;
+  /** Called each time the live queue overflows and the follower continues from the store. */
+  onOverflow?: () => void;
 }
 
 const PAGE = 1000;
@@ -83,6 +85,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   private detach: (() => void) | undefined;
   private readonly onClose: (() => void) | undefined;
   private readonly epoch: string | undefined;
+  private readonly onOverflow: (() => void) | undefined;
   /** The run that was in progress where the stream started (it was re-opened), if any. */
   activeRunAtOpen: string | undefined;
   /** Number of times the live queue overflowed and the follower fell back to the store. */
@@ -107,6 +110,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     this.maxQueueBytes = opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.onClose = opts.onClose;
     this.epoch = opts.epoch;
+    this.onOverflow = opts.onOverflow;
     opts.signal?.addEventListener("abort", () => this.close(), { once: true });
     if (opts.signal?.aborted) this.close();
   }
@@ -190,6 +194,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
       this.queueBytes = 0;
       this.lagging = true;
       this.overflows += 1;
+      this.onOverflow?.();
     }
     this.notify();
   }

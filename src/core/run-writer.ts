@@ -3,6 +3,7 @@ import { METADATA_KEY, RUN_ERROR_AGENT_FAILED, RUN_ERROR_INCOMPLETE_STREAM } fro
 import { runStartedEvent } from "./run-start.js";
 import { type RunEnding, RunTracker } from "./run-tracker.js";
 import type { ThreadStore } from "./store.js";
+import type { RunSpan } from "./tracing.js";
 import { TurnBudget } from "./turn-budget.js";
 import type { EventRecord, Fence, RunTrigger } from "./types.js";
 import type { ViewBuilder } from "./view.js";
@@ -21,6 +22,8 @@ export interface RunWriterOptions {
   onFatal: (error: unknown) => void;
   /** Per-turn budget of the run's events (default `TURN_BUDGET_MS`; tests pass a clock). */
   turns?: TurnBudget;
+  /** The run's span: each append is a child span of it. */
+  span?: RunSpan;
 }
 
 /**
@@ -43,6 +46,8 @@ export class RunWriter {
   private waiters: Array<() => void> = [];
   private failed = false;
   private lastRecord: EventRecord | undefined;
+  /** Events this writer put into the run's log (its own included). */
+  eventsWritten = 0;
 
   constructor(private readonly opts: RunWriterOptions) {
     this.turns = opts.turns ?? new TurnBudget(TURN_BUDGET_MS);
@@ -169,6 +174,7 @@ export class RunWriter {
   }
 
   private push(event: BaseEvent): void {
+    this.eventsWritten++;
     this.tracker.apply(event);
     this.opts.view.apply(event);
     this.pending.push(event);
@@ -194,11 +200,21 @@ export class RunWriter {
       const batch = this.pending;
       this.pending = [];
       const update = this.opts.view.takeUpdate();
+      const span = this.opts.span?.child("threadline.store.append", {
+        "threadline.events": batch.length,
+      });
       this.inFlight = this.opts.store.threads
         .append(this.opts.threadId, this.opts.fence, batch, update)
-        .then((records) => {
-          this.lastRecord = records[records.length - 1] ?? this.lastRecord;
-        });
+        .then(
+          (records) => {
+            span?.end();
+            this.lastRecord = records[records.length - 1] ?? this.lastRecord;
+          },
+          (error: unknown) => {
+            span?.end({ error: error instanceof Error ? error.message : String(error) });
+            throw error;
+          },
+        );
       try {
         await this.inFlight;
       } catch (error) {

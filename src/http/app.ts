@@ -1,10 +1,11 @@
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { cors } from "hono/cors";
+import { matchedRoutes } from "hono/route";
 import { ThreadlineError } from "../core/errors.js";
 import { checkReadiness } from "../core/readiness.js";
 import { REQUEST_HEADERS, RESPONSE_HEADERS } from "../protocol.js";
 import type { Threadline } from "../threadline.js";
-import { declareRoutes, PUBLIC, RouteTable } from "./access/route-table.js";
+import { ADMIN_READ, declareRoutes, PUBLIC, RouteTable } from "./access/route-table.js";
 import { limitBody } from "./body-limit.js";
 import { copilotkitRoutes } from "./copilotkit/routes.js";
 import { copilotkitSurfaceRoutes } from "./copilotkit-surface/routes.js";
@@ -33,6 +34,30 @@ export function createApp(tl: Threadline): Hono {
   app.notFound((c) =>
     new ThreadlineError("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`).toResponse(),
   );
+
+  // One structured line per request, and its metrics: the route's pattern, never its ids.
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const route = routePattern(c);
+      const status = c.res.status;
+      const seconds = (performance.now() - started) / 1000;
+      tl.metrics?.request(c.req.method, route, status, seconds);
+      const p = tl.gate.peek(c.req.raw);
+      const line = {
+        method: c.req.method,
+        route,
+        status,
+        durationMs: Math.round(seconds * 10_000) / 10,
+        ...(p && p.kind !== "open" ? { principal: `${p.kind}:${p.id}` } : {}),
+      };
+      // Probes are asked every few seconds: only at debug.
+      if (route === "/healthz" || route === "/readyz") tl.options.logger?.debug(line, "request");
+      else tl.options.logger?.info(line, "request");
+    }
+  });
 
   app.use("*", limitUrl());
 
@@ -75,6 +100,18 @@ export function createApp(tl: Threadline): Hono {
     }).toResponse({ "cache-control": "no-store" });
   });
 
+  // Prometheus scrapes: the static token's (scrapers hold it), unless configured open.
+  const metrics = tl.metrics;
+  const metricsOpen = tl.options.metrics !== false && tl.options.metrics?.open === true;
+  if (metrics) {
+    routes.get(
+      "/metrics",
+      metricsOpen ? PUBLIC : ADMIN_READ,
+      async () =>
+        new Response(await metrics.scrape(), { headers: { "content-type": metrics.contentType } }),
+    );
+  }
+
   // Signed by HMAC instead of a bearer token; they bring their own body limit and wait.
   routes.mount("/", hookRoutes(tl, { maxBytes }));
   // The inspector page and its static assets hold no data: they load without the token, then the
@@ -98,3 +135,13 @@ export function createApp(tl: Threadline): Hono {
 
 const errorText = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);
+
+/** The matched route's pattern (`/threads/:threadId`), or `unmatched` for a 404 of no route. */
+function routePattern(c: Context): string {
+  const routes = matchedRoutes(c);
+  for (let i = routes.length - 1; i >= 0; i--) {
+    const r = routes[i]!;
+    if (r.method !== "ALL") return r.path;
+  }
+  return "unmatched";
+}

@@ -49,6 +49,7 @@ function writeSse(
   // A follower whose socket stays full (it does not read) is cut off: reset, so the kernel
   // drops what it holds for it at once rather than keep trying to deliver it.
   const stall = watchStall(source.writeTimeoutMs, () => {
+    source.opts.telemetry?.followerCutOff?.("slow");
     finish();
     const socket = res.socket;
     if (socket && typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();

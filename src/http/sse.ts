@@ -1,6 +1,7 @@
 import type { LiveBatch } from "../core/fanout.js";
 import type { Follow, FollowItem } from "../core/follow.js";
 import { concatFrames } from "../core/sse.js";
+import type { Telemetry } from "../core/telemetry.js";
 import {
   DEFAULT_KEEPALIVE_MS,
   SSE_DATA_LOST,
@@ -110,6 +111,8 @@ export interface SseOptions {
   /** Cut a follower off that stays unwritable this long (default 30 s; 0: never). */
   writeTimeoutMs?: number;
   headers?: Record<string, string>;
+  /** Told the bytes written and a follower cut off for not reading. */
+  telemetry?: Pick<Telemetry, "followerBytes" | "followerCutOff">;
 }
 
 /** What an SSE stream writes: a follow, or a stream built on one (a CopilotKit stream). */
@@ -166,7 +169,9 @@ export class SseSource {
   /** The next chunk to write, or null when the stream has ended. */
   async next(): Promise<Uint8Array | null> {
     const batch = await this.follow.nextBatch();
-    return batch ? concatFrames(framesOf(batch)) : this.endFrame();
+    const chunk = batch ? concatFrames(framesOf(batch)) : this.endFrame();
+    if (chunk) this.opts.telemetry?.followerBytes?.(chunk.byteLength);
+    return chunk;
   }
 
   close(): void {
@@ -216,6 +221,7 @@ export function sseResponse(follow: ItemSource, opts: SseOptions = {}): Response
       start(controller) {
         // The consumer took nothing for too long: end the stream (it resumes from its cursor).
         stall = watchStall(source.writeTimeoutMs, () => {
+          opts.telemetry?.followerCutOff?.("slow");
           stopKeepalive();
           source.close();
           try {

@@ -27,6 +27,7 @@ beforeAll(async () => {
   redis = await startPrivateRedis();
   const store = await createRedisStore({ url: redis.url, prefix: "loss" });
   tl = createThreadline({ store, agents: { demo: new DemoAgent() }, leaseMs: 3_000 });
+  await tl.ready;
   const server = await tl.listen({ port: 0 });
   url = server.url;
   closeServer = () => server.close();

@@ -135,6 +135,7 @@ function samples(t: string, r: string): Record<string, Sample[]> {
     "POST /threads/:threadId/runs/:runId/cancel": [s("POST", `/threads/${t}/runs/${r}/cancel`)],
     "POST /schedules": [s("POST", "/schedules", { agentId: "demo", threadId: t, everyMs: 60_000 })],
     "GET /schedules": [s("GET", "/schedules")],
+    "GET /metrics": [s("GET", "/metrics")],
     "GET /schedules/:scheduleId": [s("GET", "/schedules/x")],
     "PATCH /schedules/:scheduleId": [s("PATCH", "/schedules/x", { paused: true })],
     "DELETE /schedules/:scheduleId": [s("DELETE", "/schedules/x")],

@@ -3,6 +3,7 @@ import type { StartRunRequest, StartRunResult } from "../coordinator.js";
 import { ThreadlineError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { ThreadStore } from "../store.js";
+import type { Telemetry } from "../telemetry.js";
 import type { RunTrigger } from "../types.js";
 import { type SchedulerClock, systemClock, type TimerHandle } from "./clock.js";
 import { nextFireAfter, toIso } from "./next-fire.js";
@@ -39,6 +40,8 @@ export interface SchedulerOptions {
   syncMs?: number;
   /** A tick at most this late still fires as on time; later ones follow `catchUp`. Default 5 s. */
   misfireGraceMs?: number;
+  /** Observers of ticks (lag, misses). */
+  telemetry?: Telemetry;
 }
 
 interface Entry {
@@ -227,6 +230,11 @@ export class Scheduler {
     let fired: Fired | undefined;
     if (!missed || record.catchUp === "once") fired = await this.fire(record, fireAt, missed);
     else this.logger.info({ scheduleId: record.id, fireAt: toIso(fireAt) }, "skipped missed ticks");
+    // Only the process that claimed the tick (or skipped it) reports it.
+    if (fired !== null) {
+      if (missed) this.opts.telemetry?.scheduleMissed?.();
+      if (fired) this.opts.telemetry?.scheduleFired?.((now - fireAt) / 1000);
+    }
     const next = nextFireAfter(record, Math.max(now, fireAt));
     const updated: ScheduleRecord = { ...record, nextFireAt: next === null ? null : toIso(next) };
     if (fired) {

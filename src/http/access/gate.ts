@@ -51,6 +51,11 @@ export class AccessGate {
     await this.allow(request, p, access);
   }
 
+  /** The principal of a request, if it was authenticated (for its log line). */
+  peek(request: Request): Principal | undefined {
+    return this.principals.get(request);
+  }
+
   /** The principal `check` found for this request (every declared route has one). */
   principal(request: Request): Principal {
     const p = this.principals.get(request);

@@ -12,6 +12,7 @@ import { connectRequest, runMultitask } from "../../core/copilotkit/requests.js"
 import { ThreadlineError } from "../../core/errors.js";
 import type { Threadline } from "../../threadline.js";
 import { SSE_HEADERS, sseResponse } from "../sse.js";
+import { traceParentOf } from "../trace-context.js";
 import { describeIssues, idSchema, parseWith } from "../validation.js";
 
 /**
@@ -44,17 +45,24 @@ function requireAgent(tl: Threadline, agentId: string): void {
 }
 
 /** The policy's dependencies, acting for `p`: runs it starts or cancels record it. */
-function deps(tl: Threadline, p: Principal): CopilotDeps {
+function deps(tl: Threadline, p: Principal, request?: Request): CopilotDeps {
   const actor = actorOf(p);
+  const traceparent = request ? traceParentOf(request) : undefined;
   return {
     store: tl.store,
     follow: (threadId, opts) => tl.follow(threadId, opts),
-    startRun: (req) => tl.startRun(actor ? { ...req, startedBy: actor } : req),
+    startRun: (req) =>
+      tl.startRun({
+        ...req,
+        ...(actor ? { startedBy: actor } : {}),
+        ...(traceparent ? { traceparent } : {}),
+      }),
     cancelRun: (threadId, runId) => tl.cancelRun(threadId, runId, actor ? { by: actor } : {}),
   };
 }
 
 const keepalive = (tl: Threadline) => ({
+  telemetry: tl.telemetry,
   ...(tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs }),
   ...(tl.options.followerWriteTimeoutMs === undefined
     ? {}
@@ -99,7 +107,7 @@ export async function run(
   if (p.kind === "user") await claimThread(tl.store, p, threadId);
   // A user's message waits for a scheduled run in progress rather than being refused.
   const multitask = runMultitask(input.forwardedProps, "enqueue");
-  const d = deps(tl, p);
+  const d = deps(tl, p, request);
   const { runId, after } = await startClientRun(d, { threadId, agentId, input, multitask });
   const stream = await openRunStream(d, { threadId, runId, after, signal: request.signal });
   return sseResponse(stream, keepalive(tl));

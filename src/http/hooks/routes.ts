@@ -4,6 +4,7 @@ import { hookRunId } from "../../core/run-ids.js";
 import type { Threadline } from "../../threadline.js";
 import { PUBLIC, RouteTable } from "../access/route-table.js";
 import { limitBody } from "../body-limit.js";
+import { traceParentOf } from "../trace-context.js";
 import { parseJsonText, pathId } from "../validation.js";
 import { type CompiledHook, compileHooks } from "./hook-config.js";
 import { threadlineVerifier, type VerifiedWebhook, type WebhookRequest } from "./verifiers.js";
@@ -23,9 +24,23 @@ export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): RouteTab
     const hookId = pathId(c, "hookId");
     const hook = hooks.get(hookId);
     if (!hook) throw new ThreadlineError("HOOK_NOT_FOUND", `unknown hook '${hookId}'`);
-    const body = new Uint8Array(await c.req.arrayBuffer());
+    try {
+      const res = await deliver(hookId, hook, c.req.raw);
+      tl.telemetry.webhookDelivery?.(hookId, res.status === 200 ? "duplicate" : "accepted");
+      return res;
+    } catch (error) {
+      const status = ThreadlineError.is(error) ? error.status : 500;
+      const outcome = status === 401 ? "unauthorized" : status < 500 ? "invalid" : "failed";
+      tl.telemetry.webhookDelivery?.(hookId, outcome);
+      throw error;
+    }
+  });
+
+  /** Verifies, maps and starts one delivery's run. */
+  async function deliver(hookId: string, hook: CompiledHook, request: Request): Promise<Response> {
+    const body = new Uint8Array(await request.arrayBuffer());
     const verified = await verify(hook, {
-      headers: c.req.raw.headers,
+      headers: request.headers,
       body,
       secrets: hook.secrets,
       nowMs: tl.scheduler.clock.now(),
@@ -33,7 +48,7 @@ export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): RouteTab
     });
     const payload = parsePayload(body);
     const deliveryId = verified.deliveryId ?? hook.verifier.deliveryIdOf?.(payload);
-    const delivery = { hookId, headers: c.req.raw.headers, ...(deliveryId ? { deliveryId } : {}) };
+    const delivery = { hookId, headers: request.headers, ...(deliveryId ? { deliveryId } : {}) };
     const { threadId, input } = await mapDelivery(hook, payload, delivery);
 
     // The run id is derived from the provider's delivery id (a retry carries the same one) or,
@@ -49,6 +64,7 @@ export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): RouteTab
           ? deliveryId
           : `${hook.verifier.name}:${deliveryId}`;
     const runId = hookRunId(hookId, createHash("sha256").update(name).digest("hex").slice(0, 32));
+    const traceparent = traceParentOf(request);
     let result: Awaited<ReturnType<typeof tl.startRun>>;
     try {
       result = await tl.startRun({
@@ -58,13 +74,17 @@ export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): RouteTab
         input,
         multitask: hook.multitask,
         trigger: { kind: "webhook", hookId, ...(deliveryId ? { deliveryId } : {}) },
+        ...(traceparent ? { traceparent } : {}),
       });
     } catch (error) {
       if (!ThreadlineError.is(error, "CONFLICT")) throw error;
-      return c.json({ duplicate: true, ...(deliveryId ? { deliveryId } : {}) }, 200);
+      return Response.json(
+        { duplicate: true, ...(deliveryId ? { deliveryId } : {}) },
+        { status: 200 },
+      );
     }
-    return c.json({ runId: result.runId, threadId, status: result.status }, 202);
-  });
+    return Response.json({ runId: result.runId, threadId, status: result.status }, { status: 202 });
+  }
   return routes;
 }
 

@@ -32,6 +32,7 @@ import type { Threadline } from "../../threadline.js";
 import { QUERY_ACCESS_TOKEN } from "../access/authenticate.js";
 import { ANY_READ, RouteTable, threadParam } from "../access/route-table.js";
 import { sseResponse } from "../sse.js";
+import { traceParentOf } from "../trace-context.js";
 import {
   createThreadBodySchema,
   jsonBody,
@@ -154,6 +155,7 @@ export function threadRoutes(tl: Threadline): RouteTable {
     await follow.open();
     const storeEpoch = tl.store.epoch;
     return sseResponse(follow, {
+      telemetry: tl.telemetry,
       ...(tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs }),
       ...(tl.options.followerWriteTimeoutMs === undefined
         ? {}
@@ -184,7 +186,9 @@ export function threadRoutes(tl: Threadline): RouteTable {
     const p = who(c);
     if (p.kind === "user") await claimThread(tl.store, p, threadId);
     const startedBy = actorOf(p);
+    const traceparent = traceParentOf(c.req.raw);
     const result = await tl.startRun({
+      ...(traceparent ? { traceparent } : {}),
       threadId,
       agentId: body.agentId,
       ...(body.runId ? { runId: body.runId } : {}),

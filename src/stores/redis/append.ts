@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { planAppend, recordsOf } from "../../core/append-plan.js";
 import { leaseLost } from "../../core/run-rules.js";
 import type { AppendArgs } from "../../core/store.js";
@@ -36,6 +37,8 @@ export async function appendScript(
     upsert?.length ?? 0,
     view?.state ? "1" : "0",
     view?.state ? json(view.state.value) : "",
+    // Makes the script idempotent (see APPEND): a resent command returns the same seqs.
+    randomUUID(),
     ...plan.json,
     ...pairs(replace),
     ...pairs(upsert),

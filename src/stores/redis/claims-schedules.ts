@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { RecordStore, ScheduleRecordBase } from "../../core/store.js";
 import { EPOCH_CHECK, type RedisEpoch } from "./epoch.js";
 import type { RedisKeys } from "./keys.js";
@@ -14,10 +15,12 @@ return 1
 
 /**
  * KEYS: the claim key. ARGV: value → 1 for the first claim. In a script, so a claim never lands
- * in a keyspace that lost its data (where every earlier claim is gone).
+ * in a keyspace that lost its data (where every earlier claim is gone). The same value again is
+ * the same claim (ioredis resends a command whose reply a dropped connection lost): 1 again.
  */
 const CLAIM = new LuaScript(`${EPOCH_CHECK}
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 return 0
 `);
 
@@ -30,7 +33,8 @@ export class RedisRecords implements RecordStore {
 
   /** True only for the first claim of `key`: SET NX decides, across instances. */
   async claim(key: string, owner: string, now: number): Promise<boolean> {
-    const value = JSON.stringify({ owner, at: now });
+    // The nonce tells this call's resend (the same claim) from another call of the same owner.
+    const value = JSON.stringify({ owner, at: now, n: randomUUID() });
     return (await this.epoch.run(CLAIM, [this.keys.claim(key)], [value])) === 1;
   }
 

@@ -10,12 +10,21 @@ import { LuaScript } from "./script.js";
  * ARGV: 1 tid, 2 rid, 3 token, 4 now, 5 channel, 6 event count, 7 index of the first RUN_STARTED
  * (1-based, 0 for none), 8 index of the terminal event (0 for none), 9 terminal status,
  * 10 terminal error JSON or '', 11 replace messages '1'|'0', 12 replacement count, 13 upsert
- * count, 14 state given '1'|'0', 15 state JSON; then the event JSONs; then (id, JSON) pairs of
- * the replacement messages; then those of the upserted messages.
+ * count, 14 state given '1'|'0', 15 state JSON, 16 the append's id; then the event JSONs; then
+ * (id, JSON) pairs of the replacement messages; then those of the upserted messages.
  * Returns the first seq, or -1 when the fence is stale (LEASE_LOST).
+ *
+ * Idempotent: the thread keeps the id and first seq of its last append (`an`), and the same id
+ * again returns that seq without writing. ioredis sends a command again after a reconnect when
+ * its reply was lost — it may have run — and an append must not commit twice under new seqs.
  */
 export const APPEND = new LuaScript(`${PRELUDE}
 local rid, token, now = ARGV[2], ARGV[3], ARGV[4]
+local last = redis.call('HGET', K_THREAD, 'an')
+if last then
+  local id, done = string.match(last, '^(%S+) (%d+)$')
+  if id == ARGV[16] then return tonumber(done) end
+end
 if redis.call('HGET', K_THREAD, 'act') ~= rid or redis.call('HGET', K_THREAD, 'tok') ~= token
   or redis.call('HGET', K_RUNS, f(rid, 'st')) ~= 'running' then
   return -1
@@ -23,7 +32,7 @@ end
 local seq = tonumber(redis.call('HGET', K_THREAD, 'seq'))
 local first = seq + 1
 local n = tonumber(ARGV[6])
-local at = 15
+local at = 16
 for i = 1, n do
   seq = seq + 1
   redis.call('XADD', K_LOG, string.format('%d-0', seq), 'r', rid, 'a', now, 'e', ARGV[at + i])
@@ -54,7 +63,7 @@ upsert(tonumber(ARGV[12]))
 upsert(tonumber(ARGV[13]))
 if ARGV[14] == '1' then redis.call('HSET', K_THREAD, 'state', ARGV[15]) end
 
-redis.call('HSET', K_THREAD, 'seq', seq, 'ua', now, 'np', pos)
+redis.call('HSET', K_THREAD, 'seq', seq, 'ua', now, 'np', pos, 'an', ARGV[16] .. ' ' .. first)
 redis.call('ZADD', K_THREADS, -tonumber(now), tid)
 if n > 0 then
   -- Published inside the script: subscribers hear of commits in commit (= seq) order.

@@ -75,17 +75,21 @@ return {head, msgs}
 `);
 
 /**
- * ARGV: tid, rid, strategy, now, static run JSON → {'OK', interrupted run id or ''} |
- * {'CONFLICT'} | {'BUSY', active run id or '', queued count}.
+ * ARGV: tid, rid, strategy, now, static run JSON, the call's id → {'OK', interrupted run id or
+ * ''} | {'CONFLICT'} | {'BUSY', active run id or '', queued count}. The same call again (ioredis
+ * resent a command whose reply was lost; its id is kept in field `nq`) is 'OK'.
  */
 export const ENQUEUE = script(`
 local rid, strategy, now = ARGV[2], ARGV[3], ARGV[4]
 ensureThread(now, '{}')
-if redis.call('HEXISTS', K_RUNS, f(rid, 'st')) == 1 then return {'CONFLICT'} end
+if redis.call('HEXISTS', K_RUNS, f(rid, 'st')) == 1 then
+  if redis.call('HGET', K_RUNS, f(rid, 'nq')) == ARGV[6] then return {'OK', ''} end
+  return {'CONFLICT'}
+end
 local act = redis.call('HGET', K_THREAD, 'act')
 local queued = redis.call('LLEN', K_QUEUE)
 if strategy == 'reject' and (act or queued > 0) then return {'BUSY', act or '', queued} end
-redis.call('HSET', K_RUNS, f(rid, 'in'), ARGV[5], f(rid, 'st'), 'queued')
+redis.call('HSET', K_RUNS, f(rid, 'in'), ARGV[5], f(rid, 'st'), 'queued', f(rid, 'nq'), ARGV[6])
 redis.call('ZADD', K_RORDER, redis.call('HINCRBY', K_THREAD, 'rc', 1), rid)
 if strategy == 'interrupt' then
   redis.call('LPUSH', K_QUEUE, rid)
@@ -100,15 +104,24 @@ end
 return {'OK', ''}
 `);
 
-/** ARGV: tid, owner, now, lease expiry → {run id, token, run fields} | nil. */
+/**
+ * ARGV: tid, owner, now, lease expiry, the call's id → {run id, token, run fields} | nil. A resend
+ * of a claim that ran (its id is kept in the run's field `cq`) returns that claim.
+ */
 export const CLAIM_NEXT = script(`
-if redis.call('EXISTS', K_THREAD) == 0 or redis.call('HGET', K_THREAD, 'act') then return false end
+if redis.call('EXISTS', K_THREAD) == 0 then return false end
+local act = redis.call('HGET', K_THREAD, 'act')
+if act then
+  local r = redis.call('HMGET', K_RUNS, f(act, 'cq'), f(act, 'lt'))
+  if r[1] == ARGV[5] then return {act, tonumber(r[2]), runFields(act)} end
+  return false
+end
 local rid = redis.call('LPOP', K_QUEUE)
 if not rid then return false end
 syncQueued()
 local tok = issueToken()
 redis.call('HSET', K_RUNS, f(rid, 'st'), 'running', f(rid, 'sa'), ARGV[3], f(rid, 'lo'), ARGV[2],
-  f(rid, 'lt'), tok, f(rid, 'le'), ARGV[4])
+  f(rid, 'lt'), tok, f(rid, 'le'), ARGV[4], f(rid, 'cq'), ARGV[5])
 redis.call('HSET', K_THREAD, 'act', rid)
 redis.call('ZADD', K_LEASES, ARGV[4], leaseMember(rid))
 return {rid, tok, runFields(rid)}

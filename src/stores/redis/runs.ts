@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { runExists, threadBusy } from "../../core/run-rules.js";
 import type * as Store from "../../core/store.js";
 import { listWindow } from "../../core/store.js";
@@ -36,6 +37,8 @@ export class RedisRunQueue implements Store.RunQueue {
       strategy,
       Date.now(),
       staticRunOf(run),
+      // Tells a resend of this call (after a dropped connection) from a second enqueue.
+      randomUUID(),
     ])) as [string, string?, number?];
     // The script decides as `decideEnqueue` does; the errors are the same ones.
     if (reply[0] === "CONFLICT") throw runExists(run.runId);
@@ -48,7 +51,8 @@ export class RedisRunQueue implements Store.RunQueue {
 
   async claimNext(threadId: string, lease: Store.LeaseRequest): Promise<Store.ClaimedRun | null> {
     const { owner, now } = lease;
-    const reply = (await this.run(CLAIM_NEXT, threadId, [owner, now, now + lease.leaseMs])) as
+    const args = [owner, now, now + lease.leaseMs, randomUUID()];
+    const reply = (await this.run(CLAIM_NEXT, threadId, args)) as
       | [string, number, RunFields]
       | null;
     if (!reply) return null;
