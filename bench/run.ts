@@ -13,6 +13,7 @@ import { appendScenario, appendWorkers } from "./scenarios/append.js";
 import { attachProcesses, attachScenario } from "./scenarios/attach.js";
 import { Context } from "./scenarios/context.js";
 import { fanoutScenario, targetsFor } from "./scenarios/fanout.js";
+import { heartbeatScenario } from "./scenarios/heartbeat.js";
 import { idleScenario } from "./scenarios/idle.js";
 import { wakeScenario } from "./scenarios/wake.js";
 
@@ -22,6 +23,7 @@ const SCENARIO_FNS: Record<ScenarioName, (ctx: Context) => Promise<void>> = {
   idle: idleScenario,
   attach: attachScenario,
   wake: wakeScenario,
+  heartbeat: heartbeatScenario,
 };
 
 /** Starts each scenario's processes; all at once, so their start-up costs overlap. */
@@ -32,6 +34,8 @@ const PRESTART: Record<ScenarioName, (ctx: Context) => Promise<unknown>> = {
   attach: attachProcesses,
   // Starts its server, browser and page itself: they only live while it measures.
   wake: async () => undefined,
+  // In-process: it measures the store, not a server.
+  heartbeat: async () => undefined,
 };
 
 function markdown(
@@ -109,7 +113,7 @@ async function main(): Promise<void> {
   const ctx = new Context(
     opts,
     report,
-    await storeAvailability([...new Set([...opts.stores, "sqlite"])]),
+    await storeAvailability([...new Set([...opts.stores, "sqlite", "postgres"])]),
   );
   const started = Date.now();
   process.stdout.write(

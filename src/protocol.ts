@@ -14,6 +14,11 @@ export const HEADER_LAST_EVENT_ID = "Last-Event-ID";
 export const HEADER_THREAD_LAST_SEQ = "X-Threadline-Last-Seq";
 /** Response header echoing the replay mode the server chose. */
 export const HEADER_REPLAY_MODE = "X-Threadline-Replay";
+/**
+ * Response header of a follow whose cursor is before the thread's compaction horizon: its value
+ * is the horizon (events up to it are gone). The stream starts with a reset snapshot (§2.9).
+ */
+export const HEADER_RESET = "X-Threadline-Reset";
 
 export const REPLAY_MODES = ["full", "compact", "none"] as const;
 export type ReplayMode = (typeof REPLAY_MODES)[number];
@@ -61,6 +66,18 @@ export const HEADER_EPOCH = "X-Threadline-Epoch";
 export const QUERY_EPOCH = "epoch";
 
 /**
+ * Comment line that ends a follow stream whose next events were compacted away while it was
+ * behind (PROTOCOL.md §2.9): the client reconnects with its cursor and gets a reset snapshot.
+ */
+export const SSE_HISTORY_COMPACTED = ": history-compacted\n\n";
+
+/**
+ * Name of the AG-UI `CUSTOM` event inside a reset snapshot (PROTOCOL.md §2.9): its value
+ * `{ after, horizon, seq }` says which history the follower skipped.
+ */
+export const CUSTOM_EVENT_RESET = "threadline.reset";
+
+/**
  * Connect options as headers (CopilotKit's runtime forwards `x-*` headers to its runner but not
  * the connect body): follow forever, resume after a seq, choose the replay mode. Threadline's own
  * `/agent/:id/connect` honours them too.
@@ -105,7 +122,12 @@ export const REQUEST_HEADERS = [
 ] as const;
 
 /** Every response header PROTOCOL.md documents: a browser on another origin may read each. */
-export const RESPONSE_HEADERS = [HEADER_THREAD_LAST_SEQ, HEADER_REPLAY_MODE, HEADER_EPOCH] as const;
+export const RESPONSE_HEADERS = [
+  HEADER_THREAD_LAST_SEQ,
+  HEADER_REPLAY_MODE,
+  HEADER_EPOCH,
+  HEADER_RESET,
+] as const;
 
 /** Stable error codes of JSON error responses `{ "error": { "code", "message" } }`. */
 export const ERROR_CODES = {

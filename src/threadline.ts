@@ -10,9 +10,18 @@ import {
 } from "./core/coordinator.js";
 import { FanOut } from "./core/fanout.js";
 import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
+import type { AgentHistory } from "./core/history-window.js";
 import { type Logger, silentLogger } from "./core/logger.js";
 import { observeStore } from "./core/observed-store.js";
-import { type ScheduleInput, Scheduler, type SchedulerClock } from "./core/scheduler/index.js";
+import { parseRetentionPolicy, type RetentionPolicy } from "./core/retention.js";
+import { RetentionSweeper } from "./core/retention-sweep.js";
+import {
+  type ScheduleInput,
+  Scheduler,
+  type SchedulerClock,
+  systemClock,
+  type TimerHandle,
+} from "./core/scheduler/index.js";
 import type { ThreadStore } from "./core/store.js";
 import { composeTelemetry, type Telemetry } from "./core/telemetry.js";
 import { deleteThread, type ThreadDeletion, updateThread } from "./core/thread-admin.js";
@@ -32,6 +41,12 @@ import { loadTracing } from "./observability/tracing.js";
 export interface ThreadlineOptions {
   store: ThreadStore;
   agents: Record<string, AgentSource>;
+  /**
+   * What each agent's runs see of the thread (README "What a run sees"): `{ lastMessages: N }`
+   * or a `build` hook, by agent id. Default: the whole view. A run's own `input.history` (a
+   * request's or its schedule's) wins.
+   */
+  history?: Record<string, AgentHistory>;
   logger?: Logger;
   /** Static bearer token: full access to every route but the public ones (PROTOCOL.md §7). */
   token?: string;
@@ -97,6 +112,14 @@ export interface ThreadlineOptions {
    * turns a stock chat's wake on) under `basePath` (default `/copilotkit`); false turns it off.
    */
   copilotkit?: CopilotKitSurfaceOptions | false;
+  /**
+   * Retention (README "Retention"): the server's default policy — keep the newest `keepRuns`
+   * runs, runs younger than `maxAgeMs`, delete threads idle for `deleteIdleAfterMs` — which a
+   * thread's metadata (`threadline.retention`) or its schedule's `retention` override; applied
+   * every `sweepMs` (default 60 s; 0: only when `retention.sweep()` is called) by one instance of a
+   * shared store, `batchEvents` events per step (default 1,000).
+   */
+  retention?: RetentionPolicy & { sweepMs?: number; batchEvents?: number };
   scheduler?: {
     /** How often schedules changed by other processes are picked up. Default 10 s. */
     syncMs?: number;
@@ -116,6 +139,8 @@ export interface Threadline {
   readonly coordinator: Coordinator;
   readonly fanout: FanOut;
   readonly scheduler: Scheduler;
+  /** The retention sweep (see `ThreadlineOptions.retention`); `sweep()` runs one now. */
+  readonly retention: RetentionSweeper;
   /** The CopilotKit surface, unless `copilotkit: false`. */
   readonly copilotkit: CopilotKitSurface | undefined;
   readonly options: ThreadlineOptions;
@@ -153,6 +178,11 @@ export interface Threadline {
   readonly closing: boolean;
 }
 
+/** How long a deletion waits for this process's followers to receive the thread's last events. */
+const DELETE_DRAIN_MS = 5_000;
+/** How often followed threads are checked for a deletion made by another instance. */
+const DELETED_CHECK_MS = 10_000;
+
 /** Creates a Threadline runtime: a Hono app plus the programmatic API. */
 export function createThreadline(options: ThreadlineOptions): Threadline {
   const logger = options.logger ?? silentLogger;
@@ -175,6 +205,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     store,
     telemetry,
     agents: options.agents,
+    ...(options.history ? { history: options.history } : {}),
     logger,
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
@@ -192,6 +223,20 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     ...(options.schedules ? { declared: options.schedules } : {}),
     ...options.scheduler,
   });
+  const { sweepMs, batchEvents, ...defaults } = options.retention ?? {};
+  // A bad default fails here, before anything starts.
+  parseRetentionPolicy(defaults, "retention");
+  // The deletion of idle threads goes through `tl.deleteThread` (followers end with the marker).
+  const retention = new RetentionSweeper({
+    store,
+    defaults,
+    instanceId: coordinator.instanceId,
+    deleteThread: (threadId) => tl.deleteThread(threadId),
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(sweepMs === undefined ? {} : { intervalMs: sweepMs }),
+    ...(batchEvents === undefined ? {} : { batchEvents }),
+  });
   // Bad hook config fails here, before anything starts (the routes compile them again).
   compileHooks(options.hooks ?? [], coordinator.agentIds());
   // The OpenTelemetry API is an optional peer: loaded (if installed) before any run starts.
@@ -201,7 +246,8 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       if (t) coordinator.tracing = t;
     })
     .then(() => coordinator.start())
-    .then(() => scheduler.start());
+    .then(() => scheduler.start())
+    .then(() => retention.start());
   ready.catch((error) => logger.error({ err: error }, "start-up recovery failed"));
   const gate = new AccessGate(
     new Authenticator({
@@ -214,6 +260,34 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     options.authorize,
   );
   const follows = new Set<Follow>();
+  // A thread deleted through another instance of a shared store: its followers here hear no
+  // more events, so every `DELETED_CHECK_MS` the threads followed here are looked up, and the
+  // followers of one that is gone end with the deleted marker (the cancelled run's end came
+  // first, through the store's notifications).
+  const clock = options.clock ?? systemClock;
+  let deletedCheck: TimerHandle | undefined;
+  const checkDeleted = async () => {
+    const threadIds = new Set([...follows].filter((f) => !f.closed).map((f) => f.threadId));
+    for (const threadId of threadIds) {
+      const head = await store.threads.head(threadId).catch(() => undefined);
+      if (head !== null) continue;
+      for (const f of [...follows]) if (f.threadId === threadId) f.threadDeleted();
+    }
+  };
+  const armDeletedCheck = () => {
+    deletedCheck = clock.setTimer(
+      () =>
+        checkDeleted()
+          .catch((error) => logger.warn({ err: error }, "deleted-thread check failed"))
+          .finally(() => {
+            if (!tl.closing) armDeletedCheck();
+          }),
+      DELETED_CHECK_MS,
+    );
+  };
+  void ready.then(() => {
+    if (!tl.closing) armDeletedCheck();
+  });
   // A store that lost its data (Redis without persistence) refuses to operate from now on: runs
   // stop, and every follower's stream ends saying so (PROTOCOL.md §2.8) instead of stalling.
   options.store.onDataLost?.((error) => {
@@ -228,6 +302,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     coordinator,
     fanout,
     scheduler,
+    retention,
     copilotkit: undefined,
     options,
     gate,
@@ -243,7 +318,20 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     cancelRun: (threadId, runId, opts) => coordinator.cancelRun(threadId, runId, opts),
     updateThread: (threadId, patch) => updateThread(store, threadId, patch),
     async deleteThread(threadId) {
-      const deleted = await deleteThread({ store, coordinator }, threadId);
+      const deleted = await deleteThread(
+        {
+          store,
+          coordinator,
+          // This process's followers get everything up to the cancelled run's end first.
+          beforeDelete: (lastSeq) =>
+            Promise.all(
+              [...follows]
+                .filter((f) => f.threadId === threadId)
+                .map((f) => f.delivered(lastSeq, DELETE_DRAIN_MS)),
+            ),
+        },
+        threadId,
+      );
       // This process's followers of the thread end now.
       for (const f of follows) if (f.threadId === threadId) f.threadDeleted();
       return deleted;
@@ -289,6 +377,8 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       // servers and the store close.
       await ready.catch(() => undefined);
       await scheduler.stop();
+      await retention.stop();
+      deletedCheck?.cancel();
       await coordinator.close(opts?.graceMs);
       tl.copilotkit?.close();
       for (const f of follows) f.finish();

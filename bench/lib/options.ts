@@ -31,6 +31,8 @@ export interface Sizes {
   attach: { runs: number; events: number };
   /** Server runs posted while a stock CopilotKit chat is open (after 2 warm-up runs). */
   wake: { runs: number };
+  /** The long-lived heartbeat thread: runs appended, retention, sweep period, time budget. */
+  heartbeat: { runs: number; keepRuns: number; sweepEvery: number; budgetMs: number };
   /** Repetitions of each fan-out / attach measurement (the median is reported). */
   reps: number;
 }
@@ -56,6 +58,7 @@ const FULL: Sizes = {
   idle: { followers: 10_000, events: 200 },
   attach: { runs: 500, events: 200 },
   wake: { runs: 20 },
+  heartbeat: { runs: 100_000, keepRuns: 1_000, sweepEvery: 100, budgetMs: 240_000 },
   reps: 3,
 };
 
@@ -80,10 +83,11 @@ const QUICK: Sizes = {
   idle: { followers: 1000, events: 200 },
   attach: { runs: 50, events: 200 },
   wake: { runs: 5 },
+  heartbeat: { runs: 5_000, keepRuns: 1_000, sweepEvery: 100, budgetMs: 30_000 },
   reps: 1,
 };
 
-export const SCENARIOS = ["append", "fanout", "idle", "attach", "wake"] as const;
+export const SCENARIOS = ["append", "fanout", "idle", "attach", "wake", "heartbeat"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -109,6 +113,10 @@ const HELP = `npm run bench [-- options]
   --profile          CPU-profile the server (fan-out, idle) and worker (append) while measuring,
                      and take a heap census of idle followers; writes bench/profiles/ and
                      summarises the top frames in the report
+  --heartbeat-runs n runs of the long-lived heartbeat thread (default 100000, quick 5000; the
+                     issue's figure is 1000000: it takes hours on 2 cores)
+  --heartbeat-budget-s s
+                     time budget per store for them (default 240, quick 30)
   --out file         where to write the report (default bench/RESULTS.md)`;
 
 function parse(argv: string[]) {
@@ -120,6 +128,8 @@ function parse(argv: string[]) {
       stores: { type: "string" },
       reps: { type: "string" },
       profile: { type: "boolean", default: false },
+      "heartbeat-runs": { type: "string" },
+      "heartbeat-budget-s": { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -141,6 +151,20 @@ export function parseOptions(argv: string[]): Options {
   }
   const sizes = structuredClone(values.quick ? QUICK : FULL);
   if (values.reps) sizes.reps = Math.max(1, Number.parseInt(values.reps, 10) || 1);
+  const heartbeatRuns = values["heartbeat-runs"];
+  if (heartbeatRuns !== undefined) {
+    const n = Number(heartbeatRuns);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`--heartbeat-runs must be a positive integer\n${HELP}`);
+    sizes.heartbeat.runs = n;
+  }
+  const budget = values["heartbeat-budget-s"];
+  if (budget !== undefined) {
+    const s = Number(budget);
+    if (!Number.isFinite(s) || s <= 0)
+      throw new Error(`--heartbeat-budget-s must be positive\n${HELP}`);
+    sizes.heartbeat.budgetMs = s * 1000;
+  }
   const scenarios = values.only
     ? values.only.split(",").map((s) => s.trim() as ScenarioName)
     : [...SCENARIOS];

@@ -30,6 +30,13 @@ export interface ServeArgs {
   allowedHosts?: string[];
   /** Per-user access: users' JWTs (from the flags or the environment). */
   jwt?: JwtOptions;
+  /** The server's default retention and its sweep interval (README "Retention"). */
+  retention?: {
+    keepRuns?: number;
+    maxAgeMs?: number;
+    deleteIdleAfterMs?: number;
+    sweepMs?: number;
+  };
 }
 
 export const USAGE = `Usage: threadline serve [options]
@@ -67,6 +74,17 @@ Options:
                       (default 15000; env THREADLINE_LEASE_MS)
   --instance-id <id>  this instance's name in run leases (default host:pid:random;
                       env THREADLINE_INSTANCE_ID)
+  --retention-runs <n>
+                      default retention: keep each thread's newest n runs (env
+                      THREADLINE_RETENTION_RUNS; a thread or schedule may say otherwise)
+  --retention-max-age-ms <ms>
+                      default retention: drop runs that ended more than ms ago
+                      (env THREADLINE_RETENTION_MAX_AGE_MS)
+  --retention-idle-ms <ms>
+                      delete threads idle for more than ms (env THREADLINE_RETENTION_IDLE_MS)
+  --retention-sweep-ms <ms>
+                      how often retention is applied (default 60000; env
+                      THREADLINE_RETENTION_SWEEP_MS)
   --copilotkit-secret <s>
                       key of the join tokens of the CopilotKit surface (/copilotkit); give every
                       instance the same one (env THREADLINE_COPILOTKIT_SECRET; default: derived
@@ -95,6 +113,10 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       "copilotkit-secret": { type: "string" },
       cors: { type: "string" },
       "allowed-hosts": { type: "string" },
+      "retention-runs": { type: "string" },
+      "retention-max-age-ms": { type: "string" },
+      "retention-idle-ms": { type: "string" },
+      "retention-sweep-ms": { type: "string" },
       "jwt-secret": { type: "string" },
       "jwks-url": { type: "string" },
       "jwt-issuer": { type: "string" },
@@ -103,6 +125,25 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     },
   });
   const jwt = jwtArgs(values, env);
+  const retention: NonNullable<ServeArgs["retention"]> = {};
+  const retentionFlags = [
+    ["retention-runs", "THREADLINE_RETENTION_RUNS", "keepRuns"],
+    ["retention-max-age-ms", "THREADLINE_RETENTION_MAX_AGE_MS", "maxAgeMs"],
+    ["retention-idle-ms", "THREADLINE_RETENTION_IDLE_MS", "deleteIdleAfterMs"],
+    ["retention-sweep-ms", "THREADLINE_RETENTION_SWEEP_MS", "sweepMs"],
+  ] as const;
+  for (const [flag, name, key] of retentionFlags) {
+    const text = values[flag] ?? env[name];
+    if (text === undefined) continue;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0) {
+      throw new ThreadlineError(
+        "BAD_REQUEST",
+        `--${flag} must be a non-negative integer, got '${text}'`,
+      );
+    }
+    retention[key] = n;
+  }
   const portText = values.port ?? env.PORT ?? "8787";
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -176,6 +217,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     ...(instanceId ? { instanceId } : {}),
     heartbeatMs: values["no-demo"] === true ? 0 : heartbeatMs,
     ...(copilotkitSecret ? { copilotkitSecret } : {}),
+    ...(Object.keys(retention).length > 0 ? { retention } : {}),
     ...(jwt ? { jwt } : {}),
   };
 }

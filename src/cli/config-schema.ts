@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { retentionPolicySchema } from "../core/retention.js";
 import { scheduleInputSchema } from "../core/scheduler/schedule-schema.js";
 import { hookSchema } from "../http/hooks/hook-config.js";
 import { idSchema } from "../http/validation.js";
@@ -69,6 +70,14 @@ export const configSchema = z
     ),
     hooks: z.array(hookSchema),
     clock: z.custom((v) => typeof v === "object" && v !== null, { message: "must be a clock" }),
+    retention: retentionPolicySchema.extend({
+      sweepMs: z.number().int().min(0).optional(),
+      batchEvents: positiveInt.optional(),
+    }),
+    history: z.record(
+      idSchema,
+      z.strictObject({ lastMessages: positiveInt.optional(), build: fn.optional() }),
+    ),
     scheduler: z.strictObject({
       syncMs: positiveInt.optional(),
       misfireGraceMs: z.number().int().min(0).optional(),

@@ -49,6 +49,8 @@ async function serve(argv: string[]): Promise<void> {
     ...(args.cors === undefined ? {} : { cors: args.cors }),
     ...(config.metrics === false ? {} : { metrics: { processMetrics: true, ...config.metrics } }),
     ...(args.allowedHosts ? { allowedHosts: args.allowedHosts } : {}),
+    // Flags set single limits over the config file's retention.
+    ...(args.retention ? { retention: { ...config.retention, ...args.retention } } : {}),
   });
   // The demo thread exists from the start, so the README's first `curl` has something to follow.
   if (args.demo) await store.threads.ensure("demo", { demo: true });

@@ -4,6 +4,7 @@ import {
   HEADER_EPOCH,
   HEADER_LAST_EVENT_ID,
   HEADER_REPLAY_MODE,
+  HEADER_RESET,
   HEADER_THREAD_LAST_SEQ,
   QUERY_AFTER,
   QUERY_REPLAY,
@@ -12,6 +13,7 @@ import {
   SSE_EVENT_ABORT,
   SSE_EVENT_REOPEN,
   SSE_EVENT_SNAPSHOT,
+  SSE_HISTORY_COMPACTED,
   SSE_THREAD_DELETED,
 } from "../protocol.js";
 import { type BackoffOptions, backoffDelay, sleep } from "./backoff.js";
@@ -33,6 +35,19 @@ export interface ThreadEvent {
   seq: number;
   event: BaseEvent;
   kind: "event" | "snapshot" | "reopen" | "abort";
+  /**
+   * On the items of a reset prefix (PROTOCOL.md §2.9): the history after `after` was compacted
+   * away up to `horizon`, and this snapshot stands for it. Events between were skipped.
+   */
+  reset?: HistoryReset;
+}
+
+/** History a follow skipped because the thread was compacted (PROTOCOL.md §2.9). */
+export interface HistoryReset {
+  /** The cursor the follow resumed from. */
+  after: number;
+  /** The thread's compaction horizon: events up to it are gone. */
+  horizon: number;
 }
 
 /** Connection state of a follower, for UIs ("reconnecting in 2 s..."). */
@@ -47,6 +62,8 @@ export type FollowStatus =
       replay?: ReplayMode;
       /** True when this connection resumed from a cursor (its `reopen` frames are dropped). */
       resumed: boolean;
+      /** Set when the cursor was before the thread's compaction horizon (§2.9). */
+      reset?: HistoryReset;
     }
   | {
       state: "reconnecting";
@@ -85,6 +102,8 @@ const MAX_RETRY_AFTER_MS = 60_000;
 
 /** The comment text of the thread-deleted marker (`: thread-deleted`). */
 const DELETED_COMMENT = SSE_THREAD_DELETED.slice(2).trim();
+/** The comment text of the history-compacted end (`: history-compacted`). */
+const COMPACTED_COMMENT = SSE_HISTORY_COMPACTED.slice(2).trim();
 /** The comment text of the data-lost marker (`: data-lost`). */
 const DATA_LOST_COMMENT = SSE_DATA_LOST.slice(2).trim();
 
@@ -150,6 +169,7 @@ export async function* followThread(
       let reason = "the stream ended";
       let failure: unknown;
       let minDelay = 0;
+      let compacted = false;
       opts.onStatus?.({
         state: "connecting",
         attempt,
@@ -199,6 +219,15 @@ export async function* followThread(
         const replay = (response.headers.get(HEADER_REPLAY_MODE) ?? undefined) as
           | ReplayMode
           | undefined;
+        // The cursor was compacted away: the stream starts with a snapshot like a fresh one,
+        // whose last frame carries the new cursor, and its reopen frames are to be applied.
+        const horizon = parseSeq(response.headers.get(HEADER_RESET));
+        let reset: HistoryReset | undefined;
+        if (horizon !== undefined && cursor !== undefined) {
+          reset = { after: cursor, horizon };
+          cursor = undefined;
+        }
+        const dropReopen = resumed && !reset;
         // A fresh stream's position is known from its header, except while a compact prefix is
         // still to come: that prefix must arrive whole, and its last frame carries the cursor.
         if (
@@ -215,6 +244,7 @@ export async function* followThread(
           ...(cursor === undefined ? {} : { cursor }),
           ...(lastSeq === undefined ? {} : { lastSeq }),
           ...(replay ? { replay } : {}),
+          ...(reset ? { reset } : {}),
         });
 
         let prefix: ThreadEvent[] = [];
@@ -230,6 +260,11 @@ export async function* followThread(
               // A keep-alive comment or an empty frame, or the end of the thread.
               if (frame.commentText === DELETED_COMMENT) {
                 deleted = true;
+                break;
+              }
+              if (frame.commentText === COMPACTED_COMMENT) {
+                reason = "history compacted";
+                compacted = true;
                 break;
               }
               if (frame.commentText === DATA_LOST_COMMENT) {
@@ -266,9 +301,9 @@ export async function* followThread(
               continue;
             }
             // The caller already holds the run open when it resumed.
-            if (kind === "reopen" && resumed) continue;
+            if (kind === "reopen" && dropReopen) continue;
             if (cursor === undefined) {
-              prefix.push({ seq: 0, event, kind });
+              prefix.push({ seq: 0, event, kind, ...(reset ? { reset } : {}) });
               if (id === undefined) continue;
               cursor = id;
               const complete = prefix;
@@ -297,8 +332,9 @@ export async function* followThread(
 
       if (outer?.aborted) return;
       conn.abort();
-      failures += 1;
-      const delayMs = Math.max(minDelay, backoffDelay(failures, opts.backoff));
+      // Compacted under a lagging follower: nothing failed, reconnect at once (it gets a reset).
+      if (!compacted) failures += 1;
+      const delayMs = compacted ? 0 : Math.max(minDelay, backoffDelay(failures, opts.backoff));
       opts.onStatus?.({
         state: "reconnecting",
         attempt: attempt + 1,

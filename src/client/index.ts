@@ -17,6 +17,7 @@ export {
   type FollowStatus,
   type FollowThreadOptions,
   followThread,
+  type HistoryReset,
   type ThreadEvent,
 } from "./follow-thread.js";
 export type { FetchLike, HeadersSource } from "./http.js";

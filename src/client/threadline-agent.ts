@@ -18,7 +18,7 @@ import { ThreadlineError } from "../core/errors.js";
 import type { MultitaskStrategy } from "../core/types.js";
 import type { BackoffOptions } from "./backoff.js";
 import { FollowLoop, type FollowMode } from "./follow-loop.js";
-import type { FollowStatus, ThreadEvent } from "./follow-thread.js";
+import type { FollowStatus, HistoryReset, ThreadEvent } from "./follow-thread.js";
 import type { FetchLike } from "./http.js";
 import { keepUnsentLast, messageIdsIn } from "./message-ids.js";
 import { runOnServer } from "./run-on-server.js";
@@ -39,6 +39,11 @@ export interface ThreadlineAgentConfig extends AgentConfig {
   backoff?: BackoffOptions;
   /** Connection state of the follow (connecting / open / reconnecting). */
   onStatus?: (status: FollowStatus) => void;
+  /**
+   * The follow resumed from a cursor the thread had compacted away (PROTOCOL.md §2.9): the
+   * events in between were skipped and a snapshot of the thread replaced them.
+   */
+  onHistoryReset?: (reset: HistoryReset) => void;
 }
 
 interface Outcome {
@@ -79,6 +84,11 @@ export class ThreadlineAgent extends AbstractAgent {
   followStatus: FollowStatus | undefined;
   /** The error that ended the follow, if one did. */
   followError: unknown;
+  /**
+   * The latest history reset of the follow (PROTOCOL.md §2.9): it resumed from a cursor the
+   * thread had compacted away, so the events between were replaced by a snapshot.
+   */
+  historyReset: HistoryReset | undefined;
   private readonly config: ThreadlineAgentConfig;
   private readonly client: ThreadlineClient;
   private follower: FollowLoop | undefined;
@@ -322,6 +332,10 @@ export class ThreadlineAgent extends AbstractAgent {
 
   private async applyItem(item: ThreadEvent): Promise<void> {
     const { event } = item;
+    if (item.reset && event.type === EventType.RUN_STARTED) {
+      this.historyReset = item.reset;
+      this.config.onHistoryReset?.(item.reset);
+    }
     for (const id of messageIdsIn(event)) this.seen.add(id);
     if (event.type === EventType.RUN_STARTED) {
       // A run that never ended cannot be followed by another; close it defensively.

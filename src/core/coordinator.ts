@@ -4,6 +4,7 @@ import type { Message, RunAgentInput } from "@ag-ui/core";
 import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
 import { runAgentWithHistory } from "./agent-exec.js";
 import { ThreadlineError } from "./errors.js";
+import { type AgentHistory, agentHistory } from "./history-window.js";
 import { holdInstance, newInstanceId } from "./instance.js";
 import type { Logger } from "./logger.js";
 import { silentLogger } from "./logger.js";
@@ -30,6 +31,8 @@ interface CachedView {
   lastSeq: number;
   /** The thread's creation time: a thread deleted and created again is another thread. */
   createdAt: number;
+  /** The thread's compaction horizon: a compaction since removed messages from the view. */
+  horizon: number;
 }
 
 /** A turn of the event loop a run's events held longer than this is worth a warning. */
@@ -84,6 +87,8 @@ export interface StartRunResult {
 export interface CoordinatorOptions {
   store: ThreadStore;
   agents: Record<string, AgentSource>;
+  /** What each agent sees of its thread (by agent id; default the whole view). */
+  history?: Record<string, AgentHistory>;
   logger?: Logger;
   instanceId?: string;
   /** How long a run's lease lasts without renewal. Default 15 s. */
@@ -116,6 +121,7 @@ export class Coordinator {
   readonly instanceId: string;
   readonly store: ThreadStore;
   private readonly agents: Record<string, AgentSource>;
+  private readonly history: Record<string, AgentHistory>;
   private readonly logger: Logger;
   readonly leaseMs: number;
   private readonly sweepMs: number;
@@ -144,6 +150,7 @@ export class Coordinator {
   constructor(opts: CoordinatorOptions) {
     this.store = opts.store;
     this.agents = opts.agents;
+    this.history = opts.history ?? {};
     this.logger = opts.logger ?? silentLogger;
     this.instanceId = opts.instanceId ?? newInstanceId();
     this.liveness = holdInstance(this.instanceId);
@@ -372,7 +379,7 @@ export class Coordinator {
     const parent = this.parents.get(suppliedKey(run));
     this.parents.delete(suppliedKey(run));
     const span = this.tracing?.startRun(run, parent);
-    const { view, createdAt } = await this.loadView(threadId);
+    const { view, createdAt, horizon } = await this.loadView(threadId);
     this.views.delete(threadId);
     let fatal: unknown;
     let stopAgent: (() => void) | undefined;
@@ -393,7 +400,13 @@ export class Coordinator {
     // RUN_STARTED (carrying only the new messages) folds them into the view; the agent then
     // gets the whole history from it.
     writer.start(started, run.trigger, run.agentId);
-    const input: RunAgentInput = { ...started, messages: view.agentMessages() };
+    const input: RunAgentInput = {
+      ...started,
+      messages: await agentHistory(
+        { messages: view.agentMessages(), state: started.state, run },
+        this.history[run.agentId],
+      ),
+    };
 
     let outcome: { kind: "cancel" | "interrupt" | "lease"; reason: string } | undefined;
     let resolveStopped!: () => void;
@@ -509,7 +522,7 @@ export class Coordinator {
           : {}),
       });
       if (!fatal && writer.lastSeq !== undefined) {
-        this.views.set(threadId, { view, lastSeq: writer.lastSeq, createdAt });
+        this.views.set(threadId, { view, lastSeq: writer.lastSeq, createdAt, horizon });
         if (this.views.size > VIEW_CACHE_SIZE) this.views.delete(this.views.keys().next().value!);
       }
     } finally {
@@ -579,15 +592,23 @@ export class Coordinator {
    * The thread's view: the cached one if no one appended since (nor deleted the thread and made
    * it again), else loaded from the store.
    */
-  private async loadView(threadId: string): Promise<{ view: ViewBuilder; createdAt: number }> {
+  private async loadView(
+    threadId: string,
+  ): Promise<{ view: ViewBuilder; createdAt: number; horizon: number }> {
     const cached = this.views.get(threadId);
     if (cached) {
       const head = await this.store.threads.head(threadId);
-      if (head?.lastSeq === cached.lastSeq && head.createdAt === cached.createdAt) return cached;
+      if (
+        head?.lastSeq === cached.lastSeq &&
+        head.createdAt === cached.createdAt &&
+        head.horizon === cached.horizon
+      ) {
+        return cached;
+      }
     }
     const thread = await this.store.threads.get(threadId);
     const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
-    return { view, createdAt: thread?.createdAt ?? 0 };
+    return { view, createdAt: thread?.createdAt ?? 0, horizon: thread?.horizon ?? 0 };
   }
 
   /**

@@ -6,6 +6,7 @@ import {
   SSE_EVENT_REOPEN,
   SSE_EVENT_SNAPSHOT,
 } from "../protocol.js";
+import { type HistoryReset, replayFor, resetEvent } from "./compaction.js";
 import { ThreadlineError } from "./errors.js";
 import { type FanOut, type LiveBatch, type LiveItem, type LiveSink, toLiveItem } from "./fanout.js";
 import { snapshotRunId } from "./run-ids.js";
@@ -92,6 +93,13 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   overflows = 0;
   /** The stream ended because its thread was deleted (see `threadDeleted`). */
   deleted = false;
+  /**
+   * Set when the cursor asked for was before the thread's compaction horizon: the stream starts
+   * with a reset snapshot instead of the history (PROTOCOL.md §2.9).
+   */
+  reset: HistoryReset | undefined;
+  /** The stream ended because the events after its cursor were compacted away while it lagged. */
+  compacted = false;
   /** The stream ended because the store lost its data (see `dataLost`). */
   lost: ThreadlineError | undefined;
   /** The items handed out so far leave a run open (a RUN_STARTED without its terminal event). */
@@ -140,7 +148,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
       }
       // Only a compact replay needs the messages and state: the others read the head alone.
       const threads = this.store.threads;
-      const thread: ThreadSummary | ThreadView | null =
+      let thread: ThreadSummary | ThreadView | null =
         this.replay === "compact"
           ? await threads.get(this.threadId)
           : await threads.head(this.threadId);
@@ -154,12 +162,19 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
           { details: { lastSeq: thread.lastSeq } },
         );
       }
+      if (replayFor(this.cursor, this.replay, thread.horizon) === "reset") {
+        // The history after the cursor is gone: a snapshot that says so, never a silent gap.
+        thread = await threads.get(this.threadId);
+        if (!thread)
+          throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${this.threadId}'`);
+        this.reset = { after: this.cursor, horizon: thread.horizon, seq: thread.lastSeq };
+      }
       if (this.replay === "none") {
         this.cursor = thread.lastSeq;
         this.prefix = await this.reopenAt(this.cursor);
       } else if (isView(thread) && thread.lastSeq > 0) {
         this.cursor = thread.lastSeq;
-        const snap = snapshotRun(this.threadId, thread.lastSeq, thread.messages, thread.state);
+        const snap = snapshotRun(thread, this.reset);
         const all = [...snap, ...(await this.reopenAt(this.cursor))];
         // The last frame of the prefix carries the cursor it stands for, so a client that
         // drops right after it resumes after the snapshot instead of starting over.
@@ -199,6 +214,31 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     this.notify();
   }
 
+  /**
+   * Resolves once this follower was handed every event up to `seq` (or it ended), or after
+   * `timeoutMs` (a follower that stopped reading must not hold anyone up). A thread's deletion
+   * waits for it, so followers get the end of the cancelled run before the log goes.
+   */
+  delivered(seq: number, timeoutMs: number): Promise<void> {
+    if (this.cursor >= seq || this.ended) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        if (this.cursor < seq && !this.ended && Date.now() < deadline) return;
+        clearTimeout(timer);
+        this.progress.delete(done);
+        resolve();
+      };
+      const deadline = Date.now() + timeoutMs;
+      const timer = setTimeout(() => {
+        this.progress.delete(done);
+        resolve();
+      }, timeoutMs);
+      timer.unref?.();
+      this.progress.add(done);
+    });
+  }
+  private readonly progress = new Set<() => void>();
+
   /** Next items available (waits for at least one); null when the stream ended. */
   async nextBatch(): Promise<FollowItem[] | null> {
     const items = await this.nextItems();
@@ -208,6 +248,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
         else if (isTerminalEvent(item.event)) this.runOpen = false;
       }
     }
+    for (const waiter of [...this.progress]) waiter();
     return items;
   }
 
@@ -237,6 +278,13 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
           continue;
         }
         if (this.ended) return null;
+        if (page[0] && page[0].seq > this.cursor + 1) {
+          // Compacted away while this follower was behind: it ends, and its reconnection from
+          // the cursor gets the reset (PROTOCOL.md §2.9) rather than a silent gap.
+          this.compacted = true;
+          this.close();
+          return null;
+        }
         if (page.length < PAGE) {
           this.caughtUp = true;
           this.lagging = false;
@@ -367,6 +415,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     this.queue = [];
     this.queueBytes = 0;
     this.notify();
+    for (const waiter of [...this.progress]) waiter();
   }
 
   get closed(): boolean {
@@ -387,7 +436,8 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   private async reopenAt(seq: number): Promise<FollowItem[]> {
     if (seq === 0) return [];
     const [at] = await this.store.threads.read(this.threadId, { after: seq - 1, limit: 1 });
-    if (!at || isTerminalEvent(at.event)) return [];
+    // Not the event at `seq`: compacted, so a terminal one (a horizon is a run's end).
+    if (!at || at.seq !== seq || isTerminalEvent(at.event)) return [];
     const run = await this.store.runs.get(this.threadId, at.runId);
     const tracker = await trackStoredRun(
       this.store,
@@ -419,18 +469,18 @@ function frameName(kind: FollowItemKind): string | undefined {
       : undefined;
 }
 
-/** The compact replay: the thread's messages and state as one self-contained AG-UI run. */
-function snapshotRun(
-  threadId: string,
-  seq: number,
-  messages: unknown[],
-  state: unknown,
-): FollowItem[] {
+/**
+ * The compact replay: the thread's messages and state as one self-contained AG-UI run; a reset
+ * (PROTOCOL.md §2.9) says so with its CUSTOM event right after the RUN_STARTED.
+ */
+function snapshotRun(thread: ThreadView, reset: HistoryReset | undefined): FollowItem[] {
+  const { threadId, lastSeq: seq } = thread;
   const runId = snapshotRunId(seq);
   const events = [
     { type: EventType.RUN_STARTED, threadId, runId },
-    { type: EventType.MESSAGES_SNAPSHOT, messages },
-    { type: EventType.STATE_SNAPSHOT, snapshot: state ?? {} },
+    ...(reset ? [resetEvent(reset)] : []),
+    { type: EventType.MESSAGES_SNAPSHOT, messages: thread.messages },
+    { type: EventType.STATE_SNAPSHOT, snapshot: thread.state ?? {} },
     { type: EventType.RUN_FINISHED, threadId, runId },
   ] as BaseEvent[];
   return events.map((event) => ({

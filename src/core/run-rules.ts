@@ -113,3 +113,15 @@ export function threadBusy(
     details: { activeRunId, queued },
   });
 }
+
+/**
+ * Whether a named lease (`RecordStore.lease`) may be given to `owner` now: nobody holds it, its
+ * holder's lease expired (`expiresAt <= now`), or `owner` holds it already (a renewal).
+ */
+export function leaseAvailable(
+  current: { owner: string; expiresAt: number } | undefined,
+  owner: string,
+  now: number,
+): boolean {
+  return !current || current.expiresAt <= now || current.owner === owner;
+}

@@ -1,5 +1,6 @@
 import type { BaseEvent } from "@ag-ui/core";
 import { METADATA_KEY, RUN_ERROR_INTERRUPTED } from "../protocol.js";
+import type { CompactionResult, CompactionStep } from "./compaction.js";
 import type { ThreadlineError } from "./errors.js";
 import type {
   EventRecord,
@@ -102,7 +103,16 @@ export interface ThreadLog {
     events: readonly BaseEvent[],
     view?: ViewUpdate,
   ): Promise<EventRecord[]>;
-  /** Committed events with `seq > after`, ascending, at most `limit` (default 1000). */
+  /**
+   * Removes the history up to `step.horizon` (events, the messages they wrote, the ended runs'
+   * records; see `CompactionResult` for the exact rule) and raises the thread's horizon, in one
+   * step. The horizon never goes down; `updatedAt` does not move. Null when the thread is unknown.
+   */
+  compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null>;
+  /**
+   * Committed events with `seq > after`, ascending, at most `limit` (default 1000). After a
+   * compaction the first one may be above `after + 1` (never below the horizon + 1).
+   */
   read(threadId: string, opts: { after: number; limit?: number }): Promise<EventRecord[]>;
   /** Live committed batches of one thread (from this or, for shared stores, other processes). */
   subscribe(threadId: string, listener: AppendListener): Unsubscribe;
@@ -165,6 +175,13 @@ export interface RunQueue {
 export interface RecordStore {
   /** True for the first caller of a key, false for every later one (exactly-once ticks). */
   claim(key: string, owner: string, now: number): Promise<boolean>;
+  /**
+   * A named lease (one holder at a time across instances, e.g. the retention sweep): takes or
+   * renews `key` for `lease.owner` until `now + leaseMs` when `leaseAvailable` (run-rules.ts)
+   * allows it, atomically; false when another owner holds it. Keys live beside the claims' (use
+   * a `lease:` prefix); the lease is never released, it expires.
+   */
+  lease(key: string, lease: LeaseRequest): Promise<boolean>;
   putSchedule<S extends ScheduleRecordBase>(schedule: S): Promise<void>;
   getSchedule<S extends ScheduleRecordBase>(id: string): Promise<S | null>;
   listSchedules<S extends ScheduleRecordBase>(): Promise<S[]>;

@@ -1,6 +1,7 @@
 import type { Coordinator } from "./coordinator.js";
 import { ThreadlineError } from "./errors.js";
 import { closeTakenRun } from "./recovery.js";
+import { checkRetentionMetadata } from "./retention.js";
 import { cancelledTerminal, type ThreadStore } from "./store.js";
 import type { ThreadPatch, ThreadSummary } from "./types.js";
 
@@ -16,6 +17,12 @@ export interface ThreadAdminDeps {
   store: ThreadStore;
   coordinator: Coordinator;
   now?: () => number;
+  /**
+   * Called once the active run has ended and before the log goes, with the thread's last seq:
+   * followers on a store that delivers asynchronously (PostgreSQL, Redis) may not have received
+   * the cancelled run's end yet, and the log they would read it from is about to go.
+   */
+  beforeDelete?: (lastSeq: number) => Promise<unknown>;
 }
 
 const notFound = (threadId: string) =>
@@ -27,6 +34,8 @@ export async function updateThread(
   threadId: string,
   patch: ThreadPatch,
 ): Promise<ThreadSummary> {
+  // A retention policy in the metadata must be one (VALIDATION_FAILED), not be ignored later.
+  checkRetentionMetadata(patch.metadata);
   const updated = await store.threads.update(threadId, patch);
   if (!updated) throw notFound(threadId);
   return updated;
@@ -48,6 +57,8 @@ export async function deleteThread(
   if (!head) throw notFound(threadId);
   const runId = head.activeRunId ?? undefined;
   if (runId) await cancelForDeletion(deps, threadId, runId);
+  const last = await store.threads.head(threadId);
+  if (last && deps.beforeDelete) await deps.beforeDelete(last.lastSeq);
   if (!(await store.threads.delete(threadId))) throw notFound(threadId);
   coordinator.forgetThread(threadId);
   return { threadId, deleted: true, ...(runId ? { cancelledRunId: runId } : {}) };

@@ -52,6 +52,8 @@ export interface RunInput {
   forwardedProps?: unknown;
   tools?: Tool[];
   context?: Context[];
+  /** The part of the thread's history the agent is given (see `history-window.ts`). */
+  history?: { lastMessages?: number };
 }
 
 export interface RunLease {
@@ -96,6 +98,8 @@ export interface ThreadSummary {
   createdAt: number;
   updatedAt: number;
   lastSeq: number;
+  /** Compaction horizon: events with seq <= it were removed (0: none). See `compaction.ts`. */
+  horizon: number;
   activeRunId: string | null;
   metadata: Record<string, unknown>;
 }

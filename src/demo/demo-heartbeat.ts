@@ -22,6 +22,9 @@ export function demoHeartbeat(opts: DemoHeartbeatOptions = {}): ScheduleInput {
     threadId: opts.threadId ?? "demo",
     everyMs: opts.everyMs ?? 30_000,
     // No prompt: the demo agent's reply to a turn without a user message is its tick line.
-    input: { forwardedProps: { demo: { delayMs: 80 } } },
+    // Each tick sees the last 20 messages only, and the thread keeps its last 1,000 runs: it
+    // fires 2,880 times a day and must not fill the disk or grow its prompt.
+    input: { forwardedProps: { demo: { delayMs: 80 } }, history: { lastMessages: 20 } },
+    retention: { keepRuns: 1_000 },
   };
 }

@@ -5,6 +5,7 @@ import type { Telemetry } from "../core/telemetry.js";
 import {
   DEFAULT_KEEPALIVE_MS,
   SSE_DATA_LOST,
+  SSE_HISTORY_COMPACTED,
   SSE_KEEPALIVE,
   SSE_THREAD_DELETED,
 } from "../protocol.js";
@@ -12,6 +13,7 @@ import {
 const KEEPALIVE = new TextEncoder().encode(SSE_KEEPALIVE);
 const THREAD_DELETED = new TextEncoder().encode(SSE_THREAD_DELETED);
 const DATA_LOST = new TextEncoder().encode(SSE_DATA_LOST);
+const HISTORY_COMPACTED = new TextEncoder().encode(SSE_HISTORY_COMPACTED);
 
 /** Where a stream's keep-alive comment goes: a web stream controller or a Node response. */
 export interface KeepaliveSink {
@@ -119,6 +121,8 @@ export interface SseOptions {
 export type ItemSource = Pick<Follow, "nextBatch" | "close"> & {
   /** True once the stream ended because its thread was deleted (a `Follow` says so). */
   readonly deleted?: boolean;
+  /** True once the stream ended because its next events were compacted away (§2.9). */
+  readonly compacted?: boolean;
   /** Set once the stream ended because the store lost its data (a `Follow` says so). */
   readonly lost?: unknown;
 };
@@ -179,12 +183,18 @@ export class SseSource {
   }
 
   /**
-   * The stream's last words, once: a thread deleted under it (PROTOCOL.md §2.7) or a store that
-   * lost its data (§2.8) says so.
+   * The stream's last words, once: a thread deleted under it (PROTOCOL.md §2.7), a store that
+   * lost its data (§2.8), or history compacted away under a lagging follower (§2.9) says so.
    */
   private endFrame(): Uint8Array | null {
     if (this.toldEnd) return null;
-    const last = this.follow.lost ? DATA_LOST : this.follow.deleted ? THREAD_DELETED : null;
+    const last = this.follow.lost
+      ? DATA_LOST
+      : this.follow.deleted
+        ? THREAD_DELETED
+        : this.follow.compacted
+          ? HISTORY_COMPACTED
+          : null;
     if (last) this.toldEnd = true;
     return last;
   }

@@ -2,6 +2,7 @@ import type { Message } from "@ag-ui/core";
 import type { Context } from "hono";
 import { z } from "zod";
 import { ThreadlineError } from "../core/errors.js";
+import { historyWindowSchema } from "../core/history-window.js";
 import { addMessageIssues } from "../core/message-issues.js";
 import { MULTITASK_STRATEGIES } from "../core/types.js";
 
@@ -28,6 +29,8 @@ export const startRunBodySchema = z.strictObject({
   tools: z.array(z.looseObject({ name: z.string() })).optional(),
   context: z.array(z.looseObject({ description: z.string(), value: z.string() })).optional(),
   multitask: multitaskSchema.optional(),
+  /** The part of the thread's history the agent is given (`history-window.ts`). */
+  history: historyWindowSchema.optional(),
   /**
    * Who is asking: `client` for a person at a UI, `api` (default) for programs. Server-side kinds
    * (schedule, heartbeat, webhook) cannot be claimed over HTTP.

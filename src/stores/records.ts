@@ -60,6 +60,7 @@ export interface SummaryColumns<M> {
   created_at: number;
   updated_at: number;
   last_seq: number;
+  horizon: number;
   active_run_id: string | null;
   metadata: M;
 }
@@ -73,6 +74,7 @@ export function summaryOfColumns<M>(
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     lastSeq: row.last_seq,
+    horizon: row.horizon,
     activeRunId: row.active_run_id,
     metadata: metadata(row.metadata),
   };

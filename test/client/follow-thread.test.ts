@@ -87,6 +87,32 @@ describe("followThread over loopback HTTP", () => {
     expect(statuses.some((x) => x.state === "reconnecting")).toBe(false);
   });
 
+  it("resumes from a compacted-away cursor: a reset snapshot that says so, then every later event", async () => {
+    const s = await server();
+    const client = new ThreadlineClient({ baseUrl: s.url });
+    await client.createThread({ threadId: "t" });
+    for (let i = 0; i < 2; i++) await client.startRun("t", demoRun(i));
+    await waitFor(
+      async () =>
+        (await s.tl.store.runs.list("t")).filter((r) => r.status === "succeeded").length === 2,
+      "two runs",
+    );
+    const { lastSeq } = (await s.tl.store.threads.head("t"))!;
+    await s.tl.store.threads.compact("t", { horizon: lastSeq, endedBefore: 0 });
+    const { collector, statuses } = follow(s.url, "t", { after: 3 });
+    await collector.until((c) => c.count("RUN_FINISHED") === 1, "the reset snapshot");
+    await client.startRun("t", demoRun(2));
+    await collector.until((c) => c.count("RUN_FINISHED") === 2, "the next run");
+    const reset = { after: 3, horizon: lastSeq };
+    expect(statuses.find((x) => x.state === "open")).toMatchObject({ resumed: true, reset });
+    const snapshot = collector.items.filter((i) => i.kind === "snapshot");
+    expect(snapshot.length).toBeGreaterThan(0);
+    expect(snapshot.every((i) => i.seq === lastSeq && i.reset?.horizon === lastSeq)).toBe(true);
+    await verifyWithAgUi(collector.events);
+    await expectExactlyTheLog(s, "t", collector, lastSeq + 1);
+    expect(statuses.some((x) => x.state === "reconnecting")).toBe(false);
+  });
+
   it("survives a server restart mid-run with no gap and no duplicate", async () => {
     // A short lease: the restarted process takes the dead one's run over once it expires.
     const a = await server({ leaseMs: 400 });

@@ -19,12 +19,16 @@ afterEach(async () => {
   await s.close();
 });
 
-function agentFor(threadId: string): ThreadlineAgent {
+function agentFor(
+  threadId: string,
+  extra: Partial<ConstructorParameters<typeof ThreadlineAgent>[0]> = {},
+): ThreadlineAgent {
   const agent = new ThreadlineAgent({
     url: s.url,
     agentId: "demo",
     threadId,
     backoff: { initialMs: 20, maxMs: 200 },
+    ...extra,
   });
   agents.push(agent);
   return agent;
@@ -240,6 +244,29 @@ describe("ThreadlineAgent", () => {
     const thread = await serverThread("t");
     expect(agent.messages.map((m) => m.id)).toEqual(thread.messages.map((m) => m.id));
     expect(agent.messages).toEqual(thread.messages);
+  });
+
+  it("resuming from a cursor compacted away applies the reset snapshot and says so", async () => {
+    await demoTurns("t", 1);
+    const resets: unknown[] = [];
+    const agent = agentFor("t", { onHistoryReset: (r) => resets.push(r) });
+    await agent.connectAgent();
+    const cursor = (await s.tl.store.threads.head("t"))!.lastSeq;
+    await agent.detachActiveRun();
+    await waitFor(() => s.tl.fanout.followerCount("t") === 0, "the follow to end");
+    await demoTurns("t", 2); // while detached; then compacted away
+    const head = (await s.tl.store.threads.head("t"))!;
+    await s.tl.store.threads.compact("t", { horizon: head.lastSeq, endedBefore: 0 });
+    expect(agent.historyReset).toBeUndefined();
+
+    agent.addMessage(user("mine", "after the gap"));
+    await agent.runAgent({ forwardedProps: { demo: { delayMs: 0 } } });
+    expect(agent.historyReset).toEqual({ after: cursor, horizon: head.lastSeq });
+    expect(resets).toEqual([{ after: cursor, horizon: head.lastSeq }]);
+    // The view the server kept (its compaction removed the old runs' messages) plus the new run.
+    const thread = await serverThread("t");
+    expect(agent.messages).toEqual(thread.messages);
+    expect(agent.messages.map(textOf)).toEqual(["after the gap", "You said: after the gap"]);
   });
 
   it("a message sent while another run streams stays visible and lands after that run", async () => {

@@ -8,6 +8,11 @@ import { verifyWithAgUi } from "../helpers/verify.js";
 export interface ServerUnderTest {
   baseUrl: string;
   token?: string;
+  /**
+   * Compacts a thread up to `horizon` (the store's `threads.compact`), for §2.9's cases; they run
+   * when `runServerConformance`'s `opts.compaction` says so (not against a bare URL).
+   */
+  compact?(threadId: string, horizon: number): Promise<void>;
   close(): Promise<void>;
   /**
    * Starts a graceful shutdown (what SIGTERM does) with a grace period of 500 ms, and resolves
@@ -25,7 +30,7 @@ export interface ServerUnderTest {
 export function runServerConformance(
   name: string,
   setup: () => Promise<ServerUnderTest>,
-  opts: { shutdown?: boolean } = {},
+  opts: { shutdown?: boolean; compaction?: boolean } = {},
 ): void {
   describe(`server conformance: ${name}`, () => {
     let server: ServerUnderTest;
@@ -337,6 +342,57 @@ export function runServerConformance(
       const fresh = (await (await call(`/threads/${threadId}`)).json()) as Record<string, unknown>;
       expect(fresh).toMatchObject({ lastSeq: 0, messages: [], activeRunId: null });
     });
+
+    if (opts.compaction) {
+      it("a follower resuming from a compacted-away cursor gets a reset, then every later event (§2.9)", async () => {
+        const threadId = await createThread();
+        await startRun(threadId);
+        await startRun(threadId);
+        await startRun(threadId);
+        const whole = await collectFrames(
+          (await follow(threadId, "?replay=full")).res.body!,
+          (f) => countType(f, "RUN_FINISHED") >= 3,
+        );
+        const runs = (await (await call(`/threads/${threadId}/runs`)).json()) as {
+          runs: Array<{ startSeq: number }>;
+        };
+        const horizon = runs.runs[0]!.startSeq - 1;
+        const lastSeq = logIds(whole).at(-1)!;
+        await server.compact!(threadId, horizon);
+        expect(
+          ((await (await call(`/threads/${threadId}`)).json()) as { horizon: number }).horizon,
+        ).toBe(horizon);
+
+        const { res, controller } = await follow(threadId, "", { "Last-Event-ID": "2" });
+        expect(res.headers.get("x-threadline-reset")).toBe(String(horizon));
+        expect(res.headers.get("x-threadline-replay")).toBe("compact");
+        const reader = new FrameReader(res.body!);
+        const prefix = await reader.until((f) => f.some((x) => x.id !== undefined));
+        expect(prefix.every((f) => f.event === "snapshot")).toBe(true);
+        expect(prefix.at(-1)!.id).toBe(String(lastSeq));
+        expect(eventsOf(prefix)[1]).toMatchObject({
+          type: "CUSTOM",
+          name: "threadline.reset",
+          value: { after: 2, horizon, seq: lastSeq },
+        });
+        const later = reader.until((f) => countType(f, "RUN_FINISHED") >= 1);
+        await startRun(threadId);
+        const tail = await later;
+        await reader.close();
+        controller.abort();
+        const ids = logIds(tail);
+        expect(ids).toEqual(ids.map((_, i) => lastSeq + 1 + i));
+        await verifyWithAgUi([...eventsOf(prefix), ...eventsOf(tail)]);
+        // replay=full from 0 on a compacted thread is a reset too; a cursor at the horizon is not.
+        const full = await follow(threadId, "?replay=full&follow=false");
+        expect(full.res.headers.get("x-threadline-reset")).toBe(String(horizon));
+        await collectFrames(full.res.body!, () => false);
+        const at = await follow(threadId, `?after=${horizon}&follow=false`);
+        expect(at.res.headers.get("x-threadline-reset")).toBeNull();
+        const rest = await collectFrames(at.res.body!, () => false);
+        expect(logIds(rest)[0]).toBe(horizon + 1);
+      });
+    }
 
     it("rejects bad input with JSON errors and the right status", async () => {
       const threadId = await createThread();

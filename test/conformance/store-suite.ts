@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe } from "vitest";
 import type { ThreadStore } from "../../src/core/store.js";
 import { claimTests } from "./store/claims.js";
+import { compactionTests } from "./store/compaction.js";
 import type { StoreFactory, SuiteContext } from "./store/fixtures.js";
 import { guaranteeTests } from "./store/guarantees.js";
 import { leaseClockTests } from "./store/lease-clock.js";
@@ -63,6 +64,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     threadTests(ctx);
     claimTests(ctx);
     guaranteeTests(ctx);
+    compactionTests(ctx);
     principalTests(ctx);
     runStartTests(ctx);
     if (factory.peer) {

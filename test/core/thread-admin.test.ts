@@ -1,5 +1,6 @@
 import type { BaseEvent } from "@ag-ui/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/core/scheduler/index.js";
 import { createMemoryData, createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { GateAgent, waitFor } from "../helpers/agents.js";
@@ -82,6 +83,34 @@ describe("deleteThread", () => {
     run.text("m", " more");
     await waitFor(() => run.unsubscribed, "the runner to stop its agent");
     expect(await runner.store.threads.get("t")).toBeNull();
+  });
+
+  it("a follower on another instance of a shared store ends with the deleted marker too", async () => {
+    const data = createMemoryData();
+    const clock = new ManualClock(Date.now());
+    const make = () =>
+      createThreadline({
+        store: createMemoryStore({ data }),
+        agents: { gate: new GateAgent() },
+        clock,
+      });
+    const [a, b] = [make(), make()];
+    open.push(a, b);
+    await Promise.all([a.ready, b.ready]);
+    await a.store.threads.ensure("t");
+    const follow = b.follow("t", { replay: "none" });
+    await follow.open();
+    const done = (async () => {
+      for await (const _ of follow) {
+        // nothing: the thread is idle
+      }
+    })();
+    await a.deleteThread("t");
+    expect(follow.closed).toBe(false);
+    // B looks its followed threads up on the clock's timer.
+    await clock.advance(10_000);
+    await done;
+    expect(follow.deleted).toBe(true);
   });
 
   it("throws THREAD_NOT_FOUND for an unknown thread, and a recreated thread starts clean", async () => {

@@ -14,6 +14,9 @@ await forEachBackend("server", (backend) => {
       const stop = (graceMs: number) => tl.close({ graceMs });
       return {
         baseUrl: server.url,
+        compact: async (threadId, horizon) => {
+          await tl.store.threads.compact(threadId, { horizon, endedBefore: 0 });
+        },
         // What SIGTERM does (src/cli/main.ts): the runtime closes its servers last.
         shutdown: () => stop(500),
         close: async () => {
@@ -22,6 +25,6 @@ await forEachBackend("server", (backend) => {
         },
       };
     },
-    { shutdown: true },
+    { shutdown: true, compaction: true },
   );
 });

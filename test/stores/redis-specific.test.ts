@@ -4,7 +4,15 @@ import { ThreadlineError } from "../../src/core/errors.js";
 import type { ThreadStore } from "../../src/core/store.js";
 import type { EventRecord } from "../../src/core/types.js";
 import { createRedisStore } from "../../src/stores/redis/index.js";
-import { activeRun, custom, range, seqs, waitFor } from "../conformance/store/fixtures.js";
+import {
+  activeRun,
+  custom,
+  range,
+  runFinished,
+  runStarted,
+  seqs,
+  waitFor,
+} from "../conformance/store/fixtures.js";
 import { dropPrefix, freshPrefix } from "../helpers/redis.js";
 import { describeWithService, probeRedis, REDIS_URL } from "../helpers/services.js";
 
@@ -26,6 +34,34 @@ describeWithService(probe, "redis store: subscriber connection and key layout", 
   afterEach(async () => {
     for (const s of stores.splice(0)) await s.close();
     for (const p of prefixes.splice(0)) await dropPrefix(p);
+  });
+
+  it("compaction leaves nothing of the runs and messages it removed in the thread's keys", async () => {
+    const p = prefix();
+    const store = await open(p);
+    const t = "compact-keys";
+    for (let i = 0; i < 3; i++) {
+      const { fence, run } = await activeRun(store, t);
+      await store.threads.append(t, fence, [runStarted(t, run.runId)], {
+        upsertMessages: [{ id: `m${i}`, role: "user", content: `${i}` }],
+      });
+      await store.threads.append(t, fence, [runFinished(t, run.runId)]);
+    }
+    await store.threads.compact(t, { horizon: 4, endedBefore: 0 });
+    const admin = new Redis(REDIS_URL);
+    try {
+      const fields = await admin.hkeys(`${p}:runs:${t}`);
+      const kept = (await store.runs.list(t)).map((r) => r.runId);
+      expect(kept).toHaveLength(1);
+      expect(fields.every((f) => f.startsWith(`${kept[0]}|`))).toBe(true);
+      expect(await admin.zcard(`${p}:runorder:${t}`)).toBe(1);
+      expect(await admin.hkeys(`${p}:msgs:${t}`)).toEqual(["m2"]);
+      expect(await admin.zrange(`${p}:msgorder:${t}`, "0", "-1")).toEqual(["m2"]);
+      expect(await admin.zrange(`${p}:msgseq:${t}`, "0", "-1")).toEqual(["m2"]);
+      expect(await admin.xlen(`${p}:log:${t}`)).toBe(2);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it("a subscriber whose connection drops catches up from its watermark", async () => {

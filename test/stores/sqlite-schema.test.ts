@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSqliteStore, SCHEMA_VERSION } from "../../src/stores/sqlite/index.js";
-import { activeRun, newRun } from "../conformance/store/fixtures.js";
+import { activeRun, newRun, runStarted } from "../conformance/store/fixtures.js";
 
 describe("sqlite schema", () => {
   let dir: string;
@@ -47,10 +47,12 @@ describe("sqlite schema", () => {
       force: true,
     }))!;
     await store.close();
-    // Back to version 1: no counters table yet (nor the later runs columns).
+    // Back to version 1: no counters table yet (nor the later runs and compaction columns).
     const db = new Database(path);
     db.exec("DROP TABLE counters");
     db.exec("ALTER TABLE runs DROP COLUMN started_by; ALTER TABLE runs DROP COLUMN cancelled_by");
+    db.exec("ALTER TABLE threads DROP COLUMN horizon");
+    db.exec("ALTER TABLE messages DROP COLUMN seq");
     db.pragma("user_version = 1");
     db.close();
     const upgraded = createSqliteStore({ path });
@@ -60,12 +62,32 @@ describe("sqlite schema", () => {
     await upgraded.close();
   });
 
+  it("a file from before compaction upgrades: horizon 0, its messages count as written at seq 0", async () => {
+    const store = createSqliteStore({ path });
+    const { fence, run } = await activeRun(store, "t");
+    await store.threads.append("t", fence, [runStarted("t", run.runId)], {
+      upsertMessages: [{ id: "old", role: "user", content: "before the upgrade" }],
+    });
+    await store.close();
+    const db = new Database(path);
+    db.exec("ALTER TABLE threads DROP COLUMN horizon");
+    db.exec("ALTER TABLE messages DROP COLUMN seq");
+    db.pragma("user_version = 3");
+    db.close();
+    const upgraded = createSqliteStore({ path });
+    expect(await upgraded.threads.head("t")).toMatchObject({ lastSeq: 1, horizon: 0 });
+    expect((await upgraded.threads.get("t"))!.messages.map((m) => m.id)).toEqual(["old"]);
+    await upgraded.close();
+  });
+
   it("a file from before run principals upgrades; its runs have none, new runs record theirs", async () => {
     const store = createSqliteStore({ path });
     await store.runs.enqueue(newRun("t", "old"), "enqueue");
     await store.close();
     const db = new Database(path);
     db.exec("ALTER TABLE runs DROP COLUMN started_by; ALTER TABLE runs DROP COLUMN cancelled_by");
+    db.exec("ALTER TABLE threads DROP COLUMN horizon");
+    db.exec("ALTER TABLE messages DROP COLUMN seq");
     db.pragma("user_version = 2");
     db.close();
     const upgraded = createSqliteStore({ path });

@@ -68,6 +68,7 @@ export function buildRecord(input: ScheduleInput, id: string, now: number): Sche
     multitask: input.multitask ?? "enqueue",
     catchUp: input.catchUp ?? "skip",
     paused: input.paused === true,
+    ...(input.retention === undefined ? {} : { retention: input.retention }),
     revision: 1,
     createdAt: toIso(now),
     updatedAt: toIso(now),
@@ -134,5 +135,6 @@ export function materializeInput(template: InputTemplate | undefined): RunInput 
     ...(template.forwardedProps === undefined
       ? {}
       : { forwardedProps: structuredClone(template.forwardedProps) }),
+    ...(template.history ? { history: { ...template.history } } : {}),
   };
 }

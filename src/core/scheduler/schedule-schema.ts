@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { historyWindowSchema } from "../history-window.js";
 import { addMessageIssues } from "../message-issues.js";
+import { retentionPolicySchema } from "../retention.js";
 import { MULTITASK_STRATEGIES } from "../types.js";
 import { cronPattern } from "./next-fire.js";
 import { CATCH_UP_POLICIES, type InputTemplate, type ScheduleInput } from "./schedule-types.js";
@@ -34,6 +36,7 @@ export const inputTemplateSchema = z.strictObject({
   messages: z.array(templateMessageSchema).max(100).optional(),
   state: z.unknown().optional(),
   forwardedProps: z.unknown().optional(),
+  history: historyWindowSchema.optional(),
 });
 
 const isoTime = z.iso.datetime({
@@ -66,6 +69,7 @@ const fields = {
   multitask: z.enum(MULTITASK_STRATEGIES),
   catchUp: z.enum(CATCH_UP_POLICIES),
   paused: z.boolean(),
+  retention: retentionPolicySchema,
 };
 
 /** Cross-field rules, shared by create and by the merged result of a patch. */
@@ -115,6 +119,7 @@ export const scheduleInputSchema = z
     multitask: fields.multitask.optional(),
     catchUp: fields.catchUp.optional(),
     paused: fields.paused.optional(),
+    retention: fields.retention.optional(),
   })
   .superRefine(checkSchedule);
 
@@ -132,6 +137,7 @@ export const schedulePatchSchema = z.strictObject({
   multitask: fields.multitask.optional(),
   catchUp: fields.catchUp.optional(),
   paused: fields.paused.optional(),
+  retention: fields.retention.nullable().optional(),
 });
 export type SchedulePatch = z.infer<typeof schedulePatchSchema>;
 

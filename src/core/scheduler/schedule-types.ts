@@ -1,4 +1,6 @@
 import type { Message } from "@ag-ui/core";
+import type { HistoryWindow } from "../history-window.js";
+import type { RetentionPolicy } from "../retention.js";
 import { scheduleRunId } from "../run-ids.js";
 import type { MultitaskStrategy } from "../types.js";
 
@@ -14,6 +16,8 @@ export interface InputTemplate {
   messages?: TemplateMessage[];
   state?: unknown;
   forwardedProps?: unknown;
+  /** What each tick's agent sees of the thread (default: all of it). */
+  history?: HistoryWindow;
 }
 
 /** A schedule as declared in options or posted to `POST /schedules`. */
@@ -41,6 +45,8 @@ export interface ScheduleInput {
   /** Default `skip`. */
   catchUp?: CatchUpPolicy;
   paused?: boolean;
+  /** Retention of the threads it runs on, unless a thread has its own (README "Retention"). */
+  retention?: RetentionPolicy;
 }
 
 /**
@@ -61,6 +67,7 @@ export type ScheduleRecord = {
   multitask: MultitaskStrategy;
   catchUp: CatchUpPolicy;
   paused: boolean;
+  retention?: RetentionPolicy;
   /** Bumped on every change of the definition (not on firing); other processes re-arm on it. */
   revision: number;
   createdAt: string;
@@ -88,6 +95,7 @@ export const DEFINITION_KEYS = [
   "multitask",
   "catchUp",
   "paused",
+  "retention",
 ] as const satisfies readonly (keyof ScheduleRecord)[];
 
 /** The fields whose change moves the next tick. */

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { StartRunRequest, StartRunResult } from "../coordinator.js";
 import { ThreadlineError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
+import { scheduleRetentionMetadata, syncScheduleRetention } from "../retention.js";
 import type { ThreadStore } from "../store.js";
 import type { Telemetry } from "../telemetry.js";
 import type { RunTrigger } from "../types.js";
@@ -268,7 +269,13 @@ export class Scheduler {
     };
     try {
       if (record.newThreadPerTick) {
-        await this.store.threads.ensure(threadId, { scheduleId: record.id, fireAt });
+        await this.store.threads.ensure(threadId, {
+          scheduleId: record.id,
+          fireAt,
+          ...scheduleRetentionMetadata(record.retention),
+        });
+      } else if (record.retention) {
+        await syncScheduleRetention(this.store, threadId, record.retention);
       }
       const result = await this.opts.startRun({
         threadId,

@@ -15,11 +15,13 @@ import {
   parseRunStatuses,
   parseTriggerKinds,
 } from "../../core/listing.js";
+import { checkRetentionMetadata } from "../../core/retention.js";
 import type { ThreadSummary } from "../../core/types.js";
 import {
   HEADER_EPOCH,
   HEADER_LAST_EVENT_ID,
   HEADER_REPLAY_MODE,
+  HEADER_RESET,
   HEADER_THREAD_LAST_SEQ,
   QUERY_AFTER,
   QUERY_EPOCH,
@@ -107,6 +109,7 @@ export function threadRoutes(tl: Threadline): RouteTable {
     async (c) => {
       const body = await jsonBody(c, createThreadBodySchema);
       const threadId = newThreadId.get(c.req.raw) ?? randomUUID();
+      checkRetentionMetadata(body.metadata);
       return c.json(await claimThread(tl.store, who(c), threadId, body.metadata), 201);
     },
   );
@@ -162,7 +165,9 @@ export function threadRoutes(tl: Threadline): RouteTable {
         : { writeTimeoutMs: tl.options.followerWriteTimeoutMs }),
       headers: {
         [HEADER_THREAD_LAST_SEQ]: String(follow.position),
-        [HEADER_REPLAY_MODE]: replay,
+        // A reset (PROTOCOL.md §2.9) is served as a compact replay, and says so.
+        [HEADER_REPLAY_MODE]: follow.reset ? "compact" : replay,
+        ...(follow.reset ? { [HEADER_RESET]: String(follow.reset.horizon) } : {}),
         ...(storeEpoch === undefined ? {} : { [HEADER_EPOCH]: storeEpoch }),
       },
     });
@@ -201,6 +206,7 @@ export function threadRoutes(tl: Threadline): RouteTable {
         ...(body.forwardedProps === undefined ? {} : { forwardedProps: body.forwardedProps }),
         ...(body.tools ? { tools: body.tools as never } : {}),
         ...(body.context ? { context: body.context as never } : {}),
+        ...(body.history ? { history: body.history } : {}),
       },
     });
     return c.json(result, 202);

@@ -18,6 +18,8 @@ export interface ThreadData {
   events: StoredEvent[];
   messages: Message[];
   index: Map<string, number>;
+  /** Message id → the seq of the batch that first wrote it (compaction removes by it). */
+  messageSeqs: Map<string, number>;
   state: unknown;
   fenceToken: number;
   runs: Map<string, RunRecord>;
@@ -31,6 +33,8 @@ export interface ThreadData {
 export interface MemoryStoreData {
   threads: Map<string, ThreadData>;
   claims: Set<string>;
+  /** Named leases (`RecordStore.lease`). */
+  leases: Map<string, { owner: string; expiresAt: number }>;
   schedules: Map<string, ScheduleRecordBase>;
   listeners: ListenerRegistry;
   runStarts: RunStartListeners;
@@ -44,6 +48,7 @@ export function createMemoryData(): MemoryStoreData {
   return {
     threads: new Map(),
     claims: new Set(),
+    leases: new Map(),
     schedules: new Map(),
     listeners: new ListenerRegistry(),
     runStarts: new RunStartListeners(),
@@ -67,12 +72,14 @@ export function ensureThreadData(
         createdAt: now,
         updatedAt: now,
         lastSeq: 0,
+        horizon: 0,
         activeRunId: null,
         metadata: copy(metadata ?? {}),
       },
       events: [],
       messages: [],
       index: new Map(),
+      messageSeqs: new Map(),
       state: {},
       fenceToken: 0,
       runs: new Map(),

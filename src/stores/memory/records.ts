@@ -1,4 +1,5 @@
-import type { RecordStore, ScheduleRecordBase } from "../../core/store.js";
+import { leaseAvailable } from "../../core/run-rules.js";
+import type { LeaseRequest, RecordStore, ScheduleRecordBase } from "../../core/store.js";
 import { copy, type MemoryStoreData } from "./data.js";
 
 /** Claims (a set of keys) and schedules (a map in creation order). */
@@ -8,6 +9,13 @@ export class MemoryRecords implements RecordStore {
   async claim(key: string) {
     if (this.data.claims.has(key)) return false;
     this.data.claims.add(key);
+    return true;
+  }
+
+  async lease(key: string, lease: LeaseRequest) {
+    const leases = this.data.leases;
+    if (!leaseAvailable(leases.get(key), lease.owner, lease.now)) return false;
+    leases.set(key, { owner: lease.owner, expiresAt: lease.now + lease.leaseMs });
     return true;
   }
 

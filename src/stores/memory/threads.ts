@@ -1,7 +1,14 @@
 import { planAppend, recordsOf } from "../../core/append-plan.js";
+import {
+  type CompactionResult,
+  type CompactionStep,
+  messageCompacted,
+  runCompacted,
+} from "../../core/compaction.js";
 import { fenceFloorAfterDelete, fenceHolds, leaseLost } from "../../core/run-rules.js";
 import type * as Store from "../../core/store.js";
 import { readWindow } from "../../core/store.js";
+
 import { patchedMetadata } from "../../core/thread-patch.js";
 import type { EventRecord, ThreadPatch, ThreadSummary, ThreadView } from "../../core/types.js";
 import { applyViewUpdate } from "../../core/view.js";
@@ -72,7 +79,11 @@ export class MemoryThreads implements Store.ThreadLog {
       endRun(t, run, { status, now, ...(error ? { error } : {}) });
     }
     if (view) {
+      if (view.replaceMessages) t.messageSeqs.clear();
       t.messages = applyViewUpdate(t.messages, t.index, view);
+      for (const m of [...(view.replaceMessages ?? []), ...(view.upsertMessages ?? [])]) {
+        if (!t.messageSeqs.has(m.id)) t.messageSeqs.set(m.id, t.summary.lastSeq);
+      }
       if (view.state) t.state = copy(view.state.value);
     }
     t.summary.updatedAt = now;
@@ -81,13 +92,39 @@ export class MemoryThreads implements Store.ThreadLog {
     return records;
   }
 
+  async compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null> {
+    const t = this.data.threads.get(threadId);
+    if (!t) return null;
+    const horizon = Math.min(Math.floor(step.horizon), t.summary.lastSeq);
+    const result = { horizon: t.summary.horizon, events: 0, messages: 0, runs: 0 };
+    if (horizon <= t.summary.horizon) return result;
+    result.events = horizon - t.summary.horizon;
+    t.events = t.events.slice(result.events);
+    const kept = t.messages.filter((m) => !messageCompacted(t.messageSeqs.get(m.id) ?? 0, horizon));
+    result.messages = t.messages.length - kept.length;
+    t.messages = kept;
+    t.index.clear();
+    for (const [i, m] of kept.entries()) t.index.set(m.id, i);
+    for (const id of [...t.messageSeqs.keys()]) if (!t.index.has(id)) t.messageSeqs.delete(id);
+    for (const [runId, run] of t.runs) {
+      if (runCompacted(run, { horizon, endedBefore: step.endedBefore })) {
+        t.runs.delete(runId);
+        result.runs += 1;
+      }
+    }
+    t.summary.horizon = horizon;
+    result.horizon = horizon;
+    return result;
+  }
+
   async read(threadId: string, opts: { after: number; limit?: number }) {
     const t = this.data.threads.get(threadId);
     if (!t) return [];
-    // seq N lives at index N-1: the log is gapless.
+    // seq N lives at index N-1-horizon: the log is gapless above the horizon.
     const { after, limit } = readWindow(opts);
+    const from = Math.max(0, after - t.summary.horizon);
     return t.events
-      .slice(after, after + limit)
+      .slice(from, from + limit)
       .map((r) => ({ seq: r.seq, runId: r.runId, at: r.at, event: JSON.parse(r.json) }));
   }
 

@@ -43,7 +43,13 @@ export async function appendInTransaction(
     activeRunId = null;
   }
   const next = view
-    ? await threads.applyView(db, threadId, thread.next_position, view)
+    ? await threads.applyView(
+        db,
+        threadId,
+        thread.next_position,
+        view,
+        thread.last_seq + events.length,
+      )
     : thread.next_position;
   if (events.length === 0) {
     await threads.saveHead(db, threadId, {

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { RecordStore, ScheduleRecordBase } from "../../core/store.js";
+import type { LeaseRequest, RecordStore, ScheduleRecordBase } from "../../core/store.js";
 import { json } from "./rows.js";
 import type { Tables } from "./schema.js";
 
@@ -16,6 +16,17 @@ export class PgRecords implements RecordStore {
       `INSERT INTO ${this.t.claims} (key, owner, at) VALUES ($1, $2, $3)
        ON CONFLICT (key) DO NOTHING`,
       [key, owner, now],
+    );
+    return res.rowCount === 1;
+  }
+
+  /** leaseAvailable (core/run-rules.ts): the claims row of a lease holds its expiry in `at`. */
+  async lease(key: string, lease: LeaseRequest): Promise<boolean> {
+    const res = await this.db.query(
+      `INSERT INTO ${this.t.claims} AS c (key, owner, at) VALUES ($1, $2, $3)
+       ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, at = excluded.at
+       WHERE c.at <= $4 OR c.owner = excluded.owner`,
+      [key, lease.owner, lease.now + lease.leaseMs, lease.now],
     );
     return res.rowCount === 1;
   }

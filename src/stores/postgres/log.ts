@@ -1,7 +1,9 @@
 import type pg from "pg";
+import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
 import type * as Store from "../../core/store.js";
 import { listWindow, readWindow } from "../../core/store.js";
 import type { EventRecord, ThreadPatch, ThreadView } from "../../core/types.js";
+
 import { appendInTransaction } from "./append.js";
 import { inTransaction } from "./connection.js";
 import type { PgLiveTail } from "./live-tail.js";
@@ -61,6 +63,10 @@ export class PgThreadLog implements Store.ThreadLog {
     // After the commit: durable before visible.
     this.tail.committed(threadId, records);
     return records;
+  }
+
+  async compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null> {
+    return inTransaction(this.pool, (db) => this.threads.compact(db, threadId, step));
   }
 
   async read(threadId: string, opts: { after: number; limit?: number }) {

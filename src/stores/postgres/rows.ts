@@ -61,7 +61,7 @@ export type RunBrief = Pick<
 >;
 
 export const THREAD_COLUMNS =
-  "thread_id, created_at, updated_at, last_seq, active_run_id, metadata";
+  "thread_id, created_at, updated_at, last_seq, horizon, active_run_id, metadata";
 export const RUN_COLUMNS = `thread_id, run_id, agent_id, trigger, input, status, created_at,
   started_at, ended_at, start_seq, error, lease_owner, lease_token, lease_expires_at,
   cancel_requested, started_by, cancelled_by`;

@@ -119,6 +119,13 @@ const MIGRATIONS: readonly ((t: Tables) => string)[] = [
   (t) => `
   ALTER TABLE ${t.runs} ADD COLUMN started_by json, ADD COLUMN cancelled_by json;
   `,
+  // Compaction (core/compaction.ts): the thread's horizon, and the seq of the batch that first
+  // wrote each message (a message leaves the view with its run). Messages from before this
+  // version count as written at seq 0: the first compaction removes them.
+  (t) => `
+  ALTER TABLE ${t.threads} ADD COLUMN horizon bigint NOT NULL DEFAULT 0;
+  ALTER TABLE ${t.messages} ADD COLUMN seq bigint NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

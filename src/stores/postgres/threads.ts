@@ -1,4 +1,5 @@
 import type { Message } from "@ag-ui/core";
+import type { CompactionStep } from "../../core/compaction.js";
 import { fenceFloorAfterDelete } from "../../core/run-rules.js";
 import { patchedMetadata } from "../../core/thread-patch.js";
 import type * as T from "../../core/types.js";
@@ -86,6 +87,35 @@ export class ThreadTable {
       [threadId, floor],
     );
     return true;
+  }
+
+  /**
+   * In a transaction: a compaction step (see `CompactionResult`), under the thread's row lock
+   * (a short one: the step is a bounded batch). Null when the thread is unknown.
+   */
+  async compact(db: Queryable, threadId: string, step: CompactionStep) {
+    const { rows } = await db.query<{ last_seq: number; horizon: number }>(
+      `SELECT last_seq, horizon FROM ${this.t.threads} WHERE thread_id = $1 FOR UPDATE`,
+      [threadId],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    const horizon = Math.min(Math.floor(step.horizon), row.last_seq);
+    if (horizon <= row.horizon) return { horizon: row.horizon, events: 0, messages: 0, runs: 0 };
+    // runCompacted (core/compaction.ts) for the runs.
+    const done = await db.query<{ events: number; messages: number; runs: number }>(
+      `WITH e AS (DELETE FROM ${this.t.events} WHERE thread_id = $1 AND seq <= $2 RETURNING 1),
+         m AS (DELETE FROM ${this.t.messages} WHERE thread_id = $1 AND seq <= $2 RETURNING 1),
+         r AS (DELETE FROM ${this.t.runs} WHERE thread_id = $1
+           AND status NOT IN ('queued', 'running')
+           AND (start_seq <= $2 OR (start_seq IS NULL AND ended_at < $3)) RETURNING 1),
+         u AS (UPDATE ${this.t.threads} SET horizon = $2 WHERE thread_id = $1)
+       SELECT (SELECT count(*) FROM e)::int AS events, (SELECT count(*) FROM m)::int AS messages,
+         (SELECT count(*) FROM r)::int AS runs`,
+      [threadId, horizon, step.endedBefore],
+    );
+    const counts = done.rows[0]!;
+    return { horizon, events: counts.events, messages: counts.messages, runs: counts.runs };
   }
 
   /** Read under the caller's transaction; raised only by deletions, which lock its row. */
@@ -241,6 +271,7 @@ export class ThreadTable {
     threadId: string,
     next: number,
     update: T.ViewUpdate,
+    seq: number,
   ): Promise<number> {
     let position = next;
     if (update.replaceMessages) {
@@ -265,11 +296,11 @@ export class ThreadTable {
       }
       const positions = ids.map((id) => (known.has(id) ? -1 : position++));
       await db.query(
-        `INSERT INTO ${this.t.messages} (thread_id, position, message_id, body)
-         SELECT $1, u.p, u.id, u.body::json
+        `INSERT INTO ${this.t.messages} (thread_id, position, message_id, body, seq)
+         SELECT $1, u.p, u.id, u.body::json, $5
          FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(p, id, body)
          ON CONFLICT (thread_id, message_id) DO UPDATE SET body = excluded.body`,
-        [threadId, positions, ids, ids.map((id) => json(latest.get(id)))],
+        [threadId, positions, ids, ids.map((id) => json(latest.get(id))), seq],
       );
     }
     if (update.state) {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { RecordStore, ScheduleRecordBase } from "../../core/store.js";
+import type { LeaseRequest, RecordStore, ScheduleRecordBase } from "../../core/store.js";
 import { EPOCH_CHECK, type RedisEpoch } from "./epoch.js";
 import type { RedisKeys } from "./keys.js";
 import { json } from "./rows.js";
@@ -24,6 +24,20 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 return 0
 `);
 
+/**
+ * KEYS: the lease key. ARGV: owner, expiry, now → 1 when the lease is (now) the owner's
+ * (leaseAvailable in core/run-rules.ts; the value is `{ owner, expiresAt }` JSON).
+ */
+const LEASE = new LuaScript(`${EPOCH_CHECK}
+local current = redis.call('GET', KEYS[1])
+if current then
+  local held = cjson.decode(current)
+  if held.expiresAt > tonumber(ARGV[3]) and held.owner ~= ARGV[1] then return 0 end
+end
+redis.call('SET', KEYS[1], cjson.encode({ owner = ARGV[1], expiresAt = tonumber(ARGV[2]) }))
+return 1
+`);
+
 /** Exactly-once claims (SET NX) and schedules (a hash of JSON records, in creation order). */
 export class RedisRecords implements RecordStore {
   constructor(
@@ -36,6 +50,11 @@ export class RedisRecords implements RecordStore {
     // The nonce tells this call's resend (the same claim) from another call of the same owner.
     const value = JSON.stringify({ owner, at: now, n: randomUUID() });
     return (await this.epoch.run(CLAIM, [this.keys.claim(key)], [value])) === 1;
+  }
+
+  async lease(key: string, lease: LeaseRequest): Promise<boolean> {
+    const args = [lease.owner, lease.now + lease.leaseMs, lease.now];
+    return (await this.epoch.run(LEASE, [this.keys.claim(key)], args)) === 1;
   }
 
   async putSchedule(schedule: ScheduleRecordBase): Promise<void> {

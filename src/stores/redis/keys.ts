@@ -7,10 +7,11 @@
  * - `P:thread:T`   hash: ca, ua (created/updated ms), seq (last seq), tok (fencing token),
  *                  act (active run id, absent when idle), meta, state (JSON), np (next message
  *                  position), rc (runs created, orders `runorder`), an (id and first seq of
- *                  the last append, which makes a resent append a no-op)
+ *                  the last append, which makes a resent append a no-op), hz (compaction horizon)
  * - `P:log:T`      stream: the event log, entry id `<seq>-0`, fields r (run id), a (ms), e (JSON)
  * - `P:msgs:T`     hash: message id → message JSON (the materialized messages)
  * - `P:msgorder:T` zset: message id scored by its position
+ * - `P:msgseq:T`   zset: message id scored by the seq that first wrote it (compaction)
  * - `P:runs:T`     hash: `<runId>|<field>` → value, fields as in `RUN_FIELDS` (and `nq`, `cq`:
  *                  the ids of the enqueue and claim calls, which make their resends no-ops)
  * - `P:runorder:T` zset: run id scored by creation (listRuns is newest first)
@@ -84,6 +85,7 @@ export class RedisKeys {
       this.leases,
       this.queued,
       this.fence,
+      `${p}:msgseq:${threadId}`,
     ];
   }
 }

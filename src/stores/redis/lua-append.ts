@@ -44,7 +44,7 @@ if tonumber(ARGV[8]) > 0 then endRun(rid, ARGV[9], now, ARGV[10]) end
 
 local pos = tonumber(redis.call('HGET', K_THREAD, 'np'))
 if ARGV[11] == '1' then
-  redis.call('DEL', K_MSGS, K_MORDER)
+  redis.call('DEL', K_MSGS, K_MORDER, K_MSEQ)
   pos = 0
 end
 -- A known id keeps its place and takes the new content; a new id goes to the end.
@@ -54,6 +54,8 @@ local function upsert(count)
     at = at + 2
     if not redis.call('ZSCORE', K_MORDER, id) then
       redis.call('ZADD', K_MORDER, pos, id)
+      -- The seq that first wrote it: compaction removes it with its run.
+      redis.call('ZADD', K_MSEQ, seq, id)
       pos = pos + 1
     end
     redis.call('HSET', K_MSGS, id, body)

@@ -27,8 +27,63 @@ if act then redis.call('ZREM', K_LEASES, leaseMember(act)) end
 -- fenceFloorAfterDelete (core/run-rules.ts)
 local tok = tonumber(redis.call('HGET', K_THREAD, 'tok'))
 if tok > tonumber(redis.call('GET', K_FENCE) or '0') then redis.call('SET', K_FENCE, tok) end
-redis.call('UNLINK', K_THREAD, K_LOG, K_MSGS, K_MORDER, K_RUNS, K_RORDER, K_QUEUE)
+redis.call('UNLINK', K_THREAD, K_LOG, K_MSGS, K_MORDER, K_RUNS, K_RORDER, K_QUEUE, K_MSEQ)
 redis.call('ZREM', K_THREADS, tid)
 redis.call('SREM', K_QUEUED, tid)
 return 1
+`);
+
+/**
+ * ARGV: tid, horizon, endedBefore → {horizon, events, messages, runs} (a compaction step, see
+ * `CompactionResult` in core/compaction.ts), or false when the thread is unknown. Runs are
+ * scanned oldest created first and the scan stops at the first run started after the horizon;
+ * a run created earlier but started later (multitask interrupt) goes with a later step.
+ */
+export const COMPACT = new LuaScript(`${PRELUDE}
+if redis.call('EXISTS', K_THREAD) == 0 then return false end
+local from = tonumber(redis.call('HGET', K_THREAD, 'hz') or '0')
+local h = math.min(tonumber(ARGV[2]), tonumber(redis.call('HGET', K_THREAD, 'seq')))
+if h <= from then return {from, 0, 0, 0} end
+local endedBefore = tonumber(ARGV[3])
+local before = redis.call('XLEN', K_LOG)
+redis.call('XTRIM', K_LOG, 'MINID', string.format('%d-0', h + 1))
+local events = before - redis.call('XLEN', K_LOG)
+
+local ids = redis.call('ZRANGEBYSCORE', K_MSEQ, '-inf', h)
+for i = 1, #ids, 1000 do
+  local part = {unpack(ids, i, math.min(i + 999, #ids))}
+  redis.call('HDEL', K_MSGS, unpack(part))
+  redis.call('ZREM', K_MORDER, unpack(part))
+end
+redis.call('ZREMRANGEBYSCORE', K_MSEQ, '-inf', h)
+
+-- runCompacted (core/compaction.ts)
+local runs, offset = 0, 0
+local done = false
+while not done do
+  local page = redis.call('ZRANGE', K_RORDER, offset, offset + 199)
+  if #page == 0 then break end
+  for _, rid in ipairs(page) do
+    local st = redis.call('HGET', K_RUNS, f(rid, 'st'))
+    local ss = tonumber(redis.call('HGET', K_RUNS, f(rid, 'ss')) or '')
+    local ea = tonumber(redis.call('HGET', K_RUNS, f(rid, 'ea')) or '')
+    if ss and ss > h then
+      done = true
+      break
+    end
+    local ended = st and st ~= 'queued' and st ~= 'running'
+    if ended and ((ss and ss <= h) or (not ss and ea and ea < endedBefore)) then
+      -- Its fields, and the call ids that make resent enqueues and claims no-ops.
+      local names = {f(rid, 'nq'), f(rid, 'cq')}
+      for _, n in ipairs(RUN_FIELDS) do names[#names + 1] = f(rid, n) end
+      redis.call('HDEL', K_RUNS, unpack(names))
+      redis.call('ZREM', K_RORDER, rid)
+      runs = runs + 1
+    else
+      offset = offset + 1
+    end
+  end
+end
+redis.call('HSET', K_THREAD, 'hz', h)
+return {h, events, #ids, runs}
 `);

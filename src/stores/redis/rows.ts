@@ -39,6 +39,7 @@ export function summaryOf(threadId: string, h: Record<string, string>): T.Thread
     createdAt: Number(h.ca),
     updatedAt: Number(h.ua),
     lastSeq: Number(h.seq ?? 0),
+    horizon: Number(h.hz ?? 0),
     activeRunId: h.act ?? null,
     metadata: JSON.parse(h.meta ?? "{}") as Record<string, unknown>,
   };

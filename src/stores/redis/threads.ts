@@ -1,5 +1,7 @@
+import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
 import type * as Store from "../../core/store.js";
 import { listWindow, readWindow } from "../../core/store.js";
+
 import { patchedMetadata } from "../../core/thread-patch.js";
 import type { EventRecord, ThreadPatch, ThreadSummary, ThreadView } from "../../core/types.js";
 import { appendScript } from "./append.js";
@@ -7,7 +9,7 @@ import type { RedisEpoch } from "./epoch.js";
 import type { RedisKeys } from "./keys.js";
 import type { RedisLiveTail } from "./live-tail.js";
 import { ENSURE_THREAD, GET_THREAD } from "./lua-runs.js";
-import { DELETE_THREAD, SET_METADATA } from "./lua-threads.js";
+import { COMPACT, DELETE_THREAD, SET_METADATA } from "./lua-threads.js";
 import { hashOf, json, recordOf, summaryOf, viewOf } from "./rows.js";
 
 /**
@@ -42,11 +44,17 @@ export class RedisThreadLog implements Store.ThreadLog {
   /** The summary fields alone: the state is not read. */
   async head(threadId: string): Promise<ThreadSummary | null> {
     const [fields] = await this.epoch.exec((m) =>
-      m.hmget(this.keys.thread(threadId), "ca", "ua", "seq", "act", "meta"),
+      m.hmget(this.keys.thread(threadId), "ca", "ua", "seq", "act", "meta", "hz"),
     );
-    const [ca, ua, seq, act, meta] = fields as (string | null)[];
+    const [ca, ua, seq, act, meta, hz] = fields as (string | null)[];
     if (ca === null || ca === undefined) return null;
-    const h: Record<string, string> = { ca, ua: ua ?? ca, seq: seq ?? "0", meta: meta ?? "{}" };
+    const h: Record<string, string> = {
+      ca,
+      ua: ua ?? ca,
+      seq: seq ?? "0",
+      meta: meta ?? "{}",
+      hz: hz ?? "0",
+    };
     if (act) h.act = act;
     return summaryOf(threadId, h);
   }
@@ -76,6 +84,17 @@ export class RedisThreadLog implements Store.ThreadLog {
   async delete(threadId: string): Promise<boolean> {
     const reply = await this.epoch.run(DELETE_THREAD, this.keys.forThread(threadId), [threadId]);
     return reply === 1;
+  }
+
+  async compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null> {
+    const reply = (await this.epoch.run(COMPACT, this.keys.forThread(threadId), [
+      threadId,
+      Math.floor(step.horizon),
+      step.endedBefore,
+    ])) as [number, number, number, number] | null;
+    if (!reply) return null;
+    const [horizon, events, messages, runs] = reply.map(Number) as [number, number, number, number];
+    return { horizon, events, messages, runs };
   }
 
   /** Most recently updated first (the zset is scored by -updatedAt; ties by id). */

@@ -36,10 +36,11 @@ export function appendInTransaction(
     activeRunId = null;
   }
   threads.insertEvents(threadId, records, plan.json);
-  const next = view
-    ? threads.applyView(threadId, thread.next_position, view)
-    : thread.next_position;
+  // The view's messages are stamped with the batch's last seq (compaction's horizon test).
   const lastSeq = thread.last_seq + records.length;
+  const next = view
+    ? threads.applyView(threadId, thread.next_position, view, lastSeq)
+    : thread.next_position;
   threads.saveAppend(threadId, { lastSeq, activeRunId, updatedAt: now, next });
   return records;
 }

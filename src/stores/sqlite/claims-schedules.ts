@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { RecordStore, ScheduleRecordBase } from "../../core/store.js";
+import type { LeaseRequest, RecordStore, ScheduleRecordBase } from "../../core/store.js";
 import { json } from "./rows.js";
 
 /** Exactly-once claims (a unique key) and schedules (one JSON row each, in creation order). */
@@ -10,6 +10,12 @@ export class SqliteRecords implements RecordStore {
     this.s = {
       claim: db.prepare(
         "INSERT INTO claims (key, owner, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+      ),
+      // leaseAvailable (core/run-rules.ts): the claims row of a lease holds its expiry in `at`.
+      lease: db.prepare(
+        `INSERT INTO claims (key, owner, at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE
+         SET owner = excluded.owner, at = excluded.at
+         WHERE claims.at <= ? OR claims.owner = excluded.owner`,
       ),
       // An upsert keeps the row (and so its place in the list), unlike INSERT OR REPLACE.
       put: db.prepare(
@@ -25,6 +31,11 @@ export class SqliteRecords implements RecordStore {
   /** True only for the first claim of `key`: the unique key decides, across processes. */
   async claim(key: string, owner: string, now: number): Promise<boolean> {
     return this.s.claim.run(key, owner, now).changes === 1;
+  }
+
+  async lease(key: string, lease: LeaseRequest): Promise<boolean> {
+    const expiresAt = lease.now + lease.leaseMs;
+    return this.s.lease.run(key, lease.owner, expiresAt, lease.now).changes === 1;
   }
 
   async putSchedule(schedule: ScheduleRecordBase): Promise<void> {

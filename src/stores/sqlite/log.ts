@@ -1,6 +1,8 @@
+import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
 import type * as Store from "../../core/store.js";
 import { listWindow, readWindow } from "../../core/store.js";
 import type { EventRecord, ThreadPatch, ThreadView } from "../../core/types.js";
+
 import { appendInTransaction } from "./append.js";
 import type { Db } from "./db.js";
 import type { LiveTail } from "./live-tail.js";
@@ -57,6 +59,18 @@ export class SqliteThreadLog implements Store.ThreadLog {
     this.tail.committed(threadId, records);
     this.runStarts.committed(threadId, records);
     return records;
+  }
+
+  async compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null> {
+    return this.db.write(() => {
+      const lastSeq = this.threads.lastSeq(threadId);
+      const horizon = Math.min(Math.floor(step.horizon), lastSeq);
+      const done = this.threads.compact(threadId, horizon);
+      if (!done) return null;
+      if (horizon <= done.from) return { horizon: done.from, events: 0, messages: 0, runs: 0 };
+      const runs = this.runs.compact(threadId, horizon, step.endedBefore);
+      return { horizon, events: done.events, messages: done.messages, runs };
+    });
   }
 
   async read(threadId: string, opts: { after: number; limit?: number }) {

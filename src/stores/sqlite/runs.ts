@@ -53,6 +53,11 @@ export class RunTable {
            AND cancelled_by IS NULL AND status IN ('queued', 'running')`,
       ),
       deleteAll: db.prepare("DELETE FROM runs WHERE thread_id = ?"),
+      // runCompacted (core/compaction.ts)
+      compact: db.prepare(
+        `DELETE FROM runs WHERE thread_id = ? AND status NOT IN ('queued', 'running')
+         AND (start_seq <= ? OR (start_seq IS NULL AND ended_at < ?))`,
+      ),
       list: db.prepare<[string, number, number], RunRow>(
         "SELECT * FROM runs WHERE thread_id = ? ORDER BY rowid DESC LIMIT ? OFFSET ?",
       ),
@@ -135,6 +140,11 @@ export class RunTable {
   /** Every run of the thread, queued, running or ended (the thread is being deleted). */
   deleteAll(threadId: string): void {
     this.s.deleteAll.run(threadId);
+  }
+
+  /** The runs a compaction step removes (see `runCompacted`); returns how many. */
+  compact(threadId: string, horizon: number, endedBefore: number): number {
+    return this.s.compact.run(threadId, horizon, endedBefore).changes;
   }
 
   list(threadId: string, limit: number, offset: number): RunRecord[] {

@@ -89,6 +89,13 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN started_by TEXT;
   ALTER TABLE runs ADD COLUMN cancelled_by TEXT;
   `,
+  // Compaction (core/compaction.ts): the thread's horizon, and the seq of the batch that first
+  // wrote each message (a message leaves the view with its run). Messages from before this
+  // version count as written at seq 0: the first compaction removes them.
+  `
+  ALTER TABLE threads ADD COLUMN horizon INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE messages ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

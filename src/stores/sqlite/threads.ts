@@ -35,8 +35,8 @@ export class ThreadTable {
       ),
       row: db.prepare<[string], ThreadRow>("SELECT * FROM threads WHERE thread_id = ?"),
       summary: db.prepare<[string], SummaryRow>(
-        `SELECT thread_id, created_at, updated_at, last_seq, active_run_id, metadata FROM threads
-         WHERE thread_id = ?`,
+        `SELECT thread_id, created_at, updated_at, last_seq, horizon, active_run_id, metadata
+         FROM threads WHERE thread_id = ?`,
       ),
       setMetadata: db.prepare(
         "UPDATE threads SET metadata = ?, updated_at = ? WHERE thread_id = ?",
@@ -78,8 +78,14 @@ export class ThreadTable {
         )
         .pluck(),
       insertMessage: db.prepare(
-        "INSERT INTO messages (thread_id, position, message_id, json) VALUES (?, ?, ?, ?)",
+        "INSERT INTO messages (thread_id, position, message_id, json, seq) VALUES (?, ?, ?, ?, ?)",
       ),
+      horizon: db
+        .prepare<[string], number>("SELECT horizon FROM threads WHERE thread_id = ?")
+        .pluck(),
+      compactEvents: db.prepare("DELETE FROM events WHERE thread_id = ? AND seq <= ?"),
+      compactMessages: db.prepare("DELETE FROM messages WHERE thread_id = ? AND seq <= ?"),
+      setHorizon: db.prepare("UPDATE threads SET horizon = ? WHERE thread_id = ?"),
       updateMessage: db.prepare(
         "UPDATE messages SET json = ? WHERE thread_id = ? AND position = ?",
       ),
@@ -124,6 +130,23 @@ export class ThreadTable {
     this.s.clearMessages.run(threadId);
     this.s.deleteThread.run(threadId);
     return true;
+  }
+
+  /**
+   * Inside a write transaction: the thread's part of a compaction step (events, messages, the
+   * horizon); the caller removes the runs. Null when the thread is unknown.
+   */
+  compact(
+    threadId: string,
+    horizon: number,
+  ): { from: number; events: number; messages: number } | null {
+    const from = this.s.horizon.get(threadId);
+    if (from === undefined) return null;
+    if (horizon <= from) return { from, events: 0, messages: 0 };
+    const events = this.s.compactEvents.run(threadId, horizon).changes;
+    const messages = this.s.compactMessages.run(threadId, horizon).changes;
+    this.s.setHorizon.run(horizon, threadId);
+    return { from, events, messages };
   }
 
   /** Call inside a read transaction so messages and state match `lastSeq`. */
@@ -189,24 +212,30 @@ export class ThreadTable {
    * Persists a view update like `applyViewUpdate` (replace, then upserts; new messages at the
    * end). Returns the thread's next message position.
    */
-  applyView(threadId: string, next: number, update: T.ViewUpdate): number {
+  applyView(threadId: string, next: number, update: T.ViewUpdate, seq: number): number {
     let position = next;
     if (update.replaceMessages) {
       this.s.clearMessages.run(threadId);
       position = 0;
-      position = this.upsert(threadId, position, update.replaceMessages);
+      position = this.upsert(threadId, position, update.replaceMessages, seq);
     }
-    position = this.upsert(threadId, position, update.upsertMessages ?? []);
+    position = this.upsert(threadId, position, update.upsertMessages ?? [], seq);
     if (update.state) this.s.saveState.run(json(update.state.value), threadId);
     return position;
   }
 
-  private upsert(threadId: string, next: number, messages: readonly Message[]): number {
+  /** New messages are recorded as first written at `seq` (their batch's last seq). */
+  private upsert(
+    threadId: string,
+    next: number,
+    messages: readonly Message[],
+    seq: number,
+  ): number {
     let position = next;
     for (const m of messages) {
       const at = this.s.messagePosition.get(threadId, m.id);
       if (at === undefined) {
-        this.s.insertMessage.run(threadId, position, m.id, json(m));
+        this.s.insertMessage.run(threadId, position, m.id, json(m), seq);
         position += 1;
       } else {
         // Also how a replacement list naming an id twice collapses: one entry, last content.

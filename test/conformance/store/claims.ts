@@ -24,6 +24,40 @@ export function claimTests(ctx: SuiteContext): void {
     });
   });
 
+  describe("leases", () => {
+    it("one owner at a time: renewed by its owner, taken over once expired", async () => {
+      const store = ctx.store();
+      const key = `lease:${uid("sweep")}`;
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          store.records.lease(key, { owner: `o${i}`, leaseMs: 1_000, now: 10_000 }),
+        ),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const holder = `o${results.indexOf(true)}`;
+      const other = holder === "o0" ? "o1" : "o0";
+      expect(await store.records.lease(key, { owner: other, leaseMs: 1_000, now: 10_999 })).toBe(
+        false,
+      );
+      // The holder renews (even late in its lease), which moves the expiry.
+      expect(await store.records.lease(key, { owner: holder, leaseMs: 1_000, now: 10_900 })).toBe(
+        true,
+      );
+      expect(await store.records.lease(key, { owner: other, leaseMs: 1_000, now: 11_500 })).toBe(
+        false,
+      );
+      // Expired: another owner takes it, and the old holder is now refused.
+      expect(await store.records.lease(key, { owner: other, leaseMs: 1_000, now: 11_900 })).toBe(
+        true,
+      );
+      expect(await store.records.lease(key, { owner: holder, leaseMs: 1_000, now: 12_000 })).toBe(
+        false,
+      );
+      // Leases do not touch exactly-once claims of other keys.
+      expect(await store.records.claim(uid("tick"), "x", 1)).toBe(true);
+    });
+  });
+
   describe("schedules", () => {
     it("creates, reads, updates, lists and deletes schedules", async () => {
       const store = ctx.store();
