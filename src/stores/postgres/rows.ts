@@ -1,4 +1,4 @@
-import type { BaseEvent, Interrupt, Message } from "@ag-ui/core";
+import type { BaseEvent, Message } from "@ag-ui/core";
 import type {
   EventRecord,
   RunActor,
