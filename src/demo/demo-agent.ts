@@ -13,7 +13,32 @@ export interface DemoScript {
   delayMs?: number;
   /** Fail halfway through: true, or the error message to throw. */
   fail?: boolean | string;
+  /**
+   * End the run with an AG-UI interrupt outcome (PROTOCOL.md §3.1): true asks for an approval
+   * (`DEMO_INTERRUPT`), an object sets the interrupt's fields. A run that resumes answers.
+   */
+  interrupt?: boolean | DemoInterrupt;
 }
+
+export interface DemoInterrupt {
+  id?: string;
+  reason?: string;
+  message?: string;
+  responseSchema?: Record<string, unknown>;
+  expiresAt?: string;
+}
+
+/** The interrupt `interrupt: true` raises (its id gets the run id appended). */
+export const DEMO_INTERRUPT = {
+  id: "approve",
+  reason: "confirmation",
+  message: "Shall I go on?",
+  responseSchema: {
+    type: "object",
+    properties: { approved: { type: "boolean" } },
+    required: ["approved"],
+  },
+} as const;
 
 /**
  * Hard limits of a demo run: the demo agent is on by default and anyone who may start a run may
@@ -40,6 +65,21 @@ const scriptSchema = z
       .optional(),
     delayMs: z.number().min(0).max(DEMO_LIMITS.maxDelayMs).optional(),
     fail: z.union([z.boolean(), z.string().max(1_000)]).optional(),
+    interrupt: z
+      .union([
+        z.boolean(),
+        z.strictObject({
+          id: z.string().min(1).max(200).optional(),
+          reason: z.string().max(200).optional(),
+          message: z.string().max(2_000).optional(),
+          responseSchema: z
+            .record(z.string(), z.unknown())
+            .refine((v) => JSON.stringify(v).length <= 16_384, "at most 16 KiB of JSON")
+            .optional(),
+          expiresAt: z.iso.datetime({ offset: true }).optional(),
+        }),
+      ])
+      .optional(),
   })
   .refine(
     (s) =>
@@ -84,6 +124,13 @@ function wordsFor(input: RunAgentInput, script: DemoScript, turn: number): strin
   if (typeof script.tokens === "number") {
     return Array.from({ length: Math.max(0, Math.floor(script.tokens)) }, (_, i) => `w${i + 1}`);
   }
+  if (input.resume?.length) {
+    const answers = input.resume.map(
+      (r) =>
+        `${r.interruptId} ${r.status}${r.payload === undefined ? "" : ` ${JSON.stringify(r.payload)}`}`,
+    );
+    return echo(`You answered: ${answers.join("; ")}`);
+  }
   const last = input.messages[input.messages.length - 1];
   if (last?.role === "user") return echo(`You said: ${textOf(last)}`);
   return `Tick ${turn}: the thread is alive.`.split(/(?<= )/);
@@ -96,11 +143,25 @@ function echo(text: string): string[] {
   return [...words.slice(0, DEMO_LIMITS.maxTokens - 1), "…"];
 }
 
+function interruptOutcome(script: true | DemoInterrupt, runId: string) {
+  const given = script === true ? {} : script;
+  return {
+    type: "interrupt",
+    interrupts: [
+      {
+        ...DEMO_INTERRUPT,
+        id: `${DEMO_INTERRUPT.id}-${runId}`,
+        ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
+      },
+    ],
+  };
+}
+
 /**
  * Threadline's built-in deterministic agent (no API keys). It streams a reply word by word and
  * keeps `state.turns` (runs answered) and `state.lastReply`. Scripted per run through
- * `forwardedProps.demo` = `{ tokens, delayMs, fail }` so tests and demos can make long, short
- * and failing runs.
+ * `forwardedProps.demo` = `{ tokens, delayMs, fail, interrupt }` so tests and demos can make
+ * long, short, failing and interrupting runs.
  */
 export class DemoAgent extends AbstractAgent {
   constructor(config: ConstructorParameters<typeof AbstractAgent>[0] = {}) {
@@ -121,6 +182,8 @@ export class DemoAgent extends AbstractAgent {
     const delayMs = Math.max(0, script.delayMs ?? 30);
     const messageId = `msg-${input.runId}`;
     const failAt = script.fail ? Math.floor(words.length / 2) : -1;
+    // A resume run answers; only a fresh one asks.
+    const interrupt = script.interrupt && !input.resume?.length ? script.interrupt : undefined;
 
     return new Observable<BaseEvent>((sub) => {
       let i = 0;
@@ -144,6 +207,7 @@ export class DemoAgent extends AbstractAgent {
           type: EventType.RUN_FINISHED,
           threadId: input.threadId,
           runId: input.runId,
+          ...(interrupt ? { outcome: interruptOutcome(interrupt, input.runId) } : {}),
         } as BaseEvent);
         sub.complete();
       };

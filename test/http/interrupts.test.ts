@@ -3,6 +3,7 @@ import { lastValueFrom, toArray } from "rxjs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ThreadlineAgentRunner } from "../../src/copilotkit/index.js";
 import { ManualClock } from "../../src/core/scheduler/index.js";
+import { DEMO_INTERRUPT, DemoAgent } from "../../src/demo/demo-agent.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { InterruptingAgent } from "../helpers/agents.js";
@@ -393,5 +394,72 @@ describe("POST /threads/:id/interrupts/:interruptId (PROTOCOL.md §3.1.5)", () =
     expect(((await none.json()) as { error: { code: string } }).error.code).toBe(
       "THREAD_NOT_FOUND",
     );
+  });
+});
+
+describe("the demo agent interrupts when scripted (forwardedProps.demo.interrupt)", () => {
+  let demo: Threadline;
+  beforeEach(() => {
+    demo = createThreadline({ store: createMemoryStore(), agents: { demo: new DemoAgent() } });
+  });
+  afterEach(() => demo.close({ graceMs: 100 }));
+
+  const post = (path: string, body: unknown) =>
+    demo.app.request(path, { method: "POST", body: JSON.stringify(body) });
+
+  it("asks for an approval, and its resume run says what it was answered", async () => {
+    const res = await post("/threads/d1/runs", {
+      agentId: "demo",
+      forwardedProps: { demo: { interrupt: true, delayMs: 0 } },
+    });
+    const { runId } = (await res.json()) as { runId: string };
+    await endedRun(demo.store, "d1", runId);
+    const pending = (await demo.store.threads.head("d1"))!.interrupts;
+    expect(pending).toEqual([{ ...DEMO_INTERRUPT, id: `approve-${runId}` }]);
+
+    const refused = await post(`/threads/d1/interrupts/approve-${runId}`, { status: "resolved" });
+    expect(refused.status).toBe(400);
+    const answered = await post(`/threads/d1/interrupts/approve-${runId}`, {
+      status: "resolved",
+      payload: { approved: true },
+    });
+    expect(answered.status).toBe(202);
+    const resumed = (await answered.json()) as { runId: string };
+    await endedRun(demo.store, "d1", resumed.runId);
+    const thread = (await demo.store.threads.get("d1"))!;
+    expect(thread.interrupts).toEqual([]);
+    expect(thread.messages.at(-1)).toMatchObject({
+      role: "assistant",
+      content: `You answered: approve-${runId} resolved {"approved":true}`,
+    });
+    const res2 = await demo.app.request("/threads/d1/events?replay=full&follow=false");
+    await verifyWithAgUi(eventsOf(await collectFrames(res2.body!, () => false)));
+  });
+
+  it("takes the interrupt's fields from the script, within limits", async () => {
+    const res = await post("/threads/d2/runs", {
+      agentId: "demo",
+      forwardedProps: {
+        demo: {
+          delayMs: 0,
+          interrupt: { id: "pick", reason: "input_required", expiresAt: "2030-01-01T00:00:00Z" },
+        },
+      },
+    });
+    const { runId } = (await res.json()) as { runId: string };
+    await endedRun(demo.store, "d2", runId);
+    expect((await demo.store.threads.head("d2"))!.interrupts).toEqual([
+      {
+        ...DEMO_INTERRUPT,
+        id: "pick",
+        reason: "input_required",
+        expiresAt: "2030-01-01T00:00:00Z",
+      },
+    ]);
+    const bad = await post("/threads/d3/runs", {
+      agentId: "demo",
+      forwardedProps: { demo: { interrupt: { id: "x", expiresAt: "tomorrow" } } },
+    });
+    expect(bad.status).toBe(400);
   });
 });
