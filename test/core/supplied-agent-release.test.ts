@@ -56,6 +56,8 @@ await forEachBackend("a supplied agent is released when its run ends elsewhere",
       multitask: "enqueue",
     });
     expect(queued.status).toBe("queued");
+    // b's pump found the thread busy and stopped (else it could claim the run once `a`'s ends).
+    await b.c.idle(t);
     expect(b.c.suppliedHere).toBe(1);
     return { a, b, t, gate, agent, runId: queued.runId };
   };
