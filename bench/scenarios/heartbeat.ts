@@ -259,7 +259,7 @@ export async function heartbeatScenario(ctx: Context): Promise<void> {
   }
   ctx.report.section({
     title: "Long-lived heartbeat thread (retention)",
-    intro: `Heartbeat-shaped runs (prompt, 5 text deltas, end; 8 events, 2 messages each) appended through the store API at full speed on one thread, retention \`keepRuns: ${sz.keepRuns}\` applied by the sweep every ${sz.sweepEvery} runs. Per-run cost is the mean over the runs since the previous checkpoint, the sweep's share included; attach is the median of 5 compact attaches (snapshot of the kept view). The issue's figure is 1,000,000 runs; this run measured ${sz.runs} (\`--heartbeat-runs\`), within a ${fmt(sz.budgetMs / 1000)} s budget per store.`,
+    intro: `Heartbeat-shaped runs (prompt, 5 text deltas, end; 9 events, 2 messages each) appended through the store API at full speed on one thread, retention \`keepRuns: ${sz.keepRuns}\` applied by the sweep every ${sz.sweepEvery} runs. Per-run cost is the mean over the runs since the previous checkpoint, the sweep's share included; attach is the median of 5 compact attaches (snapshot of the kept view). The issue's figure is 1,000,000 runs; this run measured ${sz.runs} (\`--heartbeat-runs\`), within a ${fmt(sz.budgetMs / 1000)} s budget per store.`,
     headers: [
       "store",
       "point",
