@@ -104,6 +104,14 @@ export const HEADER_DELIVERY = "X-Threadline-Delivery";
 /** Bearer token of every route but `/healthz` (also `?access_token=` for clients without headers). */
 export const HEADER_AUTHORIZATION = "Authorization";
 export const HEADER_CONTENT_TYPE = "Content-Type";
+/**
+ * The credential as a query parameter, for clients that cannot set headers: the bearer token,
+ * or the token of a signed follow URL (`POST /threads/:id/follow-url`, PROTOCOL.md §7.1).
+ */
+export const QUERY_ACCESS_TOKEN = "access_token";
+/** W3C Trace Context: a run started by the request is traced as a child of its trace. */
+export const HEADER_TRACEPARENT = "traceparent";
+export const HEADER_TRACESTATE = "tracestate";
 
 /**
  * Every request header PROTOCOL.md documents: a browser on another origin may send each (the
@@ -119,6 +127,8 @@ export const REQUEST_HEADERS = [
   HEADER_SIGNATURE,
   HEADER_DELIVERY,
   HEADER_EPOCH,
+  HEADER_TRACEPARENT,
+  HEADER_TRACESTATE,
 ] as const;
 
 /** Every response header PROTOCOL.md documents: a browser on another origin may read each. */

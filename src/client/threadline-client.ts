@@ -115,6 +115,14 @@ export class ThreadlineClient {
     return this.call("POST", `/threads/${enc(threadId)}/runs/${enc(runId)}/cancel`);
   }
 
+  /**
+   * A signed, short-lived URL of the thread's follow stream (`POST /threads/:id/follow-url`),
+   * for an `EventSource`, which cannot send this client's credentials: `new EventSource(url)`.
+   */
+  followUrl(threadId: string): Promise<{ url: string; path: string; expiresAt: number }> {
+    return this.call("POST", `/threads/${enc(threadId)}/follow-url`);
+  }
+
   /** `followThread` with this client's base URL, credentials, fetch and backoff. */
   follow(
     threadId: string,

@@ -12,8 +12,9 @@ export function observeStore(store: ThreadStore, telemetry: Telemetry): ThreadSt
   if (!report) return store;
   const wrap = <T extends object>(part: T, prefix: string): T =>
     new Proxy(part, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver);
+      get(target, prop) {
+        // The backend itself as `this` (a getter or method never sees the proxy).
+        const value = Reflect.get(target, prop);
         if (typeof value !== "function" || typeof prop !== "string") return value;
         if (prop.startsWith("subscribe")) return value.bind(target);
         const op = `${prefix}${prop}`;
@@ -44,9 +45,9 @@ export function observeStore(store: ThreadStore, telemetry: Telemetry): ThreadSt
   };
   // Anything else a backend has (its own extras) stays reachable as it is.
   return new Proxy(store, {
-    get(target, prop, receiver) {
+    get(target, prop) {
       if (prop === "threads" || prop === "runs" || prop === "records") return parts[prop];
-      const value = Reflect.get(target, prop, receiver);
+      const value = Reflect.get(target, prop);
       return typeof value === "function" ? value.bind(target) : value;
     },
   });

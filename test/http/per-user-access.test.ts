@@ -1,5 +1,6 @@
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ThreadlineClient } from "../../src/client/index.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { routeTable } from "../../src/http/access/route-table.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
@@ -400,5 +401,14 @@ describe("signed follow URLs", () => {
     expect(tampered.status).toBe(401);
     // Alice may not mint one for bob's thread.
     expect((await call(alice, "POST", `/threads/${threadId}/follow-url`)).status).toBe(403);
+    // threadline/client mints them too.
+    const client = new ThreadlineClient({
+      baseUrl: "http://threadline.test",
+      token: bob,
+      fetch: (input, init) => Promise.resolve(tl.app.request(String(input), init)),
+    });
+    const viaClient = await client.followUrl(threadId);
+    expect(viaClient.path).toMatch(new RegExp(`^/threads/${threadId}/events\\?access_token=`));
+    await expect(client.followUrl("other")).rejects.toMatchObject({ code: "FORBIDDEN" });
   });
 });

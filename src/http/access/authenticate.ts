@@ -2,11 +2,10 @@ import { hkdfSync, randomBytes } from "node:crypto";
 import { decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import { OPEN_PRINCIPAL, type Principal, TOKEN_PRINCIPAL } from "../../core/access.js";
 import { ThreadlineError } from "../../core/errors.js";
+import { QUERY_ACCESS_TOKEN } from "../../protocol.js";
 import { tokenMatches } from "../auth.js";
 import { type JwtOptions, JwtVerifier } from "./jwt.js";
 
-/** Query parameter carrying a credential for clients that cannot set headers (EventSource). */
-export const QUERY_ACCESS_TOKEN = "access_token";
 /** JWT `typ` of signed follow URLs' tokens (never accepted as a user's bearer token). */
 const FOLLOW_TYP = "threadline-follow+jwt";
 /** A follow URL only has to outlive the page's first connect and its quick reconnects. */

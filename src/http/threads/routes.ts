@@ -23,6 +23,7 @@ import {
   HEADER_REPLAY_MODE,
   HEADER_RESET,
   HEADER_THREAD_LAST_SEQ,
+  QUERY_ACCESS_TOKEN,
   QUERY_AFTER,
   QUERY_EPOCH,
   QUERY_FOLLOW,
@@ -31,7 +32,6 @@ import {
   type ReplayMode,
 } from "../../protocol.js";
 import type { Threadline } from "../../threadline.js";
-import { QUERY_ACCESS_TOKEN } from "../access/authenticate.js";
 import { ANY_READ, RouteTable, threadParam } from "../access/route-table.js";
 import { sseResponse } from "../sse.js";
 import { traceParentOf } from "../trace-context.js";
