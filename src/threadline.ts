@@ -2,7 +2,12 @@ import type { Server } from "node:http";
 import type { ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
 import { CopilotKitSurface, type CopilotKitSurfaceOptions } from "./copilotkit-surface/surface.js";
-import { type AgentSource, Coordinator, type StartRunRequest } from "./core/coordinator.js";
+import {
+  type AgentSource,
+  Coordinator,
+  type StartRunRequest,
+  shuttingDown,
+} from "./core/coordinator.js";
 import { FanOut } from "./core/fanout.js";
 import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
 import type { AgentHistory } from "./core/history-window.js";
@@ -97,7 +102,10 @@ export interface ThreadlineOptions {
   schedules?: ScheduleInput[];
   /** Webhooks: `POST /hooks/:id`, HMAC-signed. */
   hooks?: HookConfig[];
-  /** Time source of schedules and webhook timestamps; tests inject a `ManualClock`. */
+  /**
+   * Time source of run leases (expiry, renewal, the sweep for expired ones), schedules and
+   * webhook timestamps; tests inject a `ManualClock`.
+   */
   clock?: SchedulerClock;
   /**
    * The CopilotKit surface (run-activity websocket, CopilotKit's thread endpoints, `/info` that
@@ -201,6 +209,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     logger,
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   const fanout = new FanOut(store);
   const scheduler = new Scheduler({
@@ -302,7 +311,10 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     ready,
     app: undefined as unknown as Hono,
     fetch: (request) => Promise.resolve(tl.app.fetch(request)),
-    startRun: (req: StartRunRequest) => coordinator.startRun(req),
+    // Refused from the moment shutdown begins; the coordinator itself stops only after the
+    // scheduler did (a tick it already claimed still starts its run).
+    startRun: (req: StartRunRequest) =>
+      tl.closing ? Promise.reject(shuttingDown()) : coordinator.startRun(req),
     cancelRun: (threadId, runId, opts) => coordinator.cancelRun(threadId, runId, opts),
     updateThread: (threadId, patch) => updateThread(store, threadId, patch),
     async deleteThread(threadId) {

@@ -12,6 +12,7 @@ import { closeTakenRun, findStaleRuns, interruptedEnd, interruptRun } from "./re
 import { checkRunId } from "./run-ids.js";
 import { startedInput } from "./run-start.js";
 import { RunWriter } from "./run-writer.js";
+import { type SchedulerClock, systemClock, type TimerHandle } from "./scheduler/clock.js";
 import { errorOfTerminal, statusOfTerminal, type ThreadStore } from "./store.js";
 import type { RunEnd, Telemetry } from "./telemetry.js";
 import type { RunTracing, TraceParent } from "./tracing.js";
@@ -94,7 +95,12 @@ export interface CoordinatorOptions {
   leaseMs?: number;
   /** How often expired leases of other instances are looked for. Default leaseMs / 2. */
   sweepMs?: number;
-  now?: () => number;
+  /**
+   * Time of leases and sweeps: lease expiry, renewal every third of a lease, the sweep for
+   * expired leases. Tests inject a `ManualClock` (the scheduler's and webhooks' clock too, when
+   * given to `createThreadline`), so lease expiry is tested without waiting for it.
+   */
+  clock?: SchedulerClock;
   /** Observers of run transitions (metrics, the run log, traces). */
   telemetry?: Telemetry;
 }
@@ -119,14 +125,14 @@ export class Coordinator {
   private readonly logger: Logger;
   readonly leaseMs: number;
   private readonly sweepMs: number;
-  private readonly now: () => number;
+  private readonly clock: SchedulerClock;
   private readonly active = new Map<string, ActiveRun>();
   private readonly pumping = new Map<string, Promise<void>>();
   /** LRU of writer views, so a run does not reload (and re-parse) the thread's history. */
   private readonly views = new Map<string, CachedView>();
   /** Agent instances callers supplied for runs not yet executed (see `suppliedKey`). */
   private readonly supplied = new Map<string, AbstractAgent>();
-  private sweeper: NodeJS.Timeout | undefined;
+  private sweeper: TimerHandle | undefined;
   private closing = false;
   private readonly liveness: { release(): void };
   /** Sleeps to cut short when closing (see `sleep`). */
@@ -150,7 +156,7 @@ export class Coordinator {
     this.liveness = holdInstance(this.instanceId);
     this.leaseMs = opts.leaseMs ?? 15_000;
     this.sweepMs = opts.sweepMs ?? Math.max(250, Math.floor(this.leaseMs / 2));
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
     this.telemetry = opts.telemetry ?? {};
   }
 
@@ -162,6 +168,32 @@ export class Coordinator {
   /** Runs executing in this process. */
   get runningHere(): number {
     return this.active.size;
+  }
+
+  private now(): number {
+    return this.clock.now();
+  }
+
+  /**
+   * Calls `fn` every `ms` on the coordinator's clock until the handle is cancelled. Re-armed
+   * before `fn` runs, as `setInterval` would; the returned promise is `fn`'s, so a manual clock
+   * has the work done when its `advance` resolves.
+   */
+  private every(ms: number, fn: () => Promise<unknown> | undefined): TimerHandle {
+    let current: TimerHandle | undefined;
+    let cancelled = false;
+    const tick = (): Promise<unknown> | undefined => {
+      if (cancelled) return undefined;
+      current = this.clock.setTimer(tick, ms);
+      return fn();
+    };
+    current = this.clock.setTimer(tick, ms);
+    return {
+      cancel() {
+        cancelled = true;
+        current?.cancel();
+      },
+    };
   }
 
   agentIds(): string[] {
@@ -176,14 +208,13 @@ export class Coordinator {
   async start(): Promise<void> {
     await this.sweep(true);
     for (const threadId of await this.store.runs.idleThreadsWithQueue()) this.pump(threadId);
-    this.sweeper = setInterval(() => {
-      this.sweep(false).catch((error) => this.logger.warn({ err: error }, "lease sweep failed"));
-    }, this.sweepMs);
-    this.sweeper.unref();
+    this.sweeper = this.every(this.sweepMs, () =>
+      this.sweep(false).catch((error) => this.logger.warn({ err: error }, "lease sweep failed")),
+    );
   }
 
   async startRun(req: StartRunRequest): Promise<StartRunResult> {
-    if (this.closing) throw new ThreadlineError("UNAVAILABLE", "the server is shutting down");
+    if (this.closing) throw shuttingDown();
     if (!req.agent && !this.hasAgent(req.agentId)) {
       throw new ThreadlineError("AGENT_NOT_FOUND", `unknown agent '${req.agentId}'`, {
         details: { agents: this.agentIds() },
@@ -410,7 +441,7 @@ export class Coordinator {
     });
     const entry: ActiveRun = { threadId, runId, writer, abort, done };
     this.active.set(threadId, entry);
-    const renewNow = () => {
+    const renewNow = () =>
       this.store.runs
         .renew(threadId, fence, { leaseMs: this.leaseMs, now: this.now() })
         .then((r) => {
@@ -421,9 +452,7 @@ export class Coordinator {
           if (endsForGood(error)) abort("lease");
           else this.logger.warn({ err: error, runId }, "lease renewal failed");
         });
-    };
-    const renew = setInterval(renewNow, Math.max(100, Math.floor(this.leaseMs / 3)));
-    renew.unref();
+    const renew = this.every(Math.max(100, Math.floor(this.leaseMs / 3)), renewNow);
     // A cancel or interrupt that reached the store between the claim and now found no local run
     // to stop (likely with a networked store): look once now rather than a third of a lease
     // later. A read, not a renewal: the lease was just granted, and a write costs a commit.
@@ -497,7 +526,7 @@ export class Coordinator {
         if (this.views.size > VIEW_CACHE_SIZE) this.views.delete(this.views.keys().next().value!);
       }
     } finally {
-      clearInterval(renew);
+      renew.cancel();
       this.active.delete(threadId);
       resolveDone();
     }
@@ -618,7 +647,7 @@ export class Coordinator {
    */
   async close(graceMs = 5_000): Promise<void> {
     this.closing = true;
-    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper?.cancel();
     for (const wake of [...this.wakeOnClose]) wake();
     const runs = [...this.active.values()];
     const all = Promise.all(runs.map((r) => r.done));
@@ -642,6 +671,10 @@ export class Coordinator {
     this.liveness.release();
   }
 }
+
+/** What a run request gets once shutdown began: 503, try another instance or later. */
+export const shuttingDown = (): ThreadlineError =>
+  new ThreadlineError("UNAVAILABLE", "the server is shutting down");
 
 /**
  * Carries the run's trace into an agent that makes HTTP requests (`HttpAgent`: its `headers`),

@@ -357,6 +357,9 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   finish(): void {
     this.live = false;
     this.detach?.();
+    // A commit's announcement may still be on its way (PostgreSQL NOTIFY, Redis pub/sub): read
+    // the store to its end once more, so nothing committed before `finish` is left out.
+    this.caughtUp = false;
     this.notify();
   }
 

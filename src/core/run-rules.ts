@@ -1,3 +1,6 @@
+import { ThreadlineError } from "./errors.js";
+import type { Fence, MultitaskStrategy, RunStatus } from "./types.js";
+
 /**
  * The run transition rules, as pure functions every store executes inside its own transaction or
  * script (the Redis Lua scripts mirror them; the conformance suite checks every store).
@@ -15,6 +18,100 @@ export function nextFenceToken(floor: number, threadToken: number): number {
 /** The store-wide floor of fencing tokens once a thread holding `threadToken` is deleted. */
 export function fenceFloorAfterDelete(floor: number, threadToken: number): number {
   return Math.max(floor, threadToken);
+}
+
+/** What a store knows of a thread and one of its runs when it checks a fence. */
+export interface FenceState {
+  /** The thread's active run, null when idle; the thread is missing when `undefined`. */
+  activeRunId: string | null | undefined;
+  /** The thread's current fencing token. */
+  fenceToken: number | undefined;
+  /** The status of the run the fence names; undefined when the thread has no such run. */
+  runStatus: RunStatus | undefined;
+}
+
+/** A fence holds while it names the thread's active, running run and its current token. */
+export function fenceHolds(state: FenceState, fence: Fence): boolean {
+  return (
+    state.runStatus === "running" &&
+    state.activeRunId === fence.runId &&
+    state.fenceToken === fence.token
+  );
+}
+
+/** A lease can be renewed while its fence holds and the run's lease carries the same token. */
+export function leaseRenewable(
+  state: FenceState & { leaseToken: number | null | undefined },
+  fence: Fence,
+): boolean {
+  return fenceHolds(state, fence) && state.leaseToken === fence.token;
+}
+
+/** Where an enqueued run goes, and which active run it asks to stop. */
+export interface EnqueueDecision {
+  /** `head` for `interrupt` (it goes first), `tail` otherwise (FIFO). */
+  position: "head" | "tail";
+  /** The active run to flag `cancelRequested` (`interrupt` on a busy thread), else null. */
+  interrupt: string | null;
+}
+
+/**
+ * The multitask rule: a run id the thread already has is a CONFLICT; `reject` is THREAD_BUSY while
+ * any run is active or queued; `interrupt` goes first and stops the active run; `enqueue` queues.
+ */
+export function decideEnqueue(
+  state: { runExists: boolean; activeRunId: string | null; queued: number },
+  run: { threadId: string; runId: string },
+  strategy: MultitaskStrategy,
+): EnqueueDecision {
+  if (state.runExists) throw runExists(run.runId);
+  if (strategy === "reject" && (state.activeRunId !== null || state.queued > 0)) {
+    throw threadBusy(run.threadId, state.activeRunId, state.queued);
+  }
+  return {
+    position: strategy === "interrupt" ? "head" : "tail",
+    interrupt: strategy === "interrupt" ? state.activeRunId : null,
+  };
+}
+
+/**
+ * A running run may be taken over when it is still the thread's active run and its lease expired
+ * by `now` (a lease without expiry counts as expired), or at once with `force` (its holder is
+ * known dead).
+ */
+export function takeOverAllowed(
+  state: {
+    activeRunId: string | null | undefined;
+    runStatus: RunStatus | undefined;
+    leaseExpiresAt: number | null | undefined;
+  },
+  runId: string,
+  lease: { now: number; force?: boolean },
+): boolean {
+  if (state.runStatus !== "running" || state.activeRunId !== runId) return false;
+  if (lease.force) return true;
+  return state.leaseExpiresAt === null || state.leaseExpiresAt === undefined
+    ? true
+    : state.leaseExpiresAt <= lease.now;
+}
+
+/** The one LEASE_LOST every store throws for an append whose fence no longer holds. */
+export function leaseLost(threadId: string, runId: string): ThreadlineError {
+  return new ThreadlineError("LEASE_LOST", `run ${runId} no longer holds ${threadId}`);
+}
+
+export function runExists(runId: string): ThreadlineError {
+  return new ThreadlineError("CONFLICT", `run '${runId}' already exists on this thread`);
+}
+
+export function threadBusy(
+  threadId: string,
+  activeRunId: string | null,
+  queued: number,
+): ThreadlineError {
+  return new ThreadlineError("THREAD_BUSY", `thread ${threadId} already has a run`, {
+    details: { activeRunId, queued },
+  });
 }
 
 /**

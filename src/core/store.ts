@@ -125,6 +125,9 @@ export interface ThreadLog {
   subscribeRunStarts(listener: RunStartListener): Unsubscribe;
 }
 
+/** `ThreadLog.append`'s parameters, for backends: `append(...[threadId, fence, events, view]: AppendArgs)`. */
+export type AppendArgs = Parameters<ThreadLog["append"]>;
+
 /** Runs: the per-thread FIFO queue, multitask strategies, leases and their fencing tokens. */
 export interface RunQueue {
   /**
@@ -220,6 +223,22 @@ export const DEFAULT_LIST_LIMIT = 100;
 export function count(value: number | undefined, fallback: number): number {
   if (value === undefined || !Number.isFinite(value)) return fallback;
   return Math.max(0, Math.floor(value));
+}
+
+/** `limit` and `offset` of a list (threads, runs) as every store applies them. */
+export function listWindow(opts: { limit?: number; offset?: number } = {}): {
+  limit: number;
+  offset: number;
+} {
+  return { limit: count(opts.limit, DEFAULT_LIST_LIMIT), offset: count(opts.offset, 0) };
+}
+
+/** `after` and `limit` of a log read as every store applies them. */
+export function readWindow(opts: { after: number; limit?: number }): {
+  after: number;
+  limit: number;
+} {
+  return { after: count(opts.after, 0), limit: count(opts.limit, DEFAULT_READ_LIMIT) };
 }
 
 /** The RUN_FINISHED that closes a run as cancelled (`statusOfTerminal` reads it back). */

@@ -3,6 +3,8 @@ import type { ThreadStore } from "../../src/core/store.js";
 import { claimTests } from "./store/claims.js";
 import { compactionTests } from "./store/compaction.js";
 import type { StoreFactory, SuiteContext } from "./store/fixtures.js";
+import { guaranteeTests } from "./store/guarantees.js";
+import { leaseClockTests } from "./store/lease-clock.js";
 import { liveTests } from "./store/live.js";
 import { logTests } from "./store/log.js";
 import { principalTests } from "./store/principals.js";
@@ -61,11 +63,13 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     runTests(ctx);
     threadTests(ctx);
     claimTests(ctx);
+    guaranteeTests(ctx);
     compactionTests(ctx);
     principalTests(ctx);
     runStartTests(ctx);
     if (factory.peer) {
       sharedTests(ctx);
+      leaseClockTests(ctx);
       describe("two instances on the same data: run starts", () => sharedRunStartTests(ctx));
     }
     if (factory.reopen) restartTests(ctx);

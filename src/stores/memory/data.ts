@@ -1,13 +1,21 @@
 import { randomUUID } from "node:crypto";
 import type { Message } from "@ag-ui/core";
-import type { ScheduleRecordBase } from "../../core/store.js";
-import type { EventRecord, RunRecord, ThreadSummary } from "../../core/types.js";
+import { listWindow, type ScheduleRecordBase } from "../../core/store.js";
+import type { RunRecord, ThreadSummary } from "../../core/types.js";
 import { ListenerRegistry } from "../listeners.js";
 import { RunStartListeners } from "../run-start-notice.js";
 
+/** A committed event as the memory log keeps it: its JSON, parsed anew for each reader. */
+export interface StoredEvent {
+  seq: number;
+  runId: string;
+  at: number;
+  json: string;
+}
+
 export interface ThreadData {
   summary: ThreadSummary;
-  events: EventRecord[];
+  events: StoredEvent[];
   messages: Message[];
   index: Map<string, number>;
   /** Message id → the seq of the batch that first wrote it (compaction removes by it). */
@@ -85,8 +93,19 @@ export function ensureThreadData(
 /** Nothing handed in or out is shared with the caller: the store must not change under readers. */
 export const copy = <T>(v: T): T => structuredClone(v);
 
-/** `limit` items from `offset` on (defaults as the SQL stores have them). */
+/** `limit` items from `offset` on, the window every store applies (`listWindow`). */
 export function page<T>(items: readonly T[], opts: { limit?: number; offset?: number }): T[] {
-  const offset = Math.max(0, Math.floor(opts.offset ?? 0));
-  return items.slice(offset, offset + Math.max(0, opts.limit ?? 100));
+  const { limit, offset } = listWindow(opts);
+  return items.slice(offset, offset + limit);
+}
+
+/** What the run rules (`run-rules.ts`) need to know of a thread and one of its runs. */
+export function fenceStateOf(t: ThreadData | undefined, run: RunRecord | undefined) {
+  return {
+    activeRunId: t?.summary.activeRunId,
+    fenceToken: t?.fenceToken,
+    runStatus: run?.status,
+    leaseToken: run?.lease?.token,
+    leaseExpiresAt: run?.lease?.expiresAt,
+  };
 }

@@ -1,18 +1,22 @@
-import { ThreadlineError } from "../../core/errors.js";
-import { nextFenceToken } from "../../core/run-rules.js";
-import type {
-  ClaimedRun,
-  EnqueueResult,
-  LeaseRequest,
-  LeaseTerm,
-  RunOutcome,
-  RunQueue,
-} from "../../core/store.js";
+import {
+  decideEnqueue,
+  leaseRenewable,
+  nextFenceToken,
+  takeOverAllowed,
+} from "../../core/run-rules.js";
+import type * as Store from "../../core/store.js";
 import type { Fence, MultitaskStrategy, RunActor, RunRecord } from "../../core/types.js";
-import { copy, ensureThreadData, type MemoryStoreData, page, type ThreadData } from "./data.js";
+import {
+  copy,
+  ensureThreadData,
+  fenceStateOf,
+  type MemoryStoreData,
+  page,
+  type ThreadData,
+} from "./data.js";
 
 /** Ends a run: out of the queue, lease dropped, thread freed if it was the active run. */
-export function endRun(t: ThreadData, run: RunRecord, end: RunOutcome): void {
+export function endRun(t: ThreadData, run: RunRecord, end: Store.RunOutcome): void {
   t.queue = t.queue.filter((id) => id !== run.runId);
   if (t.summary.activeRunId === run.runId) t.summary.activeRunId = null;
   run.status = end.status;
@@ -22,7 +26,7 @@ export function endRun(t: ThreadData, run: RunRecord, end: RunOutcome): void {
 }
 
 /** Runs, the per-thread queue and leases, kept inside each thread's entry. */
-export class MemoryRuns implements RunQueue {
+export class MemoryRuns implements Store.RunQueue {
   constructor(private readonly data: MemoryStoreData) {}
 
   private issueToken(t: ThreadData): number {
@@ -30,34 +34,31 @@ export class MemoryRuns implements RunQueue {
     return t.fenceToken;
   }
 
-  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult> {
+  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<Store.EnqueueResult> {
     const t = ensureThreadData(this.data, run.threadId);
-    if (t.runs.has(run.runId)) {
-      throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
-    }
-    const busy = t.summary.activeRunId !== null || t.queue.length > 0;
-    if (strategy === "reject" && busy) {
-      throw new ThreadlineError("THREAD_BUSY", `thread ${run.threadId} already has a run`, {
-        details: { activeRunId: t.summary.activeRunId, queued: t.queue.length },
-      });
-    }
+    const decision = decideEnqueue(
+      {
+        runExists: t.runs.has(run.runId),
+        activeRunId: t.summary.activeRunId,
+        queued: t.queue.length,
+      },
+      run,
+      strategy,
+    );
     const stored = copy({ ...run, status: "queued" as const });
     t.runs.set(run.runId, stored);
-    const result: EnqueueResult = { run: copy(stored) };
-    if (strategy === "interrupt") {
-      t.queue.unshift(run.runId);
-      const active = t.summary.activeRunId ? t.runs.get(t.summary.activeRunId) : undefined;
-      if (active) {
-        active.cancelRequested = true;
-        result.interrupted = active.runId;
-      }
-    } else {
-      t.queue.push(run.runId);
+    const result: Store.EnqueueResult = { run: copy(stored) };
+    if (decision.position === "head") t.queue.unshift(run.runId);
+    else t.queue.push(run.runId);
+    const active = decision.interrupt ? t.runs.get(decision.interrupt) : undefined;
+    if (active) {
+      active.cancelRequested = true;
+      result.interrupted = active.runId;
     }
     return result;
   }
 
-  async claimNext(threadId: string, lease: LeaseRequest): Promise<ClaimedRun | null> {
+  async claimNext(threadId: string, lease: Store.LeaseRequest): Promise<Store.ClaimedRun | null> {
     const t = this.data.threads.get(threadId);
     if (!t || t.summary.activeRunId !== null) return null;
     const runId = t.queue.shift();
@@ -71,34 +72,25 @@ export class MemoryRuns implements RunQueue {
     return { run: copy(run), fence: { runId: run.runId, token } };
   }
 
-  async renew(threadId: string, fence: Fence, term: LeaseTerm) {
+  async renew(threadId: string, fence: Fence, term: Store.LeaseTerm) {
     const t = this.data.threads.get(threadId);
     const run = t?.runs.get(fence.runId);
-    if (
-      !t ||
-      !run?.lease ||
-      run.status !== "running" ||
-      t.summary.activeRunId !== fence.runId ||
-      run.lease.token !== fence.token ||
-      t.fenceToken !== fence.token
-    ) {
+    if (!run?.lease || !leaseRenewable(fenceStateOf(t, run), fence))
       return { ok: false, cancelRequested: false };
-    }
     run.lease.expiresAt = term.now + term.leaseMs;
     return { ok: true, cancelRequested: run.cancelRequested === true };
   }
 
-  async takeOver(threadId: string, runId: string, lease: LeaseRequest & { force?: boolean }) {
+  async takeOver(threadId: string, runId: string, lease: Store.LeaseRequest & { force?: boolean }) {
     const t = this.data.threads.get(threadId);
     const run = t?.runs.get(runId);
-    if (!t || !run || run.status !== "running" || t.summary.activeRunId !== runId) return null;
-    if (!lease.force && run.lease && run.lease.expiresAt > lease.now) return null;
+    if (!t || !run || !takeOverAllowed(fenceStateOf(t, run), runId, lease)) return null;
     const token = this.issueToken(t);
     run.lease = { owner: lease.owner, token, expiresAt: lease.now + lease.leaseMs };
     return { run: copy(run), fence: { runId, token } };
   }
 
-  async markEnded(threadId: string, runId: string, end: RunOutcome) {
+  async markEnded(threadId: string, runId: string, end: Store.RunOutcome) {
     const t = this.data.threads.get(threadId);
     const run = t?.runs.get(runId);
     if (!t || !run) return null;

@@ -1,38 +1,25 @@
-import type { BaseEvent } from "@ag-ui/core";
+import { planAppend, recordsOf } from "../../core/append-plan.js";
 import {
   type CompactionResult,
   type CompactionStep,
   messageCompacted,
   runCompacted,
 } from "../../core/compaction.js";
-import { ThreadlineError } from "../../core/errors.js";
-import { fenceFloorAfterDelete } from "../../core/run-rules.js";
-import {
-  type AppendListener,
-  errorOfTerminal,
-  type RunStartListener,
-  statusOfTerminal,
-  type ThreadLog,
-  type Unsubscribe,
-} from "../../core/store.js";
+import { fenceFloorAfterDelete, fenceHolds, leaseLost } from "../../core/run-rules.js";
+import type * as Store from "../../core/store.js";
+import { readWindow } from "../../core/store.js";
+
 import { patchedMetadata } from "../../core/thread-patch.js";
-import type {
-  EventRecord,
-  Fence,
-  ThreadPatch,
-  ThreadSummary,
-  ThreadView,
-  ViewUpdate,
-} from "../../core/types.js";
+import type { EventRecord, ThreadPatch, ThreadSummary, ThreadView } from "../../core/types.js";
 import { applyViewUpdate } from "../../core/view.js";
 import { runStartsIn } from "../run-start-notice.js";
-import { copy, ensureThreadData, type MemoryStoreData, page } from "./data.js";
+import { copy, ensureThreadData, fenceStateOf, type MemoryStoreData, page } from "./data.js";
 import { endRun } from "./runs.js";
 
 /** Threads, their logs and views, and in-process live delivery through the shared registry. */
-export class MemoryThreads implements ThreadLog {
+export class MemoryThreads implements Store.ThreadLog {
   /** This instance's subscriptions, removed from the shared registry on close. */
-  private readonly subscriptions = new Set<Unsubscribe>();
+  private readonly subscriptions = new Set<Store.Unsubscribe>();
 
   constructor(private readonly data: MemoryStoreData) {}
 
@@ -73,34 +60,23 @@ export class MemoryThreads implements ThreadLog {
     return this.data.threads.delete(threadId);
   }
 
-  async append(
-    threadId: string,
-    fence: Fence,
-    events: readonly BaseEvent[],
-    view?: ViewUpdate,
-  ): Promise<EventRecord[]> {
+  async append(...[threadId, fence, events, view]: Store.AppendArgs): Promise<EventRecord[]> {
     const t = this.data.threads.get(threadId);
     const run = t?.runs.get(fence.runId);
-    if (!t || !run || t.summary.activeRunId !== fence.runId || t.fenceToken !== fence.token) {
-      throw new ThreadlineError("LEASE_LOST", `run ${fence.runId} no longer holds ${threadId}`);
-    }
+    if (!t || !run || !fenceHolds(fenceStateOf(t, run), fence))
+      throw leaseLost(threadId, fence.runId);
+    // Decided before anything changes: an event JSON cannot hold fails the whole batch.
+    const plan = planAppend(events);
     const now = Date.now();
-    const records: EventRecord[] = [];
-    for (const event of events) {
-      // A copy: the caller may reuse its objects, and the log must not change under readers.
-      const record = {
-        seq: t.summary.lastSeq + 1,
-        runId: fence.runId,
-        at: now,
-        event: copy(event),
-      };
-      t.summary.lastSeq = record.seq;
-      t.events.push(record);
-      records.push(record);
-      if (event.type === "RUN_STARTED" && run.startSeq === undefined) run.startSeq = record.seq;
-      if (event.type === "RUN_FINISHED" || event.type === "RUN_ERROR") {
-        endRun(t, run, { status: statusOfTerminal(event), now, error: errorOfTerminal(event) });
-      }
+    const records = recordsOf(plan, t.summary.lastSeq + 1, fence.runId, now);
+    // The log keeps the JSON, so no reader or listener shares an object with it.
+    for (const [i, r] of records.entries())
+      t.events.push({ seq: r.seq, runId: r.runId, at: r.at, json: plan.json[i]! });
+    if (records.length > 0) t.summary.lastSeq = records[records.length - 1]!.seq;
+    if (plan.started >= 0 && run.startSeq === undefined) run.startSeq = records[plan.started]!.seq;
+    if (plan.terminal) {
+      const { status, error } = plan.terminal;
+      endRun(t, run, { status, now, ...(error ? { error } : {}) });
     }
     if (view) {
       if (view.replaceMessages) t.messageSeqs.clear();
@@ -145,11 +121,14 @@ export class MemoryThreads implements ThreadLog {
     const t = this.data.threads.get(threadId);
     if (!t) return [];
     // seq N lives at index N-1-horizon: the log is gapless above the horizon.
-    const from = Math.max(0, Math.floor(opts.after) - t.summary.horizon);
-    return copy(t.events.slice(from, from + Math.max(0, opts.limit ?? 1000)));
+    const { after, limit } = readWindow(opts);
+    const from = Math.max(0, after - t.summary.horizon);
+    return t.events
+      .slice(from, from + limit)
+      .map((r) => ({ seq: r.seq, runId: r.runId, at: r.at, event: JSON.parse(r.json) }));
   }
 
-  subscribe(threadId: string, listener: AppendListener): Unsubscribe {
+  subscribe(threadId: string, listener: Store.AppendListener): Store.Unsubscribe {
     const off = this.data.listeners.add(threadId, listener);
     const unsubscribe = () => {
       this.subscriptions.delete(unsubscribe);
@@ -159,7 +138,7 @@ export class MemoryThreads implements ThreadLog {
     return unsubscribe;
   }
 
-  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+  subscribeRunStarts(listener: Store.RunStartListener): Store.Unsubscribe {
     const off = this.data.runStarts.add(listener);
     const unsubscribe = () => {
       this.subscriptions.delete(unsubscribe);

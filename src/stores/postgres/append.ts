@@ -1,11 +1,10 @@
-import type { BaseEvent } from "@ag-ui/core";
-import { ThreadlineError } from "../../core/errors.js";
-import { errorOfTerminal, statusOfTerminal } from "../../core/store.js";
-import type { EventRecord, Fence, ViewUpdate } from "../../core/types.js";
+import { planAppend, recordsOf } from "../../core/append-plan.js";
+import { fenceHolds, leaseLost } from "../../core/run-rules.js";
+import type { AppendArgs } from "../../core/store.js";
+import type { EventRecord } from "../../core/types.js";
 import { runStartPayload } from "../run-start-notice.js";
 import { announcement } from "../watermark-tail.js";
 import type { Queryable } from "./connection.js";
-import { json } from "./rows.js";
 import type { RunTable } from "./runs.js";
 import type { ThreadTable } from "./threads.js";
 
@@ -21,36 +20,26 @@ export async function appendInTransaction(
   threads: ThreadTable,
   runs: RunTable,
   channel: string,
-  threadId: string,
-  fence: Fence,
-  events: readonly BaseEvent[],
-  view: ViewUpdate | undefined,
+  [threadId, fence, events, view]: AppendArgs,
   now: number,
 ): Promise<EventRecord[]> {
   const locked = await threads.lock(db, threadId, fence.runId);
   const thread = locked?.head;
-  if (
-    !thread ||
-    locked.run?.status !== "running" ||
-    thread.active_run_id !== fence.runId ||
-    thread.fence_token !== fence.token
-  ) {
-    throw new ThreadlineError("LEASE_LOST", `run ${fence.runId} no longer holds ${threadId}`);
-  }
+  const state = {
+    activeRunId: thread?.active_run_id,
+    fenceToken: thread?.fence_token,
+    runStatus: locked?.run?.status,
+  };
+  if (!thread || !fenceHolds(state, fence)) throw leaseLost(threadId, fence.runId);
+  const plan = planAppend(events);
   const first = thread.last_seq + 1;
-  const records: EventRecord[] = events.map((event, i) => ({
-    seq: first + i,
-    runId: fence.runId,
-    at: now,
-    event,
-  }));
+  const records = recordsOf(plan, first, fence.runId, now);
   let activeRunId: string | null = thread.active_run_id;
-  const started = events.findIndex((e) => e.type === "RUN_STARTED");
+  const started = plan.started;
   if (started >= 0) await runs.setStartSeq(db, threadId, fence.runId, first + started);
-  const terminal = events.find((e) => e.type === "RUN_FINISHED" || e.type === "RUN_ERROR");
-  if (terminal) {
-    const status = statusOfTerminal(terminal);
-    await runs.end(db, threadId, fence.runId, status, now, errorOfTerminal(terminal));
+  if (plan.terminal) {
+    const { status, error } = plan.terminal;
+    await runs.end(db, threadId, fence.runId, status, now, error);
     activeRunId = null;
   }
   const next = view
@@ -75,8 +64,7 @@ export async function appendInTransaction(
   await threads.saveAppend(
     db,
     threadId,
-    // Serialised now: the caller may change its objects later, the log must not change.
-    { runId: fence.runId, first, at: now, events: events.map(json) },
+    { runId: fence.runId, first, at: now, events: plan.json },
     { lastSeq: last, activeRunId, next },
     {
       channel,

@@ -1,9 +1,7 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
-import type { AppendListener, RunStartListener, Unsubscribe } from "../../core/store.js";
-import type { EventRecord } from "../../core/types.js";
-import { parseRunStartPayload, RunStartListeners } from "../run-start-notice.js";
-import { parseAnnouncement, type TailSource, WatermarkTail } from "../watermark-tail.js";
+import { ChannelTail } from "../channel-tail.js";
+import type { TailSource } from "../watermark-tail.js";
 import {
   clientConfig,
   type PostgresConnectionOptions,
@@ -28,9 +26,7 @@ export function channelOf(schema: string): string {
  * connection. When the listening connection drops, it reconnects with backoff, LISTENs again and
  * then reads every subscribed thread from its watermark, so nothing committed meanwhile is lost.
  */
-export class PgLiveTail {
-  private readonly tail: WatermarkTail;
-  private readonly runStarts = new RunStartListeners();
+export class PgLiveTail extends ChannelTail {
   private client: pg.Client | undefined;
   private retryMs = RETRY_FIRST_MS;
   private timer: NodeJS.Timeout | undefined;
@@ -45,8 +41,8 @@ export class PgLiveTail {
     source: TailSource,
     private readonly onError: (error: unknown) => void,
   ) {
+    super(source, onError);
     this.channel = channelOf(schema);
-    this.tail = new WatermarkTail(source, onError);
     this.applicationName = `threadline-listen:${schema}`.slice(0, 63);
   }
 
@@ -59,19 +55,6 @@ export class PgLiveTail {
     await this.connect();
   }
 
-  subscribe(threadId: string, listener: AppendListener): Unsubscribe {
-    return this.tail.subscribe(threadId, listener);
-  }
-
-  committed(threadId: string, records: readonly EventRecord[]): void {
-    this.tail.committed(threadId, records);
-  }
-
-  /** Run starts of every instance, local ones included, arrive as notifications. */
-  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
-    return this.runStarts.add(listener);
-  }
-
   private async connect(): Promise<void> {
     const client = new (pgDriver().Client)({
       ...clientConfig(this.opts, this.applicationName),
@@ -82,13 +65,7 @@ export class PgLiveTail {
     client.on("error", lost);
     client.on("end", lost);
     client.on("notification", (msg) => {
-      if (msg.channel !== this.channel || msg.payload === undefined) return;
-      const a = parseAnnouncement(msg.payload);
-      if (a) this.tail.announced(a.threadId, a.first, a.last);
-      else {
-        const started = parseRunStartPayload(msg.payload);
-        if (started) this.runStarts.emit(started);
-      }
+      if (msg.channel === this.channel && msg.payload !== undefined) this.heard(msg.payload);
     });
     this.client = client;
     try {
@@ -136,8 +113,7 @@ export class PgLiveTail {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    this.tail.close();
-    this.runStarts.clear();
+    this.stopTail();
     const client = this.client;
     this.client = undefined;
     if (client) {

@@ -1,16 +1,9 @@
-import type { BaseEvent } from "@ag-ui/core";
 import type pg from "pg";
 import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
-import {
-  type AppendListener,
-  count,
-  DEFAULT_LIST_LIMIT,
-  DEFAULT_READ_LIMIT,
-  type RunStartListener,
-  type ThreadLog,
-  type Unsubscribe,
-} from "../../core/store.js";
-import type { EventRecord, Fence, ThreadPatch, ThreadView, ViewUpdate } from "../../core/types.js";
+import type * as Store from "../../core/store.js";
+import { listWindow, readWindow } from "../../core/store.js";
+import type { EventRecord, ThreadPatch, ThreadView } from "../../core/types.js";
+
 import { appendInTransaction } from "./append.js";
 import { inTransaction } from "./connection.js";
 import type { PgLiveTail } from "./live-tail.js";
@@ -21,7 +14,7 @@ import type { ThreadTable } from "./threads.js";
  * The PostgreSQL `ThreadLog`. Writes are short transactions that lock the thread's row first;
  * reads are single statements (one snapshot each). Live delivery: see `PgLiveTail`.
  */
-export class PgThreadLog implements ThreadLog {
+export class PgThreadLog implements Store.ThreadLog {
   constructor(
     private readonly pool: pg.Pool,
     private readonly threads: ThreadTable,
@@ -43,8 +36,8 @@ export class PgThreadLog implements ThreadLog {
   }
 
   async list(opts: { limit?: number; offset?: number } = {}) {
-    const limit = count(opts.limit, DEFAULT_LIST_LIMIT);
-    return this.threads.list(this.pool, limit, count(opts.offset, 0));
+    const { limit, offset } = listWindow(opts);
+    return this.threads.list(this.pool, limit, offset);
   }
 
   async update(threadId: string, patch: ThreadPatch) {
@@ -55,12 +48,7 @@ export class PgThreadLog implements ThreadLog {
     return inTransaction(this.pool, (db) => this.threads.delete(db, threadId));
   }
 
-  async append(
-    threadId: string,
-    fence: Fence,
-    events: readonly BaseEvent[],
-    view?: ViewUpdate,
-  ): Promise<EventRecord[]> {
+  async append(...[threadId, fence, events, view]: Store.AppendArgs): Promise<EventRecord[]> {
     const channel = this.tail.channelName;
     const records = await inTransaction(this.pool, (db) =>
       appendInTransaction(
@@ -68,10 +56,7 @@ export class PgThreadLog implements ThreadLog {
         this.threads,
         this.runs,
         channel,
-        threadId,
-        fence,
-        events,
-        view,
+        [threadId, fence, events, view],
         Date.now(),
       ),
     );
@@ -85,15 +70,15 @@ export class PgThreadLog implements ThreadLog {
   }
 
   async read(threadId: string, opts: { after: number; limit?: number }) {
-    const limit = count(opts.limit, DEFAULT_READ_LIMIT);
-    return this.threads.read(this.pool, threadId, count(opts.after, 0), limit);
+    const { after, limit } = readWindow(opts);
+    return this.threads.read(this.pool, threadId, after, limit);
   }
 
-  subscribe(threadId: string, listener: AppendListener): Unsubscribe {
+  subscribe(threadId: string, listener: Store.AppendListener): Store.Unsubscribe {
     return this.tail.subscribe(threadId, listener);
   }
 
-  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+  subscribeRunStarts(listener: Store.RunStartListener): Store.Unsubscribe {
     return this.tail.subscribeRunStarts(listener);
   }
 }

@@ -10,20 +10,14 @@ import type {
   ThreadView,
 } from "../../core/types.js";
 
+import { type SummaryColumns, sqlRunOf, summaryOfColumns } from "../records.js";
+
 /**
  * Rows as `pg` returns them (bigint parsed to number, json parsed by the driver), and their
  * mapping to the store's records.
  */
 
-export interface ThreadRow {
-  thread_id: string;
-  created_at: number;
-  updated_at: number;
-  last_seq: number;
-  horizon: number;
-  active_run_id: string | null;
-  metadata: Record<string, unknown>;
-}
+export type ThreadRow = SummaryColumns<Record<string, unknown>>;
 
 /** What a fenced write needs of a thread and its run, read under the thread's row lock. */
 export interface ThreadHead {
@@ -73,15 +67,7 @@ export const RUN_COLUMNS = `thread_id, run_id, agent_id, trigger, input, status,
   cancel_requested, started_by, cancelled_by`;
 
 export function summaryOf(row: ThreadRow): ThreadSummary {
-  return {
-    threadId: row.thread_id,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    lastSeq: row.last_seq,
-    horizon: row.horizon,
-    activeRunId: row.active_run_id,
-    metadata: row.metadata,
-  };
+  return summaryOfColumns(row, (m) => m);
 }
 
 export function viewOf(
@@ -94,31 +80,13 @@ export function recordOf(row: EventRow): EventRecord {
   return { seq: row.seq, runId: row.run_id, at: row.at, event: row.event };
 }
 
-/** Optional fields are left out rather than set to undefined, as the memory store does. */
 export function runOf(row: RunRow): RunRecord {
-  const run: RunRecord = {
-    runId: row.run_id,
-    threadId: row.thread_id,
-    agentId: row.agent_id,
+  return sqlRunOf(row, {
     trigger: row.trigger,
-    status: row.status,
     input: row.input,
-    createdAt: row.created_at,
-  };
-  if (row.started_at !== null) run.startedAt = row.started_at;
-  if (row.ended_at !== null) run.endedAt = row.ended_at;
-  if (row.start_seq !== null) run.startSeq = row.start_seq;
-  if (row.error !== null) run.error = row.error;
-  if (row.lease_owner !== null && row.lease_token !== null && row.lease_expires_at !== null) {
-    run.lease = { owner: row.lease_owner, token: row.lease_token, expiresAt: row.lease_expires_at };
-  }
-  if (row.cancel_requested) run.cancelRequested = true;
-  if (row.started_by !== null) run.startedBy = row.started_by;
-  if (row.cancelled_by !== null) run.cancelledBy = row.cancelled_by;
-  return run;
+    error: row.error,
+    startedBy: row.started_by,
+    cancelledBy: row.cancelled_by,
+  });
 }
-
-/** JSON text for a json column; `undefined` (which JSON cannot hold) is stored as null. */
-export function json(value: unknown): string {
-  return JSON.stringify(value) ?? "null";
-}
+export { json } from "../records.js";

@@ -1,15 +1,7 @@
 import type pg from "pg";
-import { ThreadlineError } from "../../core/errors.js";
-import {
-  type ClaimedRun,
-  count,
-  DEFAULT_LIST_LIMIT,
-  type EnqueueResult,
-  type LeaseRequest,
-  type LeaseTerm,
-  type RunOutcome,
-  type RunQueue,
-} from "../../core/store.js";
+import { decideEnqueue, leaseRenewable, takeOverAllowed } from "../../core/run-rules.js";
+import type * as Store from "../../core/store.js";
+import { listWindow } from "../../core/store.js";
 import type { Fence, MultitaskStrategy, RunActor, RunRecord } from "../../core/types.js";
 import { inTransaction, type Queryable } from "./connection.js";
 import type { RunTable } from "./runs.js";
@@ -20,30 +12,30 @@ import type { ThreadTable } from "./threads.js";
  * so every change to a thread's runs, queue and fence is serialised across all instances: two
  * instances cannot both win a claim or a takeover.
  */
-export class PgRunQueue implements RunQueue {
+export class PgRunQueue implements Store.RunQueue {
   constructor(
     private readonly pool: pg.Pool,
     private readonly threads: ThreadTable,
     private readonly runs: RunTable,
   ) {}
 
-  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult> {
+  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<Store.EnqueueResult> {
     return inTransaction(this.pool, (db) => this.enqueueIn(db, run, strategy, Date.now()));
   }
 
-  async claimNext(threadId: string, lease: LeaseRequest): Promise<ClaimedRun | null> {
+  async claimNext(threadId: string, lease: Store.LeaseRequest): Promise<Store.ClaimedRun | null> {
     return inTransaction(this.pool, (db) => this.claimNextIn(db, threadId, lease));
   }
 
-  async renew(threadId: string, fence: Fence, term: LeaseTerm) {
+  async renew(threadId: string, fence: Fence, term: Store.LeaseTerm) {
     return inTransaction(this.pool, (db) => this.renewIn(db, threadId, fence, term));
   }
 
-  async takeOver(threadId: string, runId: string, lease: LeaseRequest & { force?: boolean }) {
+  async takeOver(threadId: string, runId: string, lease: Store.LeaseRequest & { force?: boolean }) {
     return inTransaction(this.pool, (db) => this.takeOverIn(db, threadId, runId, lease));
   }
 
-  async markEnded(threadId: string, runId: string, end: RunOutcome) {
+  async markEnded(threadId: string, runId: string, end: Store.RunOutcome) {
     return inTransaction(this.pool, (db) => this.end(db, threadId, runId, end));
   }
 
@@ -58,8 +50,8 @@ export class PgRunQueue implements RunQueue {
   }
 
   async list(threadId: string, opts: { limit?: number; offset?: number } = {}) {
-    const limit = count(opts.limit, DEFAULT_LIST_LIMIT);
-    return this.runs.list(this.pool, threadId, limit, count(opts.offset, 0));
+    const { limit, offset } = listWindow(opts);
+    return this.runs.list(this.pool, threadId, limit, offset);
   }
 
   async listStale(now: number, opts: { all?: boolean } = {}) {
@@ -75,24 +67,20 @@ export class PgRunQueue implements RunQueue {
     run: RunRecord,
     strategy: MultitaskStrategy,
     now: number,
-  ): Promise<EnqueueResult> {
+  ): Promise<Store.EnqueueResult> {
     await this.threads.ensure(db, run.threadId, undefined, now);
     const { head, run: existing } = (await this.threads.lock(db, run.threadId, run.runId))!;
-    if (existing) {
-      throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
-    }
     const bounds = await this.runs.queueBounds(db, run.threadId);
-    const active = head.active_run_id;
-    if (strategy === "reject" && (active !== null || bounds.n > 0)) {
-      throw new ThreadlineError("THREAD_BUSY", `thread ${run.threadId} already has a run`, {
-        details: { activeRunId: active, queued: bounds.n },
-      });
-    }
-    const pos = strategy === "interrupt" ? (bounds.lo ?? 1) - 1 : (bounds.hi ?? 0) + 1;
-    const result: EnqueueResult = { run: await this.runs.insert(db, run, pos) };
-    if (strategy === "interrupt" && active !== null) {
-      await this.runs.requestCancel(db, run.threadId, active);
-      result.interrupted = active;
+    const decision = decideEnqueue(
+      { runExists: existing !== undefined, activeRunId: head.active_run_id, queued: bounds.n },
+      run,
+      strategy,
+    );
+    const pos = decision.position === "head" ? (bounds.lo ?? 1) - 1 : (bounds.hi ?? 0) + 1;
+    const result: Store.EnqueueResult = { run: await this.runs.insert(db, run, pos) };
+    if (decision.interrupt !== null) {
+      await this.runs.requestCancel(db, run.threadId, decision.interrupt);
+      result.interrupted = decision.interrupt;
     }
     return result;
   }
@@ -100,8 +88,8 @@ export class PgRunQueue implements RunQueue {
   private async claimNextIn(
     db: Queryable,
     threadId: string,
-    request: LeaseRequest,
-  ): Promise<ClaimedRun | null> {
+    request: Store.LeaseRequest,
+  ): Promise<Store.ClaimedRun | null> {
     const head = (await this.threads.lock(db, threadId))?.head;
     if (!head || head.active_run_id !== null) return null;
     const lease = { owner: request.owner, expiresAt: request.now + request.leaseMs };
@@ -109,18 +97,16 @@ export class PgRunQueue implements RunQueue {
     return run?.lease ? { run, fence: { runId: run.runId, token: run.lease.token } } : null;
   }
 
-  private async renewIn(db: Queryable, threadId: string, fence: Fence, term: LeaseTerm) {
+  private async renewIn(db: Queryable, threadId: string, fence: Fence, term: Store.LeaseTerm) {
     const locked = await this.threads.lock(db, threadId, fence.runId);
     const run = locked?.run;
-    if (
-      !locked ||
-      !run ||
-      run.status !== "running" ||
-      run.lease_owner === null ||
-      run.lease_token !== fence.token ||
-      locked.head.active_run_id !== fence.runId ||
-      locked.head.fence_token !== fence.token
-    ) {
+    const state = {
+      activeRunId: locked?.head.active_run_id,
+      fenceToken: locked?.head.fence_token,
+      runStatus: run?.status,
+      leaseToken: run?.lease_token,
+    };
+    if (!run || run.lease_owner === null || !leaseRenewable(state, fence)) {
       return { ok: false, cancelRequested: false };
     }
     await this.runs.extendLease(db, threadId, fence.runId, term.now + term.leaseMs);
@@ -131,16 +117,18 @@ export class PgRunQueue implements RunQueue {
     db: Queryable,
     threadId: string,
     runId: string,
-    request: LeaseRequest & { force?: boolean },
-  ): Promise<ClaimedRun | null> {
+    request: Store.LeaseRequest & { force?: boolean },
+  ): Promise<Store.ClaimedRun | null> {
     const locked = await this.threads.lock(db, threadId, runId);
     const run = locked?.run;
-    if (!locked || run?.status !== "running" || locked.head.active_run_id !== runId) return null;
+    const state = {
+      activeRunId: locked?.head.active_run_id,
+      runStatus: run?.status,
+      leaseExpiresAt: run?.lease_expires_at,
+    };
     // The caller's clock decides expiry (see the README on clock skew); the fence keeps a
     // wrong guess harmless.
-    if (!request.force && run.lease_expires_at !== null && run.lease_expires_at > request.now) {
-      return null;
-    }
+    if (!locked || !takeOverAllowed(state, runId, request)) return null;
     // The new token fences out the previous holder: its appends fail with LEASE_LOST.
     const lease = { owner: request.owner, expiresAt: request.now + request.leaseMs };
     const taken = await this.runs.takeLease(db, threadId, runId, lease, locked.head.fence_token);
@@ -153,7 +141,7 @@ export class PgRunQueue implements RunQueue {
     db: Queryable,
     threadId: string,
     runId: string,
-    end: RunOutcome,
+    end: Store.RunOutcome,
   ): Promise<RunRecord | null> {
     const head = (await this.threads.lock(db, threadId))?.head;
     if (!head) return null;

@@ -1,4 +1,5 @@
 import type { RunActor, RunLease, RunRecord, RunStatus } from "../../core/types.js";
+import { queuedRunValues } from "../records.js";
 import type { Queryable } from "./connection.js";
 import { json, RUN_COLUMNS, type RunRow, runOf } from "./rows.js";
 import type { Tables } from "./schema.js";
@@ -34,16 +35,7 @@ export class RunTable {
       `INSERT INTO ${this.t.runs} (thread_id, run_id, agent_id, trigger, input, status,
          created_at, queue_pos, started_by) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8)
        RETURNING ${RUN_COLUMNS}`,
-      [
-        run.threadId,
-        run.runId,
-        run.agentId,
-        json(run.trigger),
-        json(run.input),
-        run.createdAt,
-        pos,
-        run.startedBy ? json(run.startedBy) : null,
-      ],
+      [...queuedRunValues(run, pos)],
     );
     return runOf(rows[0]!);
   }

@@ -2,13 +2,7 @@ import type { Message } from "@ag-ui/core";
 import type { CompactionStep } from "../../core/compaction.js";
 import { fenceFloorAfterDelete } from "../../core/run-rules.js";
 import { patchedMetadata } from "../../core/thread-patch.js";
-import type {
-  EventRecord,
-  ThreadPatch,
-  ThreadSummary,
-  ThreadView,
-  ViewUpdate,
-} from "../../core/types.js";
+import type * as T from "../../core/types.js";
 import type { Queryable } from "./connection.js";
 import {
   type EventRow,
@@ -47,7 +41,7 @@ export class ThreadTable {
     );
   }
 
-  async summary(db: Queryable, threadId: string): Promise<ThreadSummary | null> {
+  async summary(db: Queryable, threadId: string): Promise<T.ThreadSummary | null> {
     const { rows } = await db.query<ThreadRow>(
       `SELECT ${THREAD_COLUMNS} FROM ${this.t.threads} WHERE thread_id = $1`,
       [threadId],
@@ -59,9 +53,9 @@ export class ThreadTable {
   async update(
     db: Queryable,
     threadId: string,
-    patch: ThreadPatch,
+    patch: T.ThreadPatch,
     now: number,
-  ): Promise<ThreadSummary | null> {
+  ): Promise<T.ThreadSummary | null> {
     const { rows } = await db.query<{ metadata: Record<string, unknown> }>(
       `SELECT metadata FROM ${this.t.threads} WHERE thread_id = $1 FOR UPDATE`,
       [threadId],
@@ -162,7 +156,7 @@ export class ThreadTable {
   }
 
   /** One statement, so one snapshot: messages and state match `lastSeq`. */
-  async view(db: Queryable, threadId: string): Promise<ThreadView | null> {
+  async view(db: Queryable, threadId: string): Promise<T.ThreadView | null> {
     const { rows } = await db.query<ThreadRow & { state: unknown; messages: Message[] | null }>(
       `SELECT ${THREAD_COLUMNS}, state,
          (SELECT json_agg(m.body ORDER BY m.position) FROM ${this.t.messages} m
@@ -173,7 +167,7 @@ export class ThreadTable {
     return rows[0] ? viewOf(rows[0]) : null;
   }
 
-  async list(db: Queryable, limit: number, offset: number): Promise<ThreadSummary[]> {
+  async list(db: Queryable, limit: number, offset: number): Promise<T.ThreadSummary[]> {
     const { rows } = await db.query<ThreadRow>(
       `SELECT ${THREAD_COLUMNS} FROM ${this.t.threads}
        ORDER BY updated_at DESC, thread_id COLLATE "C" LIMIT $1 OFFSET $2`,
@@ -195,7 +189,7 @@ export class ThreadTable {
     threadId: string,
     after: number,
     limit: number,
-  ): Promise<EventRecord[]> {
+  ): Promise<T.EventRecord[]> {
     const { rows } = await db.query<EventRow>(
       `SELECT seq, run_id, at, event FROM ${this.t.events}
        WHERE thread_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
@@ -276,7 +270,7 @@ export class ThreadTable {
     db: Queryable,
     threadId: string,
     next: number,
-    update: ViewUpdate,
+    update: T.ViewUpdate,
     seq: number,
   ): Promise<number> {
     let position = next;

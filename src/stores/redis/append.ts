@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { BaseEvent } from "@ag-ui/core";
-import { ThreadlineError } from "../../core/errors.js";
-import { errorOfTerminal, statusOfTerminal } from "../../core/store.js";
-import type { EventRecord, Fence, ViewUpdate } from "../../core/types.js";
+import { planAppend, recordsOf } from "../../core/append-plan.js";
+import { leaseLost } from "../../core/run-rules.js";
+import type { AppendArgs } from "../../core/store.js";
+import type { EventRecord, ViewUpdate } from "../../core/types.js";
 import type { RedisEpoch } from "./epoch.js";
 import type { RedisKeys } from "./keys.js";
 import { APPEND } from "./lua-append.js";
@@ -12,16 +12,11 @@ import { json } from "./rows.js";
 export async function appendScript(
   epoch: RedisEpoch,
   keys: RedisKeys,
-  threadId: string,
-  fence: Fence,
-  events: readonly BaseEvent[],
-  view: ViewUpdate | undefined,
+  [threadId, fence, events, view]: AppendArgs,
   now: number,
 ): Promise<EventRecord[]> {
-  const started = events.findIndex((e) => e.type === "RUN_STARTED") + 1;
-  const terminalAt = events.findIndex((e) => e.type === "RUN_FINISHED" || e.type === "RUN_ERROR");
-  const terminal = events[terminalAt];
-  const error = terminal ? errorOfTerminal(terminal) : undefined;
+  const plan = planAppend(events);
+  const terminal = plan.terminal;
   const pairs = (messages: ViewUpdate["upsertMessages"]) =>
     (messages ?? []).flatMap((m) => [m.id, json(m)]);
   const replace = view?.replaceMessages;
@@ -33,10 +28,10 @@ export async function appendScript(
     now,
     keys.channel,
     events.length,
-    started,
-    terminalAt + 1,
-    terminal ? statusOfTerminal(terminal) : "",
-    error ? json(error) : "",
+    plan.started + 1,
+    terminal ? terminal.index + 1 : 0,
+    terminal?.status ?? "",
+    terminal?.error ? json(terminal.error) : "",
     replace ? "1" : "0",
     replace?.length ?? 0,
     upsert?.length ?? 0,
@@ -44,14 +39,11 @@ export async function appendScript(
     view?.state ? json(view.state.value) : "",
     // Makes the script idempotent (see APPEND): a resent command returns the same seqs.
     randomUUID(),
-    // Serialised now: the caller may change its objects later, the log must not change.
-    ...events.map(json),
+    ...plan.json,
     ...pairs(replace),
     ...pairs(upsert),
   ];
   const first = Number(await epoch.run(APPEND, keys.forThread(threadId), args));
-  if (first < 0) {
-    throw new ThreadlineError("LEASE_LOST", `run ${fence.runId} no longer holds ${threadId}`);
-  }
-  return events.map((event, i) => ({ seq: first + i, runId: fence.runId, at: now, event }));
+  if (first < 0) throw leaseLost(threadId, fence.runId);
+  return recordsOf(plan, first, fence.runId, now);
 }

@@ -1,8 +1,6 @@
 import type { Redis } from "ioredis";
-import type { AppendListener, RunStartListener, Unsubscribe } from "../../core/store.js";
-import type { EventRecord } from "../../core/types.js";
-import { parseRunStartPayload, RunStartListeners } from "../run-start-notice.js";
-import { parseAnnouncement, type TailSource, WatermarkTail } from "../watermark-tail.js";
+import { ChannelTail } from "../channel-tail.js";
+import type { TailSource } from "../watermark-tail.js";
 
 /**
  * Live delivery across instances: the append script PUBLISHes `first:last:threadId` on the
@@ -11,9 +9,7 @@ import { parseAnnouncement, type TailSource, WatermarkTail } from "../watermark-
  * Pub/sub is fire-and-forget, so after the subscriber reconnects (ioredis reconnects by itself)
  * it subscribes again and then reads every subscribed thread from its watermark.
  */
-export class RedisLiveTail {
-  private readonly tail: WatermarkTail;
-  private readonly runStarts = new RunStartListeners();
+export class RedisLiveTail extends ChannelTail {
   private everReady = false;
   private closed = false;
 
@@ -23,15 +19,9 @@ export class RedisLiveTail {
     source: TailSource,
     private readonly onError: (error: unknown) => void,
   ) {
-    this.tail = new WatermarkTail(source, onError);
+    super(source, onError);
     sub.on("message", (ch: string, message: string) => {
-      if (ch !== channel) return;
-      const a = parseAnnouncement(message);
-      if (a) this.tail.announced(a.threadId, a.first, a.last);
-      else {
-        const started = parseRunStartPayload(message);
-        if (started) this.runStarts.emit(started);
-      }
+      if (ch === channel) this.heard(message);
     });
     sub.on("error", (error) => this.onError(error));
     sub.on("ready", () => {
@@ -50,23 +40,9 @@ export class RedisLiveTail {
     this.everReady = true;
   }
 
-  subscribe(threadId: string, listener: AppendListener): Unsubscribe {
-    return this.tail.subscribe(threadId, listener);
-  }
-
-  committed(threadId: string, records: readonly EventRecord[]): void {
-    this.tail.committed(threadId, records);
-  }
-
-  /** Run starts of every instance, local ones included, arrive as published messages. */
-  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
-    return this.runStarts.add(listener);
-  }
-
   async close(): Promise<void> {
     this.closed = true;
-    this.tail.close();
-    this.runStarts.clear();
+    this.stopTail();
     this.sub.disconnect();
   }
 }

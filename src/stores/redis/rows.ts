@@ -1,26 +1,21 @@
 import type { BaseEvent, Message } from "@ag-ui/core";
-import type {
-  EventRecord,
-  RunActor,
-  RunRecord,
-  RunStatus,
-  ThreadSummary,
-  ThreadView,
-} from "../../core/types.js";
+import type * as T from "../../core/types.js";
+
+import { runRecordOf } from "../records.js";
 
 /** Replies as ioredis returns them, and their mapping to the store's records. */
 
 /** The parts of a run that never change after it was queued (field `in`). */
 export interface StaticRun {
   agentId: string;
-  trigger: RunRecord["trigger"];
-  input: RunRecord["input"];
+  trigger: T.RunRecord["trigger"];
+  input: T.RunRecord["input"];
   createdAt: number;
   /** Who started the run. */
-  by?: RunActor;
+  by?: T.RunActor;
 }
 
-export function staticRunOf(run: RunRecord): string {
+export function staticRunOf(run: T.RunRecord): string {
   const s: StaticRun = {
     agentId: run.agentId,
     trigger: run.trigger,
@@ -38,7 +33,7 @@ export function hashOf(flat: readonly string[]): Record<string, string> {
   return out;
 }
 
-export function summaryOf(threadId: string, h: Record<string, string>): ThreadSummary {
+export function summaryOf(threadId: string, h: Record<string, string>): T.ThreadSummary {
   return {
     threadId,
     createdAt: Number(h.ca),
@@ -54,7 +49,7 @@ export function viewOf(
   threadId: string,
   h: Record<string, string>,
   messages: readonly (string | null)[],
-): ThreadView {
+): T.ThreadView {
   return {
     ...summaryOf(threadId, h),
     messages: messages.filter((m) => m !== null).map((m) => JSON.parse(m) as Message),
@@ -66,35 +61,31 @@ export function viewOf(
 export type RunFields = readonly (string | null)[];
 
 /** Optional fields are left out rather than set to undefined, as the memory store does. */
-export function runOf(threadId: string, runId: string, r: RunFields): RunRecord | null {
+export function runOf(threadId: string, runId: string, r: RunFields): T.RunRecord | null {
   const [stat, status, startedAt, endedAt, startSeq, error, owner, token, expiresAt, cancel, by] =
     r;
   if (!stat || !status) return null;
   const s = JSON.parse(stat) as StaticRun;
-  const run: RunRecord = {
+  return runRecordOf({
+    ...s,
     runId,
     threadId,
-    agentId: s.agentId,
-    trigger: s.trigger,
-    status: status as RunStatus,
-    input: s.input,
-    createdAt: s.createdAt,
-  };
-  if (startedAt) run.startedAt = Number(startedAt);
-  if (endedAt) run.endedAt = Number(endedAt);
-  if (startSeq) run.startSeq = Number(startSeq);
-  if (error) run.error = JSON.parse(error) as { code: string; message: string };
-  if (owner && token && expiresAt) {
-    run.lease = { owner, token: Number(token), expiresAt: Number(expiresAt) };
-  }
-  if (cancel === "1") run.cancelRequested = true;
-  if (s.by) run.startedBy = s.by;
-  if (by) run.cancelledBy = JSON.parse(by) as RunActor;
-  return run;
+    status: status as T.RunStatus,
+    startedAt: startedAt ? Number(startedAt) : null,
+    endedAt: endedAt ? Number(endedAt) : null,
+    startSeq: startSeq ? Number(startSeq) : null,
+    error: error ? (JSON.parse(error) as { code: string; message: string }) : null,
+    leaseOwner: owner || null,
+    leaseToken: token ? Number(token) : null,
+    leaseExpiresAt: expiresAt ? Number(expiresAt) : null,
+    cancelRequested: cancel === "1",
+    startedBy: s.by ?? null,
+    cancelledBy: by ? (JSON.parse(by) as T.RunActor) : null,
+  });
 }
 
 /** An XRANGE entry `[id, [field, value, ...]]` as a record. */
-export function recordOf(entry: [string, string[]]): EventRecord {
+export function recordOf(entry: [string, string[]]): T.EventRecord {
   const [id, flat] = entry;
   const h = hashOf(flat);
   return {
@@ -105,7 +96,4 @@ export function recordOf(entry: [string, string[]]): EventRecord {
   };
 }
 
-/** JSON text; `undefined` (which JSON cannot hold) is stored as null. */
-export function json(value: unknown): string {
-  return JSON.stringify(value) ?? "null";
-}
+export { json } from "../records.js";

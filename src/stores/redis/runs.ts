@@ -1,15 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { ThreadlineError } from "../../core/errors.js";
-import {
-  type ClaimedRun,
-  count,
-  DEFAULT_LIST_LIMIT,
-  type EnqueueResult,
-  type LeaseRequest,
-  type LeaseTerm,
-  type RunOutcome,
-  type RunQueue,
-} from "../../core/store.js";
+import { runExists, threadBusy } from "../../core/run-rules.js";
+import type * as Store from "../../core/store.js";
+import { listWindow } from "../../core/store.js";
 import type { Fence, MultitaskStrategy, RunActor, RunRecord } from "../../core/types.js";
 import type { RedisEpoch } from "./epoch.js";
 import { type RedisKeys, RUN_FIELDS, runField } from "./keys.js";
@@ -29,7 +21,7 @@ import type { LuaScript } from "./script.js";
  * Runs, the per-thread FIFO queue and leases. Every change is one Lua script (atomic), so two
  * instances cannot both win a claim or a takeover, and the fencing token moves with the lease.
  */
-export class RedisRunQueue implements RunQueue {
+export class RedisRunQueue implements Store.RunQueue {
   constructor(
     private readonly epoch: RedisEpoch,
     private readonly keys: RedisKeys,
@@ -39,7 +31,7 @@ export class RedisRunQueue implements RunQueue {
     return this.epoch.run(script, this.keys.forThread(threadId), [threadId, ...args]);
   }
 
-  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult> {
+  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<Store.EnqueueResult> {
     const reply = (await this.run(ENQUEUE, run.threadId, [
       run.runId,
       strategy,
@@ -48,20 +40,16 @@ export class RedisRunQueue implements RunQueue {
       // Tells a resend of this call (after a dropped connection) from a second enqueue.
       randomUUID(),
     ])) as [string, string?, number?];
-    if (reply[0] === "CONFLICT") {
-      throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
-    }
-    if (reply[0] === "BUSY") {
-      throw new ThreadlineError("THREAD_BUSY", `thread ${run.threadId} already has a run`, {
-        details: { activeRunId: reply[1] || null, queued: Number(reply[2] ?? 0) },
-      });
-    }
-    const result: EnqueueResult = { run: { ...structuredClone(run), status: "queued" } };
+    // The script decides as `decideEnqueue` does; the errors are the same ones.
+    if (reply[0] === "CONFLICT") throw runExists(run.runId);
+    if (reply[0] === "BUSY")
+      throw threadBusy(run.threadId, reply[1] || null, Number(reply[2] ?? 0));
+    const result: Store.EnqueueResult = { run: { ...structuredClone(run), status: "queued" } };
     if (reply[1]) result.interrupted = reply[1];
     return result;
   }
 
-  async claimNext(threadId: string, lease: LeaseRequest): Promise<ClaimedRun | null> {
+  async claimNext(threadId: string, lease: Store.LeaseRequest): Promise<Store.ClaimedRun | null> {
     const { owner, now } = lease;
     const args = [owner, now, now + lease.leaseMs, randomUUID()];
     const reply = (await this.run(CLAIM_NEXT, threadId, args)) as
@@ -72,7 +60,7 @@ export class RedisRunQueue implements RunQueue {
     return { run: runOf(threadId, runId, fields)!, fence: { runId, token: Number(token) } };
   }
 
-  async renew(threadId: string, fence: Fence, term: LeaseTerm) {
+  async renew(threadId: string, fence: Fence, term: Store.LeaseTerm) {
     const [ok, cancel] = (await this.run(RENEW, threadId, [
       fence.runId,
       fence.token,
@@ -84,8 +72,8 @@ export class RedisRunQueue implements RunQueue {
   async takeOver(
     threadId: string,
     runId: string,
-    lease: LeaseRequest & { force?: boolean },
-  ): Promise<ClaimedRun | null> {
+    lease: Store.LeaseRequest & { force?: boolean },
+  ): Promise<Store.ClaimedRun | null> {
     const reply = (await this.run(TAKE_OVER, threadId, [
       runId,
       lease.owner,
@@ -97,7 +85,11 @@ export class RedisRunQueue implements RunQueue {
     return { run: runOf(threadId, runId, reply[1])!, fence: { runId, token: Number(reply[0]) } };
   }
 
-  async markEnded(threadId: string, runId: string, end: RunOutcome): Promise<RunRecord | null> {
+  async markEnded(
+    threadId: string,
+    runId: string,
+    end: Store.RunOutcome,
+  ): Promise<RunRecord | null> {
     const fields = (await this.run(MARK_ENDED, threadId, [
       runId,
       end.status,
@@ -124,8 +116,7 @@ export class RedisRunQueue implements RunQueue {
   }
 
   async list(threadId: string, opts: { limit?: number; offset?: number } = {}) {
-    const limit = count(opts.limit, DEFAULT_LIST_LIMIT);
-    const offset = count(opts.offset, 0);
+    const { limit, offset } = listWindow(opts);
     const rows = (await this.run(LIST_RUNS, threadId, [limit, offset])) as [string, RunFields][];
     return rows.map(([runId, f]) => runOf(threadId, runId, f)).filter((r) => r !== null);
   }

@@ -1,23 +1,9 @@
-import type { BaseEvent } from "@ag-ui/core";
 import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
-import {
-  type AppendListener,
-  count,
-  DEFAULT_LIST_LIMIT,
-  DEFAULT_READ_LIMIT,
-  type RunStartListener,
-  type ThreadLog,
-  type Unsubscribe,
-} from "../../core/store.js";
+import type * as Store from "../../core/store.js";
+import { listWindow, readWindow } from "../../core/store.js";
+
 import { patchedMetadata } from "../../core/thread-patch.js";
-import type {
-  EventRecord,
-  Fence,
-  ThreadPatch,
-  ThreadSummary,
-  ThreadView,
-  ViewUpdate,
-} from "../../core/types.js";
+import type { EventRecord, ThreadPatch, ThreadSummary, ThreadView } from "../../core/types.js";
 import { appendScript } from "./append.js";
 import type { RedisEpoch } from "./epoch.js";
 import type { RedisKeys } from "./keys.js";
@@ -31,7 +17,7 @@ import { hashOf, json, recordOf, summaryOf, viewOf } from "./rows.js";
  * Every write is one Lua script (atomic, ordered with every other command on the server). Live
  * delivery: see `RedisLiveTail`.
  */
-export class RedisThreadLog implements ThreadLog {
+export class RedisThreadLog implements Store.ThreadLog {
   constructor(
     private readonly epoch: RedisEpoch,
     private readonly keys: RedisKeys,
@@ -113,8 +99,7 @@ export class RedisThreadLog implements ThreadLog {
 
   /** Most recently updated first (the zset is scored by -updatedAt; ties by id). */
   async list(opts: { limit?: number; offset?: number } = {}): Promise<ThreadSummary[]> {
-    const limit = count(opts.limit, DEFAULT_LIST_LIMIT);
-    const offset = count(opts.offset, 0);
+    const { limit, offset } = listWindow(opts);
     if (limit <= 0) return [];
     const [reply] = await this.epoch.exec((m) =>
       m.zrange(this.keys.threads, String(offset), String(offset + limit - 1)),
@@ -132,30 +117,25 @@ export class RedisThreadLog implements ThreadLog {
     return out;
   }
 
-  async append(
-    threadId: string,
-    fence: Fence,
-    events: readonly BaseEvent[],
-    view?: ViewUpdate,
-  ): Promise<EventRecord[]> {
+  async append(...[threadId, fence, events, view]: Store.AppendArgs): Promise<EventRecord[]> {
     const now = Date.now();
-    const records = await appendScript(this.epoch, this.keys, threadId, fence, events, view, now);
+    const records = await appendScript(this.epoch, this.keys, [threadId, fence, events, view], now);
     // After the script ran: durable (as far as Redis persistence goes) before visible.
     this.tail.committed(threadId, records);
     return records;
   }
 
-  subscribe(threadId: string, listener: AppendListener): Unsubscribe {
+  subscribe(threadId: string, listener: Store.AppendListener): Store.Unsubscribe {
     return this.tail.subscribe(threadId, listener);
   }
 
-  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+  subscribeRunStarts(listener: Store.RunStartListener): Store.Unsubscribe {
     return this.tail.subscribeRunStarts(listener);
   }
 
   async read(threadId: string, opts: { after: number; limit?: number }): Promise<EventRecord[]> {
-    const limit = count(opts.limit, DEFAULT_READ_LIMIT);
-    return readLog(this.epoch, this.keys, threadId, count(opts.after, 0), limit);
+    const { after, limit } = readWindow(opts);
+    return readLog(this.epoch, this.keys, threadId, after, limit);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { BaseEvent } from "@ag-ui/core";
-import { ThreadlineError } from "../../core/errors.js";
-import { errorOfTerminal, statusOfTerminal } from "../../core/store.js";
+import { planAppend, recordsOf } from "../../core/append-plan.js";
+import { fenceHolds, leaseLost } from "../../core/run-rules.js";
 import type { EventRecord, Fence, ViewUpdate } from "../../core/types.js";
 import type { RunTable } from "./runs.js";
 import type { ThreadTable } from "./threads.js";
@@ -21,32 +21,26 @@ export function appendInTransaction(
 ): EventRecord[] {
   const thread = threads.head(threadId);
   const run = thread ? runs.brief(threadId, fence.runId) : undefined;
-  if (
-    !thread ||
-    !run ||
-    thread.active_run_id !== fence.runId ||
-    thread.fence_token !== fence.token ||
-    run.status !== "running"
-  ) {
-    throw new ThreadlineError("LEASE_LOST", `run ${fence.runId} no longer holds ${threadId}`);
-  }
-  let seq = thread.last_seq;
+  const state = {
+    activeRunId: thread?.active_run_id,
+    fenceToken: thread?.fence_token,
+    runStatus: run?.status,
+  };
+  if (!thread || !fenceHolds(state, fence)) throw leaseLost(threadId, fence.runId);
+  const plan = planAppend(events);
+  const records = recordsOf(plan, thread.last_seq + 1, fence.runId, now);
   let activeRunId: string | null = thread.active_run_id;
-  const records: EventRecord[] = [];
-  for (const event of events) {
-    seq += 1;
-    const record: EventRecord = { seq, runId: fence.runId, at: now, event };
-    records.push(record);
-    if (event.type === "RUN_STARTED") runs.setStartSeq(threadId, fence.runId, seq);
-    if (event.type === "RUN_FINISHED" || event.type === "RUN_ERROR") {
-      runs.end(threadId, fence.runId, statusOfTerminal(event), now, errorOfTerminal(event));
-      activeRunId = null;
-    }
+  if (plan.started >= 0) runs.setStartSeq(threadId, fence.runId, records[plan.started]!.seq);
+  if (plan.terminal) {
+    runs.end(threadId, fence.runId, plan.terminal.status, now, plan.terminal.error);
+    activeRunId = null;
   }
-  threads.insertEvents(threadId, records);
+  threads.insertEvents(threadId, records, plan.json);
+  // The view's messages are stamped with the batch's last seq (compaction's horizon test).
+  const lastSeq = thread.last_seq + records.length;
   const next = view
-    ? threads.applyView(threadId, thread.next_position, view, seq)
+    ? threads.applyView(threadId, thread.next_position, view, lastSeq)
     : thread.next_position;
-  threads.saveAppend(threadId, { lastSeq: seq, activeRunId, updatedAt: now, next });
+  threads.saveAppend(threadId, { lastSeq, activeRunId, updatedAt: now, next });
   return records;
 }

@@ -1,15 +1,8 @@
-import type { BaseEvent } from "@ag-ui/core";
 import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
-import {
-  type AppendListener,
-  count,
-  DEFAULT_LIST_LIMIT,
-  DEFAULT_READ_LIMIT,
-  type RunStartListener,
-  type ThreadLog,
-  type Unsubscribe,
-} from "../../core/store.js";
-import type { EventRecord, Fence, ThreadPatch, ThreadView, ViewUpdate } from "../../core/types.js";
+import type * as Store from "../../core/store.js";
+import { listWindow, readWindow } from "../../core/store.js";
+import type { EventRecord, ThreadPatch, ThreadView } from "../../core/types.js";
+
 import { appendInTransaction } from "./append.js";
 import type { Db } from "./db.js";
 import type { LiveTail } from "./live-tail.js";
@@ -18,7 +11,7 @@ import type { RunTable } from "./runs.js";
 import type { ThreadTable } from "./threads.js";
 
 /** The SQLite `ThreadLog`: threads, their logs and views, each operation one transaction. */
-export class SqliteThreadLog implements ThreadLog {
+export class SqliteThreadLog implements Store.ThreadLog {
   constructor(
     private readonly db: Db,
     private readonly threads: ThreadTable,
@@ -43,7 +36,8 @@ export class SqliteThreadLog implements ThreadLog {
   }
 
   async list(opts: { limit?: number; offset?: number } = {}) {
-    return this.threads.list(count(opts.limit, DEFAULT_LIST_LIMIT), count(opts.offset, 0));
+    const { limit, offset } = listWindow(opts);
+    return this.threads.list(limit, offset);
   }
 
   async update(threadId: string, patch: ThreadPatch) {
@@ -57,12 +51,7 @@ export class SqliteThreadLog implements ThreadLog {
     });
   }
 
-  async append(
-    threadId: string,
-    fence: Fence,
-    events: readonly BaseEvent[],
-    view?: ViewUpdate,
-  ): Promise<EventRecord[]> {
+  async append(...[threadId, fence, events, view]: Store.AppendArgs): Promise<EventRecord[]> {
     const records = this.db.write(() =>
       appendInTransaction(this.threads, this.runs, threadId, fence, events, view, Date.now()),
     );
@@ -85,15 +74,15 @@ export class SqliteThreadLog implements ThreadLog {
   }
 
   async read(threadId: string, opts: { after: number; limit?: number }) {
-    const limit = count(opts.limit, DEFAULT_READ_LIMIT);
-    return this.threads.read(threadId, count(opts.after, 0), limit);
+    const { after, limit } = readWindow(opts);
+    return this.threads.read(threadId, after, limit);
   }
 
-  subscribe(threadId: string, listener: AppendListener): Unsubscribe {
+  subscribe(threadId: string, listener: Store.AppendListener): Store.Unsubscribe {
     return this.tail.subscribe(threadId, listener);
   }
 
-  subscribeRunStarts(listener: RunStartListener): Unsubscribe {
+  subscribeRunStarts(listener: Store.RunStartListener): Store.Unsubscribe {
     return this.runStarts.subscribe(listener);
   }
 }

@@ -1,32 +1,17 @@
 import type { Message } from "@ag-ui/core";
-import type {
-  EventRecord,
-  RunRecord,
-  RunStatus,
-  ThreadSummary,
-  ThreadView,
-} from "../../core/types.js";
+import type * as T from "../../core/types.js";
+
+import { type SummaryColumns, sqlRunOf, summaryOfColumns } from "../records.js";
 
 /** Rows as better-sqlite3 returns them, and their mapping to the store's records. */
 
-export interface ThreadRow {
-  thread_id: string;
-  created_at: number;
-  updated_at: number;
-  last_seq: number;
-  horizon: number;
-  active_run_id: string | null;
+export interface ThreadRow extends SummaryColumns<string> {
   fence_token: number;
-  metadata: string;
   state: string;
   next_position: number;
 }
-
 /** The columns of a thread's summary. */
-export type SummaryRow = Pick<
-  ThreadRow,
-  "thread_id" | "created_at" | "updated_at" | "last_seq" | "horizon" | "active_run_id" | "metadata"
->;
+export type SummaryRow = SummaryColumns<string>;
 
 /** The thread columns a write needs: not the state or metadata, which may be large. */
 export type ThreadHead = Pick<
@@ -47,7 +32,7 @@ export interface RunRow {
   agent_id: string;
   trigger_json: string;
   input_json: string;
-  status: RunStatus;
+  status: T.RunStatus;
   created_at: number;
   started_at: number | null;
   ended_at: number | null;
@@ -68,19 +53,11 @@ export type RunBrief = Pick<
   "status" | "lease_owner" | "lease_token" | "lease_expires_at" | "cancel_requested"
 >;
 
-export function summaryOf(row: SummaryRow): ThreadSummary {
-  return {
-    threadId: row.thread_id,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    lastSeq: row.last_seq,
-    horizon: row.horizon,
-    activeRunId: row.active_run_id,
-    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
-  };
+export function summaryOf(row: SummaryRow): T.ThreadSummary {
+  return summaryOfColumns(row, (m) => JSON.parse(m) as Record<string, unknown>);
 }
 
-export function viewOf(row: ThreadRow, messageRows: readonly { json: string }[]): ThreadView {
+export function viewOf(row: ThreadRow, messageRows: readonly { json: string }[]): T.ThreadView {
   return {
     ...summaryOf(row),
     messages: messageRows.map((m) => JSON.parse(m.json) as Message),
@@ -88,35 +65,17 @@ export function viewOf(row: ThreadRow, messageRows: readonly { json: string }[])
   };
 }
 
-export function recordOf(row: EventRow): EventRecord {
+export function recordOf(row: EventRow): T.EventRecord {
   return { seq: row.seq, runId: row.run_id, at: row.at, event: JSON.parse(row.event) };
 }
 
-/** Optional fields are left out rather than set to undefined, as the memory store does. */
-export function runOf(row: RunRow): RunRecord {
-  const run: RunRecord = {
-    runId: row.run_id,
-    threadId: row.thread_id,
-    agentId: row.agent_id,
+export function runOf(row: RunRow): T.RunRecord {
+  return sqlRunOf(row, {
     trigger: JSON.parse(row.trigger_json),
-    status: row.status,
     input: JSON.parse(row.input_json),
-    createdAt: row.created_at,
-  };
-  if (row.started_at !== null) run.startedAt = row.started_at;
-  if (row.ended_at !== null) run.endedAt = row.ended_at;
-  if (row.start_seq !== null) run.startSeq = row.start_seq;
-  if (row.error_json !== null) run.error = JSON.parse(row.error_json);
-  if (row.lease_owner !== null && row.lease_token !== null && row.lease_expires_at !== null) {
-    run.lease = { owner: row.lease_owner, token: row.lease_token, expiresAt: row.lease_expires_at };
-  }
-  if (row.cancel_requested) run.cancelRequested = true;
-  if (row.started_by !== null) run.startedBy = JSON.parse(row.started_by);
-  if (row.cancelled_by !== null) run.cancelledBy = JSON.parse(row.cancelled_by);
-  return run;
+    error: row.error_json === null ? null : JSON.parse(row.error_json),
+    startedBy: row.started_by === null ? null : JSON.parse(row.started_by),
+    cancelledBy: row.cancelled_by === null ? null : JSON.parse(row.cancelled_by),
+  });
 }
-
-/** JSON text of a value; `undefined` (which JSON cannot hold) is stored as null. */
-export function json(value: unknown): string {
-  return JSON.stringify(value) ?? "null";
-}
+export { json } from "../records.js";

@@ -1,14 +1,6 @@
-import { ThreadlineError } from "../../core/errors.js";
-import {
-  type ClaimedRun,
-  count,
-  DEFAULT_LIST_LIMIT,
-  type EnqueueResult,
-  type LeaseRequest,
-  type LeaseTerm,
-  type RunOutcome,
-  type RunQueue,
-} from "../../core/store.js";
+import { decideEnqueue, leaseRenewable, takeOverAllowed } from "../../core/run-rules.js";
+import type * as Store from "../../core/store.js";
+import { listWindow } from "../../core/store.js";
 import type { Fence, MultitaskStrategy, RunActor, RunRecord } from "../../core/types.js";
 import type { Db } from "./db.js";
 import type { RunTable } from "./runs.js";
@@ -18,37 +10,37 @@ import type { ThreadTable } from "./threads.js";
  * The SQLite `RunQueue`. Every change is one IMMEDIATE transaction: the check and the change
  * happen under SQLite's write lock, so two processes cannot both win a claim.
  */
-export class SqliteRunQueue implements RunQueue {
+export class SqliteRunQueue implements Store.RunQueue {
   constructor(
     private readonly db: Db,
     private readonly threads: ThreadTable,
     private readonly runs: RunTable,
   ) {}
 
-  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult> {
+  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<Store.EnqueueResult> {
     return this.db.write(() => {
       this.threads.ensure(run.threadId, undefined, Date.now());
       const thread = this.threads.head(run.threadId)!;
-      if (this.runs.brief(run.threadId, run.runId)) {
-        throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
-      }
-      const queued = this.runs.queued(run.threadId);
-      if (strategy === "reject" && (thread.active_run_id !== null || queued > 0)) {
-        throw new ThreadlineError("THREAD_BUSY", `thread ${run.threadId} already has a run`, {
-          details: { activeRunId: thread.active_run_id, queued },
-        });
-      }
-      this.runs.insert(run, strategy === "interrupt");
-      const result: EnqueueResult = { run: this.runs.get(run.threadId, run.runId)! };
-      if (strategy === "interrupt" && thread.active_run_id !== null) {
-        this.runs.requestCancel(run.threadId, thread.active_run_id);
-        result.interrupted = thread.active_run_id;
+      const decision = decideEnqueue(
+        {
+          runExists: this.runs.brief(run.threadId, run.runId) !== undefined,
+          activeRunId: thread.active_run_id,
+          queued: this.runs.queued(run.threadId),
+        },
+        run,
+        strategy,
+      );
+      this.runs.insert(run, decision.position === "head");
+      const result: Store.EnqueueResult = { run: this.runs.get(run.threadId, run.runId)! };
+      if (decision.interrupt !== null) {
+        this.runs.requestCancel(run.threadId, decision.interrupt);
+        result.interrupted = decision.interrupt;
       }
       return result;
     });
   }
 
-  async claimNext(threadId: string, lease: LeaseRequest): Promise<ClaimedRun | null> {
+  async claimNext(threadId: string, lease: Store.LeaseRequest): Promise<Store.ClaimedRun | null> {
     return this.db.write(() => {
       const thread = this.threads.head(threadId);
       if (!thread || thread.active_run_id !== null) return null;
@@ -62,19 +54,17 @@ export class SqliteRunQueue implements RunQueue {
     });
   }
 
-  async renew(threadId: string, fence: Fence, term: LeaseTerm) {
+  async renew(threadId: string, fence: Fence, term: Store.LeaseTerm) {
     return this.db.write(() => {
       const thread = this.threads.head(threadId);
       const run = thread ? this.runs.brief(threadId, fence.runId) : undefined;
-      if (
-        !thread ||
-        !run ||
-        run.status !== "running" ||
-        run.lease_owner === null ||
-        run.lease_token !== fence.token ||
-        thread.active_run_id !== fence.runId ||
-        thread.fence_token !== fence.token
-      ) {
+      const state = {
+        activeRunId: thread?.active_run_id,
+        fenceToken: thread?.fence_token,
+        runStatus: run?.status,
+        leaseToken: run?.lease_token,
+      };
+      if (!run || run.lease_owner === null || !leaseRenewable(state, fence)) {
         return { ok: false, cancelRequested: false };
       }
       const lease = {
@@ -90,17 +80,17 @@ export class SqliteRunQueue implements RunQueue {
   async takeOver(
     threadId: string,
     runId: string,
-    lease: LeaseRequest & { force?: boolean },
-  ): Promise<ClaimedRun | null> {
+    lease: Store.LeaseRequest & { force?: boolean },
+  ): Promise<Store.ClaimedRun | null> {
     return this.db.write(() => {
       const thread = this.threads.head(threadId);
       const run = thread ? this.runs.brief(threadId, runId) : undefined;
-      if (!thread || !run || run.status !== "running" || thread.active_run_id !== runId) {
-        return null;
-      }
-      if (!lease.force && run.lease_expires_at !== null && run.lease_expires_at > lease.now) {
-        return null;
-      }
+      const state = {
+        activeRunId: thread?.active_run_id,
+        runStatus: run?.status,
+        leaseExpiresAt: run?.lease_expires_at,
+      };
+      if (!thread || !takeOverAllowed(state, runId, lease)) return null;
       // The new token fences out the previous holder: its appends fail with LEASE_LOST.
       const token = this.threads.issueToken(thread.fence_token);
       const expiresAt = lease.now + lease.leaseMs;
@@ -110,7 +100,7 @@ export class SqliteRunQueue implements RunQueue {
     });
   }
 
-  async markEnded(threadId: string, runId: string, end: RunOutcome) {
+  async markEnded(threadId: string, runId: string, end: Store.RunOutcome) {
     return this.db.write(() => this.end(threadId, runId, end));
   }
 
@@ -132,7 +122,8 @@ export class SqliteRunQueue implements RunQueue {
   }
 
   async list(threadId: string, opts: { limit?: number; offset?: number } = {}) {
-    return this.runs.list(threadId, count(opts.limit, DEFAULT_LIST_LIMIT), count(opts.offset, 0));
+    const { limit, offset } = listWindow(opts);
+    return this.runs.list(threadId, limit, offset);
   }
 
   async listStale(now: number, opts: { all?: boolean } = {}) {
@@ -143,7 +134,7 @@ export class SqliteRunQueue implements RunQueue {
     return this.runs.idleThreadsWithQueue();
   }
 
-  private end(threadId: string, runId: string, end: RunOutcome): RunRecord | null {
+  private end(threadId: string, runId: string, end: Store.RunOutcome): RunRecord | null {
     const thread = this.threads.head(threadId);
     if (!thread || !this.runs.brief(threadId, runId)) return null;
     this.runs.end(threadId, runId, end.status, end.now, end.error);

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import type { RunActor, RunLease, RunRecord, RunStatus } from "../../core/types.js";
+import { queuedRunValues } from "../records.js";
 import { json, type RunBrief, type RunRow, runOf } from "./rows.js";
 
 /** Run rows and the per-thread FIFO queue (`queue_pos`). Callers own the transactions. */
@@ -96,16 +97,7 @@ export class RunTable {
   insert(run: RunRecord, first: boolean): void {
     const b = this.s.queueBounds.get(run.threadId);
     const pos = first ? (b?.lo ?? 1) - 1 : (b?.hi ?? 0) + 1;
-    this.s.insert.run(
-      run.threadId,
-      run.runId,
-      run.agentId,
-      json(run.trigger),
-      json(run.input),
-      run.createdAt,
-      pos,
-      run.startedBy ? json(run.startedBy) : null,
-    );
+    this.s.insert.run(...queuedRunValues(run, pos));
   }
 
   /** The id of the run at the head of the thread's queue. */

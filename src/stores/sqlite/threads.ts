@@ -2,13 +2,7 @@ import type { Message } from "@ag-ui/core";
 import type Database from "better-sqlite3";
 import { fenceFloorAfterDelete, nextFenceToken } from "../../core/run-rules.js";
 import { patchedMetadata } from "../../core/thread-patch.js";
-import type {
-  EventRecord,
-  ThreadPatch,
-  ThreadSummary,
-  ThreadView,
-  ViewUpdate,
-} from "../../core/types.js";
+import type * as T from "../../core/types.js";
 import {
   type EventRow,
   json,
@@ -113,13 +107,13 @@ export class ThreadTable {
   }
 
   /** The summary alone: neither the state nor the messages are read. */
-  summary(threadId: string): ThreadSummary | null {
+  summary(threadId: string): T.ThreadSummary | null {
     const row = this.s.summary.get(threadId);
     return row ? summaryOf(row) : null;
   }
 
   /** Call inside a write transaction: read, patch (the rule in core), write. */
-  update(threadId: string, patch: ThreadPatch, now: number): ThreadSummary | null {
+  update(threadId: string, patch: T.ThreadPatch, now: number): T.ThreadSummary | null {
     const row = this.s.summary.get(threadId);
     if (!row) return null;
     const metadata = patchedMetadata(JSON.parse(row.metadata) as Record<string, unknown>, patch);
@@ -156,12 +150,12 @@ export class ThreadTable {
   }
 
   /** Call inside a read transaction so messages and state match `lastSeq`. */
-  view(threadId: string): ThreadView | null {
+  view(threadId: string): T.ThreadView | null {
     const row = this.row(threadId);
     return row ? viewOf(row, this.s.messages.all(threadId)) : null;
   }
 
-  list(limit: number, offset: number): ThreadSummary[] {
+  list(limit: number, offset: number): T.ThreadSummary[] {
     return this.s.list.all(limit, offset).map(summaryOf);
   }
 
@@ -169,16 +163,18 @@ export class ThreadTable {
     return this.s.lastSeq.get(threadId) ?? 0;
   }
 
-  read(threadId: string, after: number, limit: number): EventRecord[] {
+  read(threadId: string, after: number, limit: number): T.EventRecord[] {
     return this.s.events.all(threadId, after, limit).map(recordOf);
   }
 
   /** Inserts a batch of events with multi-row INSERTs (chunks of INSERT_CHUNK rows). */
-  insertEvents(threadId: string, records: readonly EventRecord[]): void {
+  /** Inserts committed records; `json[i]` is the JSON of `records[i]`'s event (the append plan's). */
+  insertEvents(threadId: string, records: readonly T.EventRecord[], json: readonly string[]): void {
     for (let i = 0; i < records.length; i += INSERT_CHUNK) {
       const chunk = records.slice(i, i + INSERT_CHUNK);
       const params: unknown[] = [];
-      for (const r of chunk) params.push(threadId, r.seq, r.runId, r.at, json(r.event));
+      for (const [k, r] of chunk.entries())
+        params.push(threadId, r.seq, r.runId, r.at, json[i + k]);
       this.insertStatement(chunk.length).run(params);
     }
   }
@@ -216,7 +212,7 @@ export class ThreadTable {
    * Persists a view update like `applyViewUpdate` (replace, then upserts; new messages at the
    * end). Returns the thread's next message position.
    */
-  applyView(threadId: string, next: number, update: ViewUpdate, seq: number): number {
+  applyView(threadId: string, next: number, update: T.ViewUpdate, seq: number): number {
     let position = next;
     if (update.replaceMessages) {
       this.s.clearMessages.run(threadId);

@@ -1,0 +1,87 @@
+import type { BaseEvent } from "@ag-ui/core";
+import { ThreadlineError } from "./errors.js";
+import { errorOfTerminal, statusOfTerminal } from "./store.js";
+import type { EventRecord, RunStatus } from "./types.js";
+
+/**
+ * What an append does, decided once for every store before it touches anything: each event's
+ * JSON (the one serialisation the log keeps), the event every reader gets (that JSON parsed back,
+ * so a live listener and a replay see the very same value: a `Date` is its ISO string on both,
+ * an `undefined` property is absent on both), where the run starts and where it ends.
+ */
+export interface AppendPlan {
+  /** The events as the log holds them (the JSON round trip of the caller's). */
+  readonly events: readonly BaseEvent[];
+  /** Each event's JSON text, in order. */
+  readonly json: readonly string[];
+  /** Index of the batch's first RUN_STARTED (it records the run's `startSeq`), or -1. */
+  readonly started: number;
+  /** The batch's first terminal event: it ends the run with this status (and error). */
+  readonly terminal?: {
+    index: number;
+    status: RunStatus;
+    error?: { code: string; message: string };
+  };
+}
+
+/**
+ * Serialises a batch, all or nothing: an event JSON cannot hold (a BigInt, a cycle, a value that
+ * is not an object) fails the whole append with VALIDATION_FAILED before any store writes.
+ */
+export function planAppend(events: readonly BaseEvent[]): AppendPlan {
+  const json: string[] = [];
+  const parsed: BaseEvent[] = [];
+  let started = -1;
+  let terminal: AppendPlan["terminal"];
+  for (let i = 0; i < events.length; i++) {
+    const text = serialise(events[i], i);
+    const event = JSON.parse(text) as BaseEvent;
+    json.push(text);
+    parsed.push(event);
+    if (started < 0 && event.type === "RUN_STARTED") started = i;
+    if (!terminal && (event.type === "RUN_FINISHED" || event.type === "RUN_ERROR")) {
+      const error = errorOfTerminal(event);
+      terminal = { index: i, status: statusOfTerminal(event), ...(error ? { error } : {}) };
+    }
+  }
+  return { events: parsed, json, started, ...(terminal ? { terminal } : {}) };
+}
+
+function serialise(event: unknown, index: number): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(event);
+  } catch (error) {
+    throw notJson(index, event, error instanceof Error ? error.message : String(error), error);
+  }
+  if (
+    text === undefined ||
+    text[0] !== "{" ||
+    typeof (event as { type?: unknown }).type !== "string"
+  ) {
+    throw notJson(index, event, "an event is a JSON object with a string `type`");
+  }
+  return text;
+}
+
+function notJson(index: number, event: unknown, why: string, cause?: unknown): ThreadlineError {
+  const type = (event as { type?: unknown } | null)?.type;
+  const what = typeof type === "string" ? `${type} event` : "event";
+  return new ThreadlineError(
+    "VALIDATION_FAILED",
+    `${what} #${index + 1} of the batch cannot be stored as JSON: ${why}`,
+    {
+      ...(cause === undefined ? {} : { cause }),
+    },
+  );
+}
+
+/** The committed records of a plan whose first event got `first`. */
+export function recordsOf(
+  plan: AppendPlan,
+  first: number,
+  runId: string,
+  at: number,
+): EventRecord[] {
+  return plan.events.map((event, i) => ({ seq: first + i, runId, at, event }));
+}
