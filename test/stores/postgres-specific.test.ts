@@ -42,6 +42,18 @@ describeWithService(probe, "postgres store: schema and LISTEN connection", () =>
     expect(versions.map((v) => v.version)).toEqual(range(1, SCHEMA_VERSION));
   });
 
+  it("a schema keeps its epoch across instances; one created again has another", async () => {
+    const name = schema();
+    const [a, b] = await Promise.all([open(name), open(name)]);
+    expect(a.epoch).toMatch(/^\d+$/);
+    expect(b.epoch).toBe(a.epoch);
+    await a.close();
+    await b.close();
+    await dropSchema(name);
+    const again = await open(name);
+    expect(again.epoch).not.toBe(a.epoch);
+  });
+
   it("refuses a schema written by a newer Threadline", async () => {
     const name = schema();
     await (await open(name)).close();

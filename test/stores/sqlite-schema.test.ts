@@ -29,6 +29,20 @@ describe("sqlite schema", () => {
     await again.close();
   });
 
+  it("a file keeps its epoch across reopens; a file created again has another", async () => {
+    const store = createSqliteStore({ path });
+    const epoch = store.epoch;
+    expect(epoch).toMatch(/^\d+$/);
+    await store.close();
+    const again = createSqliteStore({ path });
+    expect(again.epoch).toBe(epoch);
+    await again.close();
+    rmSync(path);
+    const fresh = createSqliteStore({ path });
+    expect(fresh.epoch).not.toBe(epoch);
+    await fresh.close();
+  });
+
   it("two stores opening a fresh file at once both end up on the same schema", async () => {
     const [a, b] = [createSqliteStore({ path }), createSqliteStore({ path })];
     await a.threads.ensure("x");

@@ -32,15 +32,20 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<T
     },
     opts.onError ?? (() => undefined),
   );
+  let epoch: string;
   try {
     await migrate(pool, schema);
+    const { rows } = await pool.query<{ value: string }>(
+      `SELECT value FROM ${tables.counters} WHERE name = 'epoch'`,
+    );
+    epoch = String(rows[0]?.value);
     await tail.start();
   } catch (error) {
     await tail.close();
     await pool.end().catch(() => undefined);
     throw error;
   }
-  return new PostgresStore(pool, tables, tail);
+  return new PostgresStore(pool, tables, tail, epoch);
 }
 
 export { SCHEMA_VERSION } from "./schema.js";

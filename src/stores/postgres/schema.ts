@@ -126,6 +126,12 @@ const MIGRATIONS: readonly ((t: Tables) => string)[] = [
   ALTER TABLE ${t.threads} ADD COLUMN horizon bigint NOT NULL DEFAULT 0;
   ALTER TABLE ${t.messages} ADD COLUMN seq bigint NOT NULL DEFAULT 0;
   `,
+  // The schema's epoch (PROTOCOL.md §2.8): a schema dropped and created again is another log,
+  // and a cursor into the old one must not resume in it. Random, below 2^53.
+  (t) => `
+  INSERT INTO ${t.counters} (name, value)
+    VALUES ('epoch', floor(random() * 9007199254740991)::bigint) ON CONFLICT DO NOTHING;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -23,6 +23,8 @@ export class PostgresStore implements ThreadStore {
     private readonly pool: pg.Pool,
     tables: Tables,
     private readonly tail: PgLiveTail,
+    /** Written when the schema was created (see the schema): names this schema's log. */
+    readonly epoch: string,
   ) {
     const threads = new ThreadTable(tables);
     const runs = new RunTable(tables);

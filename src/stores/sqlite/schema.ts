@@ -96,6 +96,11 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE threads ADD COLUMN horizon INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE messages ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
   `,
+  // The database's epoch (PROTOCOL.md §2.8): a file deleted and created again is another log,
+  // and a cursor into the old one must not resume in it. Random, below 2^53 (a safe JS number).
+  `
+  INSERT OR IGNORE INTO counters (name, value) VALUES ('epoch', abs(random() % 9007199254740991));
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -15,6 +15,8 @@ export class SqliteStore implements ThreadStore {
   readonly threads: SqliteThreadLog;
   readonly runs: SqliteRunQueue;
   readonly records: SqliteRecords;
+  /** Written when the database was created (see the schema): names this file's log. */
+  readonly epoch: string;
   private readonly tail: LiveTail;
   private readonly runStarts: SqliteRunStarts;
   private closed = false;
@@ -31,6 +33,8 @@ export class SqliteStore implements ThreadStore {
     this.threads = new SqliteThreadLog(conn, threads, runs, this.tail, this.runStarts);
     this.runs = new SqliteRunQueue(conn, threads, runs);
     this.records = new SqliteRecords(db);
+    const epoch = db.prepare("SELECT value FROM counters WHERE name = 'epoch'").pluck().get();
+    this.epoch = String(epoch);
   }
 
   async close() {
