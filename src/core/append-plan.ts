@@ -24,6 +24,26 @@ export interface AppendPlan {
   };
 }
 
+/** Where a batch carries the JSON its writer computed already (see `withJson`). */
+const JSON_OF: unique symbol = Symbol("threadline.batch-json");
+
+/** A batch of events that carries each one's JSON text (`undefined`: not serialised yet). */
+export type SerialisedBatch = readonly BaseEvent[] & {
+  readonly [JSON_OF]?: readonly (string | undefined)[];
+};
+
+/**
+ * Marks `events` as already serialised (`json[i]` is `serialiseEvent(events[i])`), so the
+ * append plan does not serialise them a second time. The RunWriter serialises each event when
+ * it is written (that is where an event JSON cannot hold is told apart: the agent's fault).
+ */
+export function withJson(
+  events: BaseEvent[],
+  json: readonly (string | undefined)[],
+): SerialisedBatch {
+  return Object.assign(events, { [JSON_OF]: json });
+}
+
 /**
  * Serialises a batch, all or nothing: an event JSON cannot hold (a BigInt, a cycle, a value that
  * is not an object) fails the whole append with VALIDATION_FAILED before any store writes.
@@ -33,8 +53,10 @@ export function planAppend(events: readonly BaseEvent[]): AppendPlan {
   const parsed: BaseEvent[] = [];
   let started = -1;
   let terminal: AppendPlan["terminal"];
+  const known = (events as SerialisedBatch)[JSON_OF];
+  const carried = known?.length === events.length ? known : undefined;
   for (let i = 0; i < events.length; i++) {
-    const text = serialise(events[i], i);
+    const text = carried?.[i] ?? serialise(events[i], i);
     const event = JSON.parse(text) as BaseEvent;
     json.push(text);
     parsed.push(event);
@@ -47,7 +69,14 @@ export function planAppend(events: readonly BaseEvent[]): AppendPlan {
   return { events: parsed, json, started, ...(terminal ? { terminal } : {}) };
 }
 
-function serialise(event: unknown, index: number): string {
+/**
+ * One event's JSON text, as the log will keep it; VALIDATION_FAILED when JSON cannot hold it.
+ */
+export function serialiseEvent(event: unknown): string {
+  return serialise(event, undefined);
+}
+
+function serialise(event: unknown, index: number | undefined): string {
   let text: string | undefined;
   try {
     text = JSON.stringify(event);
@@ -64,16 +93,18 @@ function serialise(event: unknown, index: number): string {
   return text;
 }
 
-function notJson(index: number, event: unknown, why: string, cause?: unknown): ThreadlineError {
+function notJson(
+  index: number | undefined,
+  event: unknown,
+  why: string,
+  cause?: unknown,
+): ThreadlineError {
   const type = (event as { type?: unknown } | null)?.type;
   const what = typeof type === "string" ? `${type} event` : "event";
-  return new ThreadlineError(
-    "VALIDATION_FAILED",
-    `${what} #${index + 1} of the batch cannot be stored as JSON: ${why}`,
-    {
-      ...(cause === undefined ? {} : { cause }),
-    },
-  );
+  const which = index === undefined ? what : `${what} #${index + 1} of the batch`;
+  return new ThreadlineError("VALIDATION_FAILED", `${which} cannot be stored as JSON: ${why}`, {
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 /** The committed records of a plan whose first event got `first`. */

@@ -105,11 +105,14 @@ export interface CoordinatorOptions {
   telemetry?: Telemetry;
 }
 
+/** Why a run's agent is stopped before it ends by itself. */
+type StopKind = "cancel" | "interrupt" | "lease" | "fault";
+
 interface ActiveRun {
   threadId: string;
   runId: string;
   writer: RunWriter;
-  abort: (reason: "cancel" | "interrupt" | "lease") => void;
+  abort: (reason: StopKind) => void;
   done: Promise<void>;
 }
 
@@ -394,6 +397,8 @@ export class Coordinator {
         this.logger.warn({ err: error, threadId, runId }, "append failed; stopping run");
         stopAgent?.();
       },
+      // The writer closed the run already (RUN_ERROR AGENT_ERROR): only the agent must stop.
+      onAgentFault: () => abort("fault"),
     });
 
     const started = startedInput(run, view);
@@ -408,13 +413,13 @@ export class Coordinator {
       ),
     };
 
-    let outcome: { kind: "cancel" | "interrupt" | "lease"; reason: string } | undefined;
+    let outcome: { kind: StopKind; reason: string } | undefined;
     let resolveStopped!: () => void;
     const stopped = new Promise<void>((r) => {
       resolveStopped = r;
     });
     let agent: AbstractAgent | undefined;
-    const abort = (kind: "cancel" | "interrupt" | "lease") => {
+    const abort = (kind: StopKind) => {
       if (outcome) return;
       outcome = {
         kind,
@@ -423,7 +428,9 @@ export class Coordinator {
             ? "cancelled"
             : kind === "interrupt"
               ? "interrupted by a newer run"
-              : "lease lost",
+              : kind === "fault"
+                ? "the agent emitted an event that cannot be stored"
+                : "lease lost",
       };
       try {
         agent?.abortRun();
@@ -484,8 +491,9 @@ export class Coordinator {
         agentError = error;
       }
       agentSpan?.end(agentError === undefined ? {} : { error: errorText(agentError) });
-      if (outcome?.kind === "lease" || fatal) {
-        // Lease lost: whoever holds the thread now closes the run. A failed append: below.
+      if (outcome?.kind === "lease" || outcome?.kind === "fault" || fatal) {
+        // Lease lost: whoever holds the thread now closes the run. A failed append: below. An
+        // agent's fault: the writer closed the run.
       } else if (outcome) {
         writer.cancel(outcome.reason);
       } else if (agentError) {

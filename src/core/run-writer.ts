@@ -1,5 +1,6 @@
 import { type BaseEvent, EventType, type Message, type RunAgentInput } from "@ag-ui/core";
 import { METADATA_KEY, RUN_ERROR_AGENT_FAILED, RUN_ERROR_INCOMPLETE_STREAM } from "../protocol.js";
+import { serialiseEvent, withJson } from "./append-plan.js";
 import { runStartedEvent } from "./run-start.js";
 import { type RunEnding, RunTracker } from "./run-tracker.js";
 import type { ThreadStore } from "./store.js";
@@ -20,6 +21,11 @@ export interface RunWriterOptions {
   view: ViewBuilder;
   /** Called once when an append fails (lease lost, store down): the run must stop. */
   onFatal: (error: unknown) => void;
+  /**
+   * Called once when the agent emitted an event JSON cannot hold (the run is closed as failed
+   * with RUN_ERROR `AGENT_ERROR` already): the agent must stop.
+   */
+  onAgentFault?: (error: unknown) => void;
   /** Per-turn budget of the run's events (default `TURN_BUDGET_MS`; tests pass a clock). */
   turns?: TurnBudget;
   /** The run's span: each append is a child span of it. */
@@ -35,12 +41,18 @@ export interface RunWriterOptions {
  *   `adoptInput`).
  * - Group commit: everything written within one tick goes into one `append`; appends of a run
  *   are strictly sequential, so order is preserved without locks.
+ * - Each event is serialised once, when it is written, and the batch carries that JSON into the
+ *   append plan. An agent's event JSON cannot hold (a BigInt, a cycle, not an object) is the
+ *   agent's fault, not the store's: it is dropped, what the agent wrote before it is kept, and
+ *   the run ends `failed` with RUN_ERROR `AGENT_ERROR`.
  */
 export class RunWriter {
   readonly tracker = new RunTracker();
   /** Bounds (and measures) how long this run's events keep the event loop per turn. */
   readonly turns: TurnBudget;
   private pending: BaseEvent[] = [];
+  /** `pending`'s JSON texts (`undefined` for one of ours JSON cannot hold: the plan then fails). */
+  private pendingJson: Array<string | undefined> = [];
   private scheduled = false;
   private inFlight: Promise<void> | null = null;
   private waiters: Array<() => void> = [];
@@ -88,22 +100,32 @@ export class RunWriter {
         // We opened the run already; the agent's own RUN_STARTED would be a second one.
         this.adoptInput((event as { input?: Partial<RunAgentInput> }).input);
         break;
-      case EventType.RUN_FINISHED:
-        this.end({ ...event, threadId: this.opts.threadId, runId: this.runId } as BaseEvent, {
-          kind: "finished",
-        });
-        return undefined;
-      case EventType.RUN_ERROR: {
-        const e = event as { code?: string; message?: string };
-        this.end(event, {
-          kind: "error",
-          code: e.code ?? RUN_ERROR_AGENT_FAILED,
-          message: e.message ?? "the agent reported an error",
-        });
+      case EventType.RUN_FINISHED: {
+        const finished = { ...event, threadId: this.opts.threadId, runId: this.runId } as BaseEvent;
+        const json = this.agentJson(finished);
+        if (json !== undefined) this.end(finished, { kind: "finished" }, json);
         return undefined;
       }
-      default:
-        this.push(event);
+      case EventType.RUN_ERROR: {
+        const json = this.agentJson(event);
+        if (json === undefined) return undefined;
+        const e = event as { code?: string; message?: string };
+        this.end(
+          event,
+          {
+            kind: "error",
+            code: e.code ?? RUN_ERROR_AGENT_FAILED,
+            message: e.message ?? "the agent reported an error",
+          },
+          json,
+        );
+        return undefined;
+      }
+      default: {
+        const json = this.agentJson(event);
+        if (json === undefined) return undefined;
+        this.push(event, json);
+      }
     }
     if (this.pending.length >= HIGH_WATER) return this.flushed();
     return this.turns.spend();
@@ -142,11 +164,26 @@ export class RunWriter {
     });
   }
 
-  private end(terminal: BaseEvent, ending: RunEnding): void {
+  private end(terminal: BaseEvent, ending: RunEnding, json?: string): void {
     if (this.closed) return;
     if (!this.tracker.runStarted) return;
     for (const e of this.tracker.closingEvents(ending)) this.push(e);
-    this.push(terminal);
+    this.push(terminal, json);
+  }
+
+  /**
+   * An agent's event as JSON; `undefined` when JSON cannot hold it: the agent's fault, so the
+   * run fails here (the event is not applied, what came before it stays) and the agent stops.
+   */
+  private agentJson(event: unknown): string | undefined {
+    try {
+      return serialiseEvent(event);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      this.fail(`the agent emitted an event that cannot be stored: ${why}`, RUN_ERROR_AGENT_FAILED);
+      this.opts.onAgentFault?.(error);
+      return undefined;
+    }
   }
 
   /**
@@ -162,22 +199,31 @@ export class RunWriter {
       (m: Message) => m && typeof m.id === "string" && m.role !== "activity" && !view.has(m.id),
     );
     if (fresh.length > 0) {
-      this.push({
+      const snapshot = {
         type: EventType.MESSAGES_SNAPSHOT,
         messages: [...view.getMessages(), ...fresh],
-      } as BaseEvent);
+      } as BaseEvent;
+      const json = this.agentJson(snapshot);
+      if (json === undefined) return;
+      this.push(snapshot, json);
     }
     const given = (this.tracker.runStarted as { input?: RunAgentInput } | undefined)?.input?.state;
-    if (input.state !== undefined && JSON.stringify(input.state) !== JSON.stringify(given)) {
-      this.push({ type: EventType.STATE_SNAPSHOT, snapshot: input.state } as BaseEvent);
+    if (input.state === undefined) return;
+    const snapshot = { type: EventType.STATE_SNAPSHOT, snapshot: input.state } as BaseEvent;
+    const json = this.agentJson(snapshot);
+    if (json === undefined) return;
+    if (json !== JSON.stringify({ type: EventType.STATE_SNAPSHOT, snapshot: given })) {
+      this.push(snapshot, json);
     }
   }
 
-  private push(event: BaseEvent): void {
+  /** `json`: the event's JSON, when the caller has it already (an agent's event). */
+  private push(event: BaseEvent, json: string | undefined = ownJson(event)): void {
     this.eventsWritten++;
     this.tracker.apply(event);
     this.opts.view.apply(event);
     this.pending.push(event);
+    this.pendingJson.push(json);
     if (!this.scheduled && !this.inFlight) {
       this.scheduled = true;
       // One tick of batching: everything an agent emits synchronously shares a transaction.
@@ -197,8 +243,9 @@ export class RunWriter {
   private async flush(): Promise<void> {
     if (this.inFlight || this.failed) return;
     while (this.pending.length > 0 && !this.failed) {
-      const batch = this.pending;
+      const batch = withJson(this.pending, this.pendingJson);
       this.pending = [];
+      this.pendingJson = [];
       const update = this.opts.view.takeUpdate();
       const span = this.opts.span?.child("threadline.store.append", {
         "threadline.events": batch.length,
@@ -220,6 +267,7 @@ export class RunWriter {
       } catch (error) {
         this.failed = true;
         this.pending = [];
+        this.pendingJson = [];
         this.opts.onFatal(error);
       } finally {
         this.inFlight = null;
@@ -230,5 +278,17 @@ export class RunWriter {
       this.waiters = [];
       for (const w of waiters) w();
     }
+  }
+}
+
+/**
+ * Our own event's JSON. One JSON cannot hold (a caller's run input with a BigInt, say) is left
+ * to the append plan, which refuses the batch (VALIDATION_FAILED), as for any store caller.
+ */
+function ownJson(event: BaseEvent): string | undefined {
+  try {
+    return serialiseEvent(event);
+  } catch {
+    return undefined;
   }
 }
