@@ -108,6 +108,14 @@ export interface CoordinatorOptions {
 /** Why a run's agent is stopped before it ends by itself. */
 type StopKind = "cancel" | "interrupt" | "lease" | "fault";
 
+interface SuppliedAgent {
+  threadId: string;
+  runId: string;
+  agent: AbstractAgent;
+  /** The enqueue committed: until then the store does not know the run (not a release). */
+  enqueued: boolean;
+}
+
 interface ActiveRun {
   threadId: string;
   runId: string;
@@ -133,8 +141,12 @@ export class Coordinator {
   private readonly pumping = new Map<string, Promise<void>>();
   /** LRU of writer views, so a run does not reload (and re-parse) the thread's history. */
   private readonly views = new Map<string, CachedView>();
-  /** Agent instances callers supplied for runs not yet executed (see `suppliedKey`). */
-  private readonly supplied = new Map<string, AbstractAgent>();
+  /**
+   * Agent instances callers supplied for runs not yet executed (see `suppliedKey`). Dropped
+   * when this process executes the run, and when the run ends or starts anywhere else (see
+   * `releaseSupplied`), so an instance never outlives its run here.
+   */
+  private readonly supplied = new Map<string, SuppliedAgent>();
   private sweeper: TimerHandle | undefined;
   private closing = false;
   private readonly liveness: { release(): void };
@@ -166,6 +178,11 @@ export class Coordinator {
   /** Runs this process accepted and has not started or cancelled (the queue-depth gauge). */
   get queuedHere(): number {
     return this.queued.size;
+  }
+
+  /** Caller-supplied agent instances this process holds for runs it has not executed. */
+  get suppliedHere(): number {
+    return this.supplied.size;
   }
 
   /** Runs executing in this process. */
@@ -242,7 +259,12 @@ export class Coordinator {
       if (this.supplied.has(suppliedKey(run))) {
         throw new ThreadlineError("CONFLICT", `run '${run.runId}' already exists on this thread`);
       }
-      this.supplied.set(suppliedKey(run), req.agent);
+      this.supplied.set(suppliedKey(run), {
+        threadId: run.threadId,
+        runId: run.runId,
+        agent: req.agent,
+        enqueued: false,
+      });
     }
     // A run id already taken is refused by the store (CONFLICT), atomically with the enqueue.
     let result: Awaited<ReturnType<ThreadStore["runs"]["enqueue"]>>;
@@ -252,6 +274,8 @@ export class Coordinator {
       if (req.agent) this.supplied.delete(suppliedKey(run));
       throw error;
     }
+    const supplied = this.supplied.get(suppliedKey(run));
+    if (supplied) supplied.enqueued = true;
     if (result.interrupted) this.active.get(req.threadId)?.abort("interrupt");
     if (req.traceparent && this.tracing) {
       this.parents.set(suppliedKey(run), req.traceparent);
@@ -310,6 +334,7 @@ export class Coordinator {
   /** Drops what this process keeps of a thread (its cached view): the thread was deleted. */
   forgetThread(threadId: string): void {
     this.views.delete(threadId);
+    for (const [key, s] of this.supplied) if (s.threadId === threadId) this.supplied.delete(key);
     for (const [key, run] of this.queued) if (run.threadId === threadId) this.queued.delete(key);
   }
 
@@ -363,12 +388,38 @@ export class Coordinator {
     this.pumping.set(threadId, p);
   }
 
-  private resolveAgent(run: RunRecord): AbstractAgent {
+  /** A supplied instance for the run, taken out of the map (this process executes it now). */
+  private takeSupplied(run: RunRecord): AbstractAgent | undefined {
     const supplied = this.supplied.get(suppliedKey(run));
-    if (supplied) {
-      this.supplied.delete(suppliedKey(run));
-      return supplied;
+    this.supplied.delete(suppliedKey(run));
+    return supplied?.agent;
+  }
+
+  /**
+   * Drops the supplied instances of runs this process will never execute: the run ended (a
+   * cancel while queued, from any process), it is gone (its thread deleted), or another process
+   * holds it (it claimed the run, or took it over). A run this process claimed is out of the map
+   * already (`execute` takes its agent before its first await).
+   */
+  private async releaseSupplied(): Promise<void> {
+    for (const [key, { threadId, runId, enqueued }] of [...this.supplied]) {
+      if (!enqueued) continue;
+      try {
+        const run = await this.store.runs.get(threadId, runId);
+        if (run?.status === "queued") continue;
+        if (run?.status === "running" && run.lease?.owner === this.instanceId) continue;
+        this.supplied.delete(key);
+      } catch (error) {
+        this.logger.debug(
+          { err: error, threadId, runId },
+          "could not check a supplied agent's run",
+        );
+      }
     }
+  }
+
+  private resolveAgent(run: RunRecord, supplied: AbstractAgent | undefined): AbstractAgent {
+    if (supplied) return supplied;
     const agentId = run.agentId;
     const source = this.agents[agentId];
     if (!source) throw new ThreadlineError("AGENT_NOT_FOUND", `unknown agent '${agentId}'`);
@@ -377,6 +428,8 @@ export class Coordinator {
 
   private async execute(run: RunRecord, fence: { runId: string; token: number }): Promise<void> {
     const { threadId, runId } = run;
+    // Before any await: a release running meanwhile must find the instance taken, not drop it.
+    const supplied = this.takeSupplied(run);
     this.queued.delete(suppliedKey(run));
     this.telemetry.runStarted?.(run, run.startedAt ?? this.now());
     const parent = this.parents.get(suppliedKey(run));
@@ -474,7 +527,7 @@ export class Coordinator {
       let agentError: unknown;
       const agentSpan = span?.child("threadline.agent.run", { "threadline.agent_id": run.agentId });
       try {
-        agent = this.resolveAgent(run);
+        agent = this.resolveAgent(run, supplied);
         if (agentSpan) propagateTrace(agent, agentSpan.headers());
         let first = true;
         const running = runAgentWithHistory(agent, input, (event) => {
@@ -625,6 +678,7 @@ export class Coordinator {
    */
   private async sweep(startup: boolean): Promise<void> {
     await this.closeStaleRuns(startup);
+    await this.releaseSupplied();
     if (startup || this.closing) return; // start() pumps every queue right after
     for (const threadId of await this.store.runs.idleThreadsWithQueue()) this.pump(threadId);
   }

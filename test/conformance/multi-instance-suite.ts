@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ServerProcess, startServerProcess } from "../helpers/server-process.js";
 import { countType, eventsOf, type Frame, FrameReader } from "../helpers/sse.js";
 import { verifyWithAgUi } from "../helpers/verify.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 const LEASE_MS = 2_000;
 /** The coordinator sweeps for expired leases every leaseMs / 2. */
@@ -10,6 +11,7 @@ const SWEEP_MS = LEASE_MS / 2;
 /** Room for a loaded CI machine on top of the lease bound (lease expiry + one sweep). */
 const SLACK_MS = 2_500;
 const NAMES = ["a", "b", "c"] as const;
+type Name = (typeof NAMES)[number];
 
 interface RunJson {
   runId: string;
@@ -150,27 +152,41 @@ export function runMultiInstanceSuite(
     it("kill -9 of the running instance: another closes the run as INTERRUPTED within the lease bound, the queue moves on, followers resume elsewhere", async () => {
       const threadId = `mi-kill-${Date.now().toString(36)}`;
       expect((await post(url("b"), "/threads", { threadId })).status).toBe(201);
-      const onDying = await follow(url("b"), threadId);
-      const onSurvivor = await follow(url("a"), threadId);
+      const followers = new Map(
+        await Promise.all(NAMES.map(async (n) => [n, await follow(url(n), threadId)] as const)),
+      );
+      const long = await startRun(url("b"), threadId, { tokens: 5_000, delayMs: 2 });
+      // Any instance may claim it (the one it was posted to usually does first; another's sweep
+      // of idle queues can be quicker): the instance running it is the one killed.
+      const owner = await waitFor(
+        async () =>
+          (await runs(url("b"), threadId)).find((r) => r.runId === long && r.status === "running")
+            ?.lease?.owner,
+        "the long run to be claimed",
+        15_000,
+      );
+      const dying = NAMES.find((n) => `node-${n}` === owner)!;
+      expect(dying, `owner ${owner}`).toBeDefined();
+      const [survivor, other] = NAMES.filter((n) => n !== dying) as [Name, Name];
+      await followers.get(other)!.close();
+      const onDying = followers.get(dying)!;
+      const onSurvivor = followers.get(survivor)!;
       const survivorFrames = onSurvivor.until(
         (f) => countType(f, "RUN_FINISHED") + countType(f, "RUN_ERROR") >= 2,
         30_000,
       );
-      const long = await startRun(url("b"), threadId, { tokens: 5_000, delayMs: 2 });
       await onDying.until((f) => countType(f, "TEXT_MESSAGE_CONTENT") >= 30, 15_000);
-      // Queued behind the long run (enqueued once that one surely runs, on B).
-      const next = await startRun(url("c"), threadId, { tokens: 5, delayMs: 1 });
-      const owner = (await runs(url("a"), threadId)).find((r) => r.runId === long)?.lease?.owner;
-      expect(owner).toBe("node-b");
+      // Queued behind the long run (enqueued once that one surely runs).
+      const next = await startRun(url(other), threadId, { tokens: 5, delayMs: 1 });
 
       const killedAt = Date.now();
-      await servers.get("b")!.kill9();
-      servers.delete("b");
-      // The dying instance's follower sees its stream end, then resumes on C with its cursor.
+      await servers.get(dying)!.kill9();
+      servers.delete(dying);
+      // The dying instance's follower sees its stream end, then resumes elsewhere with its cursor.
       await onDying.until(() => false, 10_000).catch(() => undefined);
       const seen = onDying.frames;
       const cursor = logFrames(seen).at(-1)!.id!;
-      const resumed = await follow(url("c"), threadId, cursor);
+      const resumed = await follow(url(other), threadId, cursor);
       let interruptedAt = 0;
       const after = await resumed.until((f) => {
         if (!interruptedAt && countType(f, "RUN_ERROR") > 0) interruptedAt = Date.now();
@@ -204,7 +220,7 @@ export function runMultiInstanceSuite(
       const byId = new Map(logFrames(live).map((f) => [f.id, f.data]));
       for (const f of seenLog) expect(byId.get(f.id)).toEqual(f.data);
 
-      const final = await runs(url("c"), threadId);
+      const final = await runs(url(other), threadId);
       expect(final.find((r) => r.runId === long)).toMatchObject({
         status: "interrupted",
         error: { code: "INTERRUPTED" },
