@@ -68,7 +68,9 @@ export interface StartRunRequest {
    * Execute this agent instance (used as is, not cloned) instead of the registry's `agentId`,
    * e.g. the per-request agent a CopilotKit runtime prepared. `agentId` then only labels the
    * run. The instance lives in this process: if another process sharing the store claims the
-   * run first (it was queued behind that process's run), it runs its own `agentId` instead.
+   * run first (it was queued behind that process's run), it runs its own `agentId` instead, and
+   * this process lets the instance go at its next lease sweep (as when the run is cancelled or
+   * its thread deleted anywhere).
    */
   agent?: AbstractAgent;
   /** The principal that asked for the run (recorded on it, shown by the run list). */

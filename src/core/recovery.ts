@@ -2,8 +2,9 @@ import type { BaseEvent } from "@ag-ui/core";
 import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
 import { isOwnerGone } from "./instance.js";
 import { trackStoredRun } from "./run-log.js";
-import { runStartedEvent, startedInput } from "./run-start.js";
+import { startedInput } from "./run-start.js";
 import type { RunEnding } from "./run-tracker.js";
+import { RunWriter } from "./run-writer.js";
 import type { ClaimedRun, ThreadStore } from "./store.js";
 import { type RunRecord, type RunStatus, TERMINAL_RUN_STATUSES } from "./types.js";
 import { ViewBuilder } from "./view.js";
@@ -97,17 +98,27 @@ export async function closeTakenRun(
   const run = (await store.runs.get(threadId, runId)) ?? claimed.run;
   if (TERMINAL_RUN_STATUSES.has(run.status)) return;
   // The closing events change the thread's messages too (the prompt of a run that never
-  // started, a tool message for each unanswered tool call): the view update goes with them, as
-  // a RunWriter's would.
+  // started, a tool message for each unanswered tool call): the writer folds them into the view
+  // and commits its update with them, as for any run.
   const thread = await store.threads.get(threadId);
   const view = new ViewBuilder(thread?.messages ?? [], thread?.state ?? {}, { owned: true });
-  let events: BaseEvent[];
-  if (run.startSeq === undefined) {
-    events = [runStartedEvent(startedInput(run, view), run.trigger, run.agentId), end.terminal];
-  } else {
-    const tracker = await trackStoredRun(store, threadId, runId, run.startSeq);
-    events = [...tracker.closingEvents(end.ending), end.terminal];
-  }
-  for (const event of events) view.apply(event);
-  await store.threads.append(threadId, claimed.fence, events, view.takeUpdate());
+  const tracker =
+    run.startSeq === undefined
+      ? undefined
+      : await trackStoredRun(store, threadId, runId, run.startSeq);
+  let failure: { error: unknown } | undefined;
+  const writer = new RunWriter({
+    store,
+    threadId,
+    fence: claimed.fence,
+    view,
+    ...(tracker ? { tracker } : {}),
+    onFatal: (error) => {
+      failure = { error };
+    },
+  });
+  if (!tracker) writer.start(startedInput(run, view), run.trigger, run.agentId);
+  writer.close(end.terminal, end.ending);
+  await writer.flushed();
+  if (failure) throw failure.error;
 }

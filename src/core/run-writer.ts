@@ -30,6 +30,11 @@ export interface RunWriterOptions {
   turns?: TurnBudget;
   /** The run's span: each append is a child span of it. */
   span?: RunSpan;
+  /**
+   * What the run wrote so far, for a writer that takes over a run from its stored log (recovery:
+   * `trackStoredRun`). Default: a run this writer starts.
+   */
+  tracker?: RunTracker;
 }
 
 /**
@@ -47,7 +52,7 @@ export interface RunWriterOptions {
  *   the run ends `failed` with RUN_ERROR `AGENT_ERROR`.
  */
 export class RunWriter {
-  readonly tracker = new RunTracker();
+  readonly tracker: RunTracker;
   /** Bounds (and measures) how long this run's events keep the event loop per turn. */
   readonly turns: TurnBudget;
   private pending: BaseEvent[] = [];
@@ -63,6 +68,7 @@ export class RunWriter {
 
   constructor(private readonly opts: RunWriterOptions) {
     this.turns = opts.turns ?? new TurnBudget(TURN_BUDGET_MS);
+    this.tracker = opts.tracker ?? new RunTracker();
   }
 
   get threadId(): string {
@@ -162,6 +168,16 @@ export class RunWriter {
       code,
       message,
     });
+  }
+
+  /**
+   * Ends a taken-over run (recovery): END events for whatever it left open, then `terminal`.
+   * Unlike an agent's end, no RUN_STARTED of its own is needed (it may be in the stored log).
+   */
+  close(terminal: BaseEvent, ending: RunEnding): void {
+    if (this.closed) return;
+    for (const e of this.tracker.closingEvents(ending)) this.push(e);
+    this.push(terminal);
   }
 
   private end(terminal: BaseEvent, ending: RunEnding, json?: string): void {
