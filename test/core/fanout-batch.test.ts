@@ -6,6 +6,7 @@ import { concatFrames, encodeFrame } from "../../src/core/sse.js";
 import type { ThreadStore } from "../../src/core/store.js";
 import { framesOf } from "../../src/http/sse.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
+import { claimedRun } from "../helpers/running-run.js";
 
 const runId = "r1";
 const events = [
@@ -26,25 +27,8 @@ afterEach(async () => {
 async function setUp() {
   store = createMemoryStore();
   fanout = new FanOut(store);
-  await store.threads.ensure("t");
-  await store.runs.enqueue(
-    {
-      runId,
-      threadId: "t",
-      agentId: "a",
-      trigger: { kind: "api" },
-      status: "queued",
-      input: {},
-      createdAt: 0,
-    },
-    "reject",
-  );
-  const claimed = await store.runs.claimNext("t", {
-    owner: "me",
-    leaseMs: 60_000,
-    now: Date.now(),
-  });
-  return (batch: BaseEvent[]) => store.threads.append("t", claimed!.fence, batch);
+  const fence = await claimedRun(store, "t", runId);
+  return (batch: BaseEvent[]) => store.threads.append("t", fence, batch);
 }
 
 const expected = concatFrames(events.map((e, i) => encodeFrame(e, { id: i + 1 })));

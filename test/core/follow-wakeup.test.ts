@@ -4,6 +4,7 @@ import { FanOut } from "../../src/core/fanout.js";
 import { Follow } from "../../src/core/follow.js";
 import type { ThreadStore } from "../../src/core/store.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
+import { claimedRun } from "../helpers/running-run.js";
 
 const runId = "r1";
 const events = [
@@ -23,20 +24,7 @@ describe("a follower's wake-up", () => {
   it("is not lost when a live batch arrives while the follower reads the store", async () => {
     store = createMemoryStore();
     fanout = new FanOut(store);
-    await store.threads.ensure("t");
-    await store.runs.enqueue(
-      {
-        runId,
-        threadId: "t",
-        agentId: "a",
-        trigger: { kind: "api" },
-        status: "queued",
-        input: {},
-        createdAt: 0,
-      },
-      "reject",
-    );
-    const claimed = await store.runs.claimNext("t", { owner: "me", leaseMs: 60_000, now: 0 });
+    const fence = await claimedRun(store, "t", runId);
 
     // The follower's store read returns what it saw before the commit, and completes only after
     // the committed batch was pushed to it live (the interleaving that lost the wake-up).
@@ -64,7 +52,7 @@ describe("a follower's wake-up", () => {
     await f.open();
     const next = f.nextBatch();
     await reading;
-    await store.threads.append("t", claimed!.fence, events);
+    await store.threads.append("t", fence, events);
     release();
 
     const batch = await Promise.race([

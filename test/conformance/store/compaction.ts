@@ -198,6 +198,8 @@ export function compactionTests(ctx: SuiteContext): void {
 
       // Live: the reset, then the next run's events, in order, without a gap.
       const follow = new Follow(store, new FanOut(store), t, { after: 1, replay: "full" });
+      // Opened before the next run is appended: a snapshot taken after it would stand for it.
+      await follow.open();
       const got: FollowItem[] = [];
       const reading = (async () => {
         for await (const item of follow) {
@@ -205,7 +207,6 @@ export function compactionTests(ctx: SuiteContext): void {
           if (item.kind === "event" && isEnd(got)) return;
         }
       })();
-      await follow.open();
       const next = await activeRun(store, t);
       await store.threads.append(t, next.fence, [runStarted(t, next.run.runId), custom("new")]);
       await store.threads.append(t, next.fence, [runFinished(t, next.run.runId)]);
