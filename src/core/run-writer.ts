@@ -174,17 +174,15 @@ export class RunWriter {
    * Ends a taken-over run (recovery): END events for whatever it left open, then `terminal`.
    * Unlike an agent's end, no RUN_STARTED of its own is needed (it may be in the stored log).
    */
-  close(terminal: BaseEvent, ending: RunEnding): void {
+  close(terminal: BaseEvent, ending: RunEnding, json?: string): void {
     if (this.closed) return;
-    for (const e of this.tracker.closingEvents(ending)) this.push(e);
-    this.push(terminal);
-  }
-
-  private end(terminal: BaseEvent, ending: RunEnding, json?: string): void {
-    if (this.closed) return;
-    if (!this.tracker.runStarted) return;
     for (const e of this.tracker.closingEvents(ending)) this.push(e);
     this.push(terminal, json);
+  }
+
+  /** The run's own end: only once its RUN_STARTED is in (nothing to end before). */
+  private end(terminal: BaseEvent, ending: RunEnding, json?: string): void {
+    if (this.tracker.runStarted) this.close(terminal, ending, json);
   }
 
   /**
