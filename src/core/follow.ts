@@ -165,7 +165,8 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
       }
       if (replayFor(this.cursor, this.replay, thread.horizon) === "reset") {
         // The history after the cursor is gone: a snapshot that says so, never a silent gap.
-        thread = await threads.get(this.threadId);
+        // (A compact replay has read the view already; the others read the head alone.)
+        if (!isView(thread)) thread = await threads.get(this.threadId);
         if (!thread)
           throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${this.threadId}'`);
         this.reset = { after: this.cursor, horizon: thread.horizon, seq: thread.lastSeq };
