@@ -30,11 +30,11 @@ interface Namespace {
   id: string;
 }
 
-const pgUrl = () =>
+export const pgUrl = (): string =>
   process.env.BENCH_POSTGRES_URL ??
   process.env.THREADLINE_TEST_PG ??
   "postgres://postgres@127.0.0.1:5432/test";
-const redisUrl = () =>
+export const redisUrl = (): string =>
   process.env.BENCH_REDIS_URL ?? process.env.THREADLINE_TEST_REDIS ?? "redis://127.0.0.1:6379";
 
 const SPECS: StoreSpec[] = [
