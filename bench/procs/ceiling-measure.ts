@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type AppendCeiling, type CeilingRun, ceilingRun, Phases } from "../ceilings/payload.js";
 import { postgresAppendCeiling } from "../ceilings/postgres-append.js";
+import { postgresLeanCeiling } from "../ceilings/postgres-lean.js";
 import { redisAppendCeiling } from "../ceilings/redis-append.js";
 import { sqliteAppendCeiling } from "../ceilings/sqlite-append.js";
 import { scratchDir } from "../lib/scratch.js";
@@ -48,6 +49,10 @@ async function openCeiling(
   }
   if (store === "postgres") {
     const c = await postgresAppendCeiling(pgUrl(), id);
+    return { ceiling: c, queries: () => c.stats.queries, done: () => undefined };
+  }
+  if (store === "postgres-lean") {
+    const c = await postgresLeanCeiling(pgUrl(), id);
     return { ceiling: c, queries: () => c.stats.queries, done: () => undefined };
   }
   if (store === "redis")
