@@ -28,6 +28,8 @@ const types = {
 export async function postgresLeanCeiling(
   connectionString: string,
   schema: string,
+  /** false: the append's two NOTIFYs left out (a diagnostic: what NOTIFY costs; not a ceiling). */
+  notify = true,
 ): Promise<AppendCeiling & { stats: PgCeilingStats }> {
   const pool = new pg.Pool({ max: 10, connectionString, types, application_name: "bench-lean" });
   pool.on("error", () => undefined);
@@ -110,10 +112,14 @@ export async function postgresLeanCeiling(
           updated_at = $4, next_position = lk.next_position + $9
         FROM lk WHERE t.thread_id = $1
       )
-      SELECT lk.last_seq + 1 AS first,
+      SELECT lk.last_seq + 1 AS first${
+        notify
+          ? `,
         pg_notify($10, (lk.last_seq + 1) || ':' || (lk.last_seq + $6) || ':' || $1),
         pg_notify($10, json_build_object('runStarted', json_build_object('threadId', $1::text,
-          'runId', $2::text, 'seq', lk.last_seq + 1))::text)
+          'runId', $2::text, 'seq', lk.last_seq + 1))::text)`
+          : ", $10::text AS channel"
+      }
       FROM lk`,
   };
   const claim = (threadId: string) => {

@@ -51,8 +51,8 @@ async function openCeiling(
     const c = await postgresAppendCeiling(pgUrl(), id);
     return { ceiling: c, queries: () => c.stats.queries, done: () => undefined };
   }
-  if (store === "postgres-lean") {
-    const c = await postgresLeanCeiling(pgUrl(), id);
+  if (store === "postgres-lean" || store === "postgres-lean-no-notify") {
+    const c = await postgresLeanCeiling(pgUrl(), id, store === "postgres-lean");
     return { ceiling: c, queries: () => c.stats.queries, done: () => undefined };
   }
   if (store === "redis")

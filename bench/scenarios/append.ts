@@ -39,6 +39,11 @@ const CEILINGS = [
     store: "postgres",
     label: "postgres, lean ceiling (one statement per transaction)",
   },
+  {
+    name: "postgres-lean-no-notify",
+    store: "postgres",
+    label: "diagnostic: the lean ceiling without its NOTIFYs",
+  },
   { name: "redis", store: "redis", label: "redis" },
 ];
 
