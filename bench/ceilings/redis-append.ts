@@ -5,9 +5,8 @@
  * epoch key; reads run in a MULTI with a GET of it), keys.ts (the key layout) and threads.ts /
  * runs.ts (head, run reads), with a subscriber on the appends channel as the store keeps one.
  * The scripts are trimmed to the branches a fresh thread and an `enqueue` run take; when those
- * files change, change this one. Threadline commits a synchronous run in one append on the SQL
- * stores; on Redis its group commit splits it into a few (the bench reports how many), this
- * replica sends one.
+ * files change, change this one. Like Threadline's group commit for a synchronous run, it
+ * appends a run's events in one script call (the bench reports Threadline's appends per run).
  */
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";

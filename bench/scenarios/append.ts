@@ -115,7 +115,7 @@ function ceilingReport(
     rows,
     notes: [
       "The sqlite, postgres and redis ceilings replay the statements Threadline sends today (bench/ceilings/<store>-append.ts): they show what is left above the driver for that SQL. The lean PostgreSQL ceiling (bench/ceilings/postgres-lean.ts) writes the same rows in the same four transactions with the same synchronous commits, each transaction one statement (6 round trips per run instead of 25): what the store could reach; the target is stated against it.",
-      "Redis: Threadline's group commit splits a synchronous run into a few appends (column 8); the replica sends the run's events in one script call.",
+      "Each replica commits a run's events in one append, as Threadline's group commit does for a synchronous run; \"Threadline appends per run\" shows how many batches Threadline actually made (above 1.00 when a run's events straddled a commit in flight).",
     ],
   });
   const pgStatements = empty.get("postgres")?.statements;
