@@ -81,7 +81,8 @@ const assistantSaid = (page: Page, text: string) =>
     text,
   );
 
-describe("inspector: pending interrupts", () => {
+// A browser on a loaded 2-core machine: generous per-test deadlines (the waits inside have their own).
+describe("inspector: pending interrupts", { timeout: 90_000 }, () => {
   it("shows the question, refuses what the server refuses, and resolves it", async () => {
     const server = await startServer();
     const runId = await interrupting(server.tl, "approvals", {
