@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { Threadline } from "../../src/threadline.js";
 import { axeViolations } from "../helpers/axe.js";
 import { waitFor } from "../helpers/wait-for.js";
-import { inspectorHarness, until } from "./inspector-harness.js";
+import { assistantSaid, inspectorHarness } from "./inspector-harness.js";
 
 /**
  * Pending interrupts in the inspector (PROTOCOL.md §3.1), in Chromium: the thread list's badge,
@@ -67,19 +67,6 @@ class AskingAgent extends AbstractAgent {
 
 const card = (page: Page, id: string) =>
   page.locator(`[data-testid=interrupt][data-interrupt-id="${id}"]`);
-
-const assistantSaid = (page: Page, text: string) =>
-  until(
-    page,
-    `the reply '${text}'`,
-    (t) =>
-      [...document.querySelectorAll("[data-testid=message][data-role=assistant]")].some(
-        (m) =>
-          m.querySelector(".content")?.textContent === t &&
-          m.getAttribute("data-streaming") === "false",
-      ),
-    text,
-  );
 
 // A browser on a loaded 2-core machine: generous per-test deadlines (the waits inside have their own).
 describe("inspector: pending interrupts", { timeout: 90_000 }, () => {
