@@ -47,9 +47,12 @@ async function start(clockStart: number): Promise<ServerProcess> {
   const args = ["--port", "0", "--store", store, "--config", CONFIG, "--heartbeat-ms", "0"];
   // The chat page is served from another origin: the API and the socket must let it in.
   args.push("--cors", site.url);
-  const child = await startServerProcess(args, {
-    THREADLINE_TEST_CLOCK_START: String(clockStart),
-  });
+  const child = await startServerProcess(
+    args,
+    { THREADLINE_TEST_CLOCK_START: String(clockStart) },
+    // tsx compiles the server on start: slow on a loaded machine.
+    { startTimeoutMs: 60_000 },
+  );
   clockUrl = (
     await waitFor(() => CLOCK_LINE.exec(child.output()), "the clock's control port", 10_000)
   )[1]!;
@@ -127,7 +130,7 @@ beforeAll(async () => {
   // The night: the schedules tick and their runs ask.
   await clock(`/advance?ms=${FIRE - T0}`, "POST");
   for (const t of ["chat-approvals", "inspector-approvals"]) {
-    await waitFor(async () => (await thread(t)).interrupts.length === 1, `${t}'s question`, 15_000);
+    await waitFor(async () => (await thread(t)).interrupts.length === 1, `${t}'s question`, 30_000);
   }
   // Killed with the questions pending, started again where its clock was, then an hour passes.
   const at = await clock("/now");
@@ -190,7 +193,7 @@ describe("a scheduled run's question, answered after a restart and an hour", {
       const card = page.locator(
         '[data-testid=chat-interrupt][data-interrupt-id="send-chat-approvals"]',
       );
-      await card.waitFor({ timeout: 20_000 });
+      await card.waitFor({ timeout: 30_000 });
       expect(await card.locator("[data-testid=chat-interrupt-message]").textContent()).toBe(
         "Send the weekly report to ACME?",
       );
