@@ -95,7 +95,7 @@ describe("pending interrupts over HTTP (PROTOCOL.md §3.1)", () => {
     await verifyWithAgUi(compact);
   });
 
-  it("CopilotKit's resume naming the run that asked gets a run of its own (§3.1.6)", async () => {
+  it("CopilotKit's resume naming the run that asked gets a run of its own (§3.1.9)", async () => {
     // useInterrupt (react-core 1.74) resumes with `runAgent({ resume, runId: <the asking run> })`.
     const ckRun = (runId: string, extra: Record<string, unknown>) =>
       tl.app.request("/agent/hitl/run", {

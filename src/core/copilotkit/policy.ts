@@ -82,7 +82,7 @@ export async function startClientRun(
 
 /**
  * The id a client's run gets: the one it sent, except for a resume naming a run the thread
- * already has (PROTOCOL.md §3.1.6). CopilotKit's `useInterrupt` (react-core 1.74) resumes with
+ * already has (PROTOCOL.md §3.1.9). CopilotKit's `useInterrupt` (react-core 1.74) resumes with
  * the id of the run that asked (`runAgent({ resume, runId })`), while in AG-UI the answer is a
  * new run and here a run id names one run: that resume gets a fresh id instead of a CONFLICT.
  */
