@@ -76,25 +76,28 @@ export async function replayScenario(ctx: Context): Promise<void> {
           timeoutMs,
         );
         const { url: ceilingUrl } = await procs.ceiling.call<{ url: string }>("open", { location });
-        const drain = async (base: string, path: string) => {
+        /** The stream read to its end; `cpuMs`: CPU time the serving process used meanwhile. */
+        const drain = async (server: Child, base: string, path: string) => {
+          const cpu0 = await server.call<number>("cpu", {});
           const r = await procs.client.call<Drained>(
             "drain",
             { url: base, path, timeoutMs: 5 * 60_000 },
             6 * 60_000,
           );
+          const cpuMs = (await server.call<number>("cpu", {})) - cpu0;
           if (r.status !== 200) throw new Error(`${path}: HTTP ${r.status}`);
           if (r.frames < seeded.lastSeq)
             throw new Error(`${path}: ${r.frames} frames, expected ${seeded.lastSeq}`);
-          return r;
+          return { ...r, cpuMs };
         };
         const tlPath = `/threads/${threadId}/events?replay=full&follow=false`;
         const cPath = `/replay/${threadId}`;
-        const tl: Drained[] = [];
-        const ceil: Drained[] = [];
+        const tl: Array<Drained & { cpuMs: number }> = [];
+        const ceil: Array<Drained & { cpuMs: number }> = [];
         // One unmeasured warm-up each, then alternating.
         for (let rep = 0; rep <= reps; rep++) {
-          const a = await drain(url, tlPath);
-          const b = await drain(ceilingUrl, cPath);
+          const a = await drain(srv, url, tlPath);
+          const b = await drain(procs.ceiling, ceilingUrl, cPath);
           if (rep === 0) continue;
           tl.push(a);
           ceil.push(b);
@@ -110,6 +113,8 @@ export async function replayScenario(ctx: Context): Promise<void> {
           `${fmt(tl[0]!.bytes / 1024)} / ${fmt(ceil[0]!.bytes / 1024)}`,
           `${fmt(tl[0]!.frames)} / ${fmt(ceil[0]!.frames)}`,
           `${fmt(tlMs / cMs, 2)}×`,
+          `${fmt(median(tl.map((r) => r.cpuMs)))} / ${fmt(median(ceil.map((r) => r.cpuMs)))}`,
+          `${fmt(median(tl.map((r) => r.cpuMs)) / median(ceil.map((r) => r.cpuMs)), 2)}×`,
         ]);
         if (store === "sqlite" || store === "postgres") {
           ctx.report.target({
@@ -145,7 +150,12 @@ export async function replayScenario(ctx: Context): Promise<void> {
       "KiB: Threadline / ceiling",
       "frames: Threadline / ceiling",
       "Threadline ÷ ceiling",
+      "CPU ms of the serving process: Threadline / ceiling",
+      "CPU ÷",
     ],
     rows,
+    notes: [
+      "CPU ms: CPU time (user + system) the Threadline server process, or the ceiling's process, used while serving one replay (median); the database's own work is not in it. On a loaded machine it is the steadier figure: wall time also counts waiting for a core.",
+    ],
   });
 }
