@@ -64,7 +64,7 @@ export interface ThreadlineOptions {
   /** Lifetime of a signed follow URL. Default 5 min. */
   followUrlTtlMs?: number;
   /**
-   * Key of signed interrupt links (`tl.interruptLink`, PROTOCOL.md §3.1.9; at least 16
+   * Key of signed interrupt links (`tl.interruptLink`, PROTOCOL.md §3.1.10; at least 16
    * characters, the same on every instance); default derived like `followUrlSecret`'s.
    */
   interruptLinkSecret?: string;
@@ -195,7 +195,7 @@ export interface Threadline {
   follow(threadId: string, opts?: FollowOptions): Follow;
   /**
    * A signed, short-lived link that answers one pending interrupt, for an email or a chat-ops
-   * button (PROTOCOL.md §3.1.9): `path` is `/threads/<id>/interrupts/<interruptId>?access_token=
+   * button (PROTOCOL.md §3.1.10): `path` is `/threads/<id>/interrupts/<interruptId>?access_token=
    * <token>` — GET shows the interrupt, POST `{ status, payload? }` answers it without any other
    * credential. The resume run records `startedBy: { kind: "link", id: sub }`.
    */

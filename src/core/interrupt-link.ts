@@ -2,7 +2,7 @@ import { ThreadlineError } from "./errors.js";
 import type { ThreadSummary } from "./types.js";
 
 /**
- * Signed interrupt links (PROTOCOL.md §3.1.9): the rule of what a link lets its holder do — an
+ * Signed interrupt links (PROTOCOL.md §3.1.10): the rule of what a link lets its holder do — an
  * email link's or a chat-ops button's bearer answers exactly one pending interrupt of one
  * thread, with the statuses it names, until it expires. The HTTP layer signs and verifies the
  * token (`src/http/access/authenticate.ts`, HS256 with jose); this file decides.

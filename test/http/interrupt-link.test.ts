@@ -22,7 +22,7 @@ interface ErrorBody {
   error: { code: string; message: string };
 }
 
-/** Signed interrupt links (PROTOCOL.md §3.1.9). */
+/** Signed interrupt links (PROTOCOL.md §3.1.10). */
 describe("signed interrupt links", () => {
   let clock: ManualClock;
   let tl: Threadline;

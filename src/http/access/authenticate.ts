@@ -9,7 +9,7 @@ import { type JwtOptions, JwtVerifier } from "./jwt.js";
 
 /** JWT `typ` of signed follow URLs' tokens (never accepted as a user's bearer token). */
 const FOLLOW_TYP = "threadline-follow+jwt";
-/** JWT `typ` of signed interrupt links' tokens (PROTOCOL.md §3.1.9). */
+/** JWT `typ` of signed interrupt links' tokens (PROTOCOL.md §3.1.10). */
 const INTERRUPT_TYP = "threadline-interrupt+jwt";
 /** A follow URL only has to outlive the page's first connect and its quick reconnects. */
 export const DEFAULT_FOLLOW_URL_TTL_MS = 5 * 60 * 1000;
@@ -131,7 +131,7 @@ export class Authenticator {
     return { token, expiresAt };
   }
 
-  /** A signed interrupt link's token (PROTOCOL.md §3.1.9) for `grant`, valid until `expiresAt`. */
+  /** A signed interrupt link's token (PROTOCOL.md §3.1.10) for `grant`, valid until `expiresAt`. */
   async mintInterruptLink(grant: InterruptLinkGrant, expiresAt: number): Promise<string> {
     const jwt = new SignJWT({
       thr: grant.threadId,

@@ -9,7 +9,7 @@ import { RouteTable, threadParam } from "../access/route-table.js";
 import { traceParentOf } from "../trace-context.js";
 import { jsonBody, pathId } from "../validation.js";
 
-/** `POST /threads/:threadId/interrupts/:interruptId/link`'s body (PROTOCOL.md §3.1.9). */
+/** `POST /threads/:threadId/interrupts/:interruptId/link`'s body (PROTOCOL.md §3.1.10). */
 const linkBodySchema = z.strictObject({
   statuses: z
     .array(z.enum(ANSWER_STATUSES as ["resolved", "cancelled"]))
@@ -21,7 +21,7 @@ const linkBodySchema = z.strictObject({
 });
 
 /**
- * One interrupt of a thread (PROTOCOL.md §3.1.5, §3.1.9): read it, answer it, make a signed link
+ * One interrupt of a thread (PROTOCOL.md §3.1.5, §3.1.10): read it, answer it, make a signed link
  * that answers it. The first two take that interrupt's link as their credential.
  */
 export function interruptRoutes(tl: Threadline): RouteTable {
