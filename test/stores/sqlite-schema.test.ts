@@ -68,6 +68,7 @@ describe("sqlite schema", () => {
     db.exec("ALTER TABLE threads DROP COLUMN horizon");
     db.exec("ALTER TABLE messages DROP COLUMN seq");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts");
+    db.exec("ALTER TABLE runs DROP COLUMN trace");
     db.pragma("user_version = 1");
     db.close();
     const upgraded = createSqliteStore({ path });
@@ -88,6 +89,7 @@ describe("sqlite schema", () => {
     db.exec("ALTER TABLE threads DROP COLUMN horizon");
     db.exec("ALTER TABLE messages DROP COLUMN seq");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts");
+    db.exec("ALTER TABLE runs DROP COLUMN trace");
     db.pragma("user_version = 3");
     db.close();
     const upgraded = createSqliteStore({ path });
@@ -105,6 +107,7 @@ describe("sqlite schema", () => {
     db.exec("ALTER TABLE threads DROP COLUMN horizon");
     db.exec("ALTER TABLE messages DROP COLUMN seq");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts");
+    db.exec("ALTER TABLE runs DROP COLUMN trace");
     db.pragma("user_version = 2");
     db.close();
     const upgraded = createSqliteStore({ path });
@@ -124,6 +127,7 @@ describe("sqlite schema", () => {
     await store.close();
     const db = new Database(path);
     db.exec("ALTER TABLE threads DROP COLUMN interrupts");
+    db.exec("ALTER TABLE runs DROP COLUMN trace");
     db.pragma("user_version = 4");
     db.close();
     const upgraded = createSqliteStore({ path });
@@ -131,6 +135,22 @@ describe("sqlite schema", () => {
     const pending = [{ id: "i1", reason: "approval" }];
     await upgraded.threads.append("t", fence, [], { interrupts: { value: pending } });
     expect((await upgraded.threads.get("t"))!.interrupts).toEqual(pending);
+    await upgraded.close();
+  });
+
+  it("a file from before run traces upgrades: its runs have none, new runs keep theirs", async () => {
+    const store = createSqliteStore({ path });
+    await store.runs.enqueue(newRun("t", "old"), "enqueue");
+    await store.close();
+    const db = new Database(path);
+    db.exec("ALTER TABLE runs DROP COLUMN trace");
+    db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+    db.close();
+    const upgraded = createSqliteStore({ path });
+    expect((await upgraded.runs.get("t", "old"))?.trace).toBeUndefined();
+    const trace = { traceparent: `00-${"1".repeat(32)}-${"2".repeat(16)}-01` };
+    await upgraded.runs.enqueue({ ...newRun("t", "new"), trace }, "enqueue");
+    expect((await upgraded.runs.get("t", "new"))?.trace).toEqual(trace);
     await upgraded.close();
   });
 

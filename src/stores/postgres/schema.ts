@@ -136,6 +136,11 @@ const MIGRATIONS: readonly ((t: Tables) => string)[] = [
   (t) => `
   ALTER TABLE ${t.threads} ADD COLUMN interrupts json NOT NULL DEFAULT '[]';
   `,
+  // The trace context of the request that asked for a run (`{ traceparent, tracestate? }`):
+  // the instance that executes it continues that trace (core/tracing.ts).
+  (t) => `
+  ALTER TABLE ${t.runs} ADD COLUMN trace json;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -105,6 +105,11 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE threads ADD COLUMN interrupts TEXT NOT NULL DEFAULT '[]';
   `,
+  // The trace context of the request that asked for a run (JSON `{ traceparent, tracestate? }`):
+  // the instance that executes it continues that trace (core/tracing.ts).
+  `
+  ALTER TABLE runs ADD COLUMN trace TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
