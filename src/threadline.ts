@@ -12,7 +12,6 @@ import { FanOut } from "./core/fanout.js";
 import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
 import type { AgentHistory } from "./core/history-window.js";
 import { type Logger, silentLogger } from "./core/logger.js";
-import { observeStore } from "./core/observed-store.js";
 import { parseRetentionPolicy, type RetentionPolicy } from "./core/retention.js";
 import { RetentionSweeper } from "./core/retention-sweep.js";
 import {
@@ -23,7 +22,7 @@ import {
   type TimerHandle,
 } from "./core/scheduler/index.js";
 import type { ThreadStore } from "./core/store.js";
-import { composeTelemetry, type Telemetry } from "./core/telemetry.js";
+import type { Telemetry } from "./core/telemetry.js";
 import { deleteThread, type ThreadDeletion, updateThread } from "./core/thread-admin.js";
 import type { ThreadPatch, ThreadSummary } from "./core/types.js";
 import { Authenticator } from "./http/access/authenticate.js";
@@ -34,8 +33,8 @@ import type { AuthorizeHook } from "./http/auth.js";
 import { compileHooks, type HookConfig } from "./http/hooks/hook-config.js";
 import { listen } from "./http/listen.js";
 import type { CorsOption } from "./http/origin-policy.js";
-import { type MetricsOptions, ThreadlineMetrics } from "./observability/metrics.js";
-import { runLog } from "./observability/run-log.js";
+import { instrument } from "./observability/instrument.js";
+import type { MetricsOptions, ThreadlineMetrics } from "./observability/metrics.js";
 import { loadTracing } from "./observability/tracing.js";
 
 export interface ThreadlineOptions {
@@ -186,21 +185,14 @@ const DELETED_CHECK_MS = 10_000;
 /** Creates a Threadline runtime: a Hono app plus the programmatic API. */
 export function createThreadline(options: ThreadlineOptions): Threadline {
   const logger = options.logger ?? silentLogger;
-  const metrics =
-    options.metrics === false
-      ? undefined
-      : new ThreadlineMetrics(
-          options.store.kind,
-          { queued: () => coordinator.queuedHere, running: () => coordinator.runningHere },
-          options.metrics,
-        );
-  const telemetry = composeTelemetry([
-    metrics,
-    options.logger ? runLog(logger) : undefined,
-    options.telemetry,
-  ]);
   // Every store call is seen (append latency, replay reads, store errors).
-  const store = observeStore(options.store, telemetry);
+  const { store, telemetry, metrics } = instrument({
+    store: options.store,
+    logger: options.logger,
+    metrics: options.metrics,
+    telemetry: options.telemetry,
+    sources: { queued: () => coordinator.queuedHere, running: () => coordinator.runningHere },
+  });
   const coordinator = new Coordinator({
     store,
     telemetry,

@@ -1,3 +1,4 @@
+import { HEADER_TRACEPARENT, HEADER_TRACESTATE } from "../protocol.js";
 import type { RunRecord, TraceParent } from "./types.js";
 
 export type { TraceParent };
@@ -22,6 +23,19 @@ export function parseTraceParent(traceparent: string): TraceIds | undefined {
   const m = TRACEPARENT.exec(traceparent.trim().toLowerCase());
   if (!m || m[1] === "ff" || /^0+$/.test(m[2]!) || /^0+$/.test(m[3]!)) return undefined;
   return { traceId: m[2]!, spanId: m[3]!, flags: Number.parseInt(m[4]!, 16) };
+}
+
+/**
+ * The W3C Trace Context headers (`traceparent`, `tracestate`) of a request, given a header
+ * lookup (a `Headers`' `get`, or a lower-cased record's); undefined without a `traceparent`.
+ */
+export function traceParentFrom(
+  header: (name: string) => string | null | undefined,
+): TraceParent | undefined {
+  const traceparent = header(HEADER_TRACEPARENT);
+  if (!traceparent) return undefined;
+  const tracestate = header(HEADER_TRACESTATE);
+  return { traceparent, ...(tracestate ? { tracestate } : {}) };
 }
 
 /**
