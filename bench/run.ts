@@ -15,6 +15,7 @@ import { Context } from "./scenarios/context.js";
 import { fanoutScenario, targetsFor } from "./scenarios/fanout.js";
 import { heartbeatScenario } from "./scenarios/heartbeat.js";
 import { idleScenario } from "./scenarios/idle.js";
+import { tracingScenario } from "./scenarios/tracing.js";
 import { wakeScenario } from "./scenarios/wake.js";
 
 const SCENARIO_FNS: Record<ScenarioName, (ctx: Context) => Promise<void>> = {
@@ -24,6 +25,7 @@ const SCENARIO_FNS: Record<ScenarioName, (ctx: Context) => Promise<void>> = {
   attach: attachScenario,
   wake: wakeScenario,
   heartbeat: heartbeatScenario,
+  tracing: tracingScenario,
 };
 
 /** Starts each scenario's processes; all at once, so their start-up costs overlap. */
@@ -36,6 +38,8 @@ const PRESTART: Record<ScenarioName, (ctx: Context) => Promise<unknown>> = {
   wake: async () => undefined,
   // In-process: it measures the store, not a server.
   heartbeat: async () => undefined,
+  // Starts its four processes itself, one after another (they are measured against each other).
+  tracing: async () => undefined,
 };
 
 function markdown(

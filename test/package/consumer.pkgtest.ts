@@ -162,6 +162,7 @@ describe("the packed tarball in a consumer project", () => {
       "pg",
       "ioredis",
       "@copilotkit/runtime",
+      "@opentelemetry/api",
       "typescript",
       "vitest",
     ]) {
@@ -175,6 +176,9 @@ describe("the packed tarball in a consumer project", () => {
       healthz: 200,
       run: 202,
       events: "RUN_STARTED..RUN_FINISHED",
+      // @opentelemetry/api is an optional peer: not installed, nothing traced, all the same.
+      otel: "not installed",
+      tracing: "off",
       client: "function,function",
       sqlite:
         "DRIVER_MISSING: install better-sqlite3 to use the sqlite store: npm install better-sqlite3",
