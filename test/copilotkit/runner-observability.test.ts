@@ -3,13 +3,6 @@ import type { AddressInfo } from "node:net";
 import type { BaseEvent, RunAgentInput } from "@ag-ui/core";
 import { CopilotRuntime, createCopilotRuntimeHandler } from "@copilotkit/runtime/v2";
 import { createCopilotNodeHandler } from "@copilotkit/runtime/v2/node";
-import { trace } from "@opentelemetry/api";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import type { Observable } from "rxjs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -23,6 +16,7 @@ import type { RunActor } from "../../src/core/types.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline } from "../../src/threadline.js";
+import { parentOf, recordSpans } from "../helpers/otel.js";
 import { collectFrames, eventsOf } from "../helpers/sse.js";
 import { endedRun, waitFor } from "../helpers/wait-for.js";
 import { post, runInput } from "./runtime-helpers.js";
@@ -38,7 +32,7 @@ vi.hoisted(() => {
  * Prometheus metrics as a native run, and is a span of the request's trace.
  */
 
-const exporter = new InMemorySpanExporter();
+const exporter = recordSpans();
 const TRACE_ID = "5bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_ID = "10f067aa0ba902b7";
 const traceparent = `00-${TRACE_ID}-${PARENT_ID}-01`;
@@ -97,15 +91,6 @@ function series(text: string, name: string, labels: Record<string, string> = {})
     .filter((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))
     .reduce((sum, m) => sum + Number(m.value ?? 0), 0);
 }
-
-const parentOf = (s: ReadableSpan) =>
-  (s as unknown as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId;
-
-beforeAll(() => {
-  trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-  );
-});
 
 describe("ThreadlineAgentRunner with its own coordinator, in a CopilotRuntime with withThreadline", () => {
   const store = createMemoryStore();

@@ -1,15 +1,9 @@
-import { trace } from "@opentelemetry/api";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { traceToKeep } from "../../src/core/tracing.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { forEachBackend } from "../backends.js";
+import { parentOf, recordSpans } from "../helpers/otel.js";
 import { endedRun, waitFor } from "../helpers/wait-for.js";
 
 /**
@@ -19,18 +13,9 @@ import { endedRun, waitFor } from "../helpers/wait-for.js";
  * nothing of A's memory can be what links them.
  */
 
-const exporter = new InMemorySpanExporter();
+const exporter = recordSpans();
 const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
 const PARENT_ID = "b7ad6b7169203331";
-
-beforeAll(() => {
-  trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-  );
-});
-
-const parentOf = (s: ReadableSpan) =>
-  (s as unknown as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId;
 
 it("keeps only a valid trace context with a run", () => {
   const ok = `00-${TRACE_ID}-${PARENT_ID}-01`;
