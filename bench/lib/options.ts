@@ -61,7 +61,7 @@ const FULL: Sizes = {
   attach: { runs: 500, events: 200 },
   wake: { runs: 20 },
   heartbeat: { runs: 100_000, keepRuns: 1_000, sweepEvery: 100, budgetMs: 240_000 },
-  tracing: { runs: 20, events: 200, followers: 10, rounds: 30, warmup: 3 },
+  tracing: { runs: 10, events: 200, followers: 10, rounds: 40, warmup: 3 },
   reps: 3,
 };
 

@@ -10,8 +10,10 @@ import type { Context } from "./context.js";
  * slower"). The same run/append/fan-out workload in four processes, one per way OpenTelemetry
  * may be there (see procs/tracing-subject.ts), measured in interleaved rounds — every round
  * measures each variant once, in a rotating order — so the load of a shared machine falls on
- * all of them alike. Reported: each variant's median cost per event, and the median (and
- * interquartile range) of its per-round ratio to `off`, the process where no span code runs.
+ * all of them alike. The cost is the subject process's CPU time per event (user + system:
+ * what waiting for a core on a loaded machine does not inflate), wall time beside it.
+ * Reported: each subject's median cost per event, and the median (and interquartile range) of
+ * its per-round ratio to `off`, the process where no span code runs.
  */
 
 const VARIANTS: readonly TracingVariant[] = ["off", "absent", "noop", "sdk"];
@@ -71,30 +73,36 @@ export async function tracingScenario(ctx: Context): Promise<void> {
       const variant = subject === "noop-detached" ? "noop" : subject;
       const m = await children
         .get(variant)!
-        .call<{ ms: number; events: number }>(
+        .call<{ ms: number; cpuMs: number; events: number }>(
           "measure",
           { ...params, detach: subject === "noop-detached" },
           120_000,
         );
-      return (m.ms * 1000) / m.events;
+      return { cpu: (m.cpuMs * 1000) / m.events, wall: (m.ms * 1000) / m.events };
     };
     for (let w = 0; w < warmup; w++) for (const s of SUBJECTS) await measure(s);
     const usPerEvent = new Map<Subject, number[]>(SUBJECTS.map((v) => [v, []]));
+    const wallPerEvent = new Map<Subject, number[]>(SUBJECTS.map((v) => [v, []]));
     for (let r = 0; r < rounds; r++) {
       // Rotate who goes first, so no subject always follows the same one.
       const order = SUBJECTS.map((_, i) => SUBJECTS[(i + r) % SUBJECTS.length]!);
-      for (const s of order) usPerEvent.get(s)!.push(await measure(s));
+      for (const s of order) {
+        const m = await measure(s);
+        usPerEvent.get(s)!.push(m.cpu);
+        wallPerEvent.get(s)!.push(m.wall);
+      }
     }
     const ratios = (s: Subject, base = BASE[s]) =>
       usPerEvent.get(s)!.map((x, i) => x / usPerEvent.get(base)![i]!);
     const iqr = (xs: number[]) => `${fmt(quantile(xs, 0.25), 3)}–${fmt(quantile(xs, 0.75), 3)}`;
     ctx.report.section({
       title: "Tracing overhead: the run/append/fan-out path with and without OpenTelemetry",
-      intro: `${rounds} interleaved rounds (after ${warmup} warm-up), one process per variant; a round measures each subject once, in a rotating order: ${runs} runs of ${events} events on the ${store} store, each event to ${followers} in-process followers. Ratio: the subject's time ÷ its base's in the same round (\`off\`, or for \`noop\` also its own process with the span code detached, which leaves out any difference between processes).`,
+      intro: `${rounds} interleaved rounds (after ${warmup} warm-up), one process per variant; a round measures each subject once, in a rotating order: ${runs} runs of ${events} events on the ${store} store, each event to ${followers} in-process followers. Cost: the subject process's CPU time per event. Ratio: the subject's cost ÷ its base's in the same round (\`off\`, or for \`noop\` also its own process with the span code detached, which leaves out any difference between processes).`,
       headers: [
         "subject",
-        "µs/event (median)",
+        "CPU µs/event (median)",
         "best round",
+        "wall µs/event (median)",
         "ratio to off (median)",
         "ratio p25–p75",
         "ratio to own detached (median)",
@@ -103,6 +111,7 @@ export async function tracingScenario(ctx: Context): Promise<void> {
         LABEL[s],
         fmt(median(usPerEvent.get(s)!), 2),
         fmt(Math.min(...usPerEvent.get(s)!), 2),
+        fmt(median(wallPerEvent.get(s)!), 2),
         s === "off" ? "1" : fmt(median(ratios(s, "off")), 3),
         s === "off" ? "" : iqr(ratios(s, "off")),
         s === "noop"
