@@ -9,7 +9,7 @@ import type { Context } from "./context.js";
  * Scenario "tracing" (issue 16: "without the SDK installed nothing changes and nothing is
  * slower"). The same run/append/fan-out workload in four processes, one per way OpenTelemetry
  * may be there (see procs/tracing-subject.ts), measured in interleaved rounds — every round
- * measures each variant once, in a rotating order — so the load of a shared machine falls on
+ * measures each variant once, in an order drawn afresh — so the load of a shared machine falls on
  * all of them alike. The cost is the subject process's CPU time per event (user + system:
  * what waiting for a core on a loaded machine does not inflate), wall time beside it.
  * Reported: each subject's median cost per event, and the median (and interquartile range) of
@@ -48,6 +48,18 @@ function quantile(xs: readonly number[], q: number): number {
   return s[lo]! + (s[hi]! - s[lo]!) * (i - lo);
 }
 
+/** `xs` in an order drawn from `seed` (Park–Miller: the same order for the same seed). */
+function shuffled<T>(xs: readonly T[], seed: number): T[] {
+  const out = [...xs];
+  let state = (seed % 2_147_483_646) + 1;
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (state * 48_271) % 2_147_483_647;
+    const j = state % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 export async function tracingScenario(ctx: Context): Promise<void> {
   const { runs, events, followers, rounds, warmup } = ctx.opts.sizes.tracing;
   const store = "memory";
@@ -84,8 +96,9 @@ export async function tracingScenario(ctx: Context): Promise<void> {
     const usPerEvent = new Map<Subject, number[]>(SUBJECTS.map((v) => [v, []]));
     const wallPerEvent = new Map<Subject, number[]>(SUBJECTS.map((v) => [v, []]));
     for (let r = 0; r < rounds; r++) {
-      // Rotate who goes first, so no subject always follows the same one.
-      const order = SUBJECTS.map((_, i) => SUBJECTS[(i + r) % SUBJECTS.length]!);
+      // A fresh order each round, so no subject always follows the same one (`noop-detached`
+      // right after `noop` in their shared process would be a bias of its own).
+      const order = shuffled(SUBJECTS, r + 1);
       for (const s of order) {
         const m = await measure(s);
         usPerEvent.get(s)!.push(m.cpu);
@@ -97,7 +110,7 @@ export async function tracingScenario(ctx: Context): Promise<void> {
     const iqr = (xs: number[]) => `${fmt(quantile(xs, 0.25), 3)}–${fmt(quantile(xs, 0.75), 3)}`;
     ctx.report.section({
       title: "Tracing overhead: the run/append/fan-out path with and without OpenTelemetry",
-      intro: `${rounds} interleaved rounds (after ${warmup} warm-up), one process per variant; a round measures each subject once, in a rotating order: ${runs} runs of ${events} events on the ${store} store, each event to ${followers} in-process followers. Cost: the subject process's CPU time per event. Ratio: the subject's cost ÷ its base's in the same round (\`off\`, or for \`noop\` also its own process with the span code detached, which leaves out any difference between processes).`,
+      intro: `${rounds} interleaved rounds (after ${warmup} warm-up), one process per variant; a round measures each subject once, in an order drawn afresh: ${runs} runs of ${events} events on the ${store} store, each event to ${followers} in-process followers. Cost: the subject process's CPU time per event. Ratio: the subject's cost ÷ its base's in the same round (\`off\`, or for \`noop\` also its own process with the span code detached, which leaves out any difference between processes).`,
       headers: [
         "subject",
         "CPU µs/event (median)",
