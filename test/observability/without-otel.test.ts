@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
  * `@opentelemetry/api` is an optional peer dependency: with it not resolvable at all (a module
  * hook hides it in a child process, as if it were not installed), Threadline starts, serves a
  * run whose request carries a `traceparent`, and keeps that trace context with the run; nothing
- * is traced. (The packaging test checks the same in a real install without it.)
+ * is traced. (npm's flat install has the API, as prom-client's dependency; pnpm's strict one does
+ * not let Threadline resolve it: the packaging test hides it in a real install too.)
  */
 
 const run = promisify(execFile);
