@@ -8,6 +8,7 @@ import {
   keptRunsBoundary,
   nextCompactionStep,
   type RetentionPolicy,
+  reclaimDue,
 } from "./retention.js";
 import { isTerminalEvent } from "./run-tracker.js";
 import { type SchedulerClock, systemClock, type TimerHandle } from "./scheduler/clock.js";
@@ -31,6 +32,13 @@ export interface RetentionSweepOptions {
   batchEvents?: number;
   /** Steps per thread per sweep, so one huge thread does not hold a sweep. Default 100. */
   maxStepsPerThread?: number;
+  /**
+   * Rows removed (events, runs, messages; over one or more sweeps) after which the sweep asks
+   * the store to reclaim their space (`ThreadLog.reclaim`: PostgreSQL's plain VACUUM), so the
+   * disk stays flat whatever autovacuum's settings. Default 10,000; 0 never (leave it to
+   * autovacuum). Stores that reuse freed space by themselves are never asked.
+   */
+  reclaimAfterRows?: number;
 }
 
 /** What one sweep did. */
@@ -43,6 +51,8 @@ export interface SweepReport {
   events: number;
   runs: number;
   messages: number;
+  /** True when the sweep asked the store to reclaim the space of removed rows. */
+  reclaimed: boolean;
 }
 
 /** The sweep's lease in the store's records: one instance sweeps a shared store at a time. */
@@ -65,6 +75,9 @@ export class RetentionSweeper {
   private readonly intervalMs: number;
   private readonly batchEvents: number;
   private readonly maxSteps: number;
+  private readonly reclaimAfterRows: number;
+  /** Rows removed since the store last reclaimed their space (this instance's count). */
+  private unreclaimed = 0;
   private timer: TimerHandle | undefined;
   private running = false;
   private current: Promise<SweepReport> | undefined;
@@ -75,6 +88,7 @@ export class RetentionSweeper {
     this.intervalMs = opts.intervalMs ?? 60_000;
     this.batchEvents = Math.max(2, opts.batchEvents ?? 1_000);
     this.maxSteps = Math.max(1, opts.maxStepsPerThread ?? 100);
+    this.reclaimAfterRows = Math.max(0, opts.reclaimAfterRows ?? 10_000);
   }
 
   start(): void {
@@ -134,6 +148,7 @@ export class RetentionSweeper {
       events: 0,
       runs: 0,
       messages: 0,
+      reclaimed: false,
     };
     if (!(await this.lease())) return report;
     report.swept = true;
@@ -143,15 +158,37 @@ export class RetentionSweeper {
       for (const thread of page) {
         report.threads += 1;
         const deleted = await this.sweepThread(thread, report);
+        // A deleted thread's rows count for the reclaim (its events; roughly, runs aside).
+        if (deleted) this.unreclaimed += thread.lastSeq - thread.horizon;
         // Deleting moved every later thread one place up in the list.
         if (deleted) offset -= 1;
         await yieldToLoop();
       }
       if (page.length < THREAD_PAGE) break;
       // Still ours? Another instance took over if this one stalled past the lease.
-      if (!(await this.lease())) break;
+      if (!(await this.lease())) return report;
     }
+    await this.reclaim(report);
     return report;
+  }
+
+  /**
+   * After the pass, outside any step's transaction: when enough rows went, the store makes their
+   * space reusable. Only the lease's holder does (two instances never vacuum at once); a failure
+   * (say, a role that does not own the tables) is logged and the sweep goes on.
+   */
+  private async reclaim(report: SweepReport): Promise<void> {
+    this.unreclaimed += report.events + report.runs + report.messages;
+    const store = this.opts.store;
+    if (!reclaimDue(this.unreclaimed, this.reclaimAfterRows) || !store.threads.reclaim) return;
+    if (!(await this.lease())) return;
+    this.unreclaimed = 0;
+    try {
+      await store.threads.reclaim();
+      report.reclaimed = true;
+    } catch (error) {
+      this.logger.warn({ err: error }, "retention sweep: reclaiming removed rows' space failed");
+    }
   }
 
   /** Applies the thread's policy; true when the thread was deleted. */

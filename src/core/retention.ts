@@ -210,3 +210,11 @@ export function nextCompactionStep(
   }
   return step;
 }
+
+/**
+ * Whether the store is to reclaim the space of removed rows now: once `removed` (since the last
+ * time) reaches `afterRows`; never when `afterRows` is 0.
+ */
+export function reclaimDue(removed: number, afterRows: number): boolean {
+  return afterRows > 0 && removed > 0 && removed >= afterRows;
+}

@@ -110,6 +110,14 @@ export interface ThreadLog {
    */
   compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null>;
   /**
+   * Makes the space of rows that `compact` and `delete` removed reusable, for a store that does
+   * not reuse it by itself (PostgreSQL: a plain `VACUUM` of its tables — not FULL, so it locks
+   * nothing appends or reads need; outside any transaction). Stores that reuse freed space on
+   * their own (SQLite's free pages, Redis, memory) leave it out. The retention sweep calls it
+   * after it removed `reclaimAfterRows` rows (`retention-sweep.ts`).
+   */
+  reclaim?(): Promise<void>;
+  /**
    * Committed events with `seq > after`, ascending, at most `limit` (default 1000). After a
    * compaction the first one may be above `after + 1` (never below the horizon + 1).
    */

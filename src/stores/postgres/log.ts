@@ -69,6 +69,10 @@ export class PgThreadLog implements Store.ThreadLog {
     return inTransaction(this.pool, (db) => this.threads.compact(db, threadId, step));
   }
 
+  async reclaim(): Promise<void> {
+    await this.threads.vacuum(this.pool);
+  }
+
   async read(threadId: string, opts: { after: number; limit?: number }) {
     const { after, limit } = readWindow(opts);
     return this.threads.read(this.pool, threadId, after, limit);

@@ -118,6 +118,19 @@ export class ThreadTable {
     return { horizon, events: counts.events, messages: counts.messages, runs: counts.runs };
   }
 
+  /**
+   * A plain VACUUM (not FULL) of the tables compaction, deletion and appends leave dead rows in,
+   * so PostgreSQL reuses their space even where autovacuum is off or lags. Never in a
+   * transaction (VACUUM refuses one); its lock (SHARE UPDATE EXCLUSIVE) does not conflict with
+   * reads or writes, and SKIP_LOCKED passes over a table another vacuum holds (autovacuum).
+   */
+  async vacuum(db: Queryable): Promise<void> {
+    const t = this.t;
+    await db.query(
+      `VACUUM (SKIP_LOCKED) ${t.events}, ${t.messages}, ${t.runs}, ${t.threads}, ${t.claims}`,
+    );
+  }
+
   /** Read under the caller's transaction; raised only by deletions, which lock its row. */
   private async fenceFloor(db: Queryable): Promise<number> {
     const { rows } = await db.query<{ value: number }>(
