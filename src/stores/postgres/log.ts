@@ -7,7 +7,6 @@ import type { EventRecord, ThreadPatch, ThreadView } from "../../core/types.js";
 import { appendInTransaction } from "./append.js";
 import { inTransaction } from "./connection.js";
 import type { PgLiveTail } from "./live-tail.js";
-import type { RunTable } from "./runs.js";
 import type { ThreadTable } from "./threads.js";
 
 /**
@@ -18,7 +17,6 @@ export class PgThreadLog implements Store.ThreadLog {
   constructor(
     private readonly pool: pg.Pool,
     private readonly threads: ThreadTable,
-    private readonly runs: RunTable,
     private readonly tail: PgLiveTail,
   ) {}
 
@@ -51,14 +49,7 @@ export class PgThreadLog implements Store.ThreadLog {
   async append(...[threadId, fence, events, view]: Store.AppendArgs): Promise<EventRecord[]> {
     const channel = this.tail.channelName;
     const records = await inTransaction(this.pool, (db) =>
-      appendInTransaction(
-        db,
-        this.threads,
-        this.runs,
-        channel,
-        [threadId, fence, events, view],
-        Date.now(),
-      ),
+      appendInTransaction(db, this.threads, channel, [threadId, fence, events, view], Date.now()),
     );
     // After the commit: durable before visible.
     this.tail.committed(threadId, records);

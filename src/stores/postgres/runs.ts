@@ -106,12 +106,18 @@ export class RunTable {
     );
   }
 
-  async setStartSeq(db: Queryable, threadId: string, runId: string, seq: number): Promise<void> {
-    await db.query(
-      `UPDATE ${this.t.runs} SET start_seq = $3
-       WHERE thread_id = $1 AND run_id = $2 AND start_seq IS NULL`,
-      [threadId, runId, seq],
-    );
+  /**
+   * The SET list that ends a run (leaves the queue, drops its lease), given the SQL of its three
+   * values: shared by `end` and the append's own statement (`ThreadTable.saveAppend`).
+   */
+  static endAssignments(status: string, endedAt: string, error: string): string {
+    return `status = ${status}, ended_at = ${endedAt}, error = coalesce(${error}::json, error),
+      queue_pos = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL`;
+  }
+
+  /** The SET item that records a run's start seq once (a later RUN_STARTED does not move it). */
+  static startAssignment(seq: string): string {
+    return `start_seq = coalesce(start_seq, ${seq}::bigint)`;
   }
 
   /** Ends the run: leaves the queue, drops its lease. */
@@ -124,8 +130,7 @@ export class RunTable {
     error?: { code: string; message: string },
   ): Promise<RunRecord | null> {
     const { rows } = await db.query<RunRow>(
-      `UPDATE ${this.t.runs} SET status = $3, ended_at = $4, error = coalesce($5::json, error),
-         queue_pos = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+      `UPDATE ${this.t.runs} SET ${RunTable.endAssignments("$3", "$4", "$5")}
        WHERE thread_id = $1 AND run_id = $2 RETURNING ${RUN_COLUMNS}`,
       [threadId, runId, status, now, error ? json(error) : null],
     );
