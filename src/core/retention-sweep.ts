@@ -7,6 +7,7 @@ import {
   idleThreadExpired,
   keptRunsBoundary,
   nextCompactionStep,
+  nthNewestStartSeq,
   type RetentionPolicy,
   reclaimDue,
 } from "./retention.js";
@@ -272,12 +273,19 @@ export class RetentionSweeper {
 
   /** The `keepRuns` limit as a seq (0: fewer runs than that, nothing to remove by count). */
   private async runsBoundary(threadId: string, keepRuns: number): Promise<number> {
+    if (keepRuns === 0) return keptRunsBoundary(0, null);
+    const queue = this.opts.store.runs;
+    // One indexed query where the store has it; otherwise every run record (which retention
+    // keeps to about keepRuns, once it swept the thread).
+    if (queue.nthNewestStartSeq) {
+      return keptRunsBoundary(keepRuns, await queue.nthNewestStartSeq(threadId, keepRuns));
+    }
     const runs: RunRecord[] = [];
     for (let offset = 0; ; offset += RUN_PAGE) {
-      const page = await this.opts.store.runs.list(threadId, { limit: RUN_PAGE, offset });
+      const page = await queue.list(threadId, { limit: RUN_PAGE, offset });
       runs.push(...page);
-      const boundary = keptRunsBoundary(runs, keepRuns, page.length < RUN_PAGE);
-      if (boundary !== null) return boundary;
+      if (page.length < RUN_PAGE) break;
     }
+    return keptRunsBoundary(keepRuns, nthNewestStartSeq(runs, keepRuns));
   }
 }

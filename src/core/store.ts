@@ -173,6 +173,13 @@ export interface RunQueue {
   get(threadId: string, runId: string): Promise<RunRecord | null>;
   /** Newest first, skipping the `offset` newest (for paging, like `ThreadLog.list`). */
   list(threadId: string, opts?: { limit?: number; offset?: number }): Promise<RunRecord[]>;
+  /**
+   * The `startSeq` of the thread's `n`-th newest started run (ordered by `startSeq`, 1 = the
+   * newest; the rule: `nthNewestStartSeq` in retention.ts), or null when fewer than `n` runs
+   * started. Retention's `keepRuns` boundary without reading run records; optional (the sweep
+   * reads the runs instead).
+   */
+  nthNewestStartSeq?(threadId: string, n: number): Promise<number | null>;
   /** Running runs (any thread) whose lease expired before `now`, or all running when `all`. */
   listStale(now: number, opts?: { all?: boolean }): Promise<RunRecord[]>;
   /** Threads with queued runs and no active run (to restart their queue after a restart). */

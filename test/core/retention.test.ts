@@ -5,6 +5,7 @@ import {
   effectivePolicy,
   keptRunsBoundary,
   nextCompactionStep,
+  nthNewestStartSeq,
   parseRetentionPolicy,
 } from "../../src/core/retention.js";
 import { RetentionSweeper } from "../../src/core/retention-sweep.js";
@@ -86,12 +87,17 @@ describe("retention rules", () => {
     expect(() => parseRetentionPolicy({ keepRun: 1 }, "retention")).toThrow(/invalid retention/);
   });
 
-  it("finds the keepRuns boundary among started runs, newest first", () => {
+  it("finds the keepRuns boundary among started runs, newest start first", () => {
     const run = (startSeq?: number) => ({ startSeq }) as RunRecord;
-    const runs = [run(), run(30), run(20), run(10)];
-    expect(keptRunsBoundary(runs, 2, false)).toBe(19);
-    expect(keptRunsBoundary(runs, 4, false)).toBeNull();
-    expect(keptRunsBoundary(runs, 4, true)).toBe(0);
+    // Creation order is not start order (an interrupting run starts before older queued ones).
+    const runs = [run(), run(20), run(30), run(10)];
+    expect(nthNewestStartSeq(runs, 1)).toBe(30);
+    expect(nthNewestStartSeq(runs, 2)).toBe(20);
+    expect(nthNewestStartSeq(runs, 4)).toBeNull();
+    expect(nthNewestStartSeq(runs, 0)).toBeNull();
+    expect(keptRunsBoundary(2, nthNewestStartSeq(runs, 2))).toBe(19);
+    expect(keptRunsBoundary(4, null)).toBe(0);
+    expect(keptRunsBoundary(0, null)).toBe(Number.MAX_SAFE_INTEGER);
   });
 
   it("steps to the last removable terminal event, never into a run still going", () => {

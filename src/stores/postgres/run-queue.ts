@@ -54,6 +54,10 @@ export class PgRunQueue implements Store.RunQueue {
     return this.runs.list(this.pool, threadId, limit, offset);
   }
 
+  async nthNewestStartSeq(threadId: string, n: number) {
+    return this.runs.nthNewestStartSeq(this.pool, threadId, n);
+  }
+
   async listStale(now: number, opts: { all?: boolean } = {}) {
     return this.runs.stale(this.pool, now, opts.all === true);
   }

@@ -164,6 +164,17 @@ export class RunTable {
     return rows.map(runOf);
   }
 
+  /** See `RunQueue.nthNewestStartSeq`: over the thread's runs, which retention keeps few. */
+  async nthNewestStartSeq(db: Queryable, threadId: string, n: number): Promise<number | null> {
+    if (!Number.isInteger(n) || n < 1) return null;
+    const { rows } = await db.query<{ start_seq: number }>(
+      `SELECT start_seq FROM ${this.t.runs} WHERE thread_id = $1 AND start_seq IS NOT NULL
+       ORDER BY start_seq DESC LIMIT 1 OFFSET $2`,
+      [threadId, n - 1],
+    );
+    return rows[0]?.start_seq ?? null;
+  }
+
   async stale(db: Queryable, now: number, all: boolean): Promise<RunRecord[]> {
     const { rows } = await db.query<RunRow>(
       all
