@@ -25,7 +25,7 @@ export interface HeadChanges {
   activeRunId: string | null;
   next: number;
   state?: { value: unknown } | undefined;
-  interrupts?: { value: unknown } | undefined;
+  interrupts?: T.ViewUpdate["interrupts"];
 }
 
 /** What an append changes on its run's row: the start seq, the end. */
@@ -206,6 +206,21 @@ export class ThreadTable {
     return rows.map(summaryOf);
   }
 
+  /** The due index (`ThreadLog.interruptsDue`): `until` null is any time. */
+  async interruptsDue(
+    db: Queryable,
+    until: number | null,
+    limit: number,
+  ): Promise<{ threadId: string; dueAt: number }[]> {
+    const { rows } = await db.query<{ thread_id: string; due: string }>(
+      `SELECT thread_id, interrupts_due_at AS due FROM ${this.t.threads}
+       WHERE interrupts_due_at IS NOT NULL AND interrupts_due_at <= $1
+       ORDER BY interrupts_due_at, thread_id COLLATE "C" LIMIT $2`,
+      [until ?? Number.MAX_SAFE_INTEGER, limit],
+    );
+    return rows.map((r) => ({ threadId: r.thread_id, dueAt: Number(r.due) }));
+  }
+
   async lastSeq(db: Queryable, threadId: string): Promise<number> {
     const { rows } = await db.query<{ last_seq: number }>(
       `SELECT last_seq FROM ${this.t.threads} WHERE thread_id = $1`,
@@ -297,7 +312,10 @@ export class ThreadTable {
       `next_position = ${$(head.next)}`,
     ];
     if (head.state) sets.push(`state = ${$(json(head.state.value))}::json`);
-    if (head.interrupts) sets.push(`interrupts = ${$(json(head.interrupts.value))}::json`);
+    if (head.interrupts) {
+      sets.push(`interrupts = ${$(json(head.interrupts.value))}::json`);
+      sets.push(`interrupts_due_at = ${$(head.interrupts.dueAt ?? null)}::bigint`);
+    }
     return sets.join(", ");
   }
 
