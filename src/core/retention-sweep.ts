@@ -154,17 +154,25 @@ export class RetentionSweeper {
     if (!(await this.lease())) return report;
     report.swept = true;
     const store = this.opts.store;
-    for (let offset = 0; ; offset += THREAD_PAGE) {
-      const page = await store.threads.list({ limit: THREAD_PAGE, offset });
+    // A cursor along the thread ids where the store has one (every thread once, whatever is
+    // updated meanwhile); else pages of `list`, whose order updates and deletions shift.
+    const listAfter = store.threads.listAfter?.bind(store.threads);
+    let cursor = "";
+    for (let offset = 0; ; ) {
+      const page = listAfter
+        ? await listAfter(cursor, THREAD_PAGE)
+        : await store.threads.list({ limit: THREAD_PAGE, offset });
       for (const thread of page) {
         report.threads += 1;
         const deleted = await this.sweepThread(thread, report);
-        // A deleted thread's rows count for the reclaim (its events; roughly, runs aside).
-        if (deleted) this.unreclaimed += thread.lastSeq - thread.horizon;
         // Deleting moved every later thread one place up in the list.
         if (deleted) offset -= 1;
+        // A deleted thread's rows count for the reclaim (its events; roughly, runs aside).
+        if (deleted) this.unreclaimed += thread.lastSeq - thread.horizon;
         await yieldToLoop();
       }
+      offset += page.length;
+      cursor = page[page.length - 1]?.threadId ?? cursor;
       if (page.length < THREAD_PAGE) break;
       // Still ours? Another instance took over if this one stalled past the lease.
       if (!(await this.lease())) return report;

@@ -89,6 +89,13 @@ export interface ThreadLog {
   head(threadId: string): Promise<ThreadSummary | null>;
   /** Most recently updated first. */
   list(opts?: { limit?: number; offset?: number }): Promise<ThreadSummary[]>;
+  /**
+   * At most `limit` threads whose id comes after `after` ("" from the start), in the store's own
+   * id order (an index walk): a cursor that visits every thread once however they are updated
+   * meanwhile, for a pass over all of them (the retention sweep). Optional: the sweep pages
+   * `list` otherwise (which updates reorder, and whose offset costs grow with it).
+   */
+  listAfter?(after: string, limit: number): Promise<ThreadSummary[]>;
   /** Applies `patch` (see `ThreadPatch`) and bumps `updatedAt`; null when the thread is unknown. */
   update(threadId: string, patch: ThreadPatch): Promise<ThreadSummary | null>;
   /**

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
 import type * as Store from "../../core/store.js";
-import { dueWindow, listWindow, readWindow } from "../../core/store.js";
+import { count, dueWindow, listWindow, readWindow } from "../../core/store.js";
 import type { EventRecord, ThreadPatch, ThreadView } from "../../core/types.js";
 
 import { appendInTransaction } from "./append.js";
@@ -41,6 +41,10 @@ export class PgThreadLog implements Store.ThreadLog {
   async list(opts: { limit?: number; offset?: number } = {}) {
     const { limit, offset } = listWindow(opts);
     return this.threads.list(this.pool, limit, offset);
+  }
+
+  async listAfter(after: string, limit: number) {
+    return this.threads.listAfter(this.pool, after, count(limit, 0));
   }
 
   async update(threadId: string, patch: ThreadPatch) {

@@ -221,6 +221,16 @@ export class ThreadTable {
     return rows.map((r) => ({ threadId: r.thread_id, dueAt: Number(r.due) }));
   }
 
+  /** Along the primary key (the database's collation, both ways): see `ThreadLog.listAfter`. */
+  async listAfter(db: Queryable, after: string, limit: number): Promise<T.ThreadSummary[]> {
+    const { rows } = await db.query<ThreadRow>(
+      `SELECT ${THREAD_COLUMNS} FROM ${this.t.threads} WHERE thread_id > $1
+       ORDER BY thread_id LIMIT $2`,
+      [after, limit],
+    );
+    return rows.map(summaryOf);
+  }
+
   async lastSeq(db: Queryable, threadId: string): Promise<number> {
     const { rows } = await db.query<{ last_seq: number }>(
       `SELECT last_seq FROM ${this.t.threads} WHERE thread_id = $1`,
