@@ -125,9 +125,14 @@ export interface ThreadlineOptions {
    * runs, runs younger than `maxAgeMs`, delete threads idle for `deleteIdleAfterMs` — which a
    * thread's metadata (`threadline.retention`) or its schedule's `retention` override; applied
    * every `sweepMs` (default 60 s; 0: only when `retention.sweep()` is called) by one instance of a
-   * shared store, `batchEvents` events per step (default 1,000).
+   * shared store, `batchEvents` events per step (default 1,000). After `reclaimAfterRows` rows
+   * removed (default 10,000; 0: never) the store reclaims their space (PostgreSQL: a plain VACUUM).
    */
-  retention?: RetentionPolicy & { sweepMs?: number; batchEvents?: number };
+  retention?: RetentionPolicy & {
+    sweepMs?: number;
+    batchEvents?: number;
+    reclaimAfterRows?: number;
+  };
   /**
    * Interrupt expiry (PROTOCOL.md §3.1.6-8): what a pending interrupt's `expiresAt` does once
    * every interrupt the thread waits on has expired — `resume` (default: a run answers them
@@ -276,7 +281,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       ? {}
       : { misfireGraceMs: options.scheduler.misfireGraceMs }),
   });
-  const { sweepMs, batchEvents, ...defaults } = options.retention ?? {};
+  const { sweepMs, batchEvents, reclaimAfterRows, ...defaults } = options.retention ?? {};
   // A bad default fails here, before anything starts.
   parseRetentionPolicy(defaults, "retention");
   // The deletion of idle threads goes through `tl.deleteThread` (followers end with the marker).
@@ -289,6 +294,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     ...(options.clock ? { clock: options.clock } : {}),
     ...(sweepMs === undefined ? {} : { intervalMs: sweepMs }),
     ...(batchEvents === undefined ? {} : { batchEvents }),
+    ...(reclaimAfterRows === undefined ? {} : { reclaimAfterRows }),
   });
   // Bad hook config fails here, before anything starts (the routes compile them again).
   compileHooks(options.hooks ?? [], coordinator.agentIds());

@@ -38,6 +38,7 @@ export interface ServeArgs {
     maxAgeMs?: number;
     deleteIdleAfterMs?: number;
     sweepMs?: number;
+    reclaimAfterRows?: number;
   };
 }
 
@@ -87,6 +88,10 @@ Options:
   --retention-sweep-ms <ms>
                       how often retention is applied (default 60000; env
                       THREADLINE_RETENTION_SWEEP_MS)
+  --retention-reclaim-rows <n>
+                      PostgreSQL: VACUUM the store's tables after the sweep removed n rows
+                      (default 10000; 0 = never, leave it to autovacuum; env
+                      THREADLINE_RETENTION_RECLAIM_ROWS)
   --interrupt-expiry <resume|record>
                       what an expired interrupt does: resume the agent with it cancelled
                       (default) or only record it (env THREADLINE_INTERRUPT_EXPIRY; per agent and
@@ -124,6 +129,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       "retention-max-age-ms": { type: "string" },
       "retention-idle-ms": { type: "string" },
       "retention-sweep-ms": { type: "string" },
+      "retention-reclaim-rows": { type: "string" },
       "jwt-secret": { type: "string" },
       "jwks-url": { type: "string" },
       "jwt-issuer": { type: "string" },
@@ -138,6 +144,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     ["retention-max-age-ms", "THREADLINE_RETENTION_MAX_AGE_MS", "maxAgeMs"],
     ["retention-idle-ms", "THREADLINE_RETENTION_IDLE_MS", "deleteIdleAfterMs"],
     ["retention-sweep-ms", "THREADLINE_RETENTION_SWEEP_MS", "sweepMs"],
+    ["retention-reclaim-rows", "THREADLINE_RETENTION_RECLAIM_ROWS", "reclaimAfterRows"],
   ] as const;
   for (const [flag, name, key] of retentionFlags) {
     const text = values[flag] ?? env[name];

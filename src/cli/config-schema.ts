@@ -74,6 +74,7 @@ export const configSchema = z
     retention: retentionPolicySchema.extend({
       sweepMs: z.number().int().min(0).optional(),
       batchEvents: positiveInt.optional(),
+      reclaimAfterRows: z.number().int().min(0).optional(),
     }),
     history: z.record(
       idSchema,

@@ -7,7 +7,9 @@ import {
   idleThreadExpired,
   keptRunsBoundary,
   nextCompactionStep,
+  nthNewestStartSeq,
   type RetentionPolicy,
+  reclaimDue,
 } from "./retention.js";
 import { isTerminalEvent } from "./run-tracker.js";
 import { type SchedulerClock, systemClock, type TimerHandle } from "./scheduler/clock.js";
@@ -31,6 +33,13 @@ export interface RetentionSweepOptions {
   batchEvents?: number;
   /** Steps per thread per sweep, so one huge thread does not hold a sweep. Default 100. */
   maxStepsPerThread?: number;
+  /**
+   * Rows removed (events, runs, messages; over one or more sweeps) after which the sweep asks
+   * the store to reclaim their space (`ThreadLog.reclaim`: PostgreSQL's plain VACUUM), so the
+   * disk stays flat whatever autovacuum's settings. Default 10,000; 0 never (leave it to
+   * autovacuum). Stores that reuse freed space by themselves are never asked.
+   */
+  reclaimAfterRows?: number;
 }
 
 /** What one sweep did. */
@@ -43,6 +52,8 @@ export interface SweepReport {
   events: number;
   runs: number;
   messages: number;
+  /** True when the sweep asked the store to reclaim the space of removed rows. */
+  reclaimed: boolean;
 }
 
 /** The sweep's lease in the store's records: one instance sweeps a shared store at a time. */
@@ -65,6 +76,9 @@ export class RetentionSweeper {
   private readonly intervalMs: number;
   private readonly batchEvents: number;
   private readonly maxSteps: number;
+  private readonly reclaimAfterRows: number;
+  /** Rows removed since the store last reclaimed their space (this instance's count). */
+  private unreclaimed = 0;
   private timer: TimerHandle | undefined;
   private running = false;
   private current: Promise<SweepReport> | undefined;
@@ -75,6 +89,7 @@ export class RetentionSweeper {
     this.intervalMs = opts.intervalMs ?? 60_000;
     this.batchEvents = Math.max(2, opts.batchEvents ?? 1_000);
     this.maxSteps = Math.max(1, opts.maxStepsPerThread ?? 100);
+    this.reclaimAfterRows = Math.max(0, opts.reclaimAfterRows ?? 10_000);
   }
 
   start(): void {
@@ -134,24 +149,55 @@ export class RetentionSweeper {
       events: 0,
       runs: 0,
       messages: 0,
+      reclaimed: false,
     };
     if (!(await this.lease())) return report;
     report.swept = true;
     const store = this.opts.store;
-    for (let offset = 0; ; offset += THREAD_PAGE) {
-      const page = await store.threads.list({ limit: THREAD_PAGE, offset });
+    // A cursor along the thread ids where the store has one (every thread once, whatever is
+    // updated meanwhile); else pages of `list`, whose order updates and deletions shift.
+    const listAfter = store.threads.listAfter?.bind(store.threads);
+    let cursor = "";
+    for (let offset = 0; ; ) {
+      const page = listAfter
+        ? await listAfter(cursor, THREAD_PAGE)
+        : await store.threads.list({ limit: THREAD_PAGE, offset });
       for (const thread of page) {
         report.threads += 1;
         const deleted = await this.sweepThread(thread, report);
         // Deleting moved every later thread one place up in the list.
         if (deleted) offset -= 1;
+        // A deleted thread's rows count for the reclaim (its events; roughly, runs aside).
+        if (deleted) this.unreclaimed += thread.lastSeq - thread.horizon;
         await yieldToLoop();
       }
+      offset += page.length;
+      cursor = page[page.length - 1]?.threadId ?? cursor;
       if (page.length < THREAD_PAGE) break;
       // Still ours? Another instance took over if this one stalled past the lease.
-      if (!(await this.lease())) break;
+      if (!(await this.lease())) return report;
     }
+    await this.reclaim(report);
     return report;
+  }
+
+  /**
+   * After the pass, outside any step's transaction: when enough rows went, the store makes their
+   * space reusable. Only the lease's holder does (two instances never vacuum at once); a failure
+   * (say, a role that does not own the tables) is logged and the sweep goes on.
+   */
+  private async reclaim(report: SweepReport): Promise<void> {
+    this.unreclaimed += report.events + report.runs + report.messages;
+    const store = this.opts.store;
+    if (!reclaimDue(this.unreclaimed, this.reclaimAfterRows) || !store.threads.reclaim) return;
+    if (!(await this.lease())) return;
+    this.unreclaimed = 0;
+    try {
+      await store.threads.reclaim();
+      report.reclaimed = true;
+    } catch (error) {
+      this.logger.warn({ err: error }, "retention sweep: reclaiming removed rows' space failed");
+    }
   }
 
   /** Applies the thread's policy; true when the thread was deleted. */
@@ -235,12 +281,19 @@ export class RetentionSweeper {
 
   /** The `keepRuns` limit as a seq (0: fewer runs than that, nothing to remove by count). */
   private async runsBoundary(threadId: string, keepRuns: number): Promise<number> {
+    if (keepRuns === 0) return keptRunsBoundary(0, null);
+    const queue = this.opts.store.runs;
+    // One indexed query where the store has it; otherwise every run record (which retention
+    // keeps to about keepRuns, once it swept the thread).
+    if (queue.nthNewestStartSeq) {
+      return keptRunsBoundary(keepRuns, await queue.nthNewestStartSeq(threadId, keepRuns));
+    }
     const runs: RunRecord[] = [];
     for (let offset = 0; ; offset += RUN_PAGE) {
-      const page = await this.opts.store.runs.list(threadId, { limit: RUN_PAGE, offset });
+      const page = await queue.list(threadId, { limit: RUN_PAGE, offset });
       runs.push(...page);
-      const boundary = keptRunsBoundary(runs, keepRuns, page.length < RUN_PAGE);
-      if (boundary !== null) return boundary;
+      if (page.length < RUN_PAGE) break;
     }
+    return keptRunsBoundary(keepRuns, nthNewestStartSeq(runs, keepRuns));
   }
 }

@@ -4,7 +4,7 @@ import type { CompactionStep } from "./compaction.js";
 import { ThreadlineError } from "./errors.js";
 import { isTerminalEvent } from "./run-tracker.js";
 import type { ThreadStore } from "./store.js";
-import type { EventRecord, RunRecord, ThreadSummary } from "./types.js";
+import type { EventRecord, ThreadSummary } from "./types.js";
 
 /**
  * Retention: which history a thread keeps. The decisions live here; the sweep
@@ -169,23 +169,28 @@ export function idleThreadExpired(
 }
 
 /**
- * The `keepRuns` limit as a seq: events at or below it belong to runs older than the newest
- * `keepRuns` started runs. `newestFirst` is the thread's runs, newest first, as far as read;
- * `complete` says whether that is all of them. Null when more runs must be read to tell.
+ * The `startSeq` of the `n`-th newest started run among a thread's runs (by `startSeq`, 1 = the
+ * newest), or null when fewer than `n` started: what `RunQueue.nthNewestStartSeq` answers.
  */
-export function keptRunsBoundary(
-  newestFirst: readonly RunRecord[],
-  keepRuns: number,
-  complete: boolean,
+export function nthNewestStartSeq(
+  runs: readonly { startSeq?: number | undefined }[],
+  n: number,
 ): number | null {
+  if (!Number.isInteger(n) || n < 1) return null;
+  const starts: number[] = [];
+  for (const run of runs) if (run.startSeq !== undefined) starts.push(run.startSeq);
+  starts.sort((a, b) => b - a);
+  return starts[n - 1] ?? null;
+}
+
+/**
+ * The `keepRuns` limit as a seq: events at or below it belong to runs older than the newest
+ * `keepRuns` started runs. `nthStart` is the `keepRuns`-th newest start seq (null: fewer runs
+ * started, nothing to remove by count: 0).
+ */
+export function keptRunsBoundary(keepRuns: number, nthStart: number | null): number {
   if (keepRuns === 0) return Number.MAX_SAFE_INTEGER;
-  let started = 0;
-  for (const run of newestFirst) {
-    if (run.startSeq === undefined) continue;
-    started += 1;
-    if (started === keepRuns) return run.startSeq - 1;
-  }
-  return complete ? 0 : null;
+  return nthStart === null ? 0 : nthStart - 1;
 }
 
 /**
@@ -209,4 +214,12 @@ export function nextCompactionStep(
     step = { horizon: record.seq, endedBefore: record.at };
   }
   return step;
+}
+
+/**
+ * Whether the store is to reclaim the space of removed rows now: once `removed` (since the last
+ * time) reaches `afterRows`; never when `afterRows` is 0.
+ */
+export function reclaimDue(removed: number, afterRows: number): boolean {
+  return afterRows > 0 && removed > 0 && removed >= afterRows;
 }

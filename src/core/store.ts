@@ -89,6 +89,13 @@ export interface ThreadLog {
   head(threadId: string): Promise<ThreadSummary | null>;
   /** Most recently updated first. */
   list(opts?: { limit?: number; offset?: number }): Promise<ThreadSummary[]>;
+  /**
+   * At most `limit` threads whose id comes after `after` ("" from the start), in the store's own
+   * id order (an index walk): a cursor that visits every thread once however they are updated
+   * meanwhile, for a pass over all of them (the retention sweep). Optional: the sweep pages
+   * `list` otherwise (which updates reorder, and whose offset costs grow with it).
+   */
+  listAfter?(after: string, limit: number): Promise<ThreadSummary[]>;
   /** Applies `patch` (see `ThreadPatch`) and bumps `updatedAt`; null when the thread is unknown. */
   update(threadId: string, patch: ThreadPatch): Promise<ThreadSummary | null>;
   /**
@@ -115,6 +122,14 @@ export interface ThreadLog {
    * step. The horizon never goes down; `updatedAt` does not move. Null when the thread is unknown.
    */
   compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null>;
+  /**
+   * Makes the space of rows that `compact` and `delete` removed reusable, for a store that does
+   * not reuse it by itself (PostgreSQL: a plain `VACUUM` of its tables — not FULL, so it locks
+   * nothing appends or reads need; outside any transaction). Stores that reuse freed space on
+   * their own (SQLite's free pages, Redis, memory) leave it out. The retention sweep calls it
+   * after it removed `reclaimAfterRows` rows (`retention-sweep.ts`).
+   */
+  reclaim?(): Promise<void>;
   /**
    * Committed events with `seq > after`, ascending, at most `limit` (default 1000). After a
    * compaction the first one may be above `after + 1` (never below the horizon + 1).
@@ -178,6 +193,13 @@ export interface RunQueue {
   get(threadId: string, runId: string): Promise<RunRecord | null>;
   /** Newest first, skipping the `offset` newest (for paging, like `ThreadLog.list`). */
   list(threadId: string, opts?: { limit?: number; offset?: number }): Promise<RunRecord[]>;
+  /**
+   * The `startSeq` of the thread's `n`-th newest started run (ordered by `startSeq`, 1 = the
+   * newest; the rule: `nthNewestStartSeq` in retention.ts), or null when fewer than `n` runs
+   * started. Retention's `keepRuns` boundary without reading run records; optional (the sweep
+   * reads the runs instead).
+   */
+  nthNewestStartSeq?(threadId: string, n: number): Promise<number | null>;
   /** Running runs (any thread) whose lease expired before `now`, or all running when `all`. */
   listStale(now: number, opts?: { all?: boolean }): Promise<RunRecord[]>;
   /** Threads with queued runs and no active run (to restart their queue after a restart). */

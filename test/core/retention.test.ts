@@ -1,9 +1,11 @@
 import type { BaseEvent } from "@ag-ui/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/core/logger.js";
 import {
   effectivePolicy,
   keptRunsBoundary,
   nextCompactionStep,
+  nthNewestStartSeq,
   parseRetentionPolicy,
 } from "../../src/core/retention.js";
 import { RetentionSweeper } from "../../src/core/retention-sweep.js";
@@ -85,12 +87,17 @@ describe("retention rules", () => {
     expect(() => parseRetentionPolicy({ keepRun: 1 }, "retention")).toThrow(/invalid retention/);
   });
 
-  it("finds the keepRuns boundary among started runs, newest first", () => {
+  it("finds the keepRuns boundary among started runs, newest start first", () => {
     const run = (startSeq?: number) => ({ startSeq }) as RunRecord;
-    const runs = [run(), run(30), run(20), run(10)];
-    expect(keptRunsBoundary(runs, 2, false)).toBe(19);
-    expect(keptRunsBoundary(runs, 4, false)).toBeNull();
-    expect(keptRunsBoundary(runs, 4, true)).toBe(0);
+    // Creation order is not start order (an interrupting run starts before older queued ones).
+    const runs = [run(), run(20), run(30), run(10)];
+    expect(nthNewestStartSeq(runs, 1)).toBe(30);
+    expect(nthNewestStartSeq(runs, 2)).toBe(20);
+    expect(nthNewestStartSeq(runs, 4)).toBeNull();
+    expect(nthNewestStartSeq(runs, 0)).toBeNull();
+    expect(keptRunsBoundary(2, nthNewestStartSeq(runs, 2))).toBe(19);
+    expect(keptRunsBoundary(4, null)).toBe(0);
+    expect(keptRunsBoundary(0, null)).toBe(Number.MAX_SAFE_INTEGER);
   });
 
   it("steps to the last removable terminal event, never into a run still going", () => {
@@ -223,5 +230,47 @@ describe("the retention sweep", () => {
     await clock.advance(60_000);
     await waitFor(async () => (await a.tl.store.runs.list("t")).length === 1, "the timed sweep");
     await sweeper.stop();
+  });
+
+  it("asks a store that does not reuse freed space by itself to reclaim it, once enough rows went", async () => {
+    const { tl } = await instance();
+    await turns(tl, "t", 6);
+    // A store with `reclaim` (PostgreSQL's VACUUM); this one fails the second time.
+    const calls: string[] = [];
+    const warnings: string[] = [];
+    const store = {
+      ...tl.store,
+      threads: Object.assign(Object.create(tl.store.threads) as typeof tl.store.threads, {
+        reclaim: async () => {
+          calls.push("reclaim");
+          if (calls.length === 2) throw new Error("must be owner of table events");
+        },
+      }),
+    };
+    const sweeper = (keepRuns: number, reclaimAfterRows: number) =>
+      new RetentionSweeper({
+        store,
+        defaults: { keepRuns },
+        instanceId: tl.coordinator.instanceId,
+        deleteThread: async () => undefined,
+        logger: { ...silentLogger, warn: (_obj, msg) => warnings.push(msg ?? "") },
+        reclaimAfterRows,
+      });
+    // Off with 0, whatever was removed.
+    expect(await sweeper(5, 0).sweep()).toMatchObject({ runs: 1, reclaimed: false });
+    // Rows count across sweeps: one run's worth is not enough for 12 rows, two are.
+    const counting = sweeper(4, 12);
+    const first = await counting.sweep();
+    expect(first.events + first.runs + first.messages).toBeLessThan(12);
+    expect(first.reclaimed).toBe(false);
+    await turns(tl, "t", 1, 20);
+    expect(await counting.sweep()).toMatchObject({ runs: 1, reclaimed: true });
+    expect(calls).toEqual(["reclaim"]);
+    // A failing reclaim is logged; the sweep's own work stands.
+    await turns(tl, "t", 2, 30);
+    const failed = await counting.sweep();
+    expect(failed).toMatchObject({ runs: 2, reclaimed: false });
+    expect(calls).toHaveLength(2);
+    expect(warnings).toEqual(["retention sweep: reclaiming removed rows' space failed"]);
   });
 });

@@ -64,6 +64,35 @@ describeWithService(probe, "redis store: subscriber connection and key layout", 
     }
   });
 
+  it("messages from before compaction existed (no msgseq entry) go at the next compaction, as on SQLite and PostgreSQL", async () => {
+    const p = prefix();
+    const store = await open(p);
+    const t = "old-messages";
+    const turn = async (i: number) => {
+      const { fence, run } = await activeRun(store, t);
+      await store.threads.append(t, fence, [runStarted(t, run.runId)], {
+        upsertMessages: [{ id: `m${i}`, role: "user", content: `${i}` }],
+      });
+      return (await store.threads.append(t, fence, [runFinished(t, run.runId)]))[0]!.seq;
+    };
+    await turn(0);
+    await turn(1);
+    const admin = new Redis(REDIS_URL);
+    try {
+      // What an older Threadline left: the messages, but no first-written seq for them.
+      await admin.del(`${p}:msgseq:${t}`);
+      const end = await turn(2);
+      await turn(3);
+      // Keeps runs 2 and 3 by their events; the old messages count as written at seq 0.
+      await store.threads.compact(t, { horizon: end - 2, endedBefore: 0 });
+      expect((await store.threads.get(t))!.messages.map((m) => m.id)).toEqual(["m2", "m3"]);
+      expect(await admin.zrange(`${p}:msgseq:${t}`, "0", "-1")).toEqual(["m2", "m3"]);
+      expect(await admin.zrange(`${p}:msgorder:${t}`, "0", "-1")).toEqual(["m2", "m3"]);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it("a subscriber whose connection drops catches up from its watermark", async () => {
     const p = prefix();
     const writer = await open(p);

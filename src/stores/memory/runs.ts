@@ -1,3 +1,4 @@
+import { nthNewestStartSeq } from "../../core/retention.js";
 import {
   decideEnqueue,
   leaseRenewable,
@@ -119,6 +120,11 @@ export class MemoryRuns implements Store.RunQueue {
   async list(threadId: string, opts: { limit?: number; offset?: number } = {}) {
     const t = this.data.threads.get(threadId);
     return t ? copy(page([...t.runs.values()].reverse(), opts)) : [];
+  }
+
+  async nthNewestStartSeq(threadId: string, n: number) {
+    const t = this.data.threads.get(threadId);
+    return t ? nthNewestStartSeq([...t.runs.values()], n) : null;
   }
 
   async listStale(now: number, opts: { all?: boolean } = {}) {

@@ -7,7 +7,7 @@ import {
 } from "../../core/compaction.js";
 import { fenceFloorAfterDelete, fenceHolds, leaseLost } from "../../core/run-rules.js";
 import type * as Store from "../../core/store.js";
-import { dueWindow, readWindow } from "../../core/store.js";
+import { count, dueWindow, readWindow } from "../../core/store.js";
 
 import { patchedMetadata } from "../../core/thread-patch.js";
 import type { EventRecord, ThreadPatch, ThreadSummary, ThreadView } from "../../core/types.js";
@@ -42,6 +42,11 @@ export class MemoryThreads implements Store.ThreadLog {
     const all = [...this.data.threads.values()].map((t) => t.summary);
     all.sort((a, b) => b.updatedAt - a.updatedAt || (a.threadId < b.threadId ? -1 : 1));
     return copy(page(all, opts));
+  }
+
+  async listAfter(after: string, limit: number) {
+    const ids = [...this.data.threads.keys()].filter((id) => id > after).sort();
+    return copy(ids.slice(0, count(limit, 0)).map((id) => this.data.threads.get(id)!.summary));
   }
 
   async update(threadId: string, patch: ThreadPatch): Promise<ThreadSummary | null> {

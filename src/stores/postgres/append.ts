@@ -5,8 +5,7 @@ import type { EventRecord } from "../../core/types.js";
 import { runStartPayload } from "../run-start-notice.js";
 import { announcement } from "../watermark-tail.js";
 import type { Queryable } from "./connection.js";
-import type { RunTable } from "./runs.js";
-import type { ThreadTable } from "./threads.js";
+import type { RunChanges, ThreadTable } from "./threads.js";
 
 /**
  * The fenced append, to run inside one transaction: locks the thread's row (`FOR UPDATE`), checks
@@ -18,7 +17,6 @@ import type { ThreadTable } from "./threads.js";
 export async function appendInTransaction(
   db: Queryable,
   threads: ThreadTable,
-  runs: RunTable,
   channel: string,
   [threadId, fence, events, view]: AppendArgs,
   now: number,
@@ -34,16 +32,15 @@ export async function appendInTransaction(
   const plan = planAppend(events);
   const first = thread.last_seq + 1;
   const records = recordsOf(plan, first, fence.runId, now);
-  let activeRunId: string | null = thread.active_run_id;
   const started = plan.started;
-  if (started >= 0) await runs.setStartSeq(db, threadId, fence.runId, first + started);
-  if (plan.terminal) {
-    const { status, error } = plan.terminal;
-    await runs.end(db, threadId, fence.runId, status, now, error);
-    activeRunId = null;
-  }
+  // The run's start and end ride on the append's statement (one round trip after the lock).
+  const run: RunChanges = {};
+  if (started >= 0) run.startSeq = first + started;
+  if (plan.terminal) run.end = { status: plan.terminal.status, error: plan.terminal.error };
+  const activeRunId = plan.terminal ? null : thread.active_run_id;
+  // Messages are stamped with the batch's last seq (compaction's horizon test).
   const next = view
-    ? await threads.applyView(
+    ? await threads.applyMessages(
         db,
         threadId,
         thread.next_position,
@@ -51,13 +48,15 @@ export async function appendInTransaction(
         thread.last_seq + events.length,
       )
     : thread.next_position;
+  const head = {
+    lastSeq: thread.last_seq,
+    activeRunId,
+    next,
+    state: view?.state,
+    interrupts: view?.interrupts,
+  };
   if (events.length === 0) {
-    await threads.saveHead(db, threadId, {
-      lastSeq: thread.last_seq,
-      activeRunId,
-      next,
-      updatedAt: now,
-    });
+    await threads.saveHead(db, threadId, head, now);
     return records;
   }
   const last = first + events.length - 1;
@@ -65,7 +64,8 @@ export async function appendInTransaction(
     db,
     threadId,
     { runId: fence.runId, first, at: now, events: plan.json },
-    { lastSeq: last, activeRunId, next },
+    { ...head, lastSeq: last },
+    run,
     {
       channel,
       payload: announcement(threadId, first, last),

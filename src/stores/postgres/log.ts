@@ -1,13 +1,12 @@
 import type pg from "pg";
 import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
 import type * as Store from "../../core/store.js";
-import { dueWindow, listWindow, readWindow } from "../../core/store.js";
+import { count, dueWindow, listWindow, readWindow } from "../../core/store.js";
 import type { EventRecord, ThreadPatch, ThreadView } from "../../core/types.js";
 
 import { appendInTransaction } from "./append.js";
 import { inTransaction } from "./connection.js";
 import type { PgLiveTail } from "./live-tail.js";
-import type { RunTable } from "./runs.js";
 import type { ThreadTable } from "./threads.js";
 
 /**
@@ -18,7 +17,6 @@ export class PgThreadLog implements Store.ThreadLog {
   constructor(
     private readonly pool: pg.Pool,
     private readonly threads: ThreadTable,
-    private readonly runs: RunTable,
     private readonly tail: PgLiveTail,
   ) {}
 
@@ -45,6 +43,10 @@ export class PgThreadLog implements Store.ThreadLog {
     return this.threads.list(this.pool, limit, offset);
   }
 
+  async listAfter(after: string, limit: number) {
+    return this.threads.listAfter(this.pool, after, count(limit, 0));
+  }
+
   async update(threadId: string, patch: ThreadPatch) {
     return inTransaction(this.pool, (db) => this.threads.update(db, threadId, patch, Date.now()));
   }
@@ -56,14 +58,7 @@ export class PgThreadLog implements Store.ThreadLog {
   async append(...[threadId, fence, events, view]: Store.AppendArgs): Promise<EventRecord[]> {
     const channel = this.tail.channelName;
     const records = await inTransaction(this.pool, (db) =>
-      appendInTransaction(
-        db,
-        this.threads,
-        this.runs,
-        channel,
-        [threadId, fence, events, view],
-        Date.now(),
-      ),
+      appendInTransaction(db, this.threads, channel, [threadId, fence, events, view], Date.now()),
     );
     // After the commit: durable before visible.
     this.tail.committed(threadId, records);
@@ -72,6 +67,10 @@ export class PgThreadLog implements Store.ThreadLog {
 
   async compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null> {
     return inTransaction(this.pool, (db) => this.threads.compact(db, threadId, step));
+  }
+
+  async reclaim(): Promise<void> {
+    await this.threads.vacuum(this.pool);
   }
 
   async read(threadId: string, opts: { after: number; limit?: number }) {

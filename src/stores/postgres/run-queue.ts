@@ -54,6 +54,10 @@ export class PgRunQueue implements Store.RunQueue {
     return this.runs.list(this.pool, threadId, limit, offset);
   }
 
+  async nthNewestStartSeq(threadId: string, n: number) {
+    return this.runs.nthNewestStartSeq(this.pool, threadId, n);
+  }
+
   async listStale(now: number, opts: { all?: boolean } = {}) {
     return this.runs.stale(this.pool, now, opts.all === true);
   }
@@ -68,8 +72,15 @@ export class PgRunQueue implements Store.RunQueue {
     strategy: MultitaskStrategy,
     now: number,
   ): Promise<Store.EnqueueResult> {
-    await this.threads.ensure(db, run.threadId, undefined, now);
-    const { head, run: existing } = (await this.threads.lock(db, run.threadId, run.runId))!;
+    // The thread usually exists: it is created (idempotently) only when the lock finds none.
+    let locked = await this.threads.lock(db, run.threadId, run.runId);
+    if (!locked) {
+      await this.threads.ensure(db, run.threadId, undefined, now);
+      locked = (await this.threads.lock(db, run.threadId, run.runId))!;
+    }
+    const { head, run: existing } = locked;
+    // A statement of its own, after the lock: its snapshot includes every enqueue committed
+    // before the lock was granted (the lock's own statement may predate them).
     const bounds = await this.runs.queueBounds(db, run.threadId);
     const decision = decideEnqueue(
       { runExists: existing !== undefined, activeRunId: head.active_run_id, queued: bounds.n },

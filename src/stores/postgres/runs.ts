@@ -107,12 +107,18 @@ export class RunTable {
     );
   }
 
-  async setStartSeq(db: Queryable, threadId: string, runId: string, seq: number): Promise<void> {
-    await db.query(
-      `UPDATE ${this.t.runs} SET start_seq = $3
-       WHERE thread_id = $1 AND run_id = $2 AND start_seq IS NULL`,
-      [threadId, runId, seq],
-    );
+  /**
+   * The SET list that ends a run (leaves the queue, drops its lease), given the SQL of its three
+   * values: shared by `end` and the append's own statement (`ThreadTable.saveAppend`).
+   */
+  static endAssignments(status: string, endedAt: string, error: string): string {
+    return `status = ${status}, ended_at = ${endedAt}, error = coalesce(${error}::json, error),
+      queue_pos = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL`;
+  }
+
+  /** The SET item that records a run's start seq once (a later RUN_STARTED does not move it). */
+  static startAssignment(seq: string): string {
+    return `start_seq = coalesce(start_seq, ${seq}::bigint)`;
   }
 
   /** Ends the run: leaves the queue, drops its lease. */
@@ -125,8 +131,7 @@ export class RunTable {
     error?: { code: string; message: string },
   ): Promise<RunRecord | null> {
     const { rows } = await db.query<RunRow>(
-      `UPDATE ${this.t.runs} SET status = $3, ended_at = $4, error = coalesce($5::json, error),
-         queue_pos = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+      `UPDATE ${this.t.runs} SET ${RunTable.endAssignments("$3", "$4", "$5")}
        WHERE thread_id = $1 AND run_id = $2 RETURNING ${RUN_COLUMNS}`,
       [threadId, runId, status, now, error ? json(error) : null],
     );
@@ -158,6 +163,17 @@ export class RunTable {
       [threadId, limit, offset],
     );
     return rows.map(runOf);
+  }
+
+  /** See `RunQueue.nthNewestStartSeq`: over the thread's runs, which retention keeps few. */
+  async nthNewestStartSeq(db: Queryable, threadId: string, n: number): Promise<number | null> {
+    if (!Number.isInteger(n) || n < 1) return null;
+    const { rows } = await db.query<{ start_seq: number }>(
+      `SELECT start_seq FROM ${this.t.runs} WHERE thread_id = $1 AND start_seq IS NOT NULL
+       ORDER BY start_seq DESC LIMIT 1 OFFSET $2`,
+      [threadId, n - 1],
+    );
+    return rows[0]?.start_seq ?? null;
   }
 
   async stale(db: Queryable, now: number, all: boolean): Promise<RunRecord[]> {

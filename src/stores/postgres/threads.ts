@@ -3,6 +3,7 @@ import type { CompactionStep } from "../../core/compaction.js";
 import { fenceFloorAfterDelete } from "../../core/run-rules.js";
 import { patchedMetadata } from "../../core/thread-patch.js";
 import type * as T from "../../core/types.js";
+import type { RunStatus } from "../../core/types.js";
 import type { Queryable } from "./connection.js";
 import {
   type EventRow,
@@ -15,7 +16,23 @@ import {
   type ThreadRow,
   viewOf,
 } from "./rows.js";
+import { RunTable } from "./runs.js";
 import type { Tables } from "./schema.js";
+
+/** What an append changes on the thread row: its head, and the view's state and interrupts. */
+export interface HeadChanges {
+  lastSeq: number;
+  activeRunId: string | null;
+  next: number;
+  state?: { value: unknown } | undefined;
+  interrupts?: T.ViewUpdate["interrupts"];
+}
+
+/** What an append changes on its run's row: the start seq, the end. */
+export interface RunChanges {
+  startSeq?: number;
+  end?: { status: RunStatus; error?: { code: string; message: string } | undefined };
+}
 
 /** The run columns of `lock`'s LEFT JOIN: null when the run does not exist. */
 type NullableBrief = { [K in keyof RunBrief]: RunBrief[K] | null };
@@ -118,6 +135,19 @@ export class ThreadTable {
     return { horizon, events: counts.events, messages: counts.messages, runs: counts.runs };
   }
 
+  /**
+   * A plain VACUUM (not FULL) of the tables compaction, deletion and appends leave dead rows in,
+   * so PostgreSQL reuses their space even where autovacuum is off or lags. Never in a
+   * transaction (VACUUM refuses one); its lock (SHARE UPDATE EXCLUSIVE) does not conflict with
+   * reads or writes, and SKIP_LOCKED passes over a table another vacuum holds (autovacuum).
+   */
+  async vacuum(db: Queryable): Promise<void> {
+    const t = this.t;
+    await db.query(
+      `VACUUM (SKIP_LOCKED) ${t.events}, ${t.messages}, ${t.runs}, ${t.threads}, ${t.claims}`,
+    );
+  }
+
   /** Read under the caller's transaction; raised only by deletions, which lock its row. */
   private async fenceFloor(db: Queryable): Promise<number> {
     const { rows } = await db.query<{ value: number }>(
@@ -191,6 +221,16 @@ export class ThreadTable {
     return rows.map((r) => ({ threadId: r.thread_id, dueAt: Number(r.due) }));
   }
 
+  /** Along the primary key (the database's collation, both ways): see `ThreadLog.listAfter`. */
+  async listAfter(db: Queryable, after: string, limit: number): Promise<T.ThreadSummary[]> {
+    const { rows } = await db.query<ThreadRow>(
+      `SELECT ${THREAD_COLUMNS} FROM ${this.t.threads} WHERE thread_id > $1
+       ORDER BY thread_id LIMIT $2`,
+      [after, limit],
+    );
+    return rows.map(summaryOf);
+  }
+
   async lastSeq(db: Queryable, threadId: string): Promise<number> {
     const { rows } = await db.query<{ last_seq: number }>(
       `SELECT last_seq FROM ${this.t.threads} WHERE thread_id = $1`,
@@ -214,55 +254,79 @@ export class ThreadTable {
   }
 
   /**
-   * Inserts the batch's records, saves the thread's new head and queues the commit's
-   * notification, in one statement. NOTIFY is delivered at commit, with the data: listeners
-   * never hear of an append that did not commit, and hear of a thread's commits in commit
-   * (= seq) order.
+   * Inserts the batch's records, saves the thread's new head (with the view's state and
+   * interrupts), records the run's start or end, and queues the commit's notification — one
+   * statement, so an append is one round trip after its lock. NOTIFY is delivered at commit,
+   * with the data: listeners never hear of an append that did not commit, and hear of a
+   * thread's commits in commit (= seq) order.
    */
   async saveAppend(
     db: Queryable,
     threadId: string,
     batch: { runId: string; first: number; at: number; events: readonly string[] },
-    head: { lastSeq: number; activeRunId: string | null; next: number },
+    head: HeadChanges,
+    run: RunChanges,
     notify: { channel: string; payload: string; runStart?: string },
   ): Promise<void> {
-    await db.query(
-      `WITH ins AS (
+    const values: unknown[] = [];
+    const $ = (value: unknown) => `$${values.push(value)}`;
+    const id = $(threadId);
+    const runId = $(batch.runId);
+    const at = $(batch.at);
+    const ctes = [
+      `ins AS (
          INSERT INTO ${this.t.events} (thread_id, seq, run_id, at, event)
-         SELECT $1, $2 + u.n - 1, $3, $4, u.e::json
-         FROM unnest($5::text[]) WITH ORDINALITY AS u(e, n)
-       ), upd AS (
-         UPDATE ${this.t.threads} SET last_seq = $6, active_run_id = $7, updated_at = $4,
-           next_position = $8 WHERE thread_id = $1
-       ) SELECT pg_notify($9, $10),
-           CASE WHEN $11::text IS NULL THEN NULL ELSE pg_notify($9, $11) END`,
-      [
-        threadId,
-        batch.first,
-        batch.runId,
-        batch.at,
-        batch.events,
-        head.lastSeq,
-        head.activeRunId,
-        head.next,
-        notify.channel,
-        notify.payload,
-        notify.runStart ?? null,
-      ],
+         SELECT ${id}, ${$(batch.first)} + u.n - 1, ${runId}, ${at}, u.e::json
+         FROM unnest(${$(batch.events)}::text[]) WITH ORDINALITY AS u(e, n))`,
+      `upd AS (UPDATE ${this.t.threads} SET ${this.headAssignments(head, at, $)}
+         WHERE thread_id = ${id})`,
+    ];
+    const runSets: string[] = [];
+    if (run.startSeq !== undefined) runSets.push(RunTable.startAssignment($(run.startSeq)));
+    if (run.end) {
+      const error = run.end.error ? json(run.end.error) : null;
+      runSets.push(RunTable.endAssignments(`${$(run.end.status)}::text`, at, $(error)));
+    }
+    if (runSets.length > 0) {
+      ctes.push(`run AS (UPDATE ${this.t.runs} SET ${runSets.join(", ")}
+         WHERE thread_id = ${id} AND run_id = ${runId})`);
+    }
+    const channel = $(notify.channel);
+    const runStart = $(notify.runStart ?? null);
+    await db.query(
+      `WITH ${ctes.join(", ")}
+       SELECT pg_notify(${channel}, ${$(notify.payload)}),
+         CASE WHEN ${runStart}::text IS NULL THEN NULL ELSE pg_notify(${channel}, ${runStart}) END`,
+      values,
     );
   }
 
   /** An append without events (a view update alone). */
-  async saveHead(
-    db: Queryable,
-    threadId: string,
-    head: { lastSeq: number; activeRunId: string | null; next: number; updatedAt: number },
-  ): Promise<void> {
+  async saveHead(db: Queryable, threadId: string, head: HeadChanges, updatedAt: number) {
+    const values: unknown[] = [];
+    const $ = (value: unknown) => `$${values.push(value)}`;
+    const id = $(threadId);
     await db.query(
-      `UPDATE ${this.t.threads} SET last_seq = $2, active_run_id = $3, updated_at = $4,
-         next_position = $5 WHERE thread_id = $1`,
-      [threadId, head.lastSeq, head.activeRunId, head.updatedAt, head.next],
+      `UPDATE ${this.t.threads} SET ${this.headAssignments(head, $(updatedAt), $)}
+       WHERE thread_id = ${id}`,
+      values,
     );
+  }
+
+  /** The thread row's SET list of an append: its head, and the view's state and interrupts. */
+  private headAssignments(head: HeadChanges, updatedAt: string, $: (v: unknown) => string) {
+    const sets = [
+      `last_seq = ${$(head.lastSeq)}`,
+      `active_run_id = ${$(head.activeRunId)}`,
+      `updated_at = ${updatedAt}`,
+      `next_position = ${$(head.next)}`,
+    ];
+    if (head.state) sets.push(`state = ${$(json(head.state.value))}::json`);
+    if (head.interrupts) {
+      sets.push(`interrupts = ${$(json(head.interrupts.value))}::json`);
+      sets.push(`interrupts_due_at = ${$(head.interrupts.dueAt ?? null)}::bigint`);
+    }
+    return sets.join(", ");
   }
 
   async setActive(
@@ -278,10 +342,11 @@ export class ThreadTable {
   }
 
   /**
-   * Persists a view update like `applyViewUpdate` (replace, then upserts; new messages at the
-   * end, a known id keeps its place). Returns the thread's next message position.
+   * Persists the messages of a view update like `applyViewUpdate` (replace, then upserts; new
+   * messages at the end, a known id keeps its place); the state and interrupts go with the
+   * head (`saveAppend`). Returns the thread's next message position.
    */
-  async applyView(
+  async applyMessages(
     db: Queryable,
     threadId: string,
     next: number,
@@ -298,39 +363,24 @@ export class ThreadTable {
     for (const m of [...(update.replaceMessages ?? []), ...(update.upsertMessages ?? [])]) {
       latest.set(m.id, m);
     }
-    if (latest.size > 0) {
-      const ids = [...latest.keys()];
-      const known = new Set<string>();
-      if (!update.replaceMessages) {
-        const { rows } = await db.query<{ message_id: string }>(
-          `SELECT message_id FROM ${this.t.messages}
-           WHERE thread_id = $1 AND message_id = ANY($2::text[])`,
-          [threadId, ids],
-        );
-        for (const r of rows) known.add(r.message_id);
-      }
-      const positions = ids.map((id) => (known.has(id) ? -1 : position++));
-      await db.query(
-        `INSERT INTO ${this.t.messages} (thread_id, position, message_id, body, seq)
-         SELECT $1, u.p, u.id, u.body::json, $5
-         FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(p, id, body)
-         ON CONFLICT (thread_id, message_id) DO UPDATE SET body = excluded.body`,
-        [threadId, positions, ids, ids.map((id) => json(latest.get(id))), seq],
-      );
-    }
-    if (update.state) {
-      await db.query(`UPDATE ${this.t.threads} SET state = $2::json WHERE thread_id = $1`, [
-        threadId,
-        json(update.state.value),
-      ]);
-    }
-    if (update.interrupts) {
-      await db.query(
-        `UPDATE ${this.t.threads} SET interrupts = $2::json, interrupts_due_at = $3
-         WHERE thread_id = $1`,
-        [threadId, json(update.interrupts.value), update.interrupts.dueAt ?? null],
-      );
-    }
-    return position;
+    if (latest.size === 0) return position;
+    const ids = [...latest.keys()];
+    // One statement: the ids the thread does not have yet get the next positions, in order;
+    // a known id (position -1 never lands: the conflict updates its row) keeps its place.
+    const { rows } = await db.query<{ fresh: number }>(
+      `WITH u AS (
+         SELECT u.id, u.body, u.n FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(id, body, n)
+       ), fresh AS (
+         SELECT u.id, $4::bigint + row_number() OVER (ORDER BY u.n) - 1 AS p FROM u
+         WHERE NOT EXISTS (SELECT 1 FROM ${this.t.messages} m
+           WHERE m.thread_id = $1 AND m.message_id = u.id)
+       ), ins AS (
+         INSERT INTO ${this.t.messages} (thread_id, position, message_id, body, seq)
+         SELECT $1, coalesce(f.p, -1), u.id, u.body::json, $5 FROM u LEFT JOIN fresh f ON f.id = u.id
+         ON CONFLICT (thread_id, message_id) DO UPDATE SET body = excluded.body
+       ) SELECT count(*)::int AS fresh FROM fresh`,
+      [threadId, ids, ids.map((id) => json(latest.get(id))), position, seq],
+    );
+    return position + (rows[0]?.fresh ?? 0);
   }
 }

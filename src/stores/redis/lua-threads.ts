@@ -50,6 +50,22 @@ local before = redis.call('XLEN', K_LOG)
 redis.call('XTRIM', K_LOG, 'MINID', string.format('%d-0', h + 1))
 local events = before - redis.call('XLEN', K_LOG)
 
+-- Messages written before msgseq existed (an older Threadline's data; every message written
+-- since has a score) count as first written at seq 0, as on SQLite and PostgreSQL: this step
+-- removes them. Only when the counts differ, so the normal step pays two ZCARDs.
+local total = redis.call('ZCARD', K_MORDER)
+if total > redis.call('ZCARD', K_MSEQ) then
+  for i = 0, total - 1, 1000 do
+    local page = redis.call('ZRANGE', K_MORDER, i, i + 999)
+    local scored = {}
+    for _, id in ipairs(page) do
+      scored[#scored + 1] = 0
+      scored[#scored + 1] = id
+    end
+    if #scored > 0 then redis.call('ZADD', K_MSEQ, 'NX', unpack(scored)) end
+  end
+end
+
 local ids = redis.call('ZRANGEBYSCORE', K_MSEQ, '-inf', h)
 for i = 1, #ids, 1000 do
   local part = {unpack(ids, i, math.min(i + 999, #ids))}

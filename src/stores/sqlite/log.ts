@@ -1,6 +1,6 @@
 import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
 import type * as Store from "../../core/store.js";
-import { dueWindow, listWindow, readWindow } from "../../core/store.js";
+import { count, dueWindow, listWindow, readWindow } from "../../core/store.js";
 import type { EventRecord, ThreadPatch, ThreadView } from "../../core/types.js";
 
 import { appendInTransaction } from "./append.js";
@@ -43,6 +43,10 @@ export class SqliteThreadLog implements Store.ThreadLog {
   async list(opts: { limit?: number; offset?: number } = {}) {
     const { limit, offset } = listWindow(opts);
     return this.threads.list(limit, offset);
+  }
+
+  async listAfter(after: string, limit: number) {
+    return this.threads.listAfter(after, count(limit, 0));
   }
 
   async update(threadId: string, patch: ThreadPatch) {

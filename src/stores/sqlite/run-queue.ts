@@ -126,6 +126,10 @@ export class SqliteRunQueue implements Store.RunQueue {
     return this.runs.list(threadId, limit, offset);
   }
 
+  async nthNewestStartSeq(threadId: string, n: number) {
+    return this.runs.nthNewestStartSeq(threadId, n);
+  }
+
   async listStale(now: number, opts: { all?: boolean } = {}) {
     return this.runs.stale(now, opts.all === true);
   }

@@ -61,6 +61,13 @@ export class RunTable {
       list: db.prepare<[string, number, number], RunRow>(
         "SELECT * FROM runs WHERE thread_id = ? ORDER BY rowid DESC LIMIT ? OFFSET ?",
       ),
+      // Over the thread's runs (runs_by_thread): retention keeps them to about keepRuns.
+      nthStart: db
+        .prepare<[string, number], number>(
+          `SELECT start_seq FROM runs WHERE thread_id = ? AND start_seq IS NOT NULL
+           ORDER BY start_seq DESC LIMIT 1 OFFSET ?`,
+        )
+        .pluck(),
       running: db.prepare<[], RunRow>("SELECT * FROM runs WHERE status = 'running'"),
       stale: db.prepare<[number], RunRow>(
         `SELECT * FROM runs WHERE status = 'running'
@@ -149,6 +156,11 @@ export class RunTable {
 
   list(threadId: string, limit: number, offset: number): RunRecord[] {
     return this.s.list.all(threadId, limit, offset).map(runOf);
+  }
+
+  /** See `RunQueue.nthNewestStartSeq`. */
+  nthNewestStartSeq(threadId: string, n: number): number | null {
+    return Number.isInteger(n) && n >= 1 ? (this.s.nthStart.get(threadId, n - 1) ?? null) : null;
   }
 
   stale(now: number, all: boolean): RunRecord[] {

@@ -54,6 +54,9 @@ export class ThreadTable {
       list: db.prepare<[number, number], ThreadRow>(
         "SELECT * FROM threads ORDER BY updated_at DESC, thread_id LIMIT ? OFFSET ?",
       ),
+      listAfter: db.prepare<[string, number], ThreadRow>(
+        "SELECT * FROM threads WHERE thread_id > ? ORDER BY thread_id LIMIT ?",
+      ),
       saveAppend: db.prepare(
         `UPDATE threads SET last_seq = ?, active_run_id = ?, updated_at = ?, next_position = ?
          WHERE thread_id = ?`,
@@ -166,6 +169,11 @@ export class ThreadTable {
 
   list(limit: number, offset: number): T.ThreadSummary[] {
     return this.s.list.all(limit, offset).map(summaryOf);
+  }
+
+  /** Along the primary key (binary order): see `ThreadLog.listAfter`. */
+  listAfter(after: string, limit: number): T.ThreadSummary[] {
+    return this.s.listAfter.all(after, limit).map(summaryOf);
   }
 
   lastSeq(threadId: string): number {

@@ -2,6 +2,7 @@ import type { BaseEvent, Message } from "@ag-ui/core";
 import { describe, expect, it } from "vitest";
 import { FanOut } from "../../../src/core/fanout.js";
 import { Follow, type FollowItem } from "../../../src/core/follow.js";
+import { RetentionSweeper } from "../../../src/core/retention-sweep.js";
 import type { ThreadStore } from "../../../src/core/store.js";
 import { CUSTOM_EVENT_RESET } from "../../../src/protocol.js";
 import { verifyWithAgUi } from "../../helpers/verify.js";
@@ -92,6 +93,54 @@ export function compactionTests(ctx: SuiteContext): void {
       ]);
       const listed = (await store.threads.list({ limit: 1000 })).find((s) => s.threadId === t);
       expect(listed?.horizon).toBe(6);
+    });
+
+    it("retention keeps the newest N runs by start, not by creation (an interrupting run starts first)", async () => {
+      const store = ctx.store();
+      const t = uid("t");
+      const a = await activeRun(store, t);
+      await store.threads.append(t, a.fence, [runStarted(t, a.run.runId)]);
+      const b = newRun(t);
+      await store.runs.enqueue(b, "enqueue");
+      // Created after b, started before it.
+      const c = newRun(t);
+      await store.runs.enqueue(c, "interrupt");
+      await store.threads.append(t, a.fence, [runFinished(t, a.run.runId)]);
+      for (const next of [c, b]) {
+        const claimed = await store.runs.claimNext(t, { owner: "o", leaseMs: 60_000, now: 0 });
+        expect(claimed?.run.runId).toBe(next.runId);
+        await store.threads.append(t, claimed!.fence, [
+          runStarted(t, next.runId),
+          runFinished(t, next.runId),
+        ]);
+      }
+      const start = async (runId: string) => (await store.runs.get(t, runId))!.startSeq;
+      const starts = [await start(b.runId), await start(c.runId), await start(a.run.runId)];
+      expect(starts).toEqual([5, 3, 1]);
+      // The store's own query, where it has one (the sweep reads the runs otherwise).
+      if (store.runs.nthNewestStartSeq) {
+        for (const [n, seq] of [
+          [1, 5],
+          [2, 3],
+          [3, 1],
+          [4, null],
+          [0, null],
+        ] as const) {
+          expect(await store.runs.nthNewestStartSeq(t, n)).toBe(seq);
+        }
+        expect(await store.runs.nthNewestStartSeq(uid("none"), 1)).toBeNull();
+      }
+      const sweeper = new RetentionSweeper({
+        store,
+        defaults: { keepRuns: 2 },
+        instanceId: "conformance",
+        deleteThread: async () => undefined,
+        intervalMs: 0,
+      });
+      expect(await sweeper.sweep()).toMatchObject({ runs: 1 });
+      const kept = (await store.runs.list(t)).map((r) => r.runId);
+      expect(kept.sort()).toEqual([b.runId, c.runId].sort());
+      expect((await store.threads.head(t))!.horizon).toBe(2);
     });
 
     it("never reuses a seq, never lowers the horizon, clamps it to the log", async () => {

@@ -98,6 +98,35 @@ export function logTests(ctx: SuiteContext): void {
       const next = await store.threads.list({ limit: 2, offset: 1 });
       expect(next.map((s) => s.threadId)).toEqual(ids.slice(1, 3));
     });
+
+    it("walks every thread once along its ids (listAfter), however they are updated meanwhile", async () => {
+      const store = ctx.store();
+      const listAfter = store.threads.listAfter?.bind(store.threads);
+      // Redis keeps no index of thread ids to walk: its sweep pages `list` instead.
+      if (!listAfter) {
+        expect(store.kind).toBe("redis");
+        return;
+      }
+      const tag = uid("walk");
+      const ids = range(1, 7).map((i) => `${tag}-${i}`);
+      for (const t of ids) await store.threads.ensure(t);
+      const seen: string[] = [];
+      for (let cursor = ""; ; ) {
+        const page = await listAfter(cursor, 2);
+        expect(page.length).toBeLessThanOrEqual(2);
+        seen.push(...page.map((s) => s.threadId));
+        if (page.length < 2) break;
+        cursor = page[page.length - 1]!.threadId;
+        // An update moves a thread to the front of `list`; the walk does not care.
+        const { fence } = await activeRun(store, ids[seen.length % ids.length]!);
+        await store.threads.append(ids[seen.length % ids.length]!, fence, [custom(1)]);
+      }
+      const ours = seen.filter((id) => id.startsWith(`${tag}-`));
+      expect(ours.sort()).toEqual([...ids].sort());
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(await listAfter(seen[seen.length - 1]!, 10)).toEqual([]);
+      expect((await listAfter("", 1))[0]?.threadId).toBe(seen[0]);
+    });
   });
 
   describe("materialized view", () => {
