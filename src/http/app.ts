@@ -13,6 +13,7 @@ import { hookRoutes } from "./hooks/routes.js";
 import { inspectorRoutes } from "./inspector/routes.js";
 import { checkOrigin, originPolicy } from "./origin-policy.js";
 import { scheduleRoutes } from "./schedules/routes.js";
+import { interruptRoutes } from "./threads/interrupt-routes.js";
 import { threadRoutes } from "./threads/routes.js";
 import { limitUrl } from "./url-limit.js";
 
@@ -124,6 +125,7 @@ export function createApp(tl: Threadline): Hono {
   });
   app.use("*", limitBody(maxBytes));
 
+  routes.mount("/", interruptRoutes(tl));
   routes.mount("/", threadRoutes(tl));
   routes.mount("/", scheduleRoutes(tl));
   routes.mount("/", copilotkitRoutes(tl));
