@@ -70,6 +70,7 @@ process.stdout.write(
     `Chat:       ${page}?thread=demo  (stock CopilotKit client, runtimeUrl ${serverUrl}/copilotkit:\n` +
     "            the demo heartbeat answers by itself; type to chat)\n" +
     `Thread list: ${page}?thread=demo&threads=1\n` +
+    `Interrupts:  ${page}?thread=hitl&interrupt=1  (each reply asks; answer in the chat)\n` +
     `ThreadlineAgent client: ${page}?thread=demo&mode=threadline\n\n`,
 );
 

@@ -5,6 +5,7 @@ import {
   type AgentSubscriber,
   type RunAgentParameters,
   type RunAgentResult,
+  randomUUID,
 } from "@ag-ui/client";
 import {
   type BaseEvent,
@@ -166,25 +167,30 @@ export class ThreadlineAgent extends AbstractAgent {
       settle = r;
     });
     const local: LocalRun = { input, subscribers, settle, outcome, abortRequested: false };
-    this.localRuns.set(input.runId, local);
+    // An answer to pending interrupts is a new run (AG-UI), even when the caller names the run
+    // that asked — CopilotKit's useInterrupt does (PROTOCOL.md §3.1.9): it gets an id of its own.
+    const resume = input.resume?.length ? input.resume : undefined;
+    const runId = resume ? randomUUID() : input.runId;
+    this.localRuns.set(runId, local);
     this.updateRunning();
     try {
       await this.onInitialize(input, subscribers);
       await this.ensureFollowing();
       await this.client.startRun(this.threadId, {
         agentId: this.remoteAgentId,
-        runId: input.runId,
+        runId,
         messages: input.messages.filter((m) => !this.seen.has(m.id)),
         tools: input.tools,
         context: input.context,
         forwardedProps: input.forwardedProps,
         multitask: this.multitask,
         trigger: { kind: "client" },
+        ...(resume ? { resume } : {}),
         ...this.stateToSend(input.state),
       });
-      if (local.abortRequested) this.cancel(input.runId);
+      if (local.abortRequested) this.cancel(runId);
     } catch (error) {
-      if (this.localRuns.get(input.runId) === local) this.localRuns.delete(input.runId);
+      if (this.localRuns.get(runId) === local) this.localRuns.delete(runId);
       local.settle({ error });
     }
     const { result, error } = await outcome;

@@ -1,4 +1,4 @@
-import type { Context, Message, Tool } from "@ag-ui/core";
+import type { Context, Message, ResumeEntry, Tool } from "@ag-ui/core";
 import type {
   MultitaskStrategy,
   RunRecord,
@@ -40,6 +40,8 @@ export interface StartRunBody {
   multitask?: MultitaskStrategy;
   /** `client` for a person at a UI (recorded as the run's provenance); default `api`. */
   trigger?: { kind: "client" | "api"; source?: string };
+  /** Answers to the thread's pending interrupts (PROTOCOL.md §3.1). */
+  resume?: ResumeEntry[];
 }
 
 export interface StartRunResponse {

@@ -4,7 +4,13 @@ import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { launchBrowser, withScreenshotOnFailure } from "../helpers/browser.js";
-import { send, sharedChatBuild, waitForReply, waitForRunning } from "../helpers/chat-page.js";
+import {
+  send,
+  sharedChatBuild,
+  waitForFollow,
+  waitForReply,
+  waitForRunning,
+} from "../helpers/chat-page.js";
 import { serveStatic } from "../helpers/static-server.js";
 import { SocketWatch } from "../helpers/wake-page.js";
 
@@ -102,6 +108,35 @@ describe("stock CopilotKit chat: useInterrupt on Threadline", { timeout: 90_000 
       await waitForReply(page, `You answered: approve-${runId} resolved {"approved":false}`);
     });
     expect((await tl.store.threads.head("ck-live"))!.interrupts).toEqual([]);
+    await page.close();
+  });
+
+  it("mode=threadline (a following ThreadlineAgent): a server run's question, answered in the chat", async () => {
+    const page = await openChat("ck-follow", { mode: "threadline" });
+    let asked = "";
+    await withScreenshotOnFailure(page, "copilotkit-interrupt-threadline", async () => {
+      await waitForFollow(page, "open");
+      const { runId } = await tl.startRun({
+        threadId: "ck-follow",
+        agentId: "demo",
+        input: { forwardedProps: { demo: { delayMs: 0, interrupt: true } } },
+      });
+      asked = runId;
+      const card = page.locator(
+        `[data-testid=chat-interrupt][data-interrupt-id="approve-${runId}"]`,
+      );
+      await card.waitFor({ timeout: 20_000 });
+      await card.locator("[data-testid=chat-interrupt-approve]").click();
+      await waitForReply(page, `You answered: approve-${runId} resolved {"approved":true}`);
+      await card.waitFor({ state: "detached" });
+    });
+    expect((await tl.store.threads.head("ck-follow"))!.interrupts).toEqual([]);
+    const [resumed] = await tl.store.runs.list("ck-follow", { limit: 1 });
+    expect(resumed).toMatchObject({ trigger: { kind: "client" }, status: "succeeded" });
+    expect(resumed!.runId).not.toBe(asked);
+    expect(resumed!.input.resume).toEqual([
+      { interruptId: `approve-${asked}`, status: "resolved", payload: { approved: true } },
+    ]);
     await page.close();
   });
 

@@ -347,6 +347,40 @@ describe("resume is validated before anything is stored (PROTOCOL.md §3.1.4)", 
       await runner.close({ graceMs: 50 });
     }
   });
+  it("ThreadlineAgentRunner gives a resume naming the run that asked a run of its own (§3.1.9)", async () => {
+    const runner = new ThreadlineAgentRunner({ store: ck.store });
+    try {
+      const [asked] = await ck.store.runs.list("w", { limit: 1 });
+      const agent = new InterruptingAgent();
+      agent.agentId = "hitl";
+      const events = await lastValueFrom(
+        runner
+          .run({
+            threadId: "w",
+            agent,
+            input: {
+              threadId: "w",
+              runId: asked!.runId,
+              messages: [],
+              state: {},
+              tools: [],
+              context: [],
+              forwardedProps: {},
+              resume: [cancelled(expiring.id), cancelled(detail.id)] as never,
+            },
+          })
+          .pipe(toArray()),
+      );
+      const started = events[0] as unknown as { type: string; runId: string };
+      expect(started.type).toBe("RUN_STARTED");
+      expect(started.runId).not.toBe(asked!.runId);
+      expect(events.at(-1)).toMatchObject({ type: "RUN_FINISHED", runId: started.runId });
+      await verifyWithAgUi(events);
+      expect((await ck.store.threads.head("w"))!.interrupts).toEqual([]);
+    } finally {
+      await runner.close({ graceMs: 50 });
+    }
+  });
 });
 
 describe("POST /threads/:id/interrupts/:interruptId (PROTOCOL.md §3.1.5)", () => {
