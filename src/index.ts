@@ -12,6 +12,13 @@ export {
 } from "./core/coordinator.js";
 export { ThreadlineError } from "./core/errors.js";
 export { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
+export {
+  EXPIRY_ACTIONS,
+  EXPIRY_SOURCE,
+  type ExpiryAction,
+  expiryDueAt,
+} from "./core/interrupt-expiry.js";
+export type { AnswerStatus, InterruptLinkRequest } from "./core/interrupt-link.js";
 export type { Logger } from "./core/logger.js";
 export {
   ManualClock,
