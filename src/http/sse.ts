@@ -1,6 +1,4 @@
-import type { LiveBatch } from "../core/fanout.js";
-import type { Follow, FollowItem } from "../core/follow.js";
-import { concatFrames } from "../core/sse.js";
+import type { Follow } from "../core/follow.js";
 import type { Telemetry } from "../core/telemetry.js";
 import {
   DEFAULT_KEEPALIVE_MS,
@@ -9,6 +7,7 @@ import {
   SSE_KEEPALIVE,
   SSE_THREAD_DELETED,
 } from "../protocol.js";
+import { chunkOf } from "./sse-frames.js";
 
 const KEEPALIVE = new TextEncoder().encode(SSE_KEEPALIVE);
 const THREAD_DELETED = new TextEncoder().encode(SSE_THREAD_DELETED);
@@ -128,26 +127,6 @@ export type ItemSource = Pick<Follow, "nextBatch" | "close"> & {
 };
 
 /**
- * The frames to write for consecutive follow items: a committed batch taken whole goes out as
- * the one chunk the fan-out encoded for every follower; a batch taken in part, item by item.
- */
-export function framesOf(items: readonly FollowItem[]): Uint8Array[] {
-  const frames: Uint8Array[] = [];
-  for (let i = 0; i < items.length; i++) {
-    const item: FollowItem = items[i]!;
-    const shared: LiveBatch | undefined = item.batch;
-    const end = shared ? i + shared.last - shared.first : i;
-    if (shared && item.seq === shared.first && items[end]?.batch === shared) {
-      frames.push(shared.frame);
-      i = end;
-    } else {
-      frames.push(item.frame);
-    }
-  }
-  return frames;
-}
-
-/**
  * What one SSE stream writes: the source's items as frames, each burst as one chunk (one
  * syscall for a burst). Shared by the web-stream body and the Node writer that takes it over
  * (`takeOverSse`).
@@ -173,7 +152,7 @@ export class SseSource {
   /** The next chunk to write, or null when the stream has ended. */
   async next(): Promise<Uint8Array | null> {
     const batch = await this.follow.nextBatch();
-    const chunk = batch ? concatFrames(framesOf(batch)) : this.endFrame();
+    const chunk = batch ? chunkOf(batch) : this.endFrame();
     if (chunk) this.opts.telemetry?.followerBytes?.(chunk.byteLength);
     return chunk;
   }

@@ -12,6 +12,7 @@ import { connectRequest, runMultitask } from "../../core/copilotkit/requests.js"
 import { ThreadlineError } from "../../core/errors.js";
 import type { Threadline } from "../../threadline.js";
 import { SSE_HEADERS, sseResponse } from "../sse.js";
+import { batchBytes } from "../sse-frames.js";
 import { traceParentOf } from "../trace-context.js";
 import { describeIssues, idSchema, parseWith } from "../validation.js";
 
@@ -50,7 +51,7 @@ function deps(tl: Threadline, p: Principal, request?: Request): CopilotDeps {
   const traceparent = request ? traceParentOf(request) : undefined;
   return {
     store: tl.store,
-    follow: (threadId, opts) => tl.follow(threadId, opts),
+    follow: (threadId, opts) => tl.follow(threadId, { ...opts, weigh: batchBytes }),
     startRun: (req) =>
       tl.startRun({
         ...req,

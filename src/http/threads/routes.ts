@@ -8,6 +8,7 @@ import {
   mayUseThread,
 } from "../../core/access.js";
 import { ThreadlineError } from "../../core/errors.js";
+import { replayDefault } from "../../core/follow.js";
 import {
   type Page,
   pageRuns,
@@ -35,6 +36,7 @@ import {
 import type { Threadline } from "../../threadline.js";
 import { ANY_READ, RouteTable, threadParam } from "../access/route-table.js";
 import { sseResponse } from "../sse.js";
+import { batchBytes } from "../sse-frames.js";
 import { traceParentOf } from "../trace-context.js";
 import {
   createThreadBodySchema,
@@ -150,12 +152,18 @@ export function threadRoutes(tl: Threadline): RouteTable {
         `${QUERY_REPLAY} must be one of ${REPLAY_MODES.join(", ")}, got '${replayParam}'`,
       );
     }
-    const replay = (replayParam as ReplayMode | undefined) ?? (after === 0 ? "compact" : "full");
+    const replay = (replayParam as ReplayMode | undefined) ?? replayDefault(after);
     const live = parseBool(c.req.query(QUERY_FOLLOW), QUERY_FOLLOW, true);
     // No request.signal: a client that goes away cancels the body stream, which closes the
     // follow (and the signal would cost every idle follower an AbortController).
     const epoch = c.req.header(HEADER_EPOCH) ?? c.req.query(QUERY_EPOCH);
-    const follow = tl.follow(threadId, { after, replay, live, ...(epoch ? { epoch } : {}) });
+    const follow = tl.follow(threadId, {
+      after,
+      replay,
+      live,
+      weigh: batchBytes,
+      ...(epoch ? { epoch } : {}),
+    });
     await follow.open();
     const storeEpoch = tl.store.epoch;
     return sseResponse(follow, {

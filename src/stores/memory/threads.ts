@@ -88,7 +88,8 @@ export class MemoryThreads implements Store.ThreadLog {
       if (view.interrupts) t.summary.interrupts = copy(view.interrupts.value);
     }
     t.summary.updatedAt = now;
-    this.data.listeners.emit(threadId, records);
+    const last = records[records.length - 1];
+    if (last) this.data.listeners.announce(threadId, { lastSeq: last.seq, records });
     for (const notice of runStartsIn(threadId, records)) this.data.runStarts.emit(notice);
     return records;
   }
@@ -129,7 +130,7 @@ export class MemoryThreads implements Store.ThreadLog {
       .map((r) => ({ seq: r.seq, runId: r.runId, at: r.at, event: JSON.parse(r.json) }));
   }
 
-  subscribe(threadId: string, listener: Store.AppendListener): Store.Unsubscribe {
+  subscribe(threadId: string, listener: Store.CommitListener): Store.Unsubscribe {
     const off = this.data.listeners.add(threadId, listener);
     const unsubscribe = () => {
       this.subscriptions.delete(unsubscribe);
