@@ -9,6 +9,7 @@ import { createThreadline } from "../threadline.js";
 import { parseServeArgs, USAGE } from "./args.js";
 import { loadConfig } from "./config.js";
 import { createCliLogger } from "./logger.js";
+import { installProcessGuards } from "./process-guards.js";
 import { openStore, redactSpec } from "./store-spec.js";
 
 async function serve(argv: string[]): Promise<void> {
@@ -17,6 +18,9 @@ async function serve(argv: string[]): Promise<void> {
   const { logger } = log;
   // Third-party output (@ag-ui/client prints failures with their stacks) joins the JSON log.
   captureConsole(logger);
+  // Before the server listens, a fatal error has nothing to drain: log it and exit.
+  let onFatal = (_reason: string) => void log.close(100).finally(() => process.exit(1));
+  installProcessGuards(logger, (reason) => onFatal(reason));
   const config = await loadConfig(args.config, process.cwd());
   const storeSpec = args.storeFrom === "default" ? (config.store ?? args.store) : args.store;
   if (storeSpec.startsWith("sqlite:")) {
@@ -76,7 +80,7 @@ async function serve(argv: string[]): Promise<void> {
   }
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
@@ -88,8 +92,9 @@ async function serve(argv: string[]): Promise<void> {
     logger.info("stopped");
     // Exit must not wait on stdout (a closed pipe, a reader that stopped reading).
     await log.close();
-    process.exit(0);
+    process.exit(exitCode);
   };
+  onFatal = (reason) => void stop(reason, 1);
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
 }

@@ -115,6 +115,14 @@ export function threadBusy(
 }
 
 /**
+ * Whether `RecordStore.claim` may give `key` to a caller now: nobody claimed it, or the claim's
+ * keep time ran out (`expiresAt <= now`). Unlike a lease, its holder claiming again gets false.
+ */
+export function claimAvailable(current: { expiresAt: number } | undefined, now: number): boolean {
+  return !current || current.expiresAt <= now;
+}
+
+/**
  * Whether a named lease (`RecordStore.lease`) may be given to `owner` now: nobody holds it, its
  * holder's lease expired (`expiresAt <= now`), or `owner` holds it already (a renewal).
  */

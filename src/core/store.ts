@@ -189,8 +189,13 @@ export interface RunQueue {
 
 /** Exactly-once claims and schedule records. */
 export interface RecordStore {
-  /** True for the first caller of a key, false for every later one (exactly-once ticks). */
-  claim(key: string, owner: string, now: number): Promise<boolean>;
+  /**
+   * True for the first caller of a key, false for every later one (exactly-once ticks) until
+   * `claim.now + claim.leaseMs`: a claim is a lease nobody renews. Past that time the key may be
+   * claimed again, and the store removes expired claims (and expired leases) as it goes, so keys
+   * that are claimed once each (a tick, an interrupt) do not pile up for the life of the store.
+   */
+  claim(key: string, claim: LeaseRequest): Promise<boolean>;
   /**
    * A named lease (one holder at a time across instances, e.g. the retention sweep): takes or
    * renews `key` for `lease.owner` until `now + leaseMs` when `leaseAvailable` (run-rules.ts)

@@ -58,11 +58,14 @@ describe("redis commands racing a killed connection", () => {
   it("a claim resent is still the first claim; an enqueue resent is no conflict", async () => {
     const claims: boolean[] = [];
     for (let i = 0; i < ROUNDS / 2; i++) {
-      const [claimed] = await Promise.all([store.records.claim(`k${i}`, "me", i), kill()]);
+      const [claimed] = await Promise.all([
+        store.records.claim(`k${i}`, { owner: "me", now: i, leaseMs: 60_000 }),
+        kill(),
+      ]);
       claims.push(claimed);
     }
     expect(claims.every(Boolean)).toBe(true);
-    expect(await store.records.claim("k0", "me", 0)).toBe(false);
+    expect(await store.records.claim("k0", { owner: "me", now: 0, leaseMs: 60_000 })).toBe(false);
     for (let i = 0; i < ROUNDS / 2; i++) {
       await Promise.all([store.runs.enqueue(newRun(`q${i}`), "enqueue"), kill()]);
     }

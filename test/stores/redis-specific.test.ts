@@ -151,7 +151,10 @@ describeWithService(probe, "redis store: subscriber connection and key layout", 
         ThreadlineError.is(await b.threads.read("t", { after: 0 }).catch((e) => e), "DATA_LOST"),
       ).toBe(true);
       expect(
-        ThreadlineError.is(await b.records.claim("k", "me", 1).catch((e) => e), "DATA_LOST"),
+        ThreadlineError.is(
+          await b.records.claim("k", { owner: "me", now: 1, leaseMs: 60_000 }).catch((e) => e),
+          "DATA_LOST",
+        ),
       ).toBe(true);
       // Once lost, always lost (until the process restarts): no round trip needed.
       await direct.set(`${p}:epoch`, a.epoch!);

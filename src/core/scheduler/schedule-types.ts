@@ -124,6 +124,13 @@ export function tickRunId(scheduleId: string, fireAt: string): string {
   return scheduleRunId(scheduleId, fireAt);
 }
 
+/**
+ * How long a tick's claim is kept. Processes race for it only while the tick is due (within the
+ * sync interval, or a catch-up after downtime); a week covers any of those, and past it the store
+ * drops the key, so a schedule that fails every tick does not leave one row per tick forever.
+ */
+export const TICK_CLAIM_KEEP_MS = 7 * 24 * 3600_000;
+
 /** The claim deciding which process records a tick that could not start its run. */
 export function tickClaimKey(scheduleId: string, fireAt: string): string {
   return `schedule:${scheduleId}:${fireAt}`;

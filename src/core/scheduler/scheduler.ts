@@ -21,6 +21,7 @@ import {
 import {
   type ScheduleInput,
   type ScheduleRecord,
+  TICK_CLAIM_KEEP_MS,
   threadIdForTick,
   tickClaimKey,
   tickRunId,
@@ -289,11 +290,11 @@ export class Scheduler {
       return { threadId, runId: result.runId };
     } catch (error) {
       if (ThreadlineError.is(error, "CONFLICT")) return null;
-      const won = await this.store.records.claim(
-        tickClaimKey(record.id, fireAt),
-        this.opts.instanceId,
-        this.clock.now(),
-      );
+      const won = await this.store.records.claim(tickClaimKey(record.id, fireAt), {
+        owner: this.opts.instanceId,
+        now: this.clock.now(),
+        leaseMs: TICK_CLAIM_KEEP_MS,
+      });
       if (!won) return null;
       const message = error instanceof Error ? error.message : String(error);
       this.logger.warn({ err: error, scheduleId: record.id, fireAt }, "scheduled run not started");

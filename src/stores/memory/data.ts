@@ -32,7 +32,8 @@ export interface ThreadData {
  */
 export interface MemoryStoreData {
   threads: Map<string, ThreadData>;
-  claims: Set<string>;
+  /** Claim keys and when each claim expires. */
+  claims: Map<string, number>;
   /** Named leases (`RecordStore.lease`). */
   leases: Map<string, { owner: string; expiresAt: number }>;
   schedules: Map<string, ScheduleRecordBase>;
@@ -47,7 +48,7 @@ export interface MemoryStoreData {
 export function createMemoryData(): MemoryStoreData {
   return {
     threads: new Map(),
-    claims: new Set(),
+    claims: new Map(),
     leases: new Map(),
     schedules: new Map(),
     listeners: new CommitListeners(),

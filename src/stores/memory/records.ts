@@ -1,4 +1,4 @@
-import { leaseAvailable } from "../../core/run-rules.js";
+import { claimAvailable, leaseAvailable } from "../../core/run-rules.js";
 import type { LeaseRequest, RecordStore, ScheduleRecordBase } from "../../core/store.js";
 import { copy, type MemoryStoreData } from "./data.js";
 
@@ -6,9 +6,14 @@ import { copy, type MemoryStoreData } from "./data.js";
 export class MemoryRecords implements RecordStore {
   constructor(private readonly data: MemoryStoreData) {}
 
-  async claim(key: string) {
-    if (this.data.claims.has(key)) return false;
-    this.data.claims.add(key);
+  async claim(key: string, claim: LeaseRequest) {
+    const claims = this.data.claims;
+    const expiresAt = claims.get(key);
+    if (!claimAvailable(expiresAt === undefined ? undefined : { expiresAt }, claim.now)) {
+      return false;
+    }
+    for (const [k, at] of claims) if (at <= claim.now) claims.delete(k);
+    claims.set(key, claim.now + claim.leaseMs);
     return true;
   }
 

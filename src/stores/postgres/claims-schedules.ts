@@ -11,13 +11,22 @@ export class PgRecords implements RecordStore {
   ) {}
 
   /** True only for the first claim of `key`: the primary key decides, across instances. */
-  async claim(key: string, owner: string, now: number): Promise<boolean> {
+  /** claimAvailable (core/run-rules.ts): `at` holds when the claim expires. */
+  async claim(key: string, claim: LeaseRequest): Promise<boolean> {
     const res = await this.db.query(
-      `INSERT INTO ${this.t.claims} (key, owner, at) VALUES ($1, $2, $3)
-       ON CONFLICT (key) DO NOTHING`,
-      [key, owner, now],
+      `INSERT INTO ${this.t.claims} AS c (key, owner, at) VALUES ($1, $2, $3)
+       ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, at = excluded.at
+       WHERE c.at <= $4`,
+      [key, claim.owner, claim.now + claim.leaseMs, claim.now],
     );
-    return res.rowCount === 1;
+    if (res.rowCount !== 1) return false;
+    // Expired claims and leases go, a bounded batch per claim (claims are rare: failed ticks).
+    await this.db.query(
+      `DELETE FROM ${this.t.claims} WHERE ctid IN
+       (SELECT ctid FROM ${this.t.claims} WHERE at <= $1 LIMIT 100)`,
+      [claim.now],
+    );
+    return true;
   }
 
   /** leaseAvailable (core/run-rules.ts): the claims row of a lease holds its expiry in `at`. */

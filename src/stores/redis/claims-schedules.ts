@@ -14,14 +14,23 @@ return 1
 `);
 
 /**
- * KEYS: the claim key. ARGV: value → 1 for the first claim. In a script, so a claim never lands
+ * KEYS: the claim key. ARGV: value (`{ owner, expiresAt, n }` JSON), now, keep ms → 1 for the
+ * first claim while none is held (or the held one expired). In a script, so a claim never lands
  * in a keyspace that lost its data (where every earlier claim is gone). The same value again is
  * the same claim (ioredis resends a command whose reply a dropped connection lost): 1 again.
  */
 const CLAIM = new LuaScript(`${EPOCH_CHECK}
-if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
-return 0
+local held = redis.call('GET', KEYS[1])
+if held then
+  if held == ARGV[1] then return 1 end
+  local ok, v = pcall(cjson.decode, held)
+  -- claimAvailable (core/run-rules.ts); a claim from before claims expired is kept.
+  if not ok or type(v) ~= 'table' or type(v.expiresAt) ~= 'number'
+    or v.expiresAt > tonumber(ARGV[2]) then return 0 end
+end
+-- PX lets Redis drop the key itself once the claim ran out.
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
 `);
 
 /**
@@ -46,10 +55,12 @@ export class RedisRecords implements RecordStore {
   ) {}
 
   /** True only for the first claim of `key`: SET NX decides, across instances. */
-  async claim(key: string, owner: string, now: number): Promise<boolean> {
+  async claim(key: string, claim: LeaseRequest): Promise<boolean> {
     // The nonce tells this call's resend (the same claim) from another call of the same owner.
-    const value = JSON.stringify({ owner, at: now, n: randomUUID() });
-    return (await this.epoch.run(CLAIM, [this.keys.claim(key)], [value])) === 1;
+    const expiresAt = claim.now + claim.leaseMs;
+    const value = JSON.stringify({ owner: claim.owner, expiresAt, n: randomUUID() });
+    const keepMs = Math.max(1, Math.ceil(claim.leaseMs));
+    return (await this.epoch.run(CLAIM, [this.keys.claim(key)], [value, claim.now, keepMs])) === 1;
   }
 
   async lease(key: string, lease: LeaseRequest): Promise<boolean> {

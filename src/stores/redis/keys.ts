@@ -24,7 +24,7 @@
  * - `P:queued`     set: threads whose queue is not empty
  * - `P:fencefloor` number: the highest fencing token a deleted thread held (new tokens go above)
  * - `P:epoch`      string: the keyspace's generation (see `RedisEpoch`); every script checks it
- * - `P:claim:K`    string: the owner of claim key K (SET NX)
+ * - `P:claim:K`    string: claim key K (`{ owner, expiresAt }`; expires with it, PX)
  * - `P:schedules`  hash: id → schedule JSON; `P:schedorder` zset: id by creation;
  *                  `P:schedseq` counter
  * - channel `P:appends`: `first:last:threadId` published by every append

@@ -8,8 +8,15 @@ export class SqliteRecords implements RecordStore {
 
   constructor(db: Database.Database) {
     this.s = {
+      // claimAvailable (core/run-rules.ts): `at` holds when the claim expires; an expired claim
+      // is taken over.
       claim: db.prepare(
-        "INSERT INTO claims (key, owner, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        `INSERT INTO claims (key, owner, at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE
+         SET owner = excluded.owner, at = excluded.at WHERE claims.at <= ?`,
+      ),
+      // Expired claims and leases go, a bounded batch per claim (claims are rare: failed ticks).
+      prune: db.prepare(
+        "DELETE FROM claims WHERE rowid IN (SELECT rowid FROM claims WHERE at <= ? LIMIT 100)",
       ),
       // leaseAvailable (core/run-rules.ts): the claims row of a lease holds its expiry in `at`.
       lease: db.prepare(
@@ -29,8 +36,10 @@ export class SqliteRecords implements RecordStore {
   }
 
   /** True only for the first claim of `key`: the unique key decides, across processes. */
-  async claim(key: string, owner: string, now: number): Promise<boolean> {
-    return this.s.claim.run(key, owner, now).changes === 1;
+  async claim(key: string, claim: LeaseRequest): Promise<boolean> {
+    const won = this.s.claim.run(key, claim.owner, claim.now + claim.leaseMs, claim.now).changes;
+    if (won === 1) this.s.prune.run(claim.now);
+    return won === 1;
   }
 
   async lease(key: string, lease: LeaseRequest): Promise<boolean> {

@@ -16,11 +16,35 @@ export function claimTests(ctx: SuiteContext): void {
       const store = ctx.store();
       const key = uid("tick");
       const results = await Promise.all(
-        Array.from({ length: 25 }, (_, i) => store.records.claim(key, `owner-${i}`, Date.now())),
+        Array.from({ length: 25 }, (_, i) =>
+          store.records.claim(key, { owner: `owner-${i}`, now: Date.now(), leaseMs: 60_000 }),
+        ),
       );
       expect(results.filter(Boolean)).toHaveLength(1);
-      expect(await store.records.claim(key, "late", Date.now())).toBe(false);
-      expect(await store.records.claim(uid("tick"), "other", Date.now())).toBe(true);
+      expect(
+        await store.records.claim(key, { owner: "late", now: Date.now(), leaseMs: 60_000 }),
+      ).toBe(false);
+      expect(
+        await store.records.claim(uid("tick"), {
+          owner: "other",
+          now: Date.now(),
+          leaseMs: 60_000,
+        }),
+      ).toBe(true);
+    });
+  });
+
+  describe("claims expire", () => {
+    it("a claim holds the key until now + leaseMs, then the key may be claimed again", async () => {
+      const store = ctx.store();
+      const key = uid("tick");
+      const at = (owner: string, now: number) =>
+        store.records.claim(key, { owner, now, leaseMs: 60_000 });
+      expect(await at("a", 1_000)).toBe(true);
+      expect(await at("a", 1_001)).toBe(false); // not a renewal: claimed once means once
+      expect(await at("b", 60_999)).toBe(false);
+      expect(await at("b", 61_000)).toBe(true);
+      expect(await at("c", 61_000)).toBe(false);
     });
   });
 
@@ -54,7 +78,9 @@ export function claimTests(ctx: SuiteContext): void {
         false,
       );
       // Leases do not touch exactly-once claims of other keys.
-      expect(await store.records.claim(uid("tick"), "x", 1)).toBe(true);
+      expect(await store.records.claim(uid("tick"), { owner: "x", now: 1, leaseMs: 60_000 })).toBe(
+        true,
+      );
     });
   });
 

@@ -36,7 +36,7 @@ export function restartTests(ctx: SuiteContext): void {
       const queued = [newRun(t), newRun(t)];
       for (const r of queued) await before.runs.enqueue(r, "enqueue");
       const key = uid("claim");
-      expect(await before.records.claim(key, "x", 1)).toBe(true);
+      expect(await before.records.claim(key, { owner: "x", now: 1, leaseMs: 60_000 })).toBe(true);
       await before.records.putSchedule({ id: "sched", every: 1000 });
       const log = await readAll(before, t);
       const view = await before.threads.get(t);
@@ -46,7 +46,7 @@ export function restartTests(ctx: SuiteContext): void {
       expect(await readAll(after, t)).toEqual(log);
       expect(await after.threads.get(t)).toEqual(view);
       expect(await after.runs.list(t)).toEqual(runs);
-      expect(await after.records.claim(key, "y", 2)).toBe(false);
+      expect(await after.records.claim(key, { owner: "y", now: 2, leaseMs: 60_000 })).toBe(false);
       expect(await after.records.getSchedule("sched")).toEqual({ id: "sched", every: 1000 });
       expect((await after.runs.listStale(0, { all: true })).map((r) => r.runId)).toContain(
         running.run.runId,

@@ -72,7 +72,9 @@ export function sharedTests(ctx: SuiteContext): void {
       expect(claims.filter(Boolean)).toHaveLength(threads.length);
       const key = uid("key");
       const won = await Promise.all(
-        range(1, 10).map((i) => (i % 2 ? a : b).records.claim(key, "o", 1)),
+        range(1, 10).map((i) =>
+          (i % 2 ? a : b).records.claim(key, { owner: "o", now: 1, leaseMs: 60_000 }),
+        ),
       );
       expect(won.filter(Boolean)).toHaveLength(1);
     });
