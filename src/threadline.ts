@@ -11,6 +11,8 @@ import {
 import { FanOut } from "./core/fanout.js";
 import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
 import type { AgentHistory } from "./core/history-window.js";
+import { InterruptExpirer } from "./core/interrupt-expirer.js";
+import { type ExpiryAction, parseExpiryAction } from "./core/interrupt-expiry.js";
 import { type Logger, silentLogger } from "./core/logger.js";
 import { observeStore } from "./core/observed-store.js";
 import { parseRetentionPolicy, type RetentionPolicy } from "./core/retention.js";
@@ -120,6 +122,19 @@ export interface ThreadlineOptions {
    * shared store, `batchEvents` events per step (default 1,000).
    */
   retention?: RetentionPolicy & { sweepMs?: number; batchEvents?: number };
+  /**
+   * Interrupt expiry (PROTOCOL.md §3.1.6-8): what a pending interrupt's `expiresAt` does once
+   * every interrupt the thread waits on has expired — `resume` (default: a run answers them
+   * `cancelled` and the agent continues) or `record` (the answer is written, no agent runs) —
+   * `onExpiry` for the server, `agents` by agent id; a thread's metadata
+   * `threadline.onInterruptExpiry` wins over both. `pollMs` (default `scheduler.syncMs`, 10 s):
+   * how often the store's due index is read for interrupts raised on other instances.
+   */
+  interrupts?: {
+    onExpiry?: ExpiryAction;
+    agents?: Record<string, ExpiryAction>;
+    pollMs?: number;
+  };
   scheduler?: {
     /** How often schedules changed by other processes are picked up. Default 10 s. */
     syncMs?: number;
@@ -139,6 +154,8 @@ export interface Threadline {
   readonly coordinator: Coordinator;
   readonly fanout: FanOut;
   readonly scheduler: Scheduler;
+  /** Interrupt expiry (see `ThreadlineOptions.interrupts`); `check()` runs a pass now. */
+  readonly expiry: InterruptExpirer;
   /** The retention sweep (see `ThreadlineOptions.retention`); `sweep()` runs one now. */
   readonly retention: RetentionSweeper;
   /** The CopilotKit surface, unless `copilotkit: false`. */
@@ -198,6 +215,12 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     metrics,
     options.logger ? runLog(logger) : undefined,
     options.telemetry,
+    // A run that ended here may have left interrupts with a deadline: watch for it now.
+    {
+      runEnded: (run, end) => {
+        if (end.status === "succeeded") void expiry.nudge(run.threadId);
+      },
+    },
   ]);
   // Every store call is seen (append latency, replay reads, store errors).
   const store = observeStore(options.store, telemetry);
@@ -223,6 +246,26 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     ...(options.schedules ? { declared: options.schedules } : {}),
     ...options.scheduler,
   });
+  const expiryOptions = options.interrupts ?? {};
+  if (expiryOptions.onExpiry !== undefined)
+    parseExpiryAction(expiryOptions.onExpiry, "interrupts.onExpiry");
+  for (const [agentId, action] of Object.entries(expiryOptions.agents ?? {}))
+    parseExpiryAction(action, `interrupts.agents.${agentId}`);
+  const pollMs = expiryOptions.pollMs ?? options.scheduler?.syncMs;
+  const expiry = new InterruptExpirer({
+    store,
+    startRun: (req) => coordinator.startRun(req),
+    hasAgent: (agentId) => coordinator.hasAgent(agentId),
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(expiryOptions.onExpiry ? { onExpiry: expiryOptions.onExpiry } : {}),
+    ...(expiryOptions.agents ? { agents: expiryOptions.agents } : {}),
+    // Interrupts raised elsewhere are learned as often as schedules changed elsewhere.
+    ...(pollMs === undefined ? {} : { pollMs }),
+    ...(options.scheduler?.misfireGraceMs === undefined
+      ? {}
+      : { misfireGraceMs: options.scheduler.misfireGraceMs }),
+  });
   const { sweepMs, batchEvents, ...defaults } = options.retention ?? {};
   // A bad default fails here, before anything starts.
   parseRetentionPolicy(defaults, "retention");
@@ -247,6 +290,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     })
     .then(() => coordinator.start())
     .then(() => scheduler.start())
+    .then(() => expiry.start())
     .then(() => retention.start());
   ready.catch((error) => logger.error({ err: error }, "start-up recovery failed"));
   const gate = new AccessGate(
@@ -302,6 +346,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     coordinator,
     fanout,
     scheduler,
+    expiry,
     retention,
     copilotkit: undefined,
     options,
@@ -377,6 +422,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       // servers and the store close.
       await ready.catch(() => undefined);
       await scheduler.stop();
+      await expiry.stop();
       await retention.stop();
       deletedCheck?.cancel();
       await coordinator.close(opts?.graceMs);

@@ -30,6 +30,8 @@ export interface ServeArgs {
   allowedHosts?: string[];
   /** Per-user access: users' JWTs (from the flags or the environment). */
   jwt?: JwtOptions;
+  /** What an interrupt's expiry does by default (PROTOCOL.md §3.1.7). */
+  interruptExpiry?: "resume" | "record";
   /** The server's default retention and its sweep interval (README "Retention"). */
   retention?: {
     keepRuns?: number;
@@ -85,6 +87,10 @@ Options:
   --retention-sweep-ms <ms>
                       how often retention is applied (default 60000; env
                       THREADLINE_RETENTION_SWEEP_MS)
+  --interrupt-expiry <resume|record>
+                      what an expired interrupt does: resume the agent with it cancelled
+                      (default) or only record it (env THREADLINE_INTERRUPT_EXPIRY; per agent and
+                      per thread in the config / metadata)
   --copilotkit-secret <s>
                       key of the join tokens of the CopilotKit surface (/copilotkit); give every
                       instance the same one (env THREADLINE_COPILOTKIT_SECRET; default: derived
@@ -111,6 +117,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
       "instance-id": { type: "string" },
       "heartbeat-ms": { type: "string" },
       "copilotkit-secret": { type: "string" },
+      "interrupt-expiry": { type: "string" },
       cors: { type: "string" },
       "allowed-hosts": { type: "string" },
       "retention-runs": { type: "string" },
@@ -181,6 +188,13 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     );
   }
   const copilotkitSecret = values["copilotkit-secret"] ?? env.THREADLINE_COPILOTKIT_SECRET;
+  const expiryText = values["interrupt-expiry"] ?? env.THREADLINE_INTERRUPT_EXPIRY;
+  if (expiryText !== undefined && expiryText !== "resume" && expiryText !== "record") {
+    throw new ThreadlineError(
+      "BAD_REQUEST",
+      `--interrupt-expiry must be resume or record, got '${expiryText}'`,
+    );
+  }
   const host = values.host ?? env.HOST ?? "127.0.0.1";
   const token = values.token ?? env.THREADLINE_TOKEN ?? undefined;
   const insecure = values.insecure === true;
@@ -217,6 +231,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     ...(instanceId ? { instanceId } : {}),
     heartbeatMs: values["no-demo"] === true ? 0 : heartbeatMs,
     ...(copilotkitSecret ? { copilotkitSecret } : {}),
+    ...(expiryText === undefined ? {} : { interruptExpiry: expiryText }),
     ...(Object.keys(retention).length > 0 ? { retention } : {}),
     ...(jwt ? { jwt } : {}),
   };

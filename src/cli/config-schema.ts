@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EXPIRY_ACTIONS } from "../core/interrupt-expiry.js";
 import { retentionPolicySchema } from "../core/retention.js";
 import { scheduleInputSchema } from "../core/scheduler/schedule-schema.js";
 import { hookSchema } from "../http/hooks/hook-config.js";
@@ -78,6 +79,11 @@ export const configSchema = z
       idSchema,
       z.strictObject({ lastMessages: positiveInt.optional(), build: fn.optional() }),
     ),
+    interrupts: z.strictObject({
+      onExpiry: z.enum(EXPIRY_ACTIONS).optional(),
+      agents: z.record(idSchema, z.enum(EXPIRY_ACTIONS)).optional(),
+      pollMs: positiveInt.optional(),
+    }),
     scheduler: z.strictObject({
       syncMs: positiveInt.optional(),
       misfireGraceMs: z.number().int().min(0).optional(),

@@ -53,6 +53,9 @@ async function serve(argv: string[]): Promise<void> {
     ...(args.cors === undefined ? {} : { cors: args.cors }),
     ...(config.metrics === false ? {} : { metrics: { processMetrics: true, ...config.metrics } }),
     ...(args.allowedHosts ? { allowedHosts: args.allowedHosts } : {}),
+    ...(args.interruptExpiry
+      ? { interrupts: { ...config.interrupts, onExpiry: args.interruptExpiry } }
+      : {}),
     // Flags set single limits over the config file's retention.
     ...(args.retention ? { retention: { ...config.retention, ...args.retention } } : {}),
   });

@@ -6,8 +6,10 @@ import { runAgentWithHistory } from "./agent-exec.js";
 import { ThreadlineError } from "./errors.js";
 import { type AgentHistory, agentHistory } from "./history-window.js";
 import { holdInstance, newInstanceId } from "./instance.js";
+import { recordsOnly } from "./interrupt-expiry.js";
 import type { Logger } from "./logger.js";
 import { silentLogger } from "./logger.js";
+import { RecordingAgent } from "./recording-agent.js";
 import { closeTakenRun, findStaleRuns, interruptedEnd, interruptRun } from "./recovery.js";
 import { checkResume } from "./resume-check.js";
 import { checkRunId } from "./run-ids.js";
@@ -238,7 +240,8 @@ export class Coordinator {
 
   async startRun(req: StartRunRequest): Promise<StartRunResult> {
     if (this.closing) throw shuttingDown();
-    if (!req.agent && !this.hasAgent(req.agentId)) {
+    // A record-only expiry run executes no agent (interrupt-expiry.ts).
+    if (!req.agent && !this.hasAgent(req.agentId) && req.trigger?.expiry !== "record") {
       throw new ThreadlineError("AGENT_NOT_FOUND", `unknown agent '${req.agentId}'`, {
         details: { agents: this.agentIds() },
       });
@@ -461,6 +464,8 @@ export class Coordinator {
       onAgentFault: () => abort("fault"),
     });
 
+    // What the thread waited on before this run's RUN_STARTED answers it.
+    const pendingBefore = view.interrupts;
     const started = startedInput(run, view);
     // RUN_STARTED (carrying only the new messages) folds them into the view; the agent then
     // gets the whole history from it.
@@ -534,7 +539,9 @@ export class Coordinator {
       let agentError: unknown;
       const agentSpan = span?.child("threadline.agent.run", { "threadline.agent_id": run.agentId });
       try {
-        agent = this.resolveAgent(run, supplied);
+        agent = recordsOnly(run, pendingBefore)
+          ? new RecordingAgent()
+          : this.resolveAgent(run, supplied);
         if (agentSpan) propagateTrace(agent, agentSpan.headers());
         let first = true;
         const running = runAgentWithHistory(agent, input, (event) => {

@@ -8,11 +8,12 @@ import type { TriggerKind } from "./types.js";
  * silently suppress the real tick or delivery, so each namespace belongs to the trigger kinds
  * that derive ids in it, and no one else may start a run there.
  */
-const NAMESPACES: readonly { prefix: string; kinds: readonly TriggerKind[] }[] = [
-  { prefix: "schedule:", kinds: ["schedule", "heartbeat"] },
-  { prefix: "hook:", kinds: ["webhook"] },
+const NAMESPACES: readonly { prefix: string; kinds: readonly TriggerKind[]; what: string }[] = [
+  { prefix: "schedule:", kinds: ["schedule", "heartbeat"], what: "schedule ticks" },
+  { prefix: "hook:", kinds: ["webhook"], what: "webhook deliveries" },
   // Compact replays show a synthetic run `threadline-snapshot-<seq>`; no real run may look alike.
-  { prefix: "threadline-", kinds: [] },
+  // Threadline's own runs (an interrupt's expiry, `threadline-expiry-<seq>`) live there too.
+  { prefix: "threadline-", kinds: ["system"], what: "snapshots, interrupt expiries" },
 ];
 
 /** The run of one schedule tick. */
@@ -32,7 +33,7 @@ export function checkRunId(runId: string, kind: TriggerKind): void {
       throw new ThreadlineError(
         "VALIDATION_FAILED",
         `invalid runId: ids starting with '${ns.prefix}' are reserved for runs Threadline ` +
-          `derives itself (${ns.kinds.length > 0 ? ns.kinds.join(", ") : "snapshots"})`,
+          `derives itself (${ns.what})`,
         { details: [{ path: ["runId"], message: `reserved prefix '${ns.prefix}'` }] },
       );
     }

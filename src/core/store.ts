@@ -44,6 +44,12 @@ export type RunStartListener = (notice: RunStartNotice) => void;
 /** Told once, with the `DATA_LOST` error, that the store lost data it had acknowledged. */
 export type DataLossListener = (error: ThreadlineError) => void;
 
+/** A thread whose pending interrupts fall due at `dueAt` (see `ThreadLog.interruptsDue`). */
+export interface InterruptsDue {
+  threadId: string;
+  dueAt: number;
+}
+
 export interface EnqueueResult {
   run: RunRecord;
   /** The active run that was asked to stop (multitask `interrupt`). */
@@ -126,6 +132,13 @@ export interface ThreadLog {
    * compaction the first one may be above `after + 1` (never below the horizon + 1).
    */
   read(threadId: string, opts: { after: number; limit?: number }): Promise<EventRecord[]>;
+  /**
+   * The due index of interrupt expiry: threads whose pending interrupts fall due, as the last
+   * view update that changed them said (`ViewUpdate.interrupts.dueAt`; the rule is core's,
+   * `interrupt-expiry.ts`), earliest first (ties by thread id), at most `limit` (default 100),
+   * only those due at or before `until` when given. A deleted thread is not listed.
+   */
+  interruptsDue(opts?: { until?: number; limit?: number }): Promise<InterruptsDue[]>;
   /**
    * Announces the thread's commits (this process's or, for a shared store, any process's):
    * after each commit, every listener is told a `lastSeq` at or beyond it, at least once, and
@@ -252,6 +265,18 @@ export function listWindow(opts: { limit?: number; offset?: number } = {}): {
   offset: number;
 } {
   return { limit: count(opts.limit, DEFAULT_LIST_LIMIT), offset: count(opts.offset, 0) };
+}
+
+/** `until` (null: any time) and `limit` of `ThreadLog.interruptsDue` as every store applies them. */
+export function dueWindow(opts: { until?: number; limit?: number } = {}): {
+  until: number | null;
+  limit: number;
+} {
+  const until = opts.until === undefined || Number.isNaN(opts.until) ? null : opts.until;
+  return {
+    until: until === Number.POSITIVE_INFINITY ? null : until,
+    limit: count(opts.limit, 100),
+  };
 }
 
 /** `after` and `limit` of a log read as every store applies them. */

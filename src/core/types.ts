@@ -9,7 +9,15 @@ export interface EventRecord {
   event: BaseEvent;
 }
 
-export const TRIGGER_KINDS = ["client", "api", "schedule", "heartbeat", "webhook"] as const;
+/** `system`: a run Threadline starts on its own (an interrupt's expiry, see `interrupt-expiry.ts`). */
+export const TRIGGER_KINDS = [
+  "client",
+  "api",
+  "schedule",
+  "heartbeat",
+  "webhook",
+  "system",
+] as const;
 export type TriggerKind = (typeof TRIGGER_KINDS)[number];
 
 /** Where a run came from. Copied into `RUN_STARTED.metadata.threadline.trigger`. */
@@ -22,6 +30,10 @@ export interface RunTrigger {
   deliveryId?: string;
   /** Free-form label (e.g. the caller of `startRun`). */
   source?: string;
+  /** An interrupt expiry's run: what it does (`resume` the agent, or only `record`). */
+  expiry?: "resume" | "record";
+  /** An expiry run that fired late, after downtime (schedules say `source: "catch-up"`). */
+  catchUp?: boolean;
 }
 
 export const RUN_STATUSES = [
@@ -136,8 +148,12 @@ export interface ViewUpdate {
   upsertMessages?: Message[];
   /** The new state, when it changed. */
   state?: { value: unknown };
-  /** The thread's pending interrupts, when they changed (the rule: `interrupts.ts`). */
-  interrupts?: { value: Interrupt[] };
+  /**
+   * The thread's pending interrupts, when they changed (the rule: `interrupts.ts`), and when
+   * they fall due (`expiryDueAt`, interrupt-expiry.ts; null or absent: never): the stores' due
+   * index (`ThreadLog.interruptsDue`).
+   */
+  interrupts?: { value: Interrupt[]; dueAt?: number | null };
 }
 
 export interface Fence {

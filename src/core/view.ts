@@ -19,6 +19,7 @@ import {
   type ToolCallStartEvent,
 } from "@ag-ui/core";
 import jsonPatch from "fast-json-patch";
+import { expiryDueAt } from "./interrupt-expiry.js";
 import { pendingAfter } from "./interrupts.js";
 import type { ViewUpdate } from "./types.js";
 
@@ -310,7 +311,12 @@ export class ViewBuilder {
         .map((m) => structuredClone(m));
     }
     if (this.stateChanged) update.state = { value: structuredClone(this.state) };
-    if (this.interruptsChanged) update.interrupts = { value: structuredClone(this.interrupts) };
+    if (this.interruptsChanged) {
+      update.interrupts = {
+        value: structuredClone(this.interrupts),
+        dueAt: expiryDueAt(this.interrupts),
+      };
+    }
     this.dirty.clear();
     this.replaced = false;
     this.stateChanged = false;

@@ -5,6 +5,7 @@ import { compactionTests } from "./store/compaction.js";
 import type { StoreFactory, SuiteContext } from "./store/fixtures.js";
 import { guaranteeTests } from "./store/guarantees.js";
 import { interruptTests } from "./store/interrupts.js";
+import { interruptDueTests } from "./store/interrupts-due.js";
 import { leaseClockTests } from "./store/lease-clock.js";
 import { liveTests } from "./store/live.js";
 import { logTests } from "./store/log.js";
@@ -68,6 +69,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     compactionTests(ctx);
     principalTests(ctx);
     interruptTests(ctx);
+    interruptDueTests(ctx);
     runStartTests(ctx);
     if (factory.peer) {
       sharedTests(ctx);

@@ -77,7 +77,9 @@ describeWithService(probe, "postgres store: schema and LISTEN connection", () =>
     stores.splice(stores.indexOf(store), 1);
     // Back to version 1: no counters table yet (nor the later runs columns).
     await pgAdmin(`DROP TABLE "${name}".counters`);
-    await pgAdmin(`ALTER TABLE "${name}".threads DROP COLUMN horizon, DROP COLUMN interrupts`);
+    await pgAdmin(
+      `ALTER TABLE "${name}".threads DROP COLUMN horizon, DROP COLUMN interrupts, DROP COLUMN interrupts_due_at`,
+    );
     await pgAdmin(`ALTER TABLE "${name}".messages DROP COLUMN seq`);
     await pgAdmin(`ALTER TABLE "${name}".runs DROP COLUMN started_by, DROP COLUMN cancelled_by`);
     await pgAdmin(`DELETE FROM "${name}".threadline_migrations WHERE version > 1`);

@@ -67,6 +67,8 @@ describe("sqlite schema", () => {
     db.exec("ALTER TABLE runs DROP COLUMN started_by; ALTER TABLE runs DROP COLUMN cancelled_by");
     db.exec("ALTER TABLE threads DROP COLUMN horizon");
     db.exec("ALTER TABLE messages DROP COLUMN seq");
+    db.exec("DROP INDEX threads_by_interrupts_due");
+    db.exec("ALTER TABLE threads DROP COLUMN interrupts_due_at");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts");
     db.pragma("user_version = 1");
     db.close();
@@ -87,6 +89,8 @@ describe("sqlite schema", () => {
     const db = new Database(path);
     db.exec("ALTER TABLE threads DROP COLUMN horizon");
     db.exec("ALTER TABLE messages DROP COLUMN seq");
+    db.exec("DROP INDEX threads_by_interrupts_due");
+    db.exec("ALTER TABLE threads DROP COLUMN interrupts_due_at");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts");
     db.pragma("user_version = 3");
     db.close();
@@ -104,6 +108,8 @@ describe("sqlite schema", () => {
     db.exec("ALTER TABLE runs DROP COLUMN started_by; ALTER TABLE runs DROP COLUMN cancelled_by");
     db.exec("ALTER TABLE threads DROP COLUMN horizon");
     db.exec("ALTER TABLE messages DROP COLUMN seq");
+    db.exec("DROP INDEX threads_by_interrupts_due");
+    db.exec("ALTER TABLE threads DROP COLUMN interrupts_due_at");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts");
     db.pragma("user_version = 2");
     db.close();
@@ -123,6 +129,8 @@ describe("sqlite schema", () => {
     await store.threads.append("t", fence, [runStarted("t", run.runId)]);
     await store.close();
     const db = new Database(path);
+    db.exec("DROP INDEX threads_by_interrupts_due");
+    db.exec("ALTER TABLE threads DROP COLUMN interrupts_due_at");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts");
     db.pragma("user_version = 4");
     db.close();

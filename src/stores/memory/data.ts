@@ -24,6 +24,8 @@ export interface ThreadData {
   fenceToken: number;
   runs: Map<string, RunRecord>;
   queue: string[];
+  /** When the pending interrupts fall due (`ViewUpdate.interrupts.dueAt`); null: never. */
+  interruptsDueAt: number | null;
 }
 
 /**
@@ -86,6 +88,7 @@ export function ensureThreadData(
       fenceToken: 0,
       runs: new Map(),
       queue: [],
+      interruptsDueAt: null,
     };
     data.threads.set(threadId, t);
   }

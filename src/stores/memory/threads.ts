@@ -7,7 +7,7 @@ import {
 } from "../../core/compaction.js";
 import { fenceFloorAfterDelete, fenceHolds, leaseLost } from "../../core/run-rules.js";
 import type * as Store from "../../core/store.js";
-import { readWindow } from "../../core/store.js";
+import { dueWindow, readWindow } from "../../core/store.js";
 
 import { patchedMetadata } from "../../core/thread-patch.js";
 import type { EventRecord, ThreadPatch, ThreadSummary, ThreadView } from "../../core/types.js";
@@ -85,7 +85,10 @@ export class MemoryThreads implements Store.ThreadLog {
         if (!t.messageSeqs.has(m.id)) t.messageSeqs.set(m.id, t.summary.lastSeq);
       }
       if (view.state) t.state = copy(view.state.value);
-      if (view.interrupts) t.summary.interrupts = copy(view.interrupts.value);
+      if (view.interrupts) {
+        t.summary.interrupts = copy(view.interrupts.value);
+        t.interruptsDueAt = view.interrupts.dueAt ?? null;
+      }
     }
     t.summary.updatedAt = now;
     const last = records[records.length - 1];
@@ -128,6 +131,17 @@ export class MemoryThreads implements Store.ThreadLog {
     return t.events
       .slice(from, from + limit)
       .map((r) => ({ seq: r.seq, runId: r.runId, at: r.at, event: JSON.parse(r.json) }));
+  }
+
+  async interruptsDue(opts?: { until?: number; limit?: number }): Promise<Store.InterruptsDue[]> {
+    const { until, limit } = dueWindow(opts);
+    const due: Store.InterruptsDue[] = [];
+    for (const [threadId, t] of this.data.threads) {
+      const at = t.interruptsDueAt;
+      if (at !== null && (until === null || at <= until)) due.push({ threadId, dueAt: at });
+    }
+    due.sort((a, b) => a.dueAt - b.dueAt || (a.threadId < b.threadId ? -1 : 1));
+    return due.slice(0, limit);
   }
 
   subscribe(threadId: string, listener: Store.CommitListener): Store.Unsubscribe {

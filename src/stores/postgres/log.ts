@@ -1,7 +1,7 @@
 import type pg from "pg";
 import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
 import type * as Store from "../../core/store.js";
-import { listWindow, readWindow } from "../../core/store.js";
+import { dueWindow, listWindow, readWindow } from "../../core/store.js";
 import type { EventRecord, ThreadPatch, ThreadView } from "../../core/types.js";
 
 import { appendInTransaction } from "./append.js";
@@ -33,6 +33,11 @@ export class PgThreadLog implements Store.ThreadLog {
 
   async head(threadId: string) {
     return this.threads.summary(this.pool, threadId);
+  }
+
+  async interruptsDue(opts?: { until?: number; limit?: number }) {
+    const { until, limit } = dueWindow(opts);
+    return this.threads.interruptsDue(this.pool, until, limit);
   }
 
   async list(opts: { limit?: number; offset?: number } = {}) {

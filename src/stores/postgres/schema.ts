@@ -136,6 +136,13 @@ const MIGRATIONS: readonly ((t: Tables) => string)[] = [
   (t) => `
   ALTER TABLE ${t.threads} ADD COLUMN interrupts json NOT NULL DEFAULT '[]';
   `,
+  // Interrupt expiry (core/interrupt-expiry.ts): when the pending interrupts fall due (ms, NULL:
+  // never), and the due index the expirer reads.
+  (t) => `
+  ALTER TABLE ${t.threads} ADD COLUMN interrupts_due_at bigint;
+  CREATE INDEX ON ${t.threads} (interrupts_due_at, thread_id COLLATE "C")
+    WHERE interrupts_due_at IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

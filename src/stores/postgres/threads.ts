@@ -176,6 +176,21 @@ export class ThreadTable {
     return rows.map(summaryOf);
   }
 
+  /** The due index (`ThreadLog.interruptsDue`): `until` null is any time. */
+  async interruptsDue(
+    db: Queryable,
+    until: number | null,
+    limit: number,
+  ): Promise<{ threadId: string; dueAt: number }[]> {
+    const { rows } = await db.query<{ thread_id: string; due: string }>(
+      `SELECT thread_id, interrupts_due_at AS due FROM ${this.t.threads}
+       WHERE interrupts_due_at IS NOT NULL AND interrupts_due_at <= $1
+       ORDER BY interrupts_due_at, thread_id COLLATE "C" LIMIT $2`,
+      [until ?? Number.MAX_SAFE_INTEGER, limit],
+    );
+    return rows.map((r) => ({ threadId: r.thread_id, dueAt: Number(r.due) }));
+  }
+
   async lastSeq(db: Queryable, threadId: string): Promise<number> {
     const { rows } = await db.query<{ last_seq: number }>(
       `SELECT last_seq FROM ${this.t.threads} WHERE thread_id = $1`,
@@ -310,10 +325,11 @@ export class ThreadTable {
       ]);
     }
     if (update.interrupts) {
-      await db.query(`UPDATE ${this.t.threads} SET interrupts = $2::json WHERE thread_id = $1`, [
-        threadId,
-        json(update.interrupts.value),
-      ]);
+      await db.query(
+        `UPDATE ${this.t.threads} SET interrupts = $2::json, interrupts_due_at = $3
+         WHERE thread_id = $1`,
+        [threadId, json(update.interrupts.value), update.interrupts.dueAt ?? null],
+      );
     }
     return position;
   }

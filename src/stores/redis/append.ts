@@ -40,6 +40,7 @@ export async function appendScript(
     // Makes the script idempotent (see APPEND): a resent command returns the same seqs.
     randomUUID(),
     view?.interrupts ? json(view.interrupts.value) : "",
+    view?.interrupts?.dueAt == null ? "" : view.interrupts.dueAt,
     ...plan.json,
     ...pairs(replace),
     ...pairs(upsert),

@@ -22,6 +22,8 @@
  * - `P:threads`    zset: thread id scored by -updatedAt (listThreads order)
  * - `P:leases`     zset: JSON `[threadId, runId]` of every running run, scored by lease expiry
  * - `P:queued`     set: threads whose queue is not empty
+ * - `P:intrdue`    zset: thread id scored by when its pending interrupts fall due (the due
+ *                  index of interrupt expiry, `ThreadLog.interruptsDue`); absent: never
  * - `P:fencefloor` number: the highest fencing token a deleted thread held (new tokens go above)
  * - `P:epoch`      string: the keyspace's generation (see `RedisEpoch`); every script checks it
  * - `P:claim:K`    string: claim key K (`{ owner, expiresAt }`; expires with it, PX)
@@ -39,6 +41,7 @@ export class RedisKeys {
   readonly channel: string;
   readonly fence: string;
   readonly epoch: string;
+  readonly interruptsDue: string;
 
   constructor(readonly prefix: string) {
     this.threads = `${prefix}:threads`;
@@ -50,6 +53,7 @@ export class RedisKeys {
     this.channel = `${prefix}:appends`;
     this.fence = `${prefix}:fencefloor`;
     this.epoch = `${prefix}:epoch`;
+    this.interruptsDue = `${prefix}:intrdue`;
   }
 
   thread(threadId: string): string {
@@ -87,6 +91,7 @@ export class RedisKeys {
       this.queued,
       this.fence,
       `${p}:msgseq:${threadId}`,
+      this.interruptsDue,
     ];
   }
 }

@@ -33,7 +33,7 @@ end
 local seq = tonumber(redis.call('HGET', K_THREAD, 'seq'))
 local first = seq + 1
 local n = tonumber(ARGV[6])
-local at = 17
+local at = 18
 for i = 1, n do
   seq = seq + 1
   redis.call('XADD', K_LOG, string.format('%d-0', seq), 'r', rid, 'a', now, 'e', ARGV[at + i])
@@ -65,7 +65,14 @@ end
 upsert(tonumber(ARGV[12]))
 upsert(tonumber(ARGV[13]))
 if ARGV[14] == '1' then redis.call('HSET', K_THREAD, 'state', ARGV[15]) end
-if ARGV[17] ~= '' then redis.call('HSET', K_THREAD, 'intr', ARGV[17]) end
+if ARGV[17] ~= '' then
+  redis.call('HSET', K_THREAD, 'intr', ARGV[17])
+  if ARGV[18] ~= '' then
+    redis.call('ZADD', K_IDUE, ARGV[18], tid)
+  else
+    redis.call('ZREM', K_IDUE, tid)
+  end
+end
 
 redis.call('HSET', K_THREAD, 'seq', seq, 'ua', now, 'np', pos, 'an', ARGV[16] .. ' ' .. first)
 redis.call('ZADD', K_THREADS, -tonumber(now), tid)

@@ -8,8 +8,8 @@ import { LuaScript } from "./script.js";
  */
 export const PRELUDE = `${EPOCH_CHECK}
 local K_THREAD, K_LOG, K_MSGS, K_MORDER, K_RUNS, K_RORDER, K_QUEUE, K_THREADS, K_LEASES, K_QUEUED,
-  K_FENCE, K_MSEQ = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8],
-  KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+  K_FENCE, K_MSEQ, K_IDUE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8],
+  KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local tid = ARGV[1]
 local function f(rid, name) return rid .. '|' .. name end
 local function leaseMember(rid) return cjson.encode({tid, rid}) end

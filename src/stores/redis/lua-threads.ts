@@ -30,6 +30,7 @@ if tok > tonumber(redis.call('GET', K_FENCE) or '0') then redis.call('SET', K_FE
 redis.call('UNLINK', K_THREAD, K_LOG, K_MSGS, K_MORDER, K_RUNS, K_RORDER, K_QUEUE, K_MSEQ)
 redis.call('ZREM', K_THREADS, tid)
 redis.call('SREM', K_QUEUED, tid)
+redis.call('ZREM', K_IDUE, tid)
 return 1
 `);
 

@@ -1,6 +1,6 @@
 import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
 import type * as Store from "../../core/store.js";
-import { listWindow, readWindow } from "../../core/store.js";
+import { dueWindow, listWindow, readWindow } from "../../core/store.js";
 
 import { patchedMetadata } from "../../core/thread-patch.js";
 import type { EventRecord, ThreadPatch, ThreadSummary, ThreadView } from "../../core/types.js";
@@ -115,6 +115,29 @@ export class RedisThreadLog implements Store.ThreadLog {
       const h = replies[i] as Record<string, string> | undefined;
       if (h && h.ca !== undefined) out.push(summaryOf(id, h));
     });
+    return out;
+  }
+
+  /** The `P:intrdue` zset, by score (ties by member: the thread id). */
+  async interruptsDue(opts?: { until?: number; limit?: number }): Promise<Store.InterruptsDue[]> {
+    const { until, limit } = dueWindow(opts);
+    if (limit <= 0) return [];
+    const [reply] = await this.epoch.exec((m) =>
+      m.zrangebyscore(
+        this.keys.interruptsDue,
+        "-inf",
+        until === null ? "+inf" : String(until),
+        "WITHSCORES",
+        "LIMIT",
+        0,
+        limit,
+      ),
+    );
+    const flat = reply as string[];
+    const out: Store.InterruptsDue[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      out.push({ threadId: flat[i]!, dueAt: Number(flat[i + 1]) });
+    }
     return out;
   }
 

@@ -1,6 +1,6 @@
 import type { CompactionResult, CompactionStep } from "../../core/compaction.js";
 import type * as Store from "../../core/store.js";
-import { listWindow, readWindow } from "../../core/store.js";
+import { dueWindow, listWindow, readWindow } from "../../core/store.js";
 import type { EventRecord, ThreadPatch, ThreadView } from "../../core/types.js";
 
 import { appendInTransaction } from "./append.js";
@@ -33,6 +33,11 @@ export class SqliteThreadLog implements Store.ThreadLog {
 
   async head(threadId: string) {
     return this.threads.summary(threadId);
+  }
+
+  async interruptsDue(opts?: { until?: number; limit?: number }) {
+    const { until, limit } = dueWindow(opts);
+    return this.threads.interruptsDue(until, limit);
   }
 
   async list(opts: { limit?: number; offset?: number } = {}) {

@@ -105,6 +105,13 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE threads ADD COLUMN interrupts TEXT NOT NULL DEFAULT '[]';
   `,
+  // Interrupt expiry (core/interrupt-expiry.ts): when the pending interrupts fall due (ms, NULL:
+  // never), and the due index the expirer reads.
+  `
+  ALTER TABLE threads ADD COLUMN interrupts_due_at INTEGER;
+  CREATE INDEX threads_by_interrupts_due ON threads (interrupts_due_at, thread_id)
+    WHERE interrupts_due_at IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

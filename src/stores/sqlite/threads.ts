@@ -59,7 +59,14 @@ export class ThreadTable {
          WHERE thread_id = ?`,
       ),
       saveState: db.prepare("UPDATE threads SET state = ? WHERE thread_id = ?"),
-      saveInterrupts: db.prepare("UPDATE threads SET interrupts = ? WHERE thread_id = ?"),
+      saveInterrupts: db.prepare(
+        "UPDATE threads SET interrupts = ?, interrupts_due_at = ? WHERE thread_id = ?",
+      ),
+      interruptsDue: db.prepare<[number, number], { thread_id: string; interrupts_due_at: number }>(
+        `SELECT thread_id, interrupts_due_at FROM threads
+         WHERE interrupts_due_at IS NOT NULL AND interrupts_due_at <= ?
+         ORDER BY interrupts_due_at, thread_id LIMIT ?`,
+      ),
       setActive: db.prepare(
         "UPDATE threads SET active_run_id = ?, fence_token = ? WHERE thread_id = ?",
       ),
@@ -201,6 +208,13 @@ export class ThreadTable {
     this.s.saveAppend.run(lastSeq, activeRunId, updatedAt, next, threadId);
   }
 
+  /** The due index (`ThreadLog.interruptsDue`): `until` null is any time. */
+  interruptsDue(until: number | null, limit: number): { threadId: string; dueAt: number }[] {
+    return this.s.interruptsDue
+      .all(until ?? Number.MAX_SAFE_INTEGER, limit)
+      .map((r) => ({ threadId: r.thread_id, dueAt: Number(r.interrupts_due_at) }));
+  }
+
   setActive(threadId: string, runId: string | null, fenceToken: number): void {
     this.s.setActive.run(runId, fenceToken, threadId);
   }
@@ -223,7 +237,10 @@ export class ThreadTable {
     }
     position = this.upsert(threadId, position, update.upsertMessages ?? [], seq);
     if (update.state) this.s.saveState.run(json(update.state.value), threadId);
-    if (update.interrupts) this.s.saveInterrupts.run(json(update.interrupts.value), threadId);
+    if (update.interrupts) {
+      const { value, dueAt } = update.interrupts;
+      this.s.saveInterrupts.run(json(value), dueAt ?? null, threadId);
+    }
     return position;
   }
 

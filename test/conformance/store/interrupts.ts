@@ -25,7 +25,7 @@ const approval: Interrupt = {
 };
 const detail: Interrupt = { id: "int-2", reason: "input_required" };
 
-const interrupted = (threadId: string, runId: string, interrupts: Interrupt[]): BaseEvent =>
+export const interrupted = (threadId: string, runId: string, interrupts: Interrupt[]): BaseEvent =>
   ({
     type: "RUN_FINISHED",
     threadId,
@@ -33,7 +33,7 @@ const interrupted = (threadId: string, runId: string, interrupts: Interrupt[]): 
     outcome: { type: "interrupt", interrupts },
   }) as BaseEvent;
 
-const resumed = (threadId: string, runId: string, resume: unknown[]): BaseEvent =>
+export const resumed = (threadId: string, runId: string, resume: unknown[]): BaseEvent =>
   ({
     type: "RUN_STARTED",
     threadId,
@@ -45,7 +45,7 @@ const resumed = (threadId: string, runId: string, resume: unknown[]): BaseEvent 
  * Appends `events` as one run the way a writer does: each folded into the thread's view (the
  * rule is core's, `interrupts.ts`), the view update committed with the batch.
  */
-async function appendRun(
+export async function appendRun(
   store: ThreadStore,
   t: string,
   events: (runId: string) => BaseEvent[],
