@@ -1,27 +1,18 @@
-import { type BaseEvent, EventType, type Interrupt, type ResumeEntry } from "@ag-ui/core";
-import { z } from "zod";
+import type { BaseEvent, Interrupt, ResumeEntry } from "@ag-ui/core";
 
 /**
  * Pending interrupts (PROTOCOL.md §3.1): the human-in-the-loop questions a thread waits on, in
  * AG-UI's own terms (`RUN_FINISHED.outcome = { type: "interrupt", interrupts }`, answered by a
  * later run's `RunAgentInput.resume`). The one rule of how the log changes them lives here; the
- * view (`view.ts`) applies it per event and stores persist the result with the append.
+ * view (`view.ts`) applies it per event and stores persist the result with the append; the
+ * inspector page folds its follow stream with it too, so this module imports no runtime code
+ * (no zod, no @ag-ui/core enums: the page stays small). The `resume` schema: `resume-schema.ts`.
  */
 export type PendingInterrupt = Interrupt;
 
-/** One answer of `RunAgentInput.resume`, as AG-UI's `ResumeEntrySchema` defines it. */
-export const resumeEntrySchema = z.looseObject({
-  interruptId: z.string().min(1).max(200),
-  status: z.enum(["resolved", "cancelled"]),
-  payload: z.unknown().optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-}) as unknown as z.ZodType<ResumeEntry>;
-
-export const resumeSchema = z.array(resumeEntrySchema).max(1_000);
-
 /** The interrupts a terminal event raises: those of an `interrupt` outcome, else none. */
 export function interruptsOf(event: BaseEvent): Interrupt[] | undefined {
-  if (event.type !== EventType.RUN_FINISHED) return undefined;
+  if ((event.type as string) !== "RUN_FINISHED") return undefined;
   const outcome = (event as { outcome?: unknown }).outcome;
   if (!outcome || typeof outcome !== "object") return undefined;
   const o = outcome as { type?: unknown; interrupts?: unknown };
@@ -34,7 +25,7 @@ export function interruptsOf(event: BaseEvent): Interrupt[] | undefined {
 
 /** The resume entries a RUN_STARTED carries in its input. */
 export function resumeOf(event: BaseEvent): ResumeEntry[] | undefined {
-  if (event.type !== EventType.RUN_STARTED) return undefined;
+  if ((event.type as string) !== "RUN_STARTED") return undefined;
   const resume = (event as { input?: { resume?: unknown } }).input?.resume;
   return Array.isArray(resume) ? (resume as ResumeEntry[]) : undefined;
 }

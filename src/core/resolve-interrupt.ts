@@ -2,7 +2,7 @@ import type { ResumeEntry } from "@ag-ui/core";
 import { z } from "zod";
 import type { StartRunRequest, StartRunResult } from "./coordinator.js";
 import { ThreadlineError } from "./errors.js";
-import { resumeSchema } from "./interrupts.js";
+import { resumeSchema } from "./resume-schema.js";
 import type { ThreadStore } from "./store.js";
 import type { RunActor } from "./types.js";
 

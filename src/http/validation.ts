@@ -3,8 +3,8 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { ThreadlineError } from "../core/errors.js";
 import { historyWindowSchema } from "../core/history-window.js";
-import { resumeSchema } from "../core/interrupts.js";
 import { addMessageIssues } from "../core/message-issues.js";
+import { resumeSchema } from "../core/resume-schema.js";
 import { MULTITASK_STRATEGIES } from "../core/types.js";
 
 /** Thread, run and agent ids: printable, no slashes in practice, bounded. */

@@ -155,6 +155,26 @@ export class Api {
     );
   }
 
+  /**
+   * Answers a pending interrupt (`POST /threads/:id/interrupts/:interruptId`, PROTOCOL.md
+   * §3.1.5): starts the resume run; `resume` answers the thread's other pending interrupts.
+   */
+  resolveInterrupt(
+    threadId: string,
+    interruptId: string,
+    body: {
+      status: "resolved" | "cancelled";
+      payload?: unknown;
+      resume?: { interruptId: string; status: "resolved" | "cancelled"; payload?: unknown }[];
+    },
+  ): Promise<{ runId: string; threadId: string; status: string }> {
+    return this.call(
+      "POST",
+      `/threads/${encodeURIComponent(threadId)}/interrupts/${encodeURIComponent(interruptId)}`,
+      body,
+    );
+  }
+
   cancelRun(threadId: string, runId: string): Promise<RunRecord> {
     return this.guard(this.client.cancelRun(threadId, runId));
   }

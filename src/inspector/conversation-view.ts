@@ -49,7 +49,7 @@ export class ConversationView {
 
   constructor(private readonly deps: ConversationViewDeps) {}
 
-  render(conversation: Conversation): { stateChanged: boolean } {
+  render(conversation: Conversation): { stateChanged: boolean; interruptsChanged: boolean } {
     this.conversation = conversation;
     const changes = conversation.takeChanges();
     stickToBottom(this.el, () => {
@@ -68,7 +68,7 @@ export class ConversationView {
         if (isNew) this.el.append(node.li);
       }
     });
-    return { stateChanged: changes.state };
+    return { stateChanged: changes.state, interruptsChanged: changes.interrupts };
   }
 
   /** Run records arrived: fill in the times of the messages they started. */

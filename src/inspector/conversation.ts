@@ -1,5 +1,6 @@
-import type { BaseEvent } from "@ag-ui/core";
+import type { BaseEvent, Interrupt } from "@ag-ui/core";
 import jsonPatch from "fast-json-patch";
+import { pendingAfter } from "../core/interrupts.js";
 import { errorOfTerminal, statusOfTerminal } from "../core/store.js";
 import type { RunStatus } from "../core/types.js";
 import { METADATA_KEY } from "../protocol.js";
@@ -114,6 +115,11 @@ export class Conversation {
   state: unknown = {};
   /** Runs that failed, were cancelled or interrupted, by the seq they ended at. */
   marks: RunMark[] = [];
+  /**
+   * The interrupts the thread waits on (PROTOCOL.md §3.1), folded by the server's own rule: a
+   * compact snapshot's run ends with them, a later RUN_STARTED's `resume` answers them.
+   */
+  interrupts: Interrupt[] = [];
   /** The run the log is in (between a real RUN_STARTED and its terminal event). */
   private run: string | undefined;
   private at: LogPosition | undefined;
@@ -124,6 +130,7 @@ export class Conversation {
   private structural = false;
   private stateChanged = false;
   private marksChanged = false;
+  private interruptsChanged = false;
 
   /**
    * Folds one event. With its log position (`at`) the messages it adds are attributed to their
@@ -131,6 +138,11 @@ export class Conversation {
    */
   apply(event: BaseEvent, at?: LogPosition): void {
     this.at = at?.kind === "snapshot" ? undefined : at;
+    const pending = pendingAfter(this.interrupts, event);
+    if (pending) {
+      this.interrupts = pending;
+      this.interruptsChanged = true;
+    }
     const e = event as Loose;
     if (this.at && e.type === "RUN_STARTED") this.run = String(e.runId);
     switch (e.type) {
@@ -313,17 +325,27 @@ export class Conversation {
     }
   }
 
-  /** What changed since the last call: message ids (or `all`), the state, the run markers. */
-  takeChanges(): { messages: Set<string> | "all"; state: boolean; marks: boolean } {
+  /**
+   * What changed since the last call: message ids (or `all`), the state, the run markers, the
+   * pending interrupts.
+   */
+  takeChanges(): {
+    messages: Set<string> | "all";
+    state: boolean;
+    marks: boolean;
+    interrupts: boolean;
+  } {
     const changes = {
       messages: this.structural ? ("all" as const) : this.dirty,
       state: this.stateChanged,
       marks: this.marksChanged,
+      interrupts: this.interruptsChanged,
     };
     this.dirty = new Set();
     this.structural = false;
     this.stateChanged = false;
     this.marksChanged = false;
+    this.interruptsChanged = false;
     return changes;
   }
 

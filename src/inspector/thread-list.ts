@@ -110,13 +110,28 @@ export class ThreadList {
               "aria-current": t.threadId === this.selected ? "page" : null,
             },
             h("span", { class: "name" }, t.threadId),
-            t.activeRunId
-              ? h(
-                  "span",
-                  { class: "dot", title: "a run is in progress" },
-                  h("span", { class: "sr-only" }, "running"),
-                )
-              : null,
+            h(
+              "span",
+              { class: "flags" },
+              t.interrupts?.length
+                ? h(
+                    "span",
+                    {
+                      class: "badge waiting",
+                      title: `waiting for a person: ${t.interrupts.map((i) => i.reason || i.id).join(", ")}`,
+                      "data-testid": "interrupt-badge",
+                    },
+                    `${t.interrupts.length} waiting`,
+                  )
+                : null,
+              t.activeRunId
+                ? h(
+                    "span",
+                    { class: "dot", title: "a run is in progress" },
+                    h("span", { class: "sr-only" }, "running"),
+                  )
+                : null,
+            ),
             h("span", { class: "meta" }, `seq ${t.lastSeq} · ${formatRelative(t.updatedAt, now)}`),
           ),
         ),

@@ -8,6 +8,7 @@ import { ConversationView } from "./conversation-view.js";
 import { h, scrollPane, setText } from "./dom.js";
 import { EventLog, PAGE as LOG_PAGE } from "./event-log.js";
 import { clip } from "./format.js";
+import { InterruptsPanel } from "./interrupts-panel.js";
 import { RunDetail } from "./run-detail.js";
 import { RUN_PAGE, RunList } from "./run-list.js";
 import { activeRun } from "./run-timeline.js";
@@ -47,6 +48,7 @@ export class ThreadView {
   private readonly runList: RunList;
   private readonly log: EventLog;
   private readonly composer: Composer;
+  private readonly interrupts: InterruptsPanel;
   private readonly grid: HTMLElement;
   private detail: RunDetail | undefined;
   /** Run records seen (recent runs, pages shown): message times come from them. */
@@ -98,6 +100,7 @@ export class ThreadView {
       if (this.notFound) this.restart();
       else this.refreshRuns();
     });
+    this.interrupts = new InterruptsPanel(deps.api, threadId);
     this.cancel.addEventListener("click", () => this.cancelActive());
     const panel = (id: string, title: string, ...content: HTMLElement[]) =>
       h(
@@ -136,6 +139,7 @@ export class ThreadView {
         this.cancel,
       ),
       this.error,
+      this.interrupts.el,
       this.grid,
     );
     void this.follow();
@@ -176,6 +180,7 @@ export class ThreadView {
     const signal = this.followAbort.signal;
     this.conversation = new Conversation();
     this.conversationView.clear();
+    this.interrupts.set([]);
     this.log.reset();
     this.historyLoaded = false;
     this.notFound = false;
@@ -258,7 +263,8 @@ export class ThreadView {
 
   private render(): void {
     this.frame = 0;
-    const { stateChanged } = this.conversationView.render(this.conversation);
+    const { stateChanged, interruptsChanged } = this.conversationView.render(this.conversation);
+    if (interruptsChanged) this.interrupts.set(this.conversation.interrupts);
     if (stateChanged) {
       setText(
         this.state,

@@ -106,3 +106,17 @@ export async function until<A>(
     throw new Error(`timed out waiting for ${what}: ${(error as Error).message.split("\n")[0]}`);
   }
 }
+
+/** Waits until an assistant message of the conversation says exactly `text`, done streaming. */
+export const assistantSaid = (page: Page, text: string) =>
+  until(
+    page,
+    `the reply '${text}'`,
+    (t) =>
+      [...document.querySelectorAll("[data-testid=message][data-role=assistant]")].some(
+        (m) =>
+          m.querySelector(".content")?.textContent === t &&
+          m.getAttribute("data-streaming") === "false",
+      ),
+    text,
+  );

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ScheduleInput } from "../../src/core/scheduler/index.js";
 import { demoHeartbeat } from "../../src/demo/demo-heartbeat.js";
 import { axeViolations } from "../helpers/axe.js";
-import { inspectorHarness, until } from "./inspector-harness.js";
+import { assistantSaid, inspectorHarness, until } from "./inspector-harness.js";
 
 /** A real heartbeat on the `demo` thread, fast enough to watch a few runs arrive. */
 const HEARTBEAT: ScheduleInput = {
@@ -46,19 +46,6 @@ const newRun = (page: Page, trigger: string, known: string[], what: string) =>
           !seen.includes(r.dataset.runId ?? ""),
       ),
     [trigger, known] as const,
-  );
-
-const assistantSaid = (page: Page, text: string) =>
-  until(
-    page,
-    `the reply '${text}'`,
-    (t) =>
-      [...document.querySelectorAll("[data-testid=message][data-role=assistant]")].some(
-        (m) =>
-          m.querySelector(".content")?.textContent === t &&
-          m.getAttribute("data-streaming") === "false",
-      ),
-    text,
   );
 
 const turns = async (page: Page): Promise<number> =>

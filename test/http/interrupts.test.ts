@@ -95,6 +95,47 @@ describe("pending interrupts over HTTP (PROTOCOL.md §3.1)", () => {
     await verifyWithAgUi(compact);
   });
 
+  it("CopilotKit's resume naming the run that asked gets a run of its own (§3.1.9)", async () => {
+    // useInterrupt (react-core 1.74) resumes with `runAgent({ resume, runId: <the asking run> })`.
+    const ckRun = (runId: string, extra: Record<string, unknown>) =>
+      tl.app.request("/agent/hitl/run", {
+        method: "POST",
+        body: JSON.stringify({
+          threadId: "t6",
+          runId,
+          messages: [],
+          state: {},
+          tools: [],
+          context: [],
+          forwardedProps: {},
+          ...extra,
+        }),
+      });
+    const asked = await ckRun("ck-asks", {});
+    expect(asked.status).toBe(200);
+    const askedEvents = eventsOf(await collectFrames(asked.body!, () => false));
+    expect(askedEvents.at(-1)).toMatchObject({ runId: "ck-asks", outcome: { type: "interrupt" } });
+
+    const resume = [{ interruptId: approval.id, status: "resolved", payload: { approved: true } }];
+    const resumed = await ckRun("ck-asks", { resume });
+    expect(resumed.status).toBe(200);
+    const events = eventsOf(await collectFrames(resumed.body!, () => false));
+    const started = events[0] as unknown as { type: string; runId: string };
+    expect(started.type).toBe("RUN_STARTED");
+    expect(started.runId).not.toBe("ck-asks");
+    expect(events.at(-1)).toMatchObject({ type: "RUN_FINISHED", runId: started.runId });
+    await verifyWithAgUi([...askedEvents, ...events]);
+    expect((await tl.store.threads.head("t6"))!.interrupts).toEqual([]);
+    expect((await tl.store.runs.list("t6", { limit: 5 })).map((r) => r.runId)).toEqual([
+      started.runId,
+      "ck-asks",
+    ]);
+    // Without a resume, a run id stays one run's: the same id again is a conflict.
+    const again = await ckRun("ck-asks", {});
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { error: { code: string } }).error.code).toBe("CONFLICT");
+  });
+
   it("a resume that is not a list of AG-UI resume entries is refused", async () => {
     const res = await run("t3", { resume: [{ interruptId: "x", status: "maybe" }] });
     expect(res.status).toBe(400);

@@ -94,6 +94,7 @@ describe("the inspector's Conversation", () => {
       messages: new Set(["u1", "a1"]),
       state: false,
       marks: false,
+      interrupts: false,
     });
     expect(c.messages[1]).toMatchObject({ content: "Hello ", streaming: true });
     c.apply(E({ type: "MESSAGES_SNAPSHOT", messages: [{ id: "u1", role: "user", content: "x" }] }));

@@ -2,6 +2,7 @@ import { CopilotChat, CopilotKitProvider } from "@copilotkit/react-core/v2";
 import { useEffect, useMemo, useState } from "react";
 import { type FollowStatus, ThreadlineAgent } from "threadline/client";
 import type { ChatConfig } from "./config";
+import { InterruptPrompt } from "./InterruptPrompt";
 import { ThreadList } from "./ThreadList";
 
 type Provenance = { metadata?: { threadline?: { trigger?: { kind?: string } } } };
@@ -51,7 +52,22 @@ export function App({ config }: { config: ChatConfig }) {
     ? { Authorization: `Bearer ${config.token}` }
     : {};
   const [threadId, setThreadId] = useState(config.threadId);
-  const chat = <CopilotChat agentId={config.agentId} threadId={threadId} />;
+  // What CopilotKit reports for this chat's agent: a refused run (e.g. a resume Threadline
+  // rejects, 400 VALIDATION_FAILED / 409 INTERRUPT_EXPIRED) is shown, not swallowed.
+  const [chatError, setChatError] = useState<string | null>(null);
+  const chat = (
+    <>
+      <InterruptPrompt agentId={config.agentId} />
+      <CopilotChat
+        agentId={config.agentId}
+        threadId={threadId}
+        onError={(event) => {
+          // Typed as the chat's error event or a DOM error event (the prop of its element).
+          if ("error" in event) setChatError(event.error.message);
+        }}
+      />
+    </>
+  );
   return (
     <div className="layout">
       <header className="bar">
@@ -72,6 +88,11 @@ export function App({ config }: { config: ChatConfig }) {
           </span>
         ) : null}
       </header>
+      {chatError ? (
+        <p className="chat-error" role="alert" data-testid="chat-error">
+          {chatError}
+        </p>
+      ) : null}
       <main className="chat">
         {agent ? (
           <CopilotKitProvider

@@ -3,7 +3,8 @@
  * `?server=http://127.0.0.1:8787&thread=demo&agent=demo&mode=stock|threadline&token=…`,
  * `&runtime=<url>` for another CopilotKit `runtimeUrl` (a CopilotRuntime using Threadline),
  * `&threads=1` for a thread list, and, to script the demo agent, `&tokens=200&delayMs=50`
- * (sent as `forwardedProps.demo`).
+ * and `&interrupt=1` (each run asks for an approval; the chat shows it with `useInterrupt`),
+ * sent as `forwardedProps.demo`.
  */
 export interface ChatConfig {
   serverUrl: string;
@@ -34,6 +35,7 @@ export function readConfig(search: string = window.location.search): ChatConfig 
   const demo = {
     ...(tokens === undefined ? {} : { tokens }),
     ...(delayMs === undefined ? {} : { delayMs }),
+    ...(q.get("interrupt") === "1" ? { interrupt: true } : {}),
   };
   const token = q.get("token") ?? import.meta.env.VITE_THREADLINE_TOKEN;
   const serverUrl = (q.get("server") ?? DEFAULT_SERVER).replace(/\/+$/, "");

@@ -67,16 +67,29 @@ export async function startClientRun(
   req: ClientRunRequest,
 ): Promise<{ runId: string; after: number }> {
   const { lastSeq: after } = await deps.store.threads.ensure(req.threadId);
+  const ownId = await clientRunId(deps, req);
   const { runId } = await deps.startRun({
     threadId: req.threadId,
     agentId: req.agentId,
     ...(req.agent ? { agent: req.agent } : {}),
-    runId: req.input.runId,
+    ...(ownId === undefined ? {} : { runId: ownId }),
     multitask: req.multitask,
     trigger: { kind: "client" },
     input: clientRunInput(req.input),
   });
   return { runId, after };
+}
+
+/**
+ * The id a client's run gets: the one it sent, except for a resume naming a run the thread
+ * already has (PROTOCOL.md §3.1.9). CopilotKit's `useInterrupt` (react-core 1.74) resumes with
+ * the id of the run that asked (`runAgent({ resume, runId })`), while in AG-UI the answer is a
+ * new run and here a run id names one run: that resume gets a fresh id instead of a CONFLICT.
+ */
+async function clientRunId(deps: CopilotDeps, req: ClientRunRequest): Promise<string | undefined> {
+  const { runId, resume } = req.input;
+  if (!resume?.length || !runId) return runId;
+  return (await deps.store.runs.get(req.threadId, runId)) ? undefined : runId;
 }
 
 /** The stream of one client run: its events, to its terminal event. */
