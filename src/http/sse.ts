@@ -114,6 +114,8 @@ export interface SseOptions {
   headers?: Record<string, string>;
   /** Told the bytes written and a follower cut off for not reading. */
   telemetry?: Pick<Telemetry, "followerBytes" | "followerCutOff">;
+  /** Offer the body to this handoff's Node writer (without one, it stays a web stream). */
+  handoff?: SseHandoff;
 }
 
 /** What an SSE stream writes: a follow, or a stream built on one (a CopilotKit stream). */
@@ -179,21 +181,29 @@ export class SseSource {
   }
 }
 
-const sources = new WeakMap<ReadableStream<Uint8Array>, SseSource>();
-
 /**
- * Hands the follow behind an SSE response body to a writer that writes it straight to the
- * socket (see `node-sse.ts`), for the body that `sseResponse` made; undefined for any other
- * body. A web stream, its reader and the adapter's pump cost an idle follower several KiB,
- * and idle followers are what a server holds most of.
+ * The SSE bodies an app made, offered to a writer that writes them straight to the socket
+ * (`node-sse.ts`, under `listen()`): a web stream, its reader and the adapter's pump cost an
+ * idle follower several KiB, and idle followers are what a server holds most of. One per app,
+ * given to both sides (`HttpDeps.sse`, `withDirectSse`): a body is taken over only by the
+ * server of the app that made it, and only a body made by `sseResponse`.
  */
-export function takeOverSse(body: ReadableStream<Uint8Array>): SseSource | undefined {
-  const source = sources.get(body);
-  if (!source || source.takenOver || body.locked) return undefined;
-  source.takenOver = true;
-  sources.delete(body);
-  void body.cancel().catch(() => undefined);
-  return source;
+export class SseHandoff {
+  private readonly offered = new WeakMap<ReadableStream<Uint8Array>, SseSource>();
+
+  offer(body: ReadableStream<Uint8Array>, source: SseSource): void {
+    this.offered.set(body, source);
+  }
+
+  /** The follow behind `body`, once; undefined for any other body. */
+  take(body: ReadableStream<Uint8Array>): SseSource | undefined {
+    const source = this.offered.get(body);
+    if (!source || source.takenOver || body.locked) return undefined;
+    source.takenOver = true;
+    this.offered.delete(body);
+    void body.cancel().catch(() => undefined);
+    return source;
+  }
 }
 
 /**
@@ -258,6 +268,6 @@ export function sseResponse(follow: ItemSource, opts: SseOptions = {}): Response
     },
     { highWaterMark: 0 },
   );
-  sources.set(body, source);
+  opts.handoff?.offer(body, source);
   return new Response(body, { status: 200, headers: { ...SSE_HEADERS, ...opts.headers } });
 }
