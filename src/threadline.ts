@@ -14,6 +14,7 @@ import { Followers } from "./core/followers.js";
 import type { AgentHistory } from "./core/history-window.js";
 import { InterruptExpirer } from "./core/interrupt-expirer.js";
 import { type ExpiryAction, parseExpiryAction } from "./core/interrupt-expiry.js";
+import { type InterruptLinkRequest, linkGrant } from "./core/interrupt-link.js";
 import { type Logger, silentLogger } from "./core/logger.js";
 import { observeStore } from "./core/observed-store.js";
 import { parseRetentionPolicy, type RetentionPolicy } from "./core/retention.js";
@@ -42,6 +43,7 @@ import { SseHandoff } from "./http/sse.js";
 import { type MetricsOptions, ThreadlineMetrics } from "./observability/metrics.js";
 import { runLog } from "./observability/run-log.js";
 import { loadTracing } from "./observability/tracing.js";
+import { QUERY_ACCESS_TOKEN } from "./protocol.js";
 
 export interface ThreadlineOptions {
   store: ThreadStore;
@@ -64,6 +66,11 @@ export interface ThreadlineOptions {
   followUrlSecret?: string;
   /** Lifetime of a signed follow URL. Default 5 min. */
   followUrlTtlMs?: number;
+  /**
+   * Key of signed interrupt links (`tl.interruptLink`, PROTOCOL.md §3.1.10; at least 16
+   * characters, the same on every instance); default derived like `followUrlSecret`'s.
+   */
+  interruptLinkSecret?: string;
   /** Fine-grained access control for library users; runs after the built-in rule allowed. */
   authorize?: AuthorizeHook;
   /**
@@ -184,6 +191,15 @@ export interface Threadline {
   deleteThread(threadId: string): Promise<ThreadDeletion>;
   /** Follow a thread: replay, then the live tail, until aborted or `return()`ed. */
   follow(threadId: string, opts?: FollowOptions): Follow;
+  /**
+   * A signed, short-lived link that answers one pending interrupt, for an email or a chat-ops
+   * button (PROTOCOL.md §3.1.10): `path` is `/threads/<id>/interrupts/<interruptId>?access_token=
+   * <token>` — GET shows the interrupt, POST `{ status, payload? }` answers it without any other
+   * credential. The resume run records `startedBy: { kind: "link", id: sub }`.
+   */
+  interruptLink(
+    req: InterruptLinkRequest,
+  ): Promise<{ token: string; path: string; expiresAt: number }>;
   listen(
     opts?: ListenOptions,
   ): Promise<{ url: string; server: ServerType; close(): Promise<void> }>;
@@ -320,10 +336,19 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       ...(options.jwt ? { jwt: options.jwt } : {}),
       ...(options.followUrlSecret ? { followUrlSecret: options.followUrlSecret } : {}),
       ...(options.followUrlTtlMs === undefined ? {} : { followUrlTtlMs: options.followUrlTtlMs }),
+      ...(options.interruptLinkSecret ? { interruptLinkSecret: options.interruptLinkSecret } : {}),
+      linkNow: () => clock.now(),
     }),
     store,
     options.authorize,
   );
+  const interruptLink = async (req: InterruptLinkRequest) => {
+    const head = await store.threads.head(req.threadId);
+    const { grant, expiresAt } = linkGrant(head, req, clock.now());
+    const token = await gate.auth.mintInterruptLink(grant, expiresAt);
+    const path = `/threads/${encodeURIComponent(req.threadId)}/interrupts/${encodeURIComponent(req.interruptId)}?${QUERY_ACCESS_TOKEN}=${token}`;
+    return { token, path, expiresAt };
+  };
   const copilotkit =
     options.copilotkit === false
       ? undefined
@@ -353,6 +378,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     cancelRun,
     updateThread: patchThread,
     deleteThread: removeThread,
+    interruptLink,
     agents: coordinator.agents,
     scheduler,
     hooks: options.hooks ?? [],
@@ -389,6 +415,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     cancelRun,
     updateThread: patchThread,
     deleteThread: removeThread,
+    interruptLink,
     follow,
     async listen(opts) {
       const listening = await listen(http, app, opts);

@@ -1,4 +1,5 @@
 import { ThreadlineError } from "./errors.js";
+import type { InterruptLinkGrant } from "./interrupt-link.js";
 import type { ThreadStore } from "./store.js";
 import type { RunActor, ThreadSummary } from "./types.js";
 
@@ -23,13 +24,16 @@ export type AccessAction = "read" | "write" | "admin";
  * follow that one thread.
  */
 export interface Principal {
-  kind: "open" | "token" | "user";
+  /** `link`: the bearer of a signed interrupt link (`interruptOnly`), see interrupt-link.ts. */
+  kind: "open" | "token" | "user" | "link";
   /** A user's `sub`; `token` / `anonymous` for the others. */
   id: string;
   /** Thread id prefixes the user's token grants (its `threads` claim), if it has one. */
   threads?: readonly string[];
   /** Set for a signed follow URL: the only thread it may follow. */
   followOnly?: string;
+  /** Set for a signed interrupt link: the one interrupt it may answer, and how. */
+  interruptOnly?: InterruptLinkGrant;
   /** A user's verified JWT claims (for `authorize` hooks). */
   claims?: Record<string, unknown>;
 }

@@ -24,6 +24,8 @@ export interface ResolveInterruptRequest extends ResolveInterruptAnswer {
   interruptId: string;
   /** Who answered: recorded as the resume run's `startedBy`. */
   startedBy?: RunActor;
+  /** The trigger's source: `interrupt` (default), `interrupt-link` for a signed link. */
+  source?: string;
   traceparent?: StartRunRequest["traceparent"];
 }
 
@@ -62,7 +64,7 @@ export async function resolveInterrupt(
   return deps.startRun({
     threadId: req.threadId,
     agentId,
-    trigger: { kind: "client", source: "interrupt" },
+    trigger: { kind: "client", source: req.source ?? "interrupt" },
     multitask: "reject",
     input: { resume: [answer, ...(req.resume ?? [])] },
     ...(req.startedBy ? { startedBy: req.startedBy } : {}),

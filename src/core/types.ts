@@ -103,7 +103,8 @@ export interface RunRecord {
  * server's static token. Runs nobody started over HTTP (schedules, webhooks, code) have none.
  */
 export interface RunActor {
-  kind: "user" | "token";
+  /** `link`: a signed interrupt link's bearer, `id` the `sub` it was made for (PROTOCOL.md §3.1.10). */
+  kind: "user" | "token" | "link";
   id: string;
 }
 

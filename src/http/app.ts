@@ -19,6 +19,7 @@ import { hookRoutes } from "./hooks/routes.js";
 import { inspectorRoutes } from "./inspector/routes.js";
 import { checkOrigin, originPolicy } from "./origin-policy.js";
 import { scheduleRoutes } from "./schedules/routes.js";
+import { interruptRoutes } from "./threads/interrupt-routes.js";
 import { threadRoutes } from "./threads/routes.js";
 import { limitUrl } from "./url-limit.js";
 
@@ -129,6 +130,7 @@ export function createApp(deps: HttpDeps): Hono {
   });
   app.use("*", limitBody(maxBytes));
 
+  routes.mount("/", interruptRoutes(deps));
   routes.mount("/", threadRoutes(deps));
   routes.mount("/", scheduleRoutes(deps));
   routes.mount("/", copilotkitRoutes(deps));

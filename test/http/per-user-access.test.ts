@@ -137,6 +137,12 @@ function samples(t: string, r: string): Record<string, Sample[]> {
     "POST /threads/:threadId/interrupts/:interruptId": [
       s("POST", `/threads/${t}/interrupts/approve`, { status: "resolved", payload: { ok: true } }),
     ],
+    "GET /threads/:threadId/interrupts/:interruptId": [
+      s("GET", `/threads/${t}/interrupts/approve`),
+    ],
+    "POST /threads/:threadId/interrupts/:interruptId/link": [
+      s("POST", `/threads/${t}/interrupts/approve/link`, {}),
+    ],
     "POST /schedules": [s("POST", "/schedules", { agentId: "demo", threadId: t, everyMs: 60_000 })],
     "GET /schedules": [s("GET", "/schedules")],
     "GET /metrics": [s("GET", "/metrics")],

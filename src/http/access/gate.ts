@@ -13,7 +13,14 @@ export type Access =
   /** The static token (or an open server): schedules, metrics. The hook is asked `action`. */
   | { kind: "admin"; action?: "read" | "admin" }
   /** A thread the principal may use; `follow` routes also take that thread's follow URL. */
-  | { kind: "thread"; action: "read" | "write"; threadId: string; follow?: boolean };
+  | {
+      kind: "thread";
+      action: "read" | "write";
+      threadId: string;
+      follow?: boolean;
+      /** A route about one interrupt: that interrupt's signed link may use it too. */
+      interruptId?: string;
+    };
 
 /**
  * Executes `Access` declarations: authenticates the request (401), applies the per-user rule of
@@ -48,6 +55,26 @@ export class AccessGate {
       const ok = access.kind === "thread" && access.follow && access.threadId === p.followOnly;
       if (!ok) throw new ThreadlineError("FORBIDDEN", "a follow URL only follows its thread");
     }
+    const link = p.interruptOnly;
+    if (link !== undefined) {
+      // The link is the whole grant (its maker had the thread's access): no per-user rule, the hook still asked.
+      const ok =
+        access.kind === "thread" &&
+        access.threadId === link.threadId &&
+        access.interruptId === link.interruptId;
+      if (!ok) {
+        throw new ThreadlineError(
+          "FORBIDDEN",
+          `an interrupt link only answers interrupt '${link.interruptId}' of thread '${link.threadId}'`,
+        );
+      }
+      await authorize(this.hook, request, {
+        action: access.action,
+        principal: p,
+        threadId: access.threadId,
+      });
+      return;
+    }
     await this.allow(request, p, access);
   }
 
@@ -69,7 +96,7 @@ export class AccessGate {
    */
   readonly asHook: AuthorizeHook = async (request, ctx) => {
     const p = await this.auth.authenticate(request);
-    if (p.followOnly !== undefined) return false;
+    if (p.followOnly !== undefined || p.interruptOnly !== undefined) return false;
     try {
       await this.allow(
         request,

@@ -27,10 +27,19 @@ export const ADMIN_READ: Access = { kind: "admin", action: "read" };
 export const ANY_READ: Access = { kind: "principal", action: "read" };
 export const ANY_WRITE: Access = { kind: "principal", action: "write" };
 
-/** The thread named by the `:threadId` path parameter. */
+/**
+ * The thread named by the `:threadId` path parameter; with `interrupt`, a route about the
+ * interrupt `:interruptId` (its signed link may use it).
+ */
 export const threadParam =
-  (action: "read" | "write", opts: { follow?: boolean } = {}): AccessRule =>
-  (c) => ({ kind: "thread", action, threadId: pathId(c, "threadId"), ...opts });
+  (action: "read" | "write", opts: { follow?: boolean; interrupt?: boolean } = {}): AccessRule =>
+  (c) => ({
+    kind: "thread",
+    action,
+    threadId: pathId(c, "threadId"),
+    ...(opts.follow ? { follow: true } : {}),
+    ...(opts.interrupt ? { interruptId: c.req.param("interruptId") ?? "" } : {}),
+  });
 
 /**
  * Routes whose access requirement is part of their declaration: a route cannot be added

@@ -16,7 +16,6 @@ import {
   parseRunStatuses,
   parseTriggerKinds,
 } from "../../core/listing.js";
-import { resolveInterrupt, resolveInterruptBodySchema } from "../../core/resolve-interrupt.js";
 import { checkRetentionMetadata } from "../../core/retention.js";
 import type { ThreadSummary } from "../../core/types.js";
 import {
@@ -220,25 +219,6 @@ export function threadRoutes(deps: HttpDeps): RouteTable {
   });
 
   // PROTOCOL.md §3.1.5: answers one pending interrupt by starting the resume run.
-  routes.post("/threads/:threadId/interrupts/:interruptId", threadParam("write"), async (c) => {
-    const threadId = pathId(c, "threadId");
-    const interruptId = c.req.param("interruptId") ?? "";
-    const body = await jsonBody(c, resolveInterruptBodySchema);
-    const startedBy = actorOf(who(c));
-    const traceparent = traceParentOf(c.req.raw);
-    const result = await resolveInterrupt(
-      { store: deps.store, startRun: (req) => deps.startRun(req) },
-      {
-        ...body,
-        threadId,
-        interruptId,
-        ...(startedBy ? { startedBy } : {}),
-        ...(traceparent ? { traceparent } : {}),
-      },
-    );
-    return c.json(result, 202);
-  });
-
   routes.get("/threads/:threadId/runs", threadParam("read"), async (c) => {
     const threadId = pathId(c, "threadId");
     const limit = parseLimit(c.req.query("limit"), 1000, 100);
