@@ -26,7 +26,7 @@ export {
   type ScheduleRecord,
   type SchedulerClock,
 } from "./core/scheduler/index.js";
-export type { AppendListener, ThreadStore } from "./core/store.js";
+export type { CommitListener, CommitNotice, ThreadStore } from "./core/store.js";
 export type * from "./core/types.js";
 export { DEMO_LIMITS, DemoAgent, type DemoScript } from "./demo/demo-agent.js";
 export { DEMO_HEARTBEAT_ID, demoHeartbeat } from "./demo/demo-heartbeat.js";

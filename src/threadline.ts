@@ -9,7 +9,8 @@ import {
   shuttingDown,
 } from "./core/coordinator.js";
 import { FanOut } from "./core/fanout.js";
-import { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
+import type { Follow, FollowItem, FollowOptions } from "./core/follow.js";
+import { Followers } from "./core/followers.js";
 import type { AgentHistory } from "./core/history-window.js";
 import { InterruptExpirer } from "./core/interrupt-expirer.js";
 import { type ExpiryAction, parseExpiryAction } from "./core/interrupt-expiry.js";
@@ -22,8 +23,8 @@ import {
   Scheduler,
   type SchedulerClock,
   systemClock,
-  type TimerHandle,
 } from "./core/scheduler/index.js";
+import { startRuntime, stopRuns } from "./core/startup.js";
 import type { ThreadStore } from "./core/store.js";
 import { composeTelemetry, type Telemetry } from "./core/telemetry.js";
 import { deleteThread, type ThreadDeletion, updateThread } from "./core/thread-admin.js";
@@ -31,11 +32,13 @@ import type { ThreadPatch, ThreadSummary } from "./core/types.js";
 import { Authenticator } from "./http/access/authenticate.js";
 import { AccessGate } from "./http/access/gate.js";
 import type { JwtOptions } from "./http/access/jwt.js";
-import { createApp } from "./http/app.js";
+import { createApp, DEFAULT_MAX_BODY_BYTES } from "./http/app.js";
 import type { AuthorizeHook } from "./http/auth.js";
+import type { HttpConfig, HttpDeps } from "./http/deps.js";
 import { compileHooks, type HookConfig } from "./http/hooks/hook-config.js";
-import { listen } from "./http/listen.js";
+import { type ListenOptions, listen } from "./http/listen.js";
 import type { CorsOption } from "./http/origin-policy.js";
+import { SseHandoff } from "./http/sse.js";
 import { instrument } from "./observability/instrument.js";
 import type { MetricsOptions, ThreadlineMetrics } from "./observability/metrics.js";
 import { loadTracing } from "./observability/tracing.js";
@@ -154,11 +157,6 @@ export interface ThreadlineOptions {
   };
 }
 
-export interface ListenOptions {
-  port?: number;
-  host?: string;
-}
-
 export interface Threadline {
   readonly app: Hono;
   readonly store: ThreadStore;
@@ -215,14 +213,10 @@ export interface Threadline {
   readonly closing: boolean;
 }
 
-/** How long a deletion waits for this process's followers to receive the thread's last events. */
-const DELETE_DRAIN_MS = 5_000;
-/** How often followed threads are checked for a deletion made by another instance. */
-const DELETED_CHECK_MS = 10_000;
-
-/** Creates a Threadline runtime: a Hono app plus the programmatic API. */
+/** Creates a Threadline runtime: a Hono app plus the programmatic API. Composition only. */
 export function createThreadline(options: ThreadlineOptions): Threadline {
   const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? systemClock;
   // Every store call is seen (append latency, replay reads, store errors).
   const { store, telemetry, metrics } = instrument({
     store: options.store,
@@ -247,9 +241,10 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     logger,
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
-    ...(options.clock ? { clock: options.clock } : {}),
+    clock,
   });
   const fanout = new FanOut(store);
+  const followers = new Followers({ store, fanout, telemetry, clock, logger });
   const scheduler = new Scheduler({
     store,
     telemetry,
@@ -257,7 +252,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     agentIds: () => coordinator.agentIds(),
     instanceId: coordinator.instanceId,
     logger,
-    ...(options.clock ? { clock: options.clock } : {}),
+    clock,
     ...(options.schedules ? { declared: options.schedules } : {}),
     ...options.scheduler,
   });
@@ -272,7 +267,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     startRun: (req) => coordinator.startRun(req),
     hasAgent: (agentId) => coordinator.hasAgent(agentId),
     logger,
-    ...(options.clock ? { clock: options.clock } : {}),
+    clock,
     ...(expiryOptions.onExpiry ? { onExpiry: expiryOptions.onExpiry } : {}),
     ...(expiryOptions.agents ? { agents: expiryOptions.agents } : {}),
     // Interrupts raised elsewhere are learned as often as schedules changed elsewhere.
@@ -281,34 +276,60 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       ? {}
       : { misfireGraceMs: options.scheduler.misfireGraceMs }),
   });
+  let closing = false;
+  // Refused from the moment shutdown begins; the coordinator itself stops only after the
+  // scheduler did (a tick it already claimed still starts its run).
+  const startRun: Coordinator["startRun"] = (req: StartRunRequest) =>
+    closing ? Promise.reject(shuttingDown()) : coordinator.startRun(req);
+  const cancelRun: Coordinator["cancelRun"] = (threadId, runId, opts) =>
+    coordinator.cancelRun(threadId, runId, opts);
+  const follow = (threadId: string, opts?: FollowOptions) => followers.follow(threadId, opts);
+  const patchThread = (threadId: string, patch: ThreadPatch) =>
+    updateThread(store, threadId, patch);
+  const removeThread = async (threadId: string): Promise<ThreadDeletion> => {
+    const deleted = await deleteThread(
+      {
+        store,
+        coordinator,
+        // This process's followers get everything up to the cancelled run's end first.
+        beforeDelete: (lastSeq) => followers.drain(threadId, lastSeq),
+      },
+      threadId,
+    );
+    followers.threadDeleted(threadId);
+    return deleted;
+  };
   const { sweepMs, batchEvents, reclaimAfterRows, ...defaults } = options.retention ?? {};
   // A bad default fails here, before anything starts.
   parseRetentionPolicy(defaults, "retention");
-  // The deletion of idle threads goes through `tl.deleteThread` (followers end with the marker).
+  // The deletion of idle threads ends their followers with the marker, as any deletion.
   const retention = new RetentionSweeper({
     store,
     defaults,
     instanceId: coordinator.instanceId,
-    deleteThread: (threadId) => tl.deleteThread(threadId),
+    deleteThread: removeThread,
     logger,
-    ...(options.clock ? { clock: options.clock } : {}),
+    clock,
     ...(sweepMs === undefined ? {} : { intervalMs: sweepMs }),
     ...(batchEvents === undefined ? {} : { batchEvents }),
     ...(reclaimAfterRows === undefined ? {} : { reclaimAfterRows }),
   });
   // Bad hook config fails here, before anything starts (the routes compile them again).
   compileHooks(options.hooks ?? [], coordinator.agentIds());
+  const parts = {
+    store: options.store,
+    coordinator,
+    scheduler,
+    expiry,
+    retention,
+    followers,
+    logger,
+  };
   // The OpenTelemetry API is an optional peer: loaded (if installed) before any run starts.
-  const tracing = options.tracing === false ? Promise.resolve(undefined) : loadTracing();
-  const ready = tracing
-    .then((t) => {
-      if (t) coordinator.tracing = t;
-    })
-    .then(() => coordinator.start())
-    .then(() => scheduler.start())
-    .then(() => expiry.start())
-    .then(() => retention.start());
-  ready.catch((error) => logger.error({ err: error }, "start-up recovery failed"));
+  const ready = startRuntime(
+    parts,
+    options.tracing === false ? Promise.resolve(undefined) : loadTracing(),
+  );
   const gate = new AccessGate(
     new Authenticator({
       ...(options.token ? { token: options.token } : {}),
@@ -321,112 +342,84 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     store,
     options.authorize,
   );
-  const follows = new Set<Follow>();
-  // A thread deleted through another instance of a shared store: its followers here hear no
-  // more events, so every `DELETED_CHECK_MS` the threads followed here are looked up, and the
-  // followers of one that is gone end with the deleted marker (the cancelled run's end came
-  // first, through the store's notifications).
-  const clock = options.clock ?? systemClock;
-  let deletedCheck: TimerHandle | undefined;
-  const checkDeleted = async () => {
-    const threadIds = new Set([...follows].filter((f) => !f.closed).map((f) => f.threadId));
-    for (const threadId of threadIds) {
-      const head = await store.threads.head(threadId).catch(() => undefined);
-      if (head !== null) continue;
-      for (const f of [...follows]) if (f.threadId === threadId) f.threadDeleted();
-    }
+  const interruptLink = async (req: InterruptLinkRequest) => {
+    const head = await store.threads.head(req.threadId);
+    const { grant, expiresAt } = linkGrant(head, req, clock.now());
+    const token = await gate.auth.mintInterruptLink(grant, expiresAt);
+    const path = `/threads/${encodeURIComponent(req.threadId)}/interrupts/${encodeURIComponent(req.interruptId)}?${QUERY_ACCESS_TOKEN}=${token}`;
+    return { token, path, expiresAt };
   };
-  const armDeletedCheck = () => {
-    deletedCheck = clock.setTimer(
-      () =>
-        checkDeleted()
-          .catch((error) => logger.warn({ err: error }, "deleted-thread check failed"))
-          .finally(() => {
-            if (!tl.closing) armDeletedCheck();
-          }),
-      DELETED_CHECK_MS,
-    );
+  const copilotkit =
+    options.copilotkit === false
+      ? undefined
+      : new CopilotKitSurface(
+          {
+            store,
+            logger,
+            ...(options.token ? { token: options.token } : {}),
+            // The server's whole rule (credentials, per-user access, the hook) decides what the
+            // surface lists and what its socket announces to each principal.
+            ...(gate.guarded
+              ? { authorize: gate.asHook, authenticate: (r: Request) => gate.auth.authenticate(r) }
+              : {}),
+            ...(options.jwt?.secret ? { keyMaterial: options.jwt.secret } : {}),
+            follow,
+            mutations: { update: patchThread, delete: removeThread },
+          },
+          // The socket lets in the same pages as the API.
+          { ...(options.cors === undefined ? {} : { cors: options.cors }), ...options.copilotkit },
+        );
+  copilotkit?.start();
+  const http: HttpDeps = {
+    store,
+    instanceId: coordinator.instanceId,
+    follow,
+    startRun,
+    cancelRun,
+    updateThread: patchThread,
+    deleteThread: removeThread,
+    interruptLink,
+    agents: coordinator.agents,
+    scheduler,
+    hooks: options.hooks ?? [],
+    clock,
+    ready,
+    closing: () => closing,
+    gate,
+    telemetry,
+    ...(metrics ? { metrics } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(copilotkit ? { copilotkit } : {}),
+    sse: new SseHandoff(),
+    config: httpConfig(options),
   };
-  void ready.then(() => {
-    if (!tl.closing) armDeletedCheck();
-  });
-  // A store that lost its data (Redis without persistence) refuses to operate from now on: runs
-  // stop, and every follower's stream ends saying so (PROTOCOL.md §2.8) instead of stalling.
-  options.store.onDataLost?.((error) => {
-    logger.error({ err: error }, "the store lost its data; restart this instance");
-    coordinator.storeLost();
-    for (const f of [...follows]) f.dataLost(error);
-  });
+  const app = createApp(http);
   const servers = new Set<{ close(): Promise<void> }>();
 
   const tl: Threadline = {
+    app,
     store,
     coordinator,
     fanout,
     scheduler,
     expiry,
     retention,
-    copilotkit: undefined,
+    copilotkit,
     options,
     gate,
     telemetry,
     metrics,
     ready,
-    app: undefined as unknown as Hono,
-    fetch: (request) => Promise.resolve(tl.app.fetch(request)),
-    // Refused from the moment shutdown begins; the coordinator itself stops only after the
-    // scheduler did (a tick it already claimed still starts its run).
-    startRun: (req: StartRunRequest) =>
-      tl.closing ? Promise.reject(shuttingDown()) : coordinator.startRun(req),
-    cancelRun: (threadId, runId, opts) => coordinator.cancelRun(threadId, runId, opts),
-    updateThread: (threadId, patch) => updateThread(store, threadId, patch),
-    async deleteThread(threadId) {
-      const deleted = await deleteThread(
-        {
-          store,
-          coordinator,
-          // This process's followers get everything up to the cancelled run's end first.
-          beforeDelete: (lastSeq) =>
-            Promise.all(
-              [...follows]
-                .filter((f) => f.threadId === threadId)
-                .map((f) => f.delivered(lastSeq, DELETE_DRAIN_MS)),
-            ),
-        },
-        threadId,
-      );
-      // This process's followers of the thread end now.
-      for (const f of follows) if (f.threadId === threadId) f.threadDeleted();
-      return deleted;
-    },
-    async interruptLink(req) {
-      const head = await store.threads.head(req.threadId);
-      const { grant, expiresAt } = linkGrant(head, req, clock.now());
-      const token = await gate.auth.mintInterruptLink(grant, expiresAt);
-      const path = `/threads/${encodeURIComponent(req.threadId)}/interrupts/${encodeURIComponent(req.interruptId)}?${QUERY_ACCESS_TOKEN}=${token}`;
-      return { token, path, expiresAt };
-    },
-    follow(threadId, opts) {
-      const f: Follow = new Follow(store, fanout, threadId, {
-        ...opts,
-        onClose: () => {
-          if (follows.delete(f)) telemetry.followerClosed?.();
-          opts?.onClose?.();
-        },
-        onOverflow: () => {
-          telemetry.followerCutOff?.("overflow");
-          opts?.onOverflow?.();
-        },
-      });
-      if (!f.closed) {
-        follows.add(f);
-        telemetry.followerOpened?.();
-      }
-      return f;
-    },
+    fetch: (request) => Promise.resolve(app.fetch(request)),
+    startRun,
+    cancelRun,
+    updateThread: patchThread,
+    deleteThread: removeThread,
+    interruptLink,
+    follow,
     async listen(opts) {
-      const listening = await listen(tl, opts);
-      const detach = tl.copilotkit?.attach(listening.server as Server);
+      const listening = await listen(http, app, opts);
+      const detach = copilotkit?.attach(listening.server as Server);
       const server = {
         ...listening,
         close: async () => {
@@ -439,55 +432,39 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
       servers.add(server);
       return server;
     },
-    closing: false,
+    get closing() {
+      return closing;
+    },
     async close(opts) {
-      (tl as { closing: boolean }).closing = true;
+      closing = true;
       // Order matters: runs finish (or are closed as INTERRUPTED) while followers are still
       // attached, followers get everything committed and their streams end cleanly, then the
       // servers and the store close.
-      await ready.catch(() => undefined);
-      await scheduler.stop();
-      await expiry.stop();
-      await retention.stop();
-      deletedCheck?.cancel();
-      await coordinator.close(opts?.graceMs);
-      tl.copilotkit?.close();
-      for (const f of follows) f.finish();
-      const deadline = Date.now() + 2_000;
-      while (follows.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      for (const f of follows) f.close();
+      await stopRuns(parts, ready, opts?.graceMs);
+      copilotkit?.close();
+      await followers.finish();
       await Promise.all([...servers].map((s) => s.close()));
       servers.clear();
       fanout.close();
       await store.close();
     },
   };
-  if (options.copilotkit !== false) {
-    const surface = new CopilotKitSurface(
-      {
-        store,
-        logger,
-        ...(options.token ? { token: options.token } : {}),
-        // The server's whole rule (credentials, per-user access, the hook) decides what the
-        // surface lists and what its socket announces to each principal.
-        ...(gate.guarded
-          ? { authorize: gate.asHook, authenticate: (r: Request) => gate.auth.authenticate(r) }
-          : {}),
-        ...(options.jwt?.secret ? { keyMaterial: options.jwt.secret } : {}),
-        follow: (threadId, opts) => tl.follow(threadId, opts),
-        mutations: {
-          update: (threadId, patch) => tl.updateThread(threadId, patch),
-          delete: (threadId) => tl.deleteThread(threadId),
-        },
-      },
-      // The socket lets in the same pages as the API.
-      { ...(options.cors === undefined ? {} : { cors: options.cors }), ...options.copilotkit },
-    );
-    surface.start();
-    (tl as { copilotkit: CopilotKitSurface }).copilotkit = surface;
-  }
-  (tl as { app: Hono }).app = createApp(tl);
   return tl;
 }
 
-export type { FollowItem, FollowOptions, ThreadDeletion, ThreadPatch };
+/** The HTTP layer's settings, defaults applied here once. */
+function httpConfig(options: ThreadlineOptions): HttpConfig {
+  return {
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    ...(options.keepaliveMs === undefined ? {} : { keepaliveMs: options.keepaliveMs }),
+    ...(options.followerWriteTimeoutMs === undefined
+      ? {}
+      : { followerWriteTimeoutMs: options.followerWriteTimeoutMs }),
+    ...(options.cors === undefined ? {} : { cors: options.cors }),
+    allowedHosts: options.allowedHosts ?? [],
+    inspector: options.inspector !== false,
+    metricsOpen: options.metrics !== false && options.metrics?.open === true,
+  };
+}
+
+export type { FollowItem, FollowOptions, ListenOptions, ThreadDeletion, ThreadPatch };

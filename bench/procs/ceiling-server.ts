@@ -5,8 +5,8 @@
  */
 import { randomUUID } from "node:crypto";
 import http from "node:http";
-import { encodeFrame } from "../../src/core/sse.js";
 import { SSE_HEADERS } from "../../src/http/sse.js";
+import { encodeFrame } from "../../src/http/sse-frames.js";
 import { serveRpc } from "../lib/children.js";
 import { pace } from "../lib/pacer.js";
 import {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { AbstractAgent } from "@ag-ui/client";
 import type { Message, RunAgentInput } from "@ag-ui/core";
 import { RUN_ERROR_INTERRUPTED } from "../protocol.js";
+import { AgentDirectory, type AgentSource } from "./agent-directory.js";
 import { runAgentWithHistory } from "./agent-exec.js";
 import { ThreadlineError } from "./errors.js";
 import { type AgentHistory, agentHistory } from "./history-window.js";
@@ -47,8 +48,7 @@ const MAX_TRACKED_QUEUED = 10_000;
 /** Threads whose materialized view stays in memory between runs. */
 const VIEW_CACHE_SIZE = 256;
 
-/** An agent, or a factory for one per run. Agents are cloned per run: they hold run state. */
-export type AgentSource = AbstractAgent | (() => AbstractAgent);
+export type { AgentSource } from "./agent-directory.js";
 
 /**
  * An agent (instance) may check a run's input before the run is queued: what it throws refuses
@@ -94,7 +94,7 @@ export interface StartRunResult {
 
 export interface CoordinatorOptions {
   store: ThreadStore;
-  agents: Record<string, AgentSource>;
+  agents: Record<string, AgentSource> | AgentDirectory;
   /** What each agent sees of its thread (by agent id; default the whole view). */
   history?: Record<string, AgentHistory>;
   logger?: Logger;
@@ -139,7 +139,8 @@ interface ActiveRun {
 export class Coordinator {
   readonly instanceId: string;
   readonly store: ThreadStore;
-  private readonly agents: Record<string, AgentSource>;
+  /** The agents runs may name. */
+  readonly agents: AgentDirectory;
   private readonly history: Record<string, AgentHistory>;
   private readonly logger: Logger;
   readonly leaseMs: number;
@@ -170,7 +171,8 @@ export class Coordinator {
 
   constructor(opts: CoordinatorOptions) {
     this.store = opts.store;
-    this.agents = opts.agents;
+    this.agents =
+      opts.agents instanceof AgentDirectory ? opts.agents : new AgentDirectory(opts.agents);
     this.history = opts.history ?? {};
     this.logger = opts.logger ?? silentLogger;
     this.instanceId = opts.instanceId ?? newInstanceId();
@@ -223,11 +225,11 @@ export class Coordinator {
   }
 
   agentIds(): string[] {
-    return Object.keys(this.agents);
+    return this.agents.ids();
   }
 
   hasAgent(agentId: string): boolean {
-    return Object.hasOwn(this.agents, agentId);
+    return this.agents.has(agentId);
   }
 
   /** Recovers what a crashed process left, restarts queues, and starts the lease sweeper. */
@@ -262,7 +264,7 @@ export class Coordinator {
       ...(req.startedBy ? { startedBy: req.startedBy } : {}),
       ...(trace ? { trace } : {}),
     };
-    checkInput(req.agent ?? this.agents[req.agentId], run.input);
+    checkInput(req.agent ?? this.agents.configured(req.agentId), run.input);
     // A thread waiting for a person: the run must answer it (PROTOCOL.md §3.1.4), checked
     // before anything is stored.
     const head = await this.store.threads.head(req.threadId);
@@ -428,10 +430,7 @@ export class Coordinator {
 
   private resolveAgent(run: RunRecord, supplied: AbstractAgent | undefined): AbstractAgent {
     if (supplied) return supplied;
-    const agentId = run.agentId;
-    const source = this.agents[agentId];
-    if (!source) throw new ThreadlineError("AGENT_NOT_FOUND", `unknown agent '${agentId}'`);
-    return typeof source === "function" ? source() : source.clone();
+    return this.agents.instance(run.agentId);
   }
 
   private async execute(run: RunRecord, fence: { runId: string; token: number }): Promise<void> {

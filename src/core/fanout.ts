@@ -1,60 +1,58 @@
-import type { BaseEvent } from "@ag-ui/core";
-import { concatFrames, encodeFrame } from "./sse.js";
-import type { ThreadStore, Unsubscribe } from "./store.js";
-import type { EventRecord } from "./types.js";
-
-/** A committed event with its SSE frame, encoded once and shared by every follower. */
-export interface LiveItem {
-  /** Live items are log events; the same object is handed to every follower (never mutated). */
-  kind: "event";
-  seq: number;
-  runId: string;
-  event: BaseEvent;
-  frame: Uint8Array;
-  /** The committed batch this item came in, its frames concatenated once for every follower. */
-  batch?: LiveBatch;
-}
-
-/** A committed batch's frames as one shared chunk: seqs `first`..`last`, consecutive. */
-export interface LiveBatch {
-  frame: Uint8Array;
-  first: number;
-  last: number;
-}
+import type { LogBatch } from "./follow-item.js";
+import { LiveTail } from "./live-tail.js";
+import type { ThreadStore } from "./store.js";
 
 export interface LiveSink {
-  /** Receives live items in seq order. Must not block: the writer's commit path calls it. */
-  push(items: readonly LiveItem[]): void;
+  /** Receives the thread's batches in seq order. Must not block: the commit path calls it. */
+  push(batch: LogBatch): void;
+}
+
+/** A sink's place in a thread's fan-out. */
+export interface Attachment {
+  /**
+   * Resolves once the live tail knows where it starts: what the store holds when it resolved
+   * is either read by the sink itself or comes live, so a replay read after it leaves no hole.
+   */
+  readonly ready: Promise<void>;
+  detach(): void;
+}
+
+interface Entry {
+  tail: LiveTail;
+  sinks: Set<LiveSink>;
 }
 
 /**
- * Per-process fan-out: one store subscription per followed thread, each committed event
- * encoded to its SSE frame once, the same bytes handed to every follower.
+ * Per-process fan-out: one live tail per followed thread (`LiveTail`), each batch it yields
+ * handed, as the same object, to every follower of the thread.
  */
 export class FanOut {
-  private threads = new Map<string, { sinks: Set<LiveSink>; unsubscribe: Unsubscribe }>();
+  private threads = new Map<string, Entry>();
 
-  constructor(private readonly store: ThreadStore) {}
+  constructor(
+    private readonly store: ThreadStore,
+    private readonly onError?: (error: unknown) => void,
+  ) {}
 
-  attach(threadId: string, sink: LiveSink): () => void {
+  attach(threadId: string, sink: LiveSink): Attachment {
     let entry = this.threads.get(threadId);
     if (!entry) {
       const sinks = new Set<LiveSink>();
-      const unsubscribe = this.store.threads.subscribe(threadId, (records) =>
-        this.deliver(sinks, records),
-      );
-      entry = { sinks, unsubscribe };
-      this.threads.set(threadId, entry);
+      const tail = new LiveTail(this.store, threadId, (b) => deliver(sinks, b), this.onError);
+      const created: Entry = { tail, sinks };
+      entry = created;
+      this.threads.set(threadId, created);
+      // A floor that could not be read fails its followers' open; the next one starts afresh.
+      tail.ready.catch(() => this.drop(threadId, created));
     }
-    entry.sinks.add(sink);
-    return () => {
-      const e = this.threads.get(threadId);
-      if (!e) return;
-      e.sinks.delete(sink);
-      if (e.sinks.size === 0) {
-        e.unsubscribe();
-        this.threads.delete(threadId);
-      }
+    const e = entry;
+    e.sinks.add(sink);
+    return {
+      ready: e.tail.ready,
+      detach: () => {
+        if (!e.sinks.delete(sink) || e.sinks.size > 0) return;
+        this.drop(threadId, e);
+      },
     };
   }
 
@@ -65,43 +63,23 @@ export class FanOut {
     return n;
   }
 
-  private deliver(sinks: Set<LiveSink>, records: readonly EventRecord[]): void {
-    if (sinks.size === 0) return;
-    const items = records.map(toLiveItem);
-    shareBatch(items);
-    for (const sink of sinks) sink.push(items);
-  }
-
   close(): void {
-    for (const e of this.threads.values()) e.unsubscribe();
+    for (const e of this.threads.values()) e.tail.close();
     this.threads.clear();
   }
-}
 
-/**
- * Encode once, write many — per batch, not only per event: the batch's frames are concatenated
- * once and each item's frame becomes a view into that chunk, so a follower that takes the whole
- * batch writes the shared chunk instead of copying every frame into a buffer of its own.
- */
-function shareBatch(items: LiveItem[]): void {
-  if (items.length < 2) return;
-  const frame = concatFrames(items.map((i) => i.frame));
-  const batch: LiveBatch = { frame, first: items[0]!.seq, last: items[items.length - 1]!.seq };
-  let at = 0;
-  for (const item of items) {
-    const len = item.frame.byteLength;
-    item.frame = frame.subarray(at, at + len);
-    item.batch = batch;
-    at += len;
+  private drop(threadId: string, entry: Entry): void {
+    entry.tail.close();
+    if (this.threads.get(threadId) === entry) this.threads.delete(threadId);
   }
 }
 
-export function toLiveItem(r: EventRecord): LiveItem {
-  return {
-    kind: "event",
-    seq: r.seq,
-    runId: r.runId,
-    event: r.event,
-    frame: encodeFrame(r.event, { id: r.seq }),
-  };
+function deliver(sinks: Set<LiveSink>, batch: LogBatch): void {
+  for (const sink of sinks) {
+    try {
+      sink.push(batch);
+    } catch {
+      // A failing follower must not starve the others (nor the writer, which committed).
+    }
+  }
 }

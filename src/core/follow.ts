@@ -1,42 +1,22 @@
 import { type BaseEvent, EventType } from "@ag-ui/core";
-import {
-  ERROR_CODES,
-  type ReplayMode,
-  SSE_EVENT_ABORT,
-  SSE_EVENT_REOPEN,
-  SSE_EVENT_SNAPSHOT,
-} from "../protocol.js";
+import { ERROR_CODES, type ReplayMode } from "../protocol.js";
 import { type HistoryReset, replayFor, resetEvent } from "./compaction.js";
 import { ThreadlineError } from "./errors.js";
-import { type FanOut, type LiveBatch, type LiveItem, type LiveSink, toLiveItem } from "./fanout.js";
+import type { FanOut, LiveSink } from "./fanout.js";
+import { batchWeight, type FollowItem, type LogBatch, logBatch } from "./follow-item.js";
 import { interruptOutcome } from "./interrupts.js";
 import { snapshotRunId } from "./run-ids.js";
 import { trackStoredRun } from "./run-log.js";
 import { isTerminalEvent } from "./run-tracker.js";
-import { encodeFrame } from "./sse.js";
 import type { ThreadStore } from "./store.js";
 import type { ThreadSummary, ThreadView } from "./types.js";
 
-/** `abort`: the synthetic RUN_ERROR that ends a run the store lost (see `Follow.dataLost`). */
-export type FollowItemKind = "event" | "snapshot" | "reopen" | "abort";
-
-export interface FollowItem {
-  /** The log position this item represents (for synthetic items: the cursor they summarise). */
-  seq: number;
-  event: BaseEvent;
-  kind: FollowItemKind;
-  /** The run a log event belongs to (absent on snapshot items). */
-  runId?: string;
-  /** The item's SSE frame (shared bytes for log events). */
-  frame: Uint8Array;
-  /** Live items: the committed batch they came in (its frames as one shared chunk). */
-  batch?: LiveBatch;
-}
+export type { FollowItem, FollowItemKind, LogBatch } from "./follow-item.js";
 
 export interface FollowOptions {
   /** Cursor: deliver events with seq > after. Default 0. */
   after?: number;
-  /** Default: `compact` when after is 0, `full` otherwise. */
+  /** Default: `compact` when after is 0, `full` otherwise (`replayDefault`). */
   replay?: ReplayMode;
   /** false: end once the replay caught up with the log. Default true. */
   live?: boolean;
@@ -45,8 +25,13 @@ export interface FollowOptions {
    * is refused with EPOCH_MISMATCH rather than resumed in a log whose seqs mean something else.
    */
   epoch?: string;
-  /** Bytes of undelivered live frames kept per follower before it falls back to the store. */
+  /** Bytes of undelivered live events kept per follower before it falls back to the store. */
   maxQueueBytes?: number;
+  /**
+   * What a queued batch weighs (its writer's bytes: the HTTP layer gives its SSE frames' size);
+   * default: its events' JSON length. Called once per batch per follower; memoise it.
+   */
+  weigh?: (batch: LogBatch) => number;
   signal?: AbortSignal;
   /** Called once when the follow ends (for bookkeeping by its owner). */
   onClose?: () => void;
@@ -58,13 +43,23 @@ const PAGE = 1000;
 const DEFAULT_MAX_QUEUE_BYTES = 1 << 20;
 
 /**
+ * The replay a follow gets when it names none, decided here only (the routes, the CopilotKit
+ * policy and `Follow` ask): a cursor resumes with every event after it; no cursor (or 0) starts
+ * with the compact snapshot.
+ */
+export function replayDefault(after: number | undefined): ReplayMode {
+  return after !== undefined && after > 0 ? "full" : "compact";
+}
+
+/**
  * A follow stream of one thread: replay from the store, then the live tail, seamlessly.
  *
- * It attaches to the live fan-out *before* reading the store, and from then on delivers strictly
- * `cursor + 1`: a live item at or below the cursor is a duplicate and dropped, a live item beyond
- * `cursor + 1` reveals a hole and the store fills it. A follower too slow for the live tail has its
- * queue dropped once it exceeds `maxQueueBytes` and continues from the store — memory stays
- * bounded, the writer never waits, and nothing is skipped.
+ * It attaches to the thread's live tail (`src/core/live-tail.ts`, which orders the batches) and
+ * reads the store once the tail knows where it starts, so replay and live meet: live items the
+ * replay already covered are skipped, the rest follow on. A follower too slow for the live tail
+ * has its queue dropped once it exceeds `maxQueueBytes` and continues from the store — memory
+ * stays bounded, the writer never waits, and nothing is skipped. (A live batch beyond
+ * `cursor + 1` can only follow a compaction: the store read that it sends the follower to says.)
  */
 export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   readonly threadId: string;
@@ -72,7 +67,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   private live: boolean;
   private readonly replay: ReplayMode;
   private readonly maxQueueBytes: number;
-  private queue: LiveItem[] = [];
+  private queue: LogBatch[] = [];
   private queueBytes = 0;
   private lagging = false;
   /** Highest seq announced live, even while lagging: tells the follower the store has more. */
@@ -88,6 +83,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   private readonly onClose: (() => void) | undefined;
   private readonly epoch: string | undefined;
   private readonly onOverflow: (() => void) | undefined;
+  private readonly weigh: (batch: LogBatch) => number;
   /** The run that was in progress where the stream started (it was re-opened), if any. */
   activeRunAtOpen: string | undefined;
   /** Number of times the live queue overflowed and the follower fell back to the store. */
@@ -114,12 +110,13 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   ) {
     this.threadId = threadId;
     this.cursor = Math.max(0, Math.floor(opts.after ?? 0));
-    this.replay = opts.replay ?? (this.cursor === 0 ? "compact" : "full");
+    this.replay = opts.replay ?? replayDefault(this.cursor);
     this.live = opts.live ?? true;
     this.maxQueueBytes = opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.onClose = opts.onClose;
     this.epoch = opts.epoch;
     this.onOverflow = opts.onOverflow;
+    this.weigh = opts.weigh ?? batchWeight;
     opts.signal?.addEventListener("abort", () => this.close(), { once: true });
     if (opts.signal?.aborted) this.close();
   }
@@ -136,8 +133,12 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   async open(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    if (this.live) this.detach = this.fanout.attach(this.threadId, this);
     try {
+      if (this.live) {
+        const attached = this.fanout.attach(this.threadId, this);
+        this.detach = attached.detach;
+        await attached.ready;
+      }
       const current = this.store.epoch;
       if (this.cursor > 0 && this.epoch && current !== undefined && this.epoch !== current) {
         throw new ThreadlineError(
@@ -178,10 +179,9 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
         this.cursor = thread.lastSeq;
         const snap = snapshotRun(thread, this.reset);
         const all = [...snap, ...(await this.reopenAt(this.cursor))];
-        // The last frame of the prefix carries the cursor it stands for, so a client that
+        // The last item of the prefix carries the cursor it stands for, so a client that
         // drops right after it resumes after the snapshot instead of starting over.
-        const last = all[all.length - 1]!;
-        last.frame = encodeFrame(last.event, { id: last.seq, name: frameName(last.kind) });
+        all[all.length - 1]!.marksCursor = true;
         this.prefix = all;
       } else if (this.cursor > 0) {
         this.prefix = await this.reopenAt(this.cursor);
@@ -192,19 +192,16 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     }
   }
 
-  /** LiveSink: called by the fan-out with committed items. Never blocks. */
-  push(items: readonly LiveItem[]): void {
-    const last = items[items.length - 1];
-    if (last && last.seq > this.highestSeen) this.highestSeen = last.seq;
+  /** LiveSink: called by the fan-out with each committed batch, in order. Never blocks. */
+  push(batch: LogBatch): void {
+    if (batch.last > this.highestSeen) this.highestSeen = batch.last;
     if (this.ended) return;
-    if (this.lagging) {
+    if (this.lagging || batch.last <= this.cursor) {
       this.notify();
       return;
     }
-    for (const item of items) {
-      this.queue.push(item);
-      this.queueBytes += item.frame.byteLength;
-    }
+    this.queue.push(batch);
+    this.queueBytes += this.weigh(batch);
     if (this.queueBytes > this.maxQueueBytes) {
       // Too slow for the live tail: drop the queue, continue from the store.
       this.queue = [];
@@ -291,13 +288,12 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
           this.caughtUp = true;
           this.lagging = false;
         }
-        const out: FollowItem[] = [];
-        for (const r of page) {
-          if (r.seq !== this.cursor + 1) break;
-          this.cursor = r.seq;
-          out.push(toLiveItem(r));
+        // The page is one batch: its bytes are made once, as one chunk.
+        const out = page[0]?.seq === this.cursor + 1 ? logBatch(this.threadId, page).items : [];
+        if (out.length > 0) {
+          this.cursor = out[out.length - 1]!.seq;
+          return out as FollowItem[];
         }
-        if (out.length > 0) return out;
         if (!this.live && this.caughtUp) {
           this.close();
           return null;
@@ -315,20 +311,24 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     }
   }
 
-  /** Consecutive live items from cursor + 1 on; drops duplicates at or below the cursor. */
+  /**
+   * The queued live items from cursor + 1 on (the fan-out's own items: one object per event for
+   * every follower); what the replay covered already is skipped.
+   */
   private takeLive(): FollowItem[] {
-    const out: FollowItem[] = [];
     const queue = this.queue;
-    // Index, then one slice: shift() per item is O(queue) for large queues.
+    let out: FollowItem[] = [];
     let i = 0;
     for (; i < queue.length; i++) {
-      const item = queue[i]!;
-      if (item.seq > this.cursor + 1) break;
-      this.queueBytes -= item.frame.byteLength;
-      if (item.seq <= this.cursor) continue;
-      this.cursor = item.seq;
-      // The fan-out's item itself: one object per event for all followers, not one each.
-      out.push(item);
+      const batch = queue[i]!;
+      // Beyond cursor + 1: only after a compaction; the store read the follower falls back to says.
+      if (batch.first > this.cursor + 1) break;
+      this.queueBytes -= this.weigh(batch);
+      if (batch.last <= this.cursor) continue;
+      const from = this.cursor + 1 - batch.first;
+      const items = from === 0 ? batch.items : batch.items.slice(from);
+      out = out.length === 0 ? (items as FollowItem[]) : out.concat(items);
+      this.cursor = batch.last;
     }
     if (i > 0) this.queue = i === queue.length ? [] : queue.slice(i);
     return out;
@@ -399,14 +399,7 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
       code: ERROR_CODES.dataLost,
       message: this.lost?.message ?? "the store lost its data",
     } as BaseEvent;
-    return [
-      {
-        seq: this.cursor,
-        event,
-        kind: "abort",
-        frame: encodeFrame(event, { name: SSE_EVENT_ABORT }),
-      },
-    ];
+    return [{ seq: this.cursor, event, kind: "abort" }];
   }
 
   close(): void {
@@ -451,25 +444,11 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     if (!tracker.isOpen || !tracker.runStarted) return [];
     this.activeRunAtOpen = at.runId;
     const events = [tracker.runStarted, ...tracker.reopenEvents()];
-    return events.map((event) => ({
-      seq,
-      runId: at.runId,
-      event,
-      kind: "reopen" as const,
-      frame: encodeFrame(event, { name: SSE_EVENT_REOPEN }),
-    }));
+    return events.map((event) => ({ seq, runId: at.runId, event, kind: "reopen" as const }));
   }
 }
 
 const isView = (t: ThreadSummary | ThreadView): t is ThreadView => "messages" in t;
-
-function frameName(kind: FollowItemKind): string | undefined {
-  return kind === "snapshot"
-    ? SSE_EVENT_SNAPSHOT
-    : kind === "reopen"
-      ? SSE_EVENT_REOPEN
-      : undefined;
-}
 
 /**
  * The compact replay: the thread's messages, state and pending interrupts as one self-contained
@@ -492,10 +471,5 @@ function snapshotRun(thread: ThreadView, reset: HistoryReset | undefined): Follo
       ...(thread.interrupts?.length ? { outcome: interruptOutcome(thread.interrupts) } : {}),
     },
   ] as BaseEvent[];
-  return events.map((event) => ({
-    seq,
-    event,
-    kind: "snapshot" as const,
-    frame: encodeFrame(event, { name: SSE_EVENT_SNAPSHOT }),
-  }));
+  return events.map((event) => ({ seq, event, kind: "snapshot" as const }));
 }

@@ -17,8 +17,20 @@ import type {
 
 export type Unsubscribe = () => void;
 
-/** Called with each committed batch of a thread, in seq order, after the commit. */
-export type AppendListener = (records: readonly EventRecord[]) => void;
+/**
+ * A commit announcement of one thread: its log is committed up to `lastSeq`. `records` come
+ * with it when the store has them in hand (its own commit): ascending and contiguous, ending at
+ * `lastSeq`. Notices may be late, repeated, merged or out of order (a reconnected channel
+ * re-announces); ordering, dedup and filling holes from `read` are the live tail's job, once,
+ * in core (`src/core/live-tail.ts`), not the store's.
+ */
+export interface CommitNotice {
+  lastSeq: number;
+  records?: readonly EventRecord[];
+}
+
+/** Told of a thread's commits (see `CommitNotice`). */
+export type CommitListener = (notice: CommitNotice) => void;
 
 /** A run's RUN_STARTED was committed (`seq` is its seq in the thread's log). */
 export interface RunStartNotice {
@@ -78,7 +90,7 @@ export interface RunOutcome {
  * - `seq` is per thread, starts at 1, strictly increasing and gapless, whatever the concurrency;
  * - `append` is atomic with its view update and its run bookkeeping, and is fenced: it fails
  *   with `LEASE_LOST` unless `fence` names the thread's active run and its current lease token;
- * - listeners see a batch only after it committed ("durable before visible").
+ * - a commit is announced only after it committed ("durable before visible").
  */
 export interface ThreadLog {
   /** Creates the thread if missing; returns its summary. */
@@ -142,8 +154,12 @@ export interface ThreadLog {
    * only those due at or before `until` when given. A deleted thread is not listed.
    */
   interruptsDue(opts?: { until?: number; limit?: number }): Promise<InterruptsDue[]>;
-  /** Live committed batches of one thread (from this or, for shared stores, other processes). */
-  subscribe(threadId: string, listener: AppendListener): Unsubscribe;
+  /**
+   * Announces the thread's commits (this process's or, for a shared store, any process's):
+   * after each commit, every listener is told a `lastSeq` at or beyond it, at least once, and
+   * whatever `read` returns up to that seq is committed. A throwing listener starves no other.
+   */
+  subscribe(threadId: string, listener: CommitListener): Unsubscribe;
   /**
    * Every run start on any thread — its RUN_STARTED committed by this process or, for a store
    * shared by several processes, by any of them — after the commit, once per listener. One

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { keepAlive, type SseSource, takeOverSse, watchStall } from "./sse.js";
+import { keepAlive, type SseHandoff, type SseSource, watchStall } from "./sse.js";
 
 type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
 
@@ -10,12 +10,12 @@ type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
  * purpose: the route, its auth and its errors stay in the app (and in `app.request()` tests);
  * only the byte pump changes.
  */
-export function withDirectSse(fetch: Fetch): Fetch {
+export function withDirectSse(fetch: Fetch, handoff: SseHandoff): Fetch {
   return async (request, env) => {
     const response = await fetch(request, env);
     const outgoing = (env as { outgoing?: unknown } | undefined)?.outgoing;
     if (!response.body || !isServerResponse(outgoing)) return response;
-    const source = takeOverSse(response.body);
+    const source = handoff.take(response.body);
     if (!source) return response;
     writeSse(outgoing, response.status, Object.fromEntries(response.headers), source);
     return RESPONSE_ALREADY_SENT;

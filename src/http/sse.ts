@@ -1,6 +1,4 @@
-import type { LiveBatch } from "../core/fanout.js";
-import type { Follow, FollowItem } from "../core/follow.js";
-import { concatFrames } from "../core/sse.js";
+import type { Follow } from "../core/follow.js";
 import type { Telemetry } from "../core/telemetry.js";
 import {
   DEFAULT_KEEPALIVE_MS,
@@ -9,6 +7,7 @@ import {
   SSE_KEEPALIVE,
   SSE_THREAD_DELETED,
 } from "../protocol.js";
+import { chunkOf } from "./sse-frames.js";
 
 const KEEPALIVE = new TextEncoder().encode(SSE_KEEPALIVE);
 const THREAD_DELETED = new TextEncoder().encode(SSE_THREAD_DELETED);
@@ -115,6 +114,8 @@ export interface SseOptions {
   headers?: Record<string, string>;
   /** Told the bytes written and a follower cut off for not reading. */
   telemetry?: Pick<Telemetry, "followerBytes" | "followerCutOff">;
+  /** Offer the body to this handoff's Node writer (without one, it stays a web stream). */
+  handoff?: SseHandoff;
 }
 
 /** What an SSE stream writes: a follow, or a stream built on one (a CopilotKit stream). */
@@ -126,26 +127,6 @@ export type ItemSource = Pick<Follow, "nextBatch" | "close"> & {
   /** Set once the stream ended because the store lost its data (a `Follow` says so). */
   readonly lost?: unknown;
 };
-
-/**
- * The frames to write for consecutive follow items: a committed batch taken whole goes out as
- * the one chunk the fan-out encoded for every follower; a batch taken in part, item by item.
- */
-export function framesOf(items: readonly FollowItem[]): Uint8Array[] {
-  const frames: Uint8Array[] = [];
-  for (let i = 0; i < items.length; i++) {
-    const item: FollowItem = items[i]!;
-    const shared: LiveBatch | undefined = item.batch;
-    const end = shared ? i + shared.last - shared.first : i;
-    if (shared && item.seq === shared.first && items[end]?.batch === shared) {
-      frames.push(shared.frame);
-      i = end;
-    } else {
-      frames.push(item.frame);
-    }
-  }
-  return frames;
-}
 
 /**
  * What one SSE stream writes: the source's items as frames, each burst as one chunk (one
@@ -173,7 +154,7 @@ export class SseSource {
   /** The next chunk to write, or null when the stream has ended. */
   async next(): Promise<Uint8Array | null> {
     const batch = await this.follow.nextBatch();
-    const chunk = batch ? concatFrames(framesOf(batch)) : this.endFrame();
+    const chunk = batch ? chunkOf(batch) : this.endFrame();
     if (chunk) this.opts.telemetry?.followerBytes?.(chunk.byteLength);
     return chunk;
   }
@@ -200,21 +181,29 @@ export class SseSource {
   }
 }
 
-const sources = new WeakMap<ReadableStream<Uint8Array>, SseSource>();
-
 /**
- * Hands the follow behind an SSE response body to a writer that writes it straight to the
- * socket (see `node-sse.ts`), for the body that `sseResponse` made; undefined for any other
- * body. A web stream, its reader and the adapter's pump cost an idle follower several KiB,
- * and idle followers are what a server holds most of.
+ * The SSE bodies an app made, offered to a writer that writes them straight to the socket
+ * (`node-sse.ts`, under `listen()`): a web stream, its reader and the adapter's pump cost an
+ * idle follower several KiB, and idle followers are what a server holds most of. One per app,
+ * given to both sides (`HttpDeps.sse`, `withDirectSse`): a body is taken over only by the
+ * server of the app that made it, and only a body made by `sseResponse`.
  */
-export function takeOverSse(body: ReadableStream<Uint8Array>): SseSource | undefined {
-  const source = sources.get(body);
-  if (!source || source.takenOver || body.locked) return undefined;
-  source.takenOver = true;
-  sources.delete(body);
-  void body.cancel().catch(() => undefined);
-  return source;
+export class SseHandoff {
+  private readonly offered = new WeakMap<ReadableStream<Uint8Array>, SseSource>();
+
+  offer(body: ReadableStream<Uint8Array>, source: SseSource): void {
+    this.offered.set(body, source);
+  }
+
+  /** The follow behind `body`, once; undefined for any other body. */
+  take(body: ReadableStream<Uint8Array>): SseSource | undefined {
+    const source = this.offered.get(body);
+    if (!source || source.takenOver || body.locked) return undefined;
+    source.takenOver = true;
+    this.offered.delete(body);
+    void body.cancel().catch(() => undefined);
+    return source;
+  }
 }
 
 /**
@@ -279,6 +268,6 @@ export function sseResponse(follow: ItemSource, opts: SseOptions = {}): Response
     },
     { highWaterMark: 0 },
   );
-  sources.set(body, source);
+  opts.handoff?.offer(body, source);
   return new Response(body, { status: 200, headers: { ...SSE_HEADERS, ...opts.headers } });
 }

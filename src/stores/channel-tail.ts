@@ -1,38 +1,64 @@
-import type { AppendListener, RunStartListener, Unsubscribe } from "../core/store.js";
+import type { CommitListener, RunStartListener, Unsubscribe } from "../core/store.js";
 import type { EventRecord } from "../core/types.js";
+import { parseAnnouncement } from "./announcement.js";
+import { CommitListeners } from "./commit-listeners.js";
 import { parseRunStartPayload, RunStartListeners } from "./run-start-notice.js";
-import { parseAnnouncement, type TailSource, WatermarkTail } from "./watermark-tail.js";
+
+/** What a shared store's channel needs of the store: a thread's current end. */
+export interface TailSource {
+  lastSeq(threadId: string): Promise<number>;
+}
 
 /**
  * The live side of a store shared by several processes: every message heard on the store's
- * commit channel (PostgreSQL NOTIFY, Redis PUBLISH) is a commit announcement, read back through
- * the `WatermarkTail`, or a run-start notice. Backends add only how they listen.
+ * commit channel (PostgreSQL NOTIFY, Redis PUBLISH) is a commit announcement, passed on to the
+ * thread's listeners as a `CommitNotice` (the core live tail reads the records), or a run-start
+ * notice. A local commit is announced at once, with its records. Backends add only how they
+ * listen.
  */
 export abstract class ChannelTail {
-  protected readonly tail: WatermarkTail;
+  private readonly listeners = new CommitListeners();
   protected readonly runStarts = new RunStartListeners();
+  private stopped = false;
 
-  constructor(source: TailSource, onError: (error: unknown) => void) {
-    this.tail = new WatermarkTail(source, onError);
-  }
+  constructor(
+    private readonly source: TailSource,
+    private readonly onTailError: (error: unknown) => void,
+  ) {}
 
   /** A message of the commit channel. */
   protected heard(message: string): void {
     const a = parseAnnouncement(message);
     if (a) {
-      this.tail.announced(a.threadId, a.first, a.last);
+      this.listeners.announce(a.threadId, { lastSeq: a.last });
       return;
     }
     const started = parseRunStartPayload(message);
     if (started) this.runStarts.emit(started);
   }
 
-  subscribe(threadId: string, listener: AppendListener): Unsubscribe {
-    return this.tail.subscribe(threadId, listener);
+  /**
+   * The channel is listening again after a drop: announcements may have been lost, so every
+   * subscribed thread's current end is announced (read from the store).
+   */
+  protected reconnected(): void {
+    for (const threadId of this.listeners.threads()) {
+      this.source.lastSeq(threadId).then(
+        (lastSeq) => {
+          if (!this.stopped) this.listeners.announce(threadId, { lastSeq });
+        },
+        (error) => this.onTailError(error),
+      );
+    }
+  }
+
+  subscribe(threadId: string, listener: CommitListener): Unsubscribe {
+    return this.listeners.add(threadId, listener);
   }
 
   committed(threadId: string, records: readonly EventRecord[]): void {
-    this.tail.committed(threadId, records);
+    const last = records[records.length - 1];
+    if (last) this.listeners.announce(threadId, { lastSeq: last.seq, records });
   }
 
   /** Run starts of every instance, local ones included, arrive on the channel. */
@@ -42,7 +68,8 @@ export abstract class ChannelTail {
 
   /** Stops delivering: no listener hears anything after this. */
   protected stopTail(): void {
-    this.tail.close();
+    this.stopped = true;
+    this.listeners.clear();
     this.runStarts.clear();
   }
 }

@@ -2,7 +2,7 @@ import type { RunStartListener, RunStartNotice, Unsubscribe } from "../core/stor
 
 /**
  * Run starts travel on a shared store's commit channel next to the commit announcements
- * (`first:last:threadId`, see watermark-tail.ts) as JSON `{"runStarted":{threadId,runId,seq}}`.
+ * (`first:last:threadId`, see announcement.ts) as JSON `{"runStarted":{threadId,runId,seq}}`.
  * An announcement starts with a digit and a notice with `{`, so neither parser mistakes one for
  * the other. The Redis append script builds the same JSON in Lua.
  */

@@ -2,7 +2,7 @@ import type { BaseEvent } from "@ag-ui/core";
 import { describe, expect, it } from "vitest";
 import { FanOut } from "../../src/core/fanout.js";
 import { Follow } from "../../src/core/follow.js";
-import type { AppendListener } from "../../src/core/store.js";
+import type { CommitListener } from "../../src/core/store.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { newRun } from "../conformance/store/fixtures.js";
 
@@ -12,8 +12,8 @@ describe("Follow.finish", () => {
     // Announcements held back, as a PostgreSQL NOTIFY or a Redis message in flight would be.
     const held: Array<() => void> = [];
     const subscribe = store.threads.subscribe.bind(store.threads);
-    store.threads.subscribe = (threadId: string, listener: AppendListener) =>
-      subscribe(threadId, (records) => held.push(() => listener(records)));
+    store.threads.subscribe = (threadId: string, listener: CommitListener) =>
+      subscribe(threadId, (notice) => held.push(() => listener(notice)));
     const fanout = new FanOut(store);
     await store.threads.ensure("t");
     await store.runs.enqueue(newRun("t", "r"), "reject");

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
-import { SSE_HEADERS, sseResponse, takeOverSse } from "../../src/http/sse.js";
+import { SSE_HEADERS, SseHandoff, sseResponse } from "../../src/http/sse.js";
 import { HEADER_REPLAY_MODE, HEADER_THREAD_LAST_SEQ } from "../../src/protocol.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
@@ -137,11 +137,14 @@ describe("SSE served by Node", () => {
     await tl.store.threads.ensure("t");
     const follow = tl.follow("t", { after: 0, replay: "full", live: true });
     await follow.open();
-    const res = sseResponse(follow);
-    const source = takeOverSse(res.body!);
+    const handoff = new SseHandoff();
+    const res = sseResponse(follow, { handoff });
+    const source = handoff.take(res.body!);
     expect(source?.follow).toBe(follow);
-    expect(takeOverSse(res.body!)).toBeUndefined();
-    expect(takeOverSse(new Response("plain").body!)).toBeUndefined();
+    expect(handoff.take(res.body!)).toBeUndefined();
+    expect(handoff.take(new Response("plain").body!)).toBeUndefined();
+    // Another app's handoff does not take this app's body.
+    expect(new SseHandoff().take(sseResponse(follow, { handoff }).body!)).toBeUndefined();
     // The web stream gave it up without closing the follow: it still delivers.
     await tl.startRun({
       threadId: "t",

@@ -1,8 +1,8 @@
 import { afterEach, expect, it } from "vitest";
+import type { FollowItem } from "../../src/core/follow-item.js";
 import type { ThreadStore } from "../../src/core/store.js";
-import type { EventRecord } from "../../src/core/types.js";
 import { createPostgresStore, SCHEMA_VERSION } from "../../src/stores/postgres/index.js";
-import { activeRun, custom, range, seqs, waitFor } from "../conformance/store/fixtures.js";
+import { activeRun, custom, listen, range, seqs, waitFor } from "../conformance/store/fixtures.js";
 import { dropSchema, freshSchema, pgAdmin } from "../helpers/pg.js";
 import { describeWithService, PG_URL, probePostgres } from "../helpers/services.js";
 
@@ -98,8 +98,8 @@ describeWithService(probe, "postgres store: schema and LISTEN connection", () =>
     const reader = await open(name, (e) => errors.push(String((e as Error).message)));
     const t = "listen-drop";
     const { fence } = await activeRun(writer, t);
-    const got: EventRecord[] = [];
-    const off = reader.threads.subscribe(t, (batch) => got.push(...batch));
+    const got: FollowItem[] = [];
+    const off = await listen(reader, t, (batch) => got.push(...batch));
     await writer.threads.append(t, fence, [custom(1), custom(2)]);
     await waitFor(() => got.length === 2, "the first records");
 

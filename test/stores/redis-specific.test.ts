@@ -1,12 +1,13 @@
 import { Redis } from "ioredis";
 import { afterEach, expect, it } from "vitest";
 import { ThreadlineError } from "../../src/core/errors.js";
+import type { FollowItem } from "../../src/core/follow-item.js";
 import type { ThreadStore } from "../../src/core/store.js";
-import type { EventRecord } from "../../src/core/types.js";
 import { createRedisStore } from "../../src/stores/redis/index.js";
 import {
   activeRun,
   custom,
+  listen,
   range,
   runFinished,
   runStarted,
@@ -99,8 +100,8 @@ describeWithService(probe, "redis store: subscriber connection and key layout", 
     const reader = await open(p);
     const t = "sub-drop";
     const { fence } = await activeRun(writer, t);
-    const got: EventRecord[] = [];
-    const off = reader.threads.subscribe(t, (batch) => got.push(...batch));
+    const got: FollowItem[] = [];
+    const off = await listen(reader, t, (batch) => got.push(...batch));
     await writer.threads.append(t, fence, [custom(1), custom(2)]);
     await waitFor(() => got.length === 2, "the first records");
 

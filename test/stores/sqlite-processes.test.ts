@@ -3,12 +3,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { FollowItem } from "../../src/core/follow-item.js";
 import type { ThreadStore } from "../../src/core/store.js";
-import type { EventRecord } from "../../src/core/types.js";
 import { createSqliteStore } from "../../src/stores/sqlite/index.js";
 import {
   activeRun,
   custom,
+  listen,
   range,
   readAll,
   seqs,
@@ -62,8 +63,8 @@ describe("sqlite: two processes on one file", () => {
   it("appends from both processes stay gapless and reach this process's subscriber once, in order", async () => {
     const t = "shared";
     const { fence } = await activeRun(store, t);
-    const live: EventRecord[] = [];
-    const off = store.threads.subscribe(t, (batch) => live.push(...batch));
+    const live: FollowItem[] = [];
+    const off = await listen(store, t, (batch) => live.push(...batch));
     const writer = startWriter({ path, threadId: t, fence, batches: 150, tag: "child" });
     children.push(writer.child);
     // Write here too while the child writes, so both processes contend for the write lock.

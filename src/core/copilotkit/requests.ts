@@ -9,6 +9,7 @@ import {
   type ReplayMode,
 } from "../../protocol.js";
 import { ThreadlineError } from "../errors.js";
+import { replayDefault } from "../follow.js";
 import { MULTITASK_STRATEGIES, type MultitaskStrategy } from "../types.js";
 
 /**
@@ -120,10 +121,7 @@ export function connectRequest(source: ConnectRequestSource): ConnectRequest {
   if (replayHeader !== undefined && !(REPLAY_MODES as readonly string[]).includes(replayHeader)) {
     throw new ThreadlineError("BAD_REQUEST", `${HEADER_REPLAY} must be one of ${REPLAY_MODES}`);
   }
-  const replay =
-    props.replay ??
-    (replayHeader as ReplayMode | undefined) ??
-    (after === undefined ? "compact" : "full");
+  const replay = props.replay ?? (replayHeader as ReplayMode | undefined) ?? replayDefault(after);
   return { follow, after, replay };
 }
 

@@ -1,6 +1,5 @@
 import type { BaseEvent } from "@ag-ui/core";
 import type { Follow, FollowItem } from "../follow.js";
-import { encodeFrame } from "../sse.js";
 import type { ThreadStore } from "../store.js";
 import { type RunRecord, TERMINAL_RUN_STATUSES } from "../types.js";
 import type { StreamPlan } from "./plan.js";
@@ -90,13 +89,7 @@ export class CopilotStream {
           !run || (TERMINAL_RUN_STATUSES.has(run.status) && run.startSeq === undefined);
         if (silent && this.plan.settle(runId)) {
           const events = this.silentEnding?.(run) ?? [];
-          this.synthetic = events.map((event) => ({
-            seq: 0,
-            event,
-            kind: "snapshot",
-            runId,
-            frame: encodeFrame(event),
-          }));
+          this.synthetic = events.map((event) => ({ seq: 0, event, kind: "ending", runId }));
           // Wakes the pending nextBatch, which hands out the synthetic ending, then ends.
           this.ended = true;
           this.follow.close();

@@ -89,6 +89,23 @@ export function declareRoutes(app: Hono, table: RouteTable): void {
   tables.set(app, table.routes);
 }
 
+/**
+ * Refuses an app that serves a route its table does not declare (one added with `app.get` and
+ * the like, around the gate): a forgotten access check stops the server from starting instead
+ * of leaving a silent hole. Middleware (`app.use`, method ALL) is not a route.
+ */
+export function assertDeclared(app: Hono, table: RouteTable): void {
+  const declared = new Set(table.routes.map((r) => `${r.method} ${r.path}`));
+  const stray = app.routes
+    .filter((r) => r.method !== "ALL" && !declared.has(`${r.method} ${r.path}`))
+    .map((r) => `${r.method} ${r.path}`);
+  if (stray.length > 0) {
+    throw new Error(
+      `routes without an access declaration (declare them through a RouteTable): ${[...new Set(stray)].join(", ")}`,
+    );
+  }
+}
+
 /** Every route of the server with its declared access. */
 export function routeTable(app: Hono): readonly DeclaredRoute[] {
   return tables.get(app) ?? [];

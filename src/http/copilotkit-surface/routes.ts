@@ -1,8 +1,8 @@
 import type { CopilotKitSurface } from "../../copilotkit-surface/surface.js";
-import type { Threadline } from "../../threadline.js";
 import { ANY_READ, RouteTable, threadParam } from "../access/route-table.js";
 import { info } from "../copilotkit/handlers.js";
 import { copilotkitRoutes } from "../copilotkit/routes.js";
+import type { HttpDeps } from "../deps.js";
 import { pathId } from "../validation.js";
 
 /**
@@ -13,10 +13,10 @@ import { pathId } from "../validation.js";
  * surface checks access again itself (it also serves a CopilotRuntime): with the gate's rule
  * as its `authorize` hook, the list shows only the caller's threads.
  */
-export function copilotkitSurfaceRoutes(tl: Threadline, surface: CopilotKitSurface): RouteTable {
-  const routes = new RouteTable(tl.gate);
+export function copilotkitSurfaceRoutes(deps: HttpDeps, surface: CopilotKitSurface): RouteTable {
+  const routes = new RouteTable(deps.gate);
   const answerInfo = (request: Request) =>
-    Response.json({ ...info(tl), ...surface.infoFields(request) });
+    Response.json({ ...info(deps), ...surface.infoFields(request) });
   routes.get("/info", ANY_READ, (c) => answerInfo(c.req.raw));
   routes.post("/info", ANY_READ, (c) => answerInfo(c.req.raw));
   routes.get("/threads", ANY_READ, (c) => surface.listThreads(c.req.raw));
@@ -39,6 +39,6 @@ export function copilotkitSurfaceRoutes(tl: Threadline, surface: CopilotKitSurfa
   routes.delete("/threads/:threadId", threadParam("write"), (c) =>
     surface.deleteThread(c.req.raw, pathId(c, "threadId")),
   );
-  routes.mount("/", copilotkitRoutes(tl));
+  routes.mount("/", copilotkitRoutes(deps));
   return routes;
 }

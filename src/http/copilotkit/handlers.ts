@@ -10,8 +10,10 @@ import {
 } from "../../core/copilotkit/policy.js";
 import { connectRequest, runMultitask } from "../../core/copilotkit/requests.js";
 import { ThreadlineError } from "../../core/errors.js";
-import type { Threadline } from "../../threadline.js";
+import type { HttpDeps } from "../deps.js";
 import { SSE_HEADERS, sseResponse } from "../sse.js";
+import { batchBytes } from "../sse-frames.js";
+import { streamOptions } from "../stream-options.js";
 import { traceParentOf } from "../trace-context.js";
 import { describeIssues, idSchema, parseWith } from "../validation.js";
 
@@ -36,50 +38,34 @@ function runInput(body: unknown) {
   return parsed.data;
 }
 
-function requireAgent(tl: Threadline, agentId: string): void {
-  if (!tl.coordinator.hasAgent(agentId)) {
+function requireAgent(deps: HttpDeps, agentId: string): void {
+  if (!deps.agents.has(agentId)) {
     throw new ThreadlineError("AGENT_NOT_FOUND", `Agent '${agentId}' does not exist`, {
-      details: { agents: tl.coordinator.agentIds() },
+      details: { agents: deps.agents.ids() },
     });
   }
 }
 
 /** The policy's dependencies, acting for `p`: runs it starts or cancels record it. */
-function deps(tl: Threadline, p: Principal, request?: Request): CopilotDeps {
+function policyDeps(deps: HttpDeps, p: Principal, request?: Request): CopilotDeps {
   const actor = actorOf(p);
   const traceparent = request ? traceParentOf(request) : undefined;
   return {
-    store: tl.store,
-    follow: (threadId, opts) => tl.follow(threadId, opts),
+    store: deps.store,
+    follow: (threadId, opts) => deps.follow(threadId, { ...opts, weigh: batchBytes }),
     startRun: (req) =>
-      tl.startRun({
+      deps.startRun({
         ...req,
         ...(actor ? { startedBy: actor } : {}),
         ...(traceparent ? { traceparent } : {}),
       }),
-    cancelRun: (threadId, runId) => tl.cancelRun(threadId, runId, actor ? { by: actor } : {}),
+    cancelRun: (threadId, runId) => deps.cancelRun(threadId, runId, actor ? { by: actor } : {}),
   };
 }
 
-const keepalive = (tl: Threadline) => ({
-  telemetry: tl.telemetry,
-  ...(tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs }),
-  ...(tl.options.followerWriteTimeoutMs === undefined
-    ? {}
-    : { writeTimeoutMs: tl.options.followerWriteTimeoutMs }),
-});
-
-export function info(tl: Threadline): Record<string, unknown> {
+export function info(deps: HttpDeps): Record<string, unknown> {
   const agents: Record<string, unknown> = {};
-  for (const id of tl.coordinator.agentIds()) {
-    const source = tl.options.agents[id];
-    const agent = typeof source === "function" ? undefined : source;
-    agents[id] = {
-      name: id,
-      className: agent?.constructor.name ?? "Agent",
-      description: agent?.description ?? "",
-    };
-  }
+  for (const id of deps.agents.ids()) agents[id] = deps.agents.describe(id);
   return {
     version: VERSION,
     agents,
@@ -93,24 +79,24 @@ export function info(tl: Threadline): Record<string, unknown> {
 
 /** `POST /agent/:agentId/run`: starts a client run and streams that run's events. */
 export async function run(
-  tl: Threadline,
+  deps: HttpDeps,
   agentId: string,
   body: unknown,
   request: Request,
 ): Promise<Response> {
-  requireAgent(tl, agentId);
+  requireAgent(deps, agentId);
   const input = runInput(body);
   // The run must be addressable by the native routes (`/threads/:threadId/runs/:runId`).
   parseWith(idSchema, input.runId, "runId");
   const threadId = input.threadId;
-  const p = tl.gate.principal(request);
-  if (p.kind === "user") await claimThread(tl.store, p, threadId);
+  const p = deps.gate.principal(request);
+  if (p.kind === "user") await claimThread(deps.store, p, threadId);
   // A user's message waits for a scheduled run in progress rather than being refused.
   const multitask = runMultitask(input.forwardedProps, "enqueue");
-  const d = deps(tl, p, request);
+  const d = policyDeps(deps, p, request);
   const { runId, after } = await startClientRun(d, { threadId, agentId, input, multitask });
   const stream = await openRunStream(d, { threadId, runId, after, signal: request.signal });
-  return sseResponse(stream, keepalive(tl));
+  return sseResponse(stream, streamOptions(deps));
 }
 
 /**
@@ -119,13 +105,13 @@ export async function run(
  * `forwardedProps.threadline.follow`, `X-Threadline-Follow`). See `openConnectStream`.
  */
 export async function connect(
-  tl: Threadline,
+  deps: HttpDeps,
   agentId: string,
   body: unknown,
   request: Request,
   query: { follow?: string | undefined },
 ): Promise<Response> {
-  requireAgent(tl, agentId);
+  requireAgent(deps, agentId);
   const raw = (body ?? {}) as Record<string, unknown>;
   const input = runInput({
     runId: "connect",
@@ -136,7 +122,7 @@ export async function connect(
     ...raw,
   });
   const threadId = input.threadId;
-  const p = tl.gate.principal(request);
+  const p = deps.gate.principal(request);
   const req = connectRequest({
     headers: Object.fromEntries(request.headers.entries()),
     queryFollow: query.follow,
@@ -144,27 +130,27 @@ export async function connect(
     lastSeenEventId: raw.lastSeenEventId,
   });
   // Following a thread that does not exist yet creates it: then it is the user's.
-  if (req.follow && p.kind === "user" && !(await tl.store.threads.head(threadId))) {
-    await claimThread(tl.store, p, threadId);
+  if (req.follow && p.kind === "user" && !(await deps.store.threads.head(threadId))) {
+    await claimThread(deps.store, p, threadId);
   }
-  const stream = await openConnectStream(deps(tl, p), threadId, req, request.signal);
+  const stream = await openConnectStream(policyDeps(deps, p), threadId, req, request.signal);
   // Nothing to replay and nothing running: CopilotKit's runners answer with an empty stream.
   if (!stream) return new Response("", { status: 200, headers: SSE_HEADERS });
-  return sseResponse(stream, keepalive(tl));
+  return sseResponse(stream, streamOptions(deps));
 }
 
 const stopBody = z.strictObject({ runId: idSchema.optional() });
 
 /** `POST /agent/:agentId/stop/:threadId`: cancels the thread's run (running or queued). */
 export async function stop(
-  tl: Threadline,
+  deps: HttpDeps,
   agentId: string,
   threadId: string,
   body: unknown,
   request: Request,
 ) {
-  requireAgent(tl, agentId);
+  requireAgent(deps, agentId);
   parseWith(idSchema, threadId, "threadId");
   const { runId } = parseWith(stopBody, body ?? {}, "stop request");
-  return stopRun(deps(tl, tl.gate.principal(request)), threadId, runId);
+  return stopRun(policyDeps(deps, deps.gate.principal(request)), threadId, runId);
 }

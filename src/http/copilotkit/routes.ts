@@ -1,9 +1,9 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { ThreadlineError } from "../../core/errors.js";
-import type { Threadline } from "../../threadline.js";
 import type { Access } from "../access/gate.js";
 import { ANY_READ, RouteTable, threadParam } from "../access/route-table.js";
+import type { HttpDeps } from "../deps.js";
 import { idSchema, jsonBody, parseWith, pathId } from "../validation.js";
 import { connect, info, run, stop } from "./handlers.js";
 
@@ -48,24 +48,24 @@ async function envelopeAccess(c: Context): Promise<Access> {
  * single-route envelope (`POST /` with `{ method, params, body }`), so a CopilotKit frontend can
  * point its `runtimeUrl` at Threadline directly.
  */
-export function copilotkitRoutes(tl: Threadline): RouteTable {
-  const routes = new RouteTable(tl.gate);
+export function copilotkitRoutes(deps: HttpDeps): RouteTable {
+  const routes = new RouteTable(deps.gate);
 
-  routes.get("/info", ANY_READ, (c) => c.json(info(tl)));
-  routes.post("/info", ANY_READ, (c) => c.json(info(tl)));
+  routes.get("/info", ANY_READ, (c) => c.json(info(deps)));
+  routes.post("/info", ANY_READ, (c) => c.json(info(deps)));
 
   routes.post("/agent/:agentId/run", threadInBody("write"), async (c) =>
-    run(tl, c.req.param("agentId"), await jsonBody(c, z.unknown()), c.req.raw),
+    run(deps, c.req.param("agentId"), await jsonBody(c, z.unknown()), c.req.raw),
   );
   routes.post("/agent/:agentId/connect", threadInBody("read"), async (c) =>
-    connect(tl, c.req.param("agentId"), await jsonBody(c, z.unknown()), c.req.raw, {
+    connect(deps, c.req.param("agentId"), await jsonBody(c, z.unknown()), c.req.raw, {
       follow: c.req.query("follow"),
     }),
   );
   routes.post("/agent/:agentId/stop/:threadId", threadParam("write"), async (c) =>
     c.json(
       await stop(
-        tl,
+        deps,
         c.req.param("agentId") ?? "",
         pathId(c, "threadId"),
         await jsonBody(c, z.unknown()),
@@ -80,15 +80,15 @@ export function copilotkitRoutes(tl: Threadline): RouteTable {
     const agentId = () => parseWith(z.string().min(1), params.agentId, "parameter 'agentId'");
     switch (env.method) {
       case "info":
-        return c.json(info(tl));
+        return c.json(info(deps));
       case "agent/run":
-        return run(tl, agentId(), env.body, c.req.raw);
+        return run(deps, agentId(), env.body, c.req.raw);
       case "agent/connect":
-        return connect(tl, agentId(), env.body, c.req.raw, { follow: c.req.query("follow") });
+        return connect(deps, agentId(), env.body, c.req.raw, { follow: c.req.query("follow") });
       case "agent/stop":
         return c.json(
           await stop(
-            tl,
+            deps,
             agentId(),
             parseWith(z.string().min(1), params.threadId, "parameter 'threadId'"),
             env.body ?? {},

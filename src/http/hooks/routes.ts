@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { ThreadlineError } from "../../core/errors.js";
 import { hookRunId } from "../../core/run-ids.js";
-import type { Threadline } from "../../threadline.js";
 import { PUBLIC, RouteTable } from "../access/route-table.js";
 import { limitBody } from "../body-limit.js";
+import type { HttpDeps } from "../deps.js";
 import { traceParentOf } from "../trace-context.js";
 import { parseJsonText, pathId } from "../validation.js";
 import { type CompiledHook, compileHooks } from "./hook-config.js";
@@ -13,25 +13,25 @@ import { threadlineVerifier, type VerifiedWebhook, type WebhookRequest } from ".
  * `POST /hooks/:hookId`. Webhook senders authenticate with the HMAC signature, not the bearer
  * token, so these routes are mounted before the token middleware and bring their own body limit.
  */
-export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): RouteTable {
-  const hooks = compileHooks(tl.options.hooks ?? [], tl.coordinator.agentIds());
-  const routes = new RouteTable(tl.gate);
+export function hookRoutes(deps: HttpDeps, opts: { maxBytes: number }): RouteTable {
+  const hooks = compileHooks(deps.hooks, deps.agents.ids());
+  const routes = new RouteTable(deps.gate);
   routes.app.use("/hooks/*", limitBody(opts.maxBytes));
 
   // Public: the signature is the credential (checked in the handler, per provider).
   routes.post("/hooks/:hookId", PUBLIC, async (c) => {
-    await tl.ready;
+    await deps.ready;
     const hookId = pathId(c, "hookId");
     const hook = hooks.get(hookId);
     if (!hook) throw new ThreadlineError("HOOK_NOT_FOUND", `unknown hook '${hookId}'`);
     try {
       const res = await deliver(hookId, hook, c.req.raw);
-      tl.telemetry.webhookDelivery?.(hookId, res.status === 200 ? "duplicate" : "accepted");
+      deps.telemetry.webhookDelivery?.(hookId, res.status === 200 ? "duplicate" : "accepted");
       return res;
     } catch (error) {
       const status = ThreadlineError.is(error) ? error.status : 500;
       const outcome = status === 401 ? "unauthorized" : status < 500 ? "invalid" : "failed";
-      tl.telemetry.webhookDelivery?.(hookId, outcome);
+      deps.telemetry.webhookDelivery?.(hookId, outcome);
       throw error;
     }
   });
@@ -43,7 +43,7 @@ export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): RouteTab
       headers: request.headers,
       body,
       secrets: hook.secrets,
-      nowMs: tl.scheduler.clock.now(),
+      nowMs: deps.clock.now(),
       ...(hook.toleranceSec === undefined ? {} : { toleranceSec: hook.toleranceSec }),
     });
     const payload = parsePayload(body);
@@ -65,9 +65,9 @@ export function hookRoutes(tl: Threadline, opts: { maxBytes: number }): RouteTab
           : `${hook.verifier.name}:${deliveryId}`;
     const runId = hookRunId(hookId, createHash("sha256").update(name).digest("hex").slice(0, 32));
     const traceparent = traceParentOf(request);
-    let result: Awaited<ReturnType<typeof tl.startRun>>;
+    let result: Awaited<ReturnType<typeof deps.startRun>>;
     try {
-      result = await tl.startRun({
+      result = await deps.startRun({
         threadId,
         agentId: hook.agentId,
         runId,

@@ -4,8 +4,8 @@ import { actorOf, isAdmin } from "../../core/access.js";
 import { ThreadlineError } from "../../core/errors.js";
 import { ANSWER_STATUSES, checkLinkUse } from "../../core/interrupt-link.js";
 import { resolveInterrupt, resolveInterruptBodySchema } from "../../core/resolve-interrupt.js";
-import type { Threadline } from "../../threadline.js";
 import { RouteTable, threadParam } from "../access/route-table.js";
+import type { HttpDeps } from "../deps.js";
 import { traceParentOf } from "../trace-context.js";
 import { jsonBody, pathId } from "../validation.js";
 
@@ -24,9 +24,9 @@ const linkBodySchema = z.strictObject({
  * One interrupt of a thread (PROTOCOL.md §3.1.5, §3.1.10): read it, answer it, make a signed link
  * that answers it. The first two take that interrupt's link as their credential.
  */
-export function interruptRoutes(tl: Threadline): RouteTable {
-  const routes = new RouteTable(tl.gate);
-  const who = (c: Context) => tl.gate.principal(c.req.raw);
+export function interruptRoutes(deps: HttpDeps): RouteTable {
+  const routes = new RouteTable(deps.gate);
+  const who = (c: Context) => deps.gate.principal(c.req.raw);
   const interruptId = (c: Context) => c.req.param("interruptId") ?? "";
 
   // What a link's landing page shows (a GET never answers: mail scanners open links).
@@ -36,7 +36,7 @@ export function interruptRoutes(tl: Threadline): RouteTable {
     async (c) => {
       const threadId = pathId(c, "threadId");
       const id = interruptId(c);
-      const head = await tl.store.threads.head(threadId);
+      const head = await deps.store.threads.head(threadId);
       const link = who(c).interruptOnly;
       if (link) checkLinkUse(link, head, undefined);
       if (!head) throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${threadId}'`);
@@ -75,12 +75,12 @@ export function interruptRoutes(tl: Threadline): RouteTable {
             "an interrupt link answers its interrupt only (no `resume` of others, no `agentId`)",
           );
         }
-        checkLinkUse(link, await tl.store.threads.head(threadId), body.status);
+        checkLinkUse(link, await deps.store.threads.head(threadId), body.status);
       }
       const startedBy = actorOf(p);
       const traceparent = traceParentOf(c.req.raw);
       const result = await resolveInterrupt(
-        { store: tl.store, startRun: (req) => tl.startRun(req) },
+        { store: deps.store, startRun: (req) => deps.startRun(req) },
         {
           ...body,
           threadId,
@@ -110,7 +110,7 @@ export function interruptRoutes(tl: Threadline): RouteTable {
         );
       }
       const sub = body.sub ?? (p.kind === "user" ? p.id : undefined);
-      const link = await tl.interruptLink({
+      const link = await deps.interruptLink({
         threadId,
         interruptId: interruptId(c),
         ...(body.statuses ? { statuses: body.statuses } : {}),

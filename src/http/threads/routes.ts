@@ -8,6 +8,7 @@ import {
   mayUseThread,
 } from "../../core/access.js";
 import { ThreadlineError } from "../../core/errors.js";
+import { replayDefault } from "../../core/follow.js";
 import {
   type Page,
   pageRuns,
@@ -31,9 +32,11 @@ import {
   REPLAY_MODES,
   type ReplayMode,
 } from "../../protocol.js";
-import type { Threadline } from "../../threadline.js";
 import { ANY_READ, RouteTable, threadParam } from "../access/route-table.js";
+import type { HttpDeps } from "../deps.js";
 import { sseResponse } from "../sse.js";
+import { batchBytes } from "../sse-frames.js";
+import { streamOptions } from "../stream-options.js";
 import { traceParentOf } from "../trace-context.js";
 import {
   createThreadBodySchema,
@@ -73,9 +76,9 @@ const pageBody = <T>(name: string, page: Page<T>) => ({
 });
 
 /** Native thread API: see README "HTTP API" and PROTOCOL.md. Access: PROTOCOL.md §7. */
-export function threadRoutes(tl: Threadline): RouteTable {
-  const routes = new RouteTable(tl.gate);
-  const who = (c: Context) => tl.gate.principal(c.req.raw);
+export function threadRoutes(deps: HttpDeps): RouteTable {
+  const routes = new RouteTable(deps.gate);
+  const who = (c: Context) => deps.gate.principal(c.req.raw);
 
   routes.get("/threads", ANY_READ, async (c) => {
     const limit = parseLimit(c.req.query("limit"), 1000, 100);
@@ -86,7 +89,7 @@ export function threadRoutes(tl: Threadline): RouteTable {
     return c.json(
       pageBody(
         "threads",
-        await pageThreads(tl.store, {
+        await pageThreads(deps.store, {
           limit,
           offset,
           ...(q ? { q } : {}),
@@ -110,16 +113,16 @@ export function threadRoutes(tl: Threadline): RouteTable {
       const body = await jsonBody(c, createThreadBodySchema);
       const threadId = newThreadId.get(c.req.raw) ?? randomUUID();
       checkRetentionMetadata(body.metadata);
-      return c.json(await claimThread(tl.store, who(c), threadId, body.metadata), 201);
+      return c.json(await claimThread(deps.store, who(c), threadId, body.metadata), 201);
     },
   );
 
   routes.get("/threads/:threadId", threadParam("read"), async (c) => {
     const threadId = pathId(c, "threadId");
-    const thread = await tl.store.threads.get(threadId);
+    const thread = await deps.store.threads.get(threadId);
     if (!thread) throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${threadId}'`);
     const activeRun = thread.activeRunId
-      ? await tl.store.runs.get(threadId, thread.activeRunId)
+      ? await deps.store.runs.get(threadId, thread.activeRunId)
       : null;
     return c.json({ ...thread, activeRun });
   });
@@ -128,12 +131,12 @@ export function threadRoutes(tl: Threadline): RouteTable {
     const threadId = pathId(c, "threadId");
     const body = await jsonBody(c, patchThreadBodySchema);
     checkMetadataWrite(who(c), body.metadata);
-    return c.json(await tl.updateThread(threadId, body));
+    return c.json(await deps.updateThread(threadId, body));
   });
 
   routes.delete("/threads/:threadId", threadParam("write"), async (c) => {
     const threadId = pathId(c, "threadId");
-    return c.json(await tl.deleteThread(threadId));
+    return c.json(await deps.deleteThread(threadId));
   });
 
   routes.get("/threads/:threadId/events", threadParam("read", { follow: true }), async (c) => {
@@ -149,38 +152,40 @@ export function threadRoutes(tl: Threadline): RouteTable {
         `${QUERY_REPLAY} must be one of ${REPLAY_MODES.join(", ")}, got '${replayParam}'`,
       );
     }
-    const replay = (replayParam as ReplayMode | undefined) ?? (after === 0 ? "compact" : "full");
+    const replay = (replayParam as ReplayMode | undefined) ?? replayDefault(after);
     const live = parseBool(c.req.query(QUERY_FOLLOW), QUERY_FOLLOW, true);
     // No request.signal: a client that goes away cancels the body stream, which closes the
     // follow (and the signal would cost every idle follower an AbortController).
     const epoch = c.req.header(HEADER_EPOCH) ?? c.req.query(QUERY_EPOCH);
-    const follow = tl.follow(threadId, { after, replay, live, ...(epoch ? { epoch } : {}) });
+    const follow = deps.follow(threadId, {
+      after,
+      replay,
+      live,
+      weigh: batchBytes,
+      ...(epoch ? { epoch } : {}),
+    });
     await follow.open();
-    const storeEpoch = tl.store.epoch;
-    return sseResponse(follow, {
-      telemetry: tl.telemetry,
-      ...(tl.options.keepaliveMs === undefined ? {} : { keepaliveMs: tl.options.keepaliveMs }),
-      ...(tl.options.followerWriteTimeoutMs === undefined
-        ? {}
-        : { writeTimeoutMs: tl.options.followerWriteTimeoutMs }),
-      headers: {
+    const storeEpoch = deps.store.epoch;
+    return sseResponse(
+      follow,
+      streamOptions(deps, {
         [HEADER_THREAD_LAST_SEQ]: String(follow.position),
         // A reset (PROTOCOL.md §2.9) is served as a compact replay, and says so.
         [HEADER_REPLAY_MODE]: follow.reset ? "compact" : replay,
         ...(follow.reset ? { [HEADER_RESET]: String(follow.reset.horizon) } : {}),
         ...(storeEpoch === undefined ? {} : { [HEADER_EPOCH]: storeEpoch }),
-      },
-    });
+      }),
+    );
   });
 
   // A signed, short-lived URL of the thread's follow stream, for clients that cannot send
   // headers (EventSource): the token in it follows this thread and nothing else.
   routes.post("/threads/:threadId/follow-url", threadParam("read"), async (c) => {
     const threadId = pathId(c, "threadId");
-    if (!(await tl.store.threads.head(threadId))) {
+    if (!(await deps.store.threads.head(threadId))) {
       throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${threadId}'`);
     }
-    const { token, expiresAt } = await tl.gate.auth.mintFollowToken(who(c), threadId);
+    const { token, expiresAt } = await deps.gate.auth.mintFollowToken(who(c), threadId);
     const path = `/threads/${encodeURIComponent(threadId)}/events?${QUERY_ACCESS_TOKEN}=${token}`;
     return c.json({ url: new URL(path, c.req.url).toString(), path, expiresAt }, 201);
   });
@@ -189,10 +194,10 @@ export function threadRoutes(tl: Threadline): RouteTable {
     const threadId = pathId(c, "threadId");
     const body = await jsonBody(c, startRunBodySchema);
     const p = who(c);
-    if (p.kind === "user") await claimThread(tl.store, p, threadId);
+    if (p.kind === "user") await claimThread(deps.store, p, threadId);
     const startedBy = actorOf(p);
     const traceparent = traceParentOf(c.req.raw);
-    const result = await tl.startRun({
+    const result = await deps.startRun({
       ...(traceparent ? { traceparent } : {}),
       threadId,
       agentId: body.agentId,
@@ -220,18 +225,18 @@ export function threadRoutes(tl: Threadline): RouteTable {
     const offset = parseCursor(c.req.query("offset"), "offset") ?? 0;
     const status = parseRunStatuses(c.req.queries("status"));
     const trigger = parseTriggerKinds(c.req.queries("trigger"));
-    if (!(await tl.store.threads.head(threadId))) {
+    if (!(await deps.store.threads.head(threadId))) {
       throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${threadId}'`);
     }
     return c.json(
-      pageBody("runs", await pageRuns(tl.store, threadId, { limit, offset, status, trigger })),
+      pageBody("runs", await pageRuns(deps.store, threadId, { limit, offset, status, trigger })),
     );
   });
 
   routes.get("/threads/:threadId/runs/:runId", threadParam("read"), async (c) => {
     const threadId = pathId(c, "threadId");
     const runId = pathId(c, "runId");
-    const run = await tl.store.runs.get(threadId, runId);
+    const run = await deps.store.runs.get(threadId, runId);
     if (!run) throw new ThreadlineError("RUN_NOT_FOUND", `unknown run '${runId}' on '${threadId}'`);
     return c.json(run);
   });
@@ -240,7 +245,7 @@ export function threadRoutes(tl: Threadline): RouteTable {
     const threadId = pathId(c, "threadId");
     const runId = pathId(c, "runId");
     const by = actorOf(who(c));
-    return c.json(await tl.cancelRun(threadId, runId, by ? { by } : {}));
+    return c.json(await deps.cancelRun(threadId, runId, by ? { by } : {}));
   });
 
   return routes;

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Message } from "@ag-ui/core";
 import { listWindow, type ScheduleRecordBase } from "../../core/store.js";
 import type { RunRecord, ThreadSummary } from "../../core/types.js";
-import { ListenerRegistry } from "../listeners.js";
+import { CommitListeners } from "../commit-listeners.js";
 import { RunStartListeners } from "../run-start-notice.js";
 
 /** A committed event as the memory log keeps it: its JSON, parsed anew for each reader. */
@@ -39,7 +39,7 @@ export interface MemoryStoreData {
   /** Named leases (`RecordStore.lease`). */
   leases: Map<string, { owner: string; expiresAt: number }>;
   schedules: Map<string, ScheduleRecordBase>;
-  listeners: ListenerRegistry;
+  listeners: CommitListeners;
   runStarts: RunStartListeners;
   /** The data's generation: a new process has new (empty) data, so a new epoch. */
   epoch: string;
@@ -53,7 +53,7 @@ export function createMemoryData(): MemoryStoreData {
     claims: new Map(),
     leases: new Map(),
     schedules: new Map(),
-    listeners: new ListenerRegistry(),
+    listeners: new CommitListeners(),
     runStarts: new RunStartListeners(),
     fenceFloor: 0,
     epoch: randomUUID(),

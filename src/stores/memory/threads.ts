@@ -96,7 +96,8 @@ export class MemoryThreads implements Store.ThreadLog {
       }
     }
     t.summary.updatedAt = now;
-    this.data.listeners.emit(threadId, records);
+    const last = records[records.length - 1];
+    if (last) this.data.listeners.announce(threadId, { lastSeq: last.seq, records });
     for (const notice of runStartsIn(threadId, records)) this.data.runStarts.emit(notice);
     return records;
   }
@@ -148,7 +149,7 @@ export class MemoryThreads implements Store.ThreadLog {
     return due.slice(0, limit);
   }
 
-  subscribe(threadId: string, listener: Store.AppendListener): Store.Unsubscribe {
+  subscribe(threadId: string, listener: Store.CommitListener): Store.Unsubscribe {
     const off = this.data.listeners.add(threadId, listener);
     const unsubscribe = () => {
       this.subscriptions.delete(unsubscribe);

@@ -2,8 +2,8 @@ import { planAppend, recordsOf } from "../../core/append-plan.js";
 import { fenceHolds, leaseLost } from "../../core/run-rules.js";
 import type { AppendArgs } from "../../core/store.js";
 import type { EventRecord } from "../../core/types.js";
+import { announcement } from "../announcement.js";
 import { runStartPayload } from "../run-start-notice.js";
-import { announcement } from "../watermark-tail.js";
 import type { Queryable } from "./connection.js";
 import type { RunChanges, ThreadTable } from "./threads.js";
 

@@ -27,7 +27,6 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<T
     opts,
     schema,
     {
-      read: (threadId, after, limit) => threads.read(pool, threadId, after, limit),
       lastSeq: (threadId) => threads.lastSeq(pool, threadId),
     },
     opts.onError ?? (() => undefined),

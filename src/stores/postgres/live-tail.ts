@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
+import type { TailSource } from "../channel-tail.js";
 import { ChannelTail } from "../channel-tail.js";
-import type { TailSource } from "../watermark-tail.js";
 import {
   clientConfig,
   type PostgresConnectionOptions,
@@ -21,10 +21,10 @@ export function channelOf(schema: string): string {
 
 /**
  * Live delivery across instances through LISTEN/NOTIFY. One dedicated connection per store
- * listens on the schema's channel; every append NOTIFYs `first:last:threadId` at commit, and the
- * `WatermarkTail` reads the announced records. No polling: an idle store costs one idle
+ * listens on the schema's channel; every append NOTIFYs `first:last:threadId` at commit, which the
+ * thread's listeners are told (the core live tail reads the records). No polling: an idle store costs one idle
  * connection. When the listening connection drops, it reconnects with backoff, LISTENs again and
- * then reads every subscribed thread from its watermark, so nothing committed meanwhile is lost.
+ * then announces every subscribed thread's current end, so nothing committed meanwhile is lost.
  */
 export class PgLiveTail extends ChannelTail {
   private client: pg.Client | undefined;
@@ -98,7 +98,7 @@ export class PgLiveTail extends ChannelTail {
         () => {
           this.retryMs = RETRY_FIRST_MS;
           // LISTEN is active again: what was announced while it was down is read now.
-          this.tail.reconnected();
+          this.reconnected();
         },
         (error) => {
           this.onError(error);

@@ -78,7 +78,7 @@ export class PgThreadLog implements Store.ThreadLog {
     return this.threads.read(this.pool, threadId, after, limit);
   }
 
-  subscribe(threadId: string, listener: Store.AppendListener): Store.Unsubscribe {
+  subscribe(threadId: string, listener: Store.CommitListener): Store.Unsubscribe {
     return this.tail.subscribe(threadId, listener);
   }
 

@@ -4,7 +4,7 @@ import { RedisEpoch } from "./epoch.js";
 import { RedisKeys } from "./keys.js";
 import { RedisLiveTail } from "./live-tail.js";
 import { RedisStore } from "./store.js";
-import { lastSeqOf, RedisThreadLog, readLog } from "./threads.js";
+import { lastSeqOf, RedisThreadLog } from "./threads.js";
 
 export interface RedisStoreOptions extends RedisConnectionOptions {
   /** Called with background errors (lost subscriber connection, failed live reads). */
@@ -30,7 +30,6 @@ export async function createRedisStore(opts: RedisStoreOptions = {}): Promise<Th
       sub,
       keys.channel,
       {
-        read: (threadId, after, limit) => readLog(epoch, keys, threadId, after, limit),
         lastSeq: (threadId) => lastSeqOf(epoch, keys, threadId),
       },
       onError,

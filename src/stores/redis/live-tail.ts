@@ -1,13 +1,13 @@
 import type { Redis } from "ioredis";
+import type { TailSource } from "../channel-tail.js";
 import { ChannelTail } from "../channel-tail.js";
-import type { TailSource } from "../watermark-tail.js";
 
 /**
  * Live delivery across instances: the append script PUBLISHes `first:last:threadId` on the
  * prefix's channel; one dedicated subscriber connection per store hears it and the
- * `WatermarkTail` reads the new entries from the thread's stream (XRANGE from the watermark).
+ * thread's listeners are told (the core live tail reads the new entries).
  * Pub/sub is fire-and-forget, so after the subscriber reconnects (ioredis reconnects by itself)
- * it subscribes again and then reads every subscribed thread from its watermark.
+ * it subscribes again and then announces every subscribed thread's current end.
  */
 export class RedisLiveTail extends ChannelTail {
   private everReady = false;
@@ -28,7 +28,7 @@ export class RedisLiveTail extends ChannelTail {
       if (!this.everReady || this.closed) return;
       // Confirmed subscription first, then the catch-up: nothing falls between the two.
       this.sub.subscribe(this.channel).then(
-        () => this.tail.reconnected(),
+        () => this.reconnected(),
         (error) => this.onError(error),
       );
     });

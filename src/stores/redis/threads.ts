@@ -149,7 +149,7 @@ export class RedisThreadLog implements Store.ThreadLog {
     return records;
   }
 
-  subscribe(threadId: string, listener: Store.AppendListener): Store.Unsubscribe {
+  subscribe(threadId: string, listener: Store.CommitListener): Store.Unsubscribe {
     return this.tail.subscribe(threadId, listener);
   }
 

@@ -4,8 +4,8 @@ import { count, dueWindow, listWindow, readWindow } from "../../core/store.js";
 import type { EventRecord, ThreadPatch, ThreadView } from "../../core/types.js";
 
 import { appendInTransaction } from "./append.js";
+import type { SqliteCommitNotices } from "./commit-notices.js";
 import type { Db } from "./db.js";
-import type { LiveTail } from "./live-tail.js";
 import type { SqliteRunStarts } from "./run-starts.js";
 import type { RunTable } from "./runs.js";
 import type { ThreadTable } from "./threads.js";
@@ -16,7 +16,7 @@ export class SqliteThreadLog implements Store.ThreadLog {
     private readonly db: Db,
     private readonly threads: ThreadTable,
     private readonly runs: RunTable,
-    private readonly tail: LiveTail,
+    private readonly tail: SqliteCommitNotices,
     private readonly runStarts: SqliteRunStarts,
   ) {}
 
@@ -87,7 +87,7 @@ export class SqliteThreadLog implements Store.ThreadLog {
     return this.threads.read(threadId, after, limit);
   }
 
-  subscribe(threadId: string, listener: Store.AppendListener): Store.Unsubscribe {
+  subscribe(threadId: string, listener: Store.CommitListener): Store.Unsubscribe {
     return this.tail.subscribe(threadId, listener);
   }
 

@@ -1,8 +1,8 @@
 import type Database from "better-sqlite3";
 import type { ThreadStore } from "../../core/store.js";
 import { SqliteRecords } from "./claims-schedules.js";
+import { SqliteCommitNotices } from "./commit-notices.js";
 import { Db } from "./db.js";
-import { LiveTail } from "./live-tail.js";
 import { SqliteThreadLog } from "./log.js";
 import { SqliteRunQueue } from "./run-queue.js";
 import { SqliteRunStarts } from "./run-starts.js";
@@ -17,7 +17,7 @@ export class SqliteStore implements ThreadStore {
   readonly records: SqliteRecords;
   /** Written when the database was created (see the schema): names this file's log. */
   readonly epoch: string;
-  private readonly tail: LiveTail;
+  private readonly tail: SqliteCommitNotices;
   private readonly runStarts: SqliteRunStarts;
   private closed = false;
 
@@ -28,7 +28,7 @@ export class SqliteStore implements ThreadStore {
     const conn = new Db(db);
     const threads = new ThreadTable(db);
     const runs = new RunTable(db);
-    this.tail = new LiveTail(db, threads, opts.pollMs);
+    this.tail = new SqliteCommitNotices(db, threads, opts.pollMs);
     this.runStarts = new SqliteRunStarts(db, opts.pollMs);
     this.threads = new SqliteThreadLog(conn, threads, runs, this.tail, this.runStarts);
     this.runs = new SqliteRunQueue(conn, threads, runs);

@@ -1,4 +1,6 @@
 import type { BaseEvent } from "@ag-ui/core";
+import type { FollowItem } from "../../../src/core/follow-item.js";
+import { LiveTail } from "../../../src/core/live-tail.js";
 import type { ClaimedRun, ThreadStore } from "../../../src/core/store.js";
 import type { EventRecord, MultitaskStrategy, RunRecord } from "../../../src/core/types.js";
 
@@ -79,7 +81,22 @@ export const runError = (message: string, code?: string): BaseEvent =>
   ({ type: "RUN_ERROR", message, ...(code ? { code } : {}) }) as BaseEvent;
 
 export const customValue = (r: EventRecord): unknown => (r.event as { value?: unknown }).value;
-export const seqs = (records: readonly EventRecord[]): number[] => records.map((r) => r.seq);
+export const seqs = (records: readonly { seq: number }[]): number[] => records.map((r) => r.seq);
+
+/**
+ * A thread's live batches as this process's one live tail (`src/core/live-tail.ts`) makes them
+ * from the store's commit notices: what every follower gets. Resolves once it is listening (its
+ * floor is read): every commit after that arrives, once, in order.
+ */
+export async function listen(
+  store: ThreadStore,
+  threadId: string,
+  onBatch: (items: readonly FollowItem[]) => void,
+): Promise<() => void> {
+  const tail = new LiveTail(store, threadId, (batch) => onBatch(batch.items));
+  await tail.ready;
+  return () => tail.close();
+}
 export const range = (from: number, to: number): number[] =>
   Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 

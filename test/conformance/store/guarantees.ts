@@ -1,10 +1,11 @@
 import type { BaseEvent, Message } from "@ag-ui/core";
 import { describe, expect, it } from "vitest";
-import type { ThreadStore } from "../../../src/core/store.js";
-import type { EventRecord } from "../../../src/core/types.js";
+import type { FollowItem } from "../../../src/core/follow-item.js";
+import type { CommitNotice, ThreadStore } from "../../../src/core/store.js";
 import {
   activeRun,
   custom,
+  listen,
   newRun,
   range,
   rejectsWith,
@@ -47,8 +48,10 @@ export function guaranteeTests(ctx: SuiteContext): void {
         const store = ctx.store();
         const t = uid("t");
         const { run, fence } = await activeRun(store, t);
-        const seen: EventRecord[] = [];
-        const off = store.threads.subscribe(t, (batch) => seen.push(...batch));
+        const seen: FollowItem[] = [];
+        const notices: CommitNotice[] = [];
+        const offNotices = store.threads.subscribe(t, (n) => notices.push(n));
+        const off = await listen(store, t, (batch) => seen.push(...batch));
         await store.threads.append(t, fence, [runStarted(t, run.runId), custom(1)]);
         const msg: Message = { id: "m", role: "user", content: "lost" };
         // The terminal event before the bad one must not end the run either.
@@ -70,7 +73,10 @@ export function guaranteeTests(ctx: SuiteContext): void {
         expect(seqs(await store.threads.append(t, fence, [custom(3)]))).toEqual([3]);
         await waitFor(() => seen.length >= 3, "the listener");
         off();
+        offNotices();
         expect(seqs(seen)).toEqual([1, 2, 3]);
+        // The store never announced the failed batch (it would have ended at seq 5).
+        expect(notices.every((n) => n.lastSeq <= 3)).toBe(true);
       });
     }
   });
@@ -82,11 +88,13 @@ export function guaranteeTests(ctx: SuiteContext): void {
       const { fence } = await activeRun(store, t);
       const event = lossy();
       const expected = JSON.parse(JSON.stringify(event)) as BaseEvent;
-      const live: EventRecord[] = [];
+      const live: FollowItem[] = [];
       const listeners = [store];
       if (ctx.factory.peer) listeners.push(await ctx.peer());
-      const got = listeners.map(() => [] as EventRecord[]);
-      const offs = listeners.map((s, i) => s.threads.subscribe(t, (b) => got[i]!.push(...b)));
+      const got = listeners.map(() => [] as FollowItem[]);
+      const offs = await Promise.all(
+        listeners.map((s, i) => listen(s, t, (b) => got[i]!.push(...b))),
+      );
       const returned = await store.threads.append(t, fence, [event]);
       await waitFor(() => got.every((g) => g.length === 1), "every listener");
       for (const off of offs) off();
@@ -103,23 +111,29 @@ export function guaranteeTests(ctx: SuiteContext): void {
       const others = ctx.factory.peer ? [await ctx.peer()] : [];
       const t = uid("t");
       const { run, fence } = await activeRun(store, t);
-      const watchers = [store, ...others].map((s) => {
-        const w = { thrower: [] as number[], seen: [] as number[], starts: 0 };
-        const offs = [
-          s.threads.subscribe(t, (b) => {
-            w.thrower.push(...seqs(b));
-            throw new Error("listener bug");
-          }),
-          s.threads.subscribe(t, (b) => w.seen.push(...seqs(b))),
-          s.threads.subscribeRunStarts(() => {
-            throw new Error("listener bug");
-          }),
-          s.threads.subscribeRunStarts((n) => {
-            if (n.threadId === t) w.starts++;
-          }),
-        ];
-        return { w, offs };
-      });
+      const watchers = await Promise.all(
+        [store, ...others].map(async (s) => {
+          const w = { thrower: [] as number[], seen: [] as number[], starts: 0 };
+          const offs = [
+            // A store listener that throws, first: the live tails after it still hear every commit.
+            s.threads.subscribe(t, () => {
+              throw new Error("listener bug");
+            }),
+            await listen(s, t, (b) => {
+              w.thrower.push(...seqs(b));
+              throw new Error("listener bug");
+            }),
+            await listen(s, t, (b) => w.seen.push(...seqs(b))),
+            s.threads.subscribeRunStarts(() => {
+              throw new Error("listener bug");
+            }),
+            s.threads.subscribeRunStarts((n) => {
+              if (n.threadId === t) w.starts++;
+            }),
+          ];
+          return { w, offs };
+        }),
+      );
       await store.threads.append(t, fence, [runStarted(t, run.runId)]);
       for (const i of range(1, 4)) await store.threads.append(t, fence, [custom(i), custom(-i)]);
       await waitFor(

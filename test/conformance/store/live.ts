@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { FanOut } from "../../../src/core/fanout.js";
 import { Follow } from "../../../src/core/follow.js";
+import type { FollowItem } from "../../../src/core/follow-item.js";
 import type { ThreadStore } from "../../../src/core/store.js";
-import type { EventRecord } from "../../../src/core/types.js";
 import {
   activeRun,
   custom,
+  listen,
   range,
   runStarted,
   type SuiteContext,
@@ -24,9 +25,9 @@ export function liveTests(ctx: SuiteContext): void {
       const other = uid("t");
       const { fence } = await activeRun(store, t);
       const otherRun = await activeRun(store, other);
-      const received: EventRecord[] = [];
+      const received: FollowItem[] = [];
       const readable: Promise<boolean>[] = [];
-      const off = store.threads.subscribe(t, (batch) => {
+      const off = await listen(store, t, (batch) => {
         received.push(...batch);
         const first = batch[0]!.seq;
         readable.push(
@@ -45,8 +46,8 @@ export function liveTests(ctx: SuiteContext): void {
 
       // After unsubscribing, nothing more arrives (a second listener shows the append landed).
       off();
-      const later: EventRecord[] = [];
-      const offLater = store.threads.subscribe(t, (batch) => later.push(...batch));
+      const later: FollowItem[] = [];
+      const offLater = await listen(store, t, (batch) => later.push(...batch));
       await store.threads.append(t, fence, [custom(7)]);
       await waitFor(() => later.length === 1, "the later listener");
       offLater();
@@ -61,7 +62,7 @@ export function liveTests(ctx: SuiteContext): void {
       const second: number[] = [];
       let echoed = false;
       const offs = [
-        store.threads.subscribe(t, (batch) => {
+        await listen(store, t, (batch) => {
           first.push(...seqs(batch));
           // A listener that writes from inside the callback must not reorder deliveries.
           if (!echoed) {
@@ -69,7 +70,7 @@ export function liveTests(ctx: SuiteContext): void {
             void store.threads.append(t, fence, [custom("echo")]);
           }
         }),
-        store.threads.subscribe(t, (batch) => second.push(...seqs(batch))),
+        await listen(store, t, (batch) => second.push(...seqs(batch))),
       ];
       await store.threads.append(t, fence, [custom(1), custom(2)]);
       await store.threads.append(t, fence, [custom(3)]);

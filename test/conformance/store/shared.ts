@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { EventRecord } from "../../../src/core/types.js";
+import type { FollowItem } from "../../../src/core/follow-item.js";
 import {
   activeRun,
   custom,
+  listen,
   newRun,
   range,
   rejectsWith,
@@ -26,11 +27,11 @@ export function sharedTests(ctx: SuiteContext): void {
       const b = await ctx.peer();
       const t = uid("t");
       const { fence } = await activeRun(a, t);
-      const onA: EventRecord[] = [];
-      const onB: EventRecord[] = [];
+      const onA: FollowItem[] = [];
+      const onB: FollowItem[] = [];
       const offs = [
-        a.threads.subscribe(t, (r) => onA.push(...r)),
-        b.threads.subscribe(t, (r) => onB.push(...r)),
+        await listen(a, t, (r) => onA.push(...r)),
+        await listen(b, t, (r) => onB.push(...r)),
       ];
       // Alternating writers: each instance's own commits interleave with the other's.
       for (let i = 1; i <= 30; i++) {

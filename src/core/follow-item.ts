@@ -1,0 +1,79 @@
+import type { BaseEvent } from "@ag-ui/core";
+import type { EventRecord } from "./types.js";
+
+/**
+ * `event`: a log event. `snapshot` / `reopen`: the synthetic events of a compact replay and of a
+ * mid-run attach. `abort`: the synthetic RUN_ERROR that ends a run the store lost (see
+ * `Follow.dataLost`). `ending`: a synthetic end of a run that left nothing in the log (a
+ * CopilotKit run stream, `src/core/copilotkit/stream.ts`).
+ */
+export type FollowItemKind = "event" | "snapshot" | "reopen" | "abort" | "ending";
+
+/**
+ * One item of a follow stream. Core hands out events, never bytes: how an item is written (its
+ * SSE frame, `src/http/sse-frames.ts`) is the HTTP layer's business.
+ */
+export interface FollowItem {
+  /** The log position this item represents (for synthetic items: the cursor they summarise). */
+  seq: number;
+  event: BaseEvent;
+  kind: FollowItemKind;
+  /** The run a log event belongs to (absent on snapshot items). */
+  runId?: string;
+  /** Log events: the batch they came in (shared by every follower that got it). */
+  batch?: LogBatch;
+  /**
+   * A synthetic item that stands for the cursor `seq` (the last item of a compact replay): a
+   * client that drops right after it resumes there instead of starting over.
+   */
+  marksCursor?: boolean;
+}
+
+/**
+ * Consecutive log events of one thread (`first`..`last`), as committed (live) or as read from
+ * the store (replay). One object for every follower that gets it, its items too, so whatever is
+ * derived from it (the SSE bytes) is derived once per batch, not once per follower.
+ */
+export interface LogBatch {
+  readonly threadId: string;
+  readonly first: number;
+  readonly last: number;
+  readonly items: readonly FollowItem[];
+}
+
+/** The batch of `records` (ascending, contiguous, non-empty). */
+export function logBatch(threadId: string, records: readonly EventRecord[]): LogBatch {
+  const items: FollowItem[] = [];
+  const batch: LogBatch = {
+    threadId,
+    first: records[0]!.seq,
+    last: records[records.length - 1]!.seq,
+    items,
+  };
+  for (const r of records) {
+    items.push({ seq: r.seq, runId: r.runId, event: r.event, kind: "event", batch });
+  }
+  return batch;
+}
+
+/** The item of `batch` at `seq`, if it holds it. */
+export function itemAt(batch: LogBatch, seq: number): FollowItem | undefined {
+  const item = batch.items[seq - batch.first];
+  return item?.seq === seq ? item : undefined;
+}
+
+const jsonBytes = new WeakMap<LogBatch, number>();
+
+/**
+ * What a batch weighs in a follower's queue when its writer gives no measure of its own: the
+ * length of its events' JSON, computed once per batch however many followers hold it.
+ */
+export function batchWeight(batch: LogBatch): number {
+  let n = jsonBytes.get(batch);
+  if (n === undefined) {
+    n = 0;
+    for (const item of batch.items) n += JSON.stringify(item.event).length;
+    jsonBytes.set(batch, n);
+  }
+  return n;
+}
