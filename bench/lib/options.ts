@@ -96,6 +96,7 @@ export const SCENARIOS = [
   "fanout",
   "idle",
   "attach",
+  "replay",
   "wake",
   "heartbeat",
   "tracing",
