@@ -15,6 +15,7 @@ import { Context } from "./scenarios/context.js";
 import { fanoutScenario, targetsFor } from "./scenarios/fanout.js";
 import { heartbeatScenario } from "./scenarios/heartbeat.js";
 import { idleScenario } from "./scenarios/idle.js";
+import { replayProcesses, replayScenario } from "./scenarios/replay.js";
 import { wakeScenario } from "./scenarios/wake.js";
 
 const SCENARIO_FNS: Record<ScenarioName, (ctx: Context) => Promise<void>> = {
@@ -22,6 +23,7 @@ const SCENARIO_FNS: Record<ScenarioName, (ctx: Context) => Promise<void>> = {
   fanout: fanoutScenario,
   idle: idleScenario,
   attach: attachScenario,
+  replay: replayScenario,
   wake: wakeScenario,
   heartbeat: heartbeatScenario,
 };
@@ -32,6 +34,7 @@ const PRESTART: Record<ScenarioName, (ctx: Context) => Promise<unknown>> = {
   fanout: (ctx) => targetsFor(ctx, "fanout"),
   idle: (ctx) => targetsFor(ctx, "idle"),
   attach: attachProcesses,
+  replay: replayProcesses,
   // Starts its server, browser and page itself: they only live while it measures.
   wake: async () => undefined,
   // In-process: it measures the store, not a server.

@@ -87,7 +87,15 @@ const QUICK: Sizes = {
   reps: 1,
 };
 
-export const SCENARIOS = ["append", "fanout", "idle", "attach", "wake", "heartbeat"] as const;
+export const SCENARIOS = [
+  "append",
+  "fanout",
+  "idle",
+  "attach",
+  "replay",
+  "wake",
+  "heartbeat",
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Options {
