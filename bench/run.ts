@@ -16,6 +16,7 @@ import { fanoutScenario, targetsFor } from "./scenarios/fanout.js";
 import { heartbeatScenario } from "./scenarios/heartbeat.js";
 import { idleScenario } from "./scenarios/idle.js";
 import { replayProcesses, replayScenario } from "./scenarios/replay.js";
+import { tracingScenario } from "./scenarios/tracing.js";
 import { wakeScenario } from "./scenarios/wake.js";
 
 const SCENARIO_FNS: Record<ScenarioName, (ctx: Context) => Promise<void>> = {
@@ -26,6 +27,7 @@ const SCENARIO_FNS: Record<ScenarioName, (ctx: Context) => Promise<void>> = {
   replay: replayScenario,
   wake: wakeScenario,
   heartbeat: heartbeatScenario,
+  tracing: tracingScenario,
 };
 
 /** Starts each scenario's processes; all at once, so their start-up costs overlap. */
@@ -39,6 +41,8 @@ const PRESTART: Record<ScenarioName, (ctx: Context) => Promise<unknown>> = {
   wake: async () => undefined,
   // In-process: it measures the store, not a server.
   heartbeat: async () => undefined,
+  // Starts its four processes itself, one after another (they are measured against each other).
+  tracing: async () => undefined,
 };
 
 function markdown(

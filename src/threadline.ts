@@ -15,7 +15,6 @@ import { InterruptExpirer } from "./core/interrupt-expirer.js";
 import { type ExpiryAction, parseExpiryAction } from "./core/interrupt-expiry.js";
 import { type InterruptLinkRequest, linkGrant } from "./core/interrupt-link.js";
 import { type Logger, silentLogger } from "./core/logger.js";
-import { observeStore } from "./core/observed-store.js";
 import { parseRetentionPolicy, type RetentionPolicy } from "./core/retention.js";
 import { RetentionSweeper } from "./core/retention-sweep.js";
 import {
@@ -37,8 +36,8 @@ import type { AuthorizeHook } from "./http/auth.js";
 import { compileHooks, type HookConfig } from "./http/hooks/hook-config.js";
 import { listen } from "./http/listen.js";
 import type { CorsOption } from "./http/origin-policy.js";
-import { type MetricsOptions, ThreadlineMetrics } from "./observability/metrics.js";
-import { runLog } from "./observability/run-log.js";
+import { instrument } from "./observability/instrument.js";
+import type { MetricsOptions, ThreadlineMetrics } from "./observability/metrics.js";
 import { loadTracing } from "./observability/tracing.js";
 import { QUERY_ACCESS_TOKEN } from "./protocol.js";
 
@@ -219,27 +218,22 @@ const DELETED_CHECK_MS = 10_000;
 /** Creates a Threadline runtime: a Hono app plus the programmatic API. */
 export function createThreadline(options: ThreadlineOptions): Threadline {
   const logger = options.logger ?? silentLogger;
-  const metrics =
-    options.metrics === false
-      ? undefined
-      : new ThreadlineMetrics(
-          options.store.kind,
-          { queued: () => coordinator.queuedHere, running: () => coordinator.runningHere },
-          options.metrics,
-        );
-  const telemetry = composeTelemetry([
-    metrics,
-    options.logger ? runLog(logger) : undefined,
-    options.telemetry,
-    // A run that ended here may have left interrupts with a deadline: watch for it now.
-    {
-      runEnded: (run, end) => {
-        if (end.status === "succeeded") void expiry.nudge(run.threadId);
-      },
-    },
-  ]);
   // Every store call is seen (append latency, replay reads, store errors).
-  const store = observeStore(options.store, telemetry);
+  const { store, telemetry, metrics } = instrument({
+    store: options.store,
+    logger: options.logger,
+    metrics: options.metrics,
+    telemetry: composeTelemetry([
+      options.telemetry,
+      // A run that ended here may have left interrupts with a deadline: watch for it now.
+      {
+        runEnded: (run, end) => {
+          if (end.status === "succeeded") void expiry.nudge(run.threadId);
+        },
+      },
+    ]),
+    sources: { queued: () => coordinator.queuedHere, running: () => coordinator.runningHere },
+  });
   const coordinator = new Coordinator({
     store,
     telemetry,
