@@ -15,6 +15,8 @@ import { Context } from "./scenarios/context.js";
 import { fanoutScenario, targetsFor } from "./scenarios/fanout.js";
 import { heartbeatScenario } from "./scenarios/heartbeat.js";
 import { idleScenario } from "./scenarios/idle.js";
+import { replayProcesses, replayScenario } from "./scenarios/replay.js";
+import { tracingScenario } from "./scenarios/tracing.js";
 import { wakeScenario } from "./scenarios/wake.js";
 
 const SCENARIO_FNS: Record<ScenarioName, (ctx: Context) => Promise<void>> = {
@@ -22,8 +24,10 @@ const SCENARIO_FNS: Record<ScenarioName, (ctx: Context) => Promise<void>> = {
   fanout: fanoutScenario,
   idle: idleScenario,
   attach: attachScenario,
+  replay: replayScenario,
   wake: wakeScenario,
   heartbeat: heartbeatScenario,
+  tracing: tracingScenario,
 };
 
 /** Starts each scenario's processes; all at once, so their start-up costs overlap. */
@@ -32,10 +36,13 @@ const PRESTART: Record<ScenarioName, (ctx: Context) => Promise<unknown>> = {
   fanout: (ctx) => targetsFor(ctx, "fanout"),
   idle: (ctx) => targetsFor(ctx, "idle"),
   attach: attachProcesses,
+  replay: replayProcesses,
   // Starts its server, browser and page itself: they only live while it measures.
   wake: async () => undefined,
   // In-process: it measures the store, not a server.
   heartbeat: async () => undefined,
+  // Starts its four processes itself, one after another (they are measured against each other).
+  tracing: async () => undefined,
 };
 
 function markdown(

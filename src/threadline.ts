@@ -16,7 +16,6 @@ import { InterruptExpirer } from "./core/interrupt-expirer.js";
 import { type ExpiryAction, parseExpiryAction } from "./core/interrupt-expiry.js";
 import { type InterruptLinkRequest, linkGrant } from "./core/interrupt-link.js";
 import { type Logger, silentLogger } from "./core/logger.js";
-import { observeStore } from "./core/observed-store.js";
 import { parseRetentionPolicy, type RetentionPolicy } from "./core/retention.js";
 import { RetentionSweeper } from "./core/retention-sweep.js";
 import {
@@ -40,8 +39,8 @@ import { compileHooks, type HookConfig } from "./http/hooks/hook-config.js";
 import { type ListenOptions, listen } from "./http/listen.js";
 import type { CorsOption } from "./http/origin-policy.js";
 import { SseHandoff } from "./http/sse.js";
-import { type MetricsOptions, ThreadlineMetrics } from "./observability/metrics.js";
-import { runLog } from "./observability/run-log.js";
+import { instrument } from "./observability/instrument.js";
+import type { MetricsOptions, ThreadlineMetrics } from "./observability/metrics.js";
 import { loadTracing } from "./observability/tracing.js";
 import { QUERY_ACCESS_TOKEN } from "./protocol.js";
 
@@ -213,27 +212,22 @@ export interface Threadline {
 export function createThreadline(options: ThreadlineOptions): Threadline {
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
-  const metrics =
-    options.metrics === false
-      ? undefined
-      : new ThreadlineMetrics(
-          options.store.kind,
-          { queued: () => coordinator.queuedHere, running: () => coordinator.runningHere },
-          options.metrics,
-        );
-  const telemetry = composeTelemetry([
-    metrics,
-    options.logger ? runLog(logger) : undefined,
-    options.telemetry,
-    // A run that ended here may have left interrupts with a deadline: watch for it now.
-    {
-      runEnded: (run, end) => {
-        if (end.status === "succeeded") void expiry.nudge(run.threadId);
-      },
-    },
-  ]);
   // Every store call is seen (append latency, replay reads, store errors).
-  const store = observeStore(options.store, telemetry);
+  const { store, telemetry, metrics } = instrument({
+    store: options.store,
+    logger: options.logger,
+    metrics: options.metrics,
+    telemetry: composeTelemetry([
+      options.telemetry,
+      // A run that ended here may have left interrupts with a deadline: watch for it now.
+      {
+        runEnded: (run, end) => {
+          if (end.status === "succeeded") void expiry.nudge(run.threadId);
+        },
+      },
+    ]),
+    sources: { queued: () => coordinator.queuedHere, running: () => coordinator.runningHere },
+  });
   const coordinator = new Coordinator({
     store,
     telemetry,

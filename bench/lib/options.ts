@@ -33,6 +33,8 @@ export interface Sizes {
   wake: { runs: number };
   /** The long-lived heartbeat thread: runs appended, retention, sweep period, time budget. */
   heartbeat: { runs: number; keepRuns: number; sweepEvery: number; budgetMs: number };
+  /** Tracing overhead: interleaved rounds of `runs` runs of `events` events to `followers`. */
+  tracing: { runs: number; events: number; followers: number; rounds: number; warmup: number };
   /** Repetitions of each fan-out / attach measurement (the median is reported). */
   reps: number;
 }
@@ -59,6 +61,7 @@ const FULL: Sizes = {
   attach: { runs: 500, events: 200 },
   wake: { runs: 20 },
   heartbeat: { runs: 100_000, keepRuns: 1_000, sweepEvery: 100, budgetMs: 240_000 },
+  tracing: { runs: 10, events: 200, followers: 10, rounds: 40, warmup: 3 },
   reps: 3,
 };
 
@@ -84,10 +87,20 @@ const QUICK: Sizes = {
   attach: { runs: 50, events: 200 },
   wake: { runs: 5 },
   heartbeat: { runs: 5_000, keepRuns: 1_000, sweepEvery: 100, budgetMs: 30_000 },
+  tracing: { runs: 10, events: 200, followers: 5, rounds: 8, warmup: 1 },
   reps: 1,
 };
 
-export const SCENARIOS = ["append", "fanout", "idle", "attach", "wake", "heartbeat"] as const;
+export const SCENARIOS = [
+  "append",
+  "fanout",
+  "idle",
+  "attach",
+  "replay",
+  "wake",
+  "heartbeat",
+  "tracing",
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Options {

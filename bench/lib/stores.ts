@@ -30,11 +30,11 @@ interface Namespace {
   id: string;
 }
 
-const pgUrl = () =>
+export const pgUrl = (): string =>
   process.env.BENCH_POSTGRES_URL ??
   process.env.THREADLINE_TEST_PG ??
   "postgres://postgres@127.0.0.1:5432/test";
-const redisUrl = () =>
+export const redisUrl = (): string =>
   process.env.BENCH_REDIS_URL ?? process.env.THREADLINE_TEST_REDIS ?? "redis://127.0.0.1:6379";
 
 const SPECS: StoreSpec[] = [
@@ -132,6 +132,23 @@ export async function storeAvailability(names: string[]): Promise<Map<string, st
 
 let opened = 0;
 
+/** Where a store opened by `openStore` keeps its data: what a bare-driver ceiling reads. */
+export interface StoreLocation {
+  store: string;
+  /** SQLite: the database file. */
+  path?: string;
+  /** PostgreSQL: the schema. */
+  schema?: string;
+  /** Redis: the key prefix. */
+  prefix?: string;
+}
+
+const locations = new WeakMap<ThreadStore, StoreLocation>();
+
+export function storeLocation(store: ThreadStore): StoreLocation | undefined {
+  return locations.get(store);
+}
+
 /** Opens a fresh instance of a store (its own file, schema or key prefix); close() cleans up. */
 export async function openStore(name: string, dir: string): Promise<ThreadStore> {
   const spec = SPECS.find((s) => s.name === name);
@@ -144,6 +161,12 @@ export async function openStore(name: string, dir: string): Promise<ThreadStore>
   const factory = mod[spec.factory ?? ""];
   if (typeof factory !== "function") throw new Error(`${url} has no export ${spec.factory}`);
   const store = await factory(spec.options?.(ns) ?? {});
+  locations.set(store, {
+    store: name,
+    ...(name === "sqlite" ? { path: join(ns.dir, `${ns.id}.db`) } : {}),
+    ...(name === "postgres" ? { schema: ns.id } : {}),
+    ...(name === "redis" ? { prefix: ns.id } : {}),
+  });
   const cleanup = spec.cleanup;
   if (cleanup) {
     const close = store.close.bind(store);

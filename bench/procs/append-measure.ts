@@ -9,6 +9,7 @@ import type { Message } from "@ag-ui/core";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { LeanApplyAgent, ScriptedAgent } from "../lib/agents.js";
 import { loadCopilotKit, runThroughCopilotKit, seedCopilotKit } from "../lib/copilotkit.js";
+import { installPgCensus, pgDelta, pgSnapshot, type StatementCount } from "../lib/pg-census.js";
 import { startProfile, stopProfile } from "../lib/profile.js";
 import { scratchDir } from "../lib/scratch.js";
 import { now, userMessage } from "../lib/script.js";
@@ -44,6 +45,11 @@ export interface AppendResult {
   eventsPerSec: number;
   usPerEvent: number;
   seedMs: number;
+  /** Store appends per run (Threadline's group commit: how many batches a run became). */
+  appendsPerRun?: number;
+  /** PostgreSQL: statements sent per run (round trips), and by statement. */
+  queriesPerRun?: number;
+  statements?: StatementCount[];
   profile?: Awaited<ReturnType<typeof stopProfile>>;
 }
 
@@ -57,6 +63,8 @@ interface Subject {
   runOne(threadId: string, runNo: number, events: number): Promise<void>;
   /** Events the thread holds (checked after the timed part, to catch a broken run). */
   eventCount(threadId: string): Promise<number>;
+  /** Store appends so far (Threadline subjects). */
+  appends?: () => number;
   close(): Promise<void>;
 }
 
@@ -64,7 +72,14 @@ interface Subject {
 async function threadlineSubject(name: string): Promise<Subject> {
   const [storeName = name, variant] = name.split("+");
   const dir = mkdtempSync(join(scratch, `${storeName}-`));
+  if (storeName === "postgres") installPgCensus();
   const store = await openStore(storeName, dir);
+  let appends = 0;
+  const append = store.threads.append.bind(store.threads);
+  store.threads.append = (...args) => {
+    appends++;
+    return append(...args);
+  };
   const agent = variant === "lean" ? new LeanApplyAgent() : new ScriptedAgent();
   const tl: Threadline = createThreadline({ store, agents: { scripted: agent } });
   await tl.ready;
@@ -84,6 +99,7 @@ async function threadlineSubject(name: string): Promise<Subject> {
       await tl.coordinator.idle(threadId);
     },
     eventCount: async (threadId) => (await store.threads.get(threadId))?.lastSeq ?? 0,
+    appends: () => appends,
     async close() {
       await tl.close({ graceMs: 1000 });
       rmSync(dir, { recursive: true, force: true });
@@ -147,6 +163,8 @@ async function measure(p: AppendParams): Promise<AppendResult> {
     if (reuse && !cached) kept.set(key, { subject, lanes, seedMs });
     const threadOf = (lane: string, run: number) => (p.history > 0 ? lane : `${lane}-run${run}`);
     const before = await Promise.all(lanes.map((l) => subject.eventCount(l)));
+    const appends0 = subject.appends?.() ?? 0;
+    const census0 = p.subject === "postgres" ? pgSnapshot() : undefined;
     if (p.profile) await startProfile();
     const start = now();
     const deadline = start + (p.budgetMs ?? Number.POSITIVE_INFINITY);
@@ -161,6 +179,8 @@ async function measure(p: AppendParams): Promise<AppendResult> {
       }),
     );
     const ms = now() - start;
+    const appendCalls = (subject.appends?.() ?? 0) - appends0;
+    const statements = census0 ? pgDelta(census0, pgSnapshot()) : undefined;
     const profile = p.profile ? await stopProfile(p.profile) : undefined;
     let events = 0;
     for (const [i, lane] of lanes.entries()) {
@@ -169,17 +189,25 @@ async function measure(p: AppendParams): Promise<AppendResult> {
         for (let r = 0; r < runsDone[i]!; r++)
           events += await subject.eventCount(threadOf(lane, r));
     }
-    const expected = runsDone.reduce((a, b) => a + b, 0) * p.events;
+    const runs = runsDone.reduce((a, b) => a + b, 0);
+    const expected = runs * p.events;
     if (events !== expected) {
       throw new Error(`${p.subject}: ${events} events committed, expected ${expected}`);
     }
     return {
       events,
-      runs: runsDone.reduce((a, b) => a + b, 0),
+      runs,
       ms,
       eventsPerSec: (events / ms) * 1000,
       usPerEvent: (ms * 1000) / events,
       seedMs,
+      ...(subject.appends ? { appendsPerRun: appendCalls / runs } : {}),
+      ...(statements
+        ? {
+            queriesPerRun: statements.reduce((n, c) => n + c.calls, 0) / runs,
+            statements: statements.slice(0, 16),
+          }
+        : {}),
       ...(profile ? { profile } : {}),
     };
   } finally {

@@ -307,7 +307,51 @@ class Generator {
 }
 
 const gen = new Generator();
+/**
+ * One finite stream read to its end (a replay with `follow=false`): time to the headers and to
+ * the last byte, bytes, and frames (blank-line boundaries, also across chunk edges).
+ */
+function drain(a: { url: string; path: string; timeoutMs: number }) {
+  const u = new URL(a.url);
+  const t0 = now();
+  return new Promise<{
+    status: number;
+    headersMs: number;
+    ms: number;
+    bytes: number;
+    frames: number;
+  }>((resolve, reject) => {
+    const req = http.request(
+      { host: u.hostname, port: u.port, path: a.path, agent: false },
+      (res) => {
+        const headersMs = now() - t0;
+        let bytes = 0;
+        let frames = 0;
+        let lastByte = 0;
+        res.on("data", (c: Buffer) => {
+          bytes += c.length;
+          if (lastByte === NL && c[0] === NL) frames++;
+          for (let i = c.indexOf(BOUNDARY); i >= 0; i = c.indexOf(BOUNDARY, i + 2)) frames++;
+          lastByte = c[c.length - 1]!;
+        });
+        res.on("end", () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, headersMs, ms: now() - t0, bytes, frames });
+        });
+        res.on("error", reject);
+      },
+    );
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`${a.path}: not done within ${a.timeoutMs} ms`));
+    }, a.timeoutMs);
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 serveRpc({
+  drain,
   connect: (a: Parameters<Generator["connect"]>[0]) => gen.connect(a),
   arm: (a: Parameters<Generator["arm"]>[0]) => gen.arm(a),
   wait: (a: Parameters<Generator["wait"]>[0]) => gen.wait(a),

@@ -11,7 +11,7 @@ import { startProfile, stopProfile } from "../lib/profile.js";
 import { scratchDir } from "../lib/scratch.js";
 import { now } from "../lib/script.js";
 import { seedThreadline } from "../lib/seed.js";
-import { openStore } from "../lib/stores.js";
+import { openStore, storeLocation } from "../lib/stores.js";
 
 let tl: Threadline | undefined;
 let store: ThreadStore | undefined;
@@ -45,7 +45,7 @@ serveRpc({
       ...(a.keepaliveMs === undefined ? {} : { keepaliveMs: a.keepaliveMs }),
     });
     const l = await tl.listen({ port: 0 });
-    return { url: l.url, pid: process.pid };
+    return { url: l.url, pid: process.pid, location: storeLocation(store) };
   },
   async ensureThread(a: { threadId: string }) {
     await need().store.threads.ensure(a.threadId);

@@ -7,10 +7,12 @@ import { serveRpc } from "../lib/children.js";
 import { loadCopilotKit } from "../lib/copilotkit.js";
 import { appendCommands } from "./append-measure.js";
 import { attachCommands } from "./attach-measure.js";
+import { ceilingCommands } from "./ceiling-measure.js";
 
 serveRpc({
   ...appendCommands,
   ...attachCommands,
+  ...ceilingCommands,
   /** CopilotKit's runtime takes seconds to load: done before any clock starts. */
   preload: () => loadCopilotKit().then(() => true),
 });

@@ -1,6 +1,7 @@
 import { type Child, killAllOf } from "../lib/children.js";
 import { fmt } from "../lib/report.js";
 import type { AppendParams, AppendResult } from "../procs/append-measure.js";
+import type { CeilingResult } from "../procs/ceiling-measure.js";
 import type { Context } from "./context.js";
 import { quickWorker, startWorker } from "./workers.js";
 
@@ -27,6 +28,117 @@ function subjects(ctx: Context): { run: Subject[]; missing: Array<[string, strin
     experiment: true,
   });
   return { run, missing };
+}
+
+/** The bare-driver ceilings in bench/ceilings/: the store they stand beside, and a label. */
+const CEILINGS = [
+  { name: "sqlite", store: "sqlite", label: "sqlite" },
+  { name: "postgres", store: "postgres", label: "postgres" },
+  {
+    name: "postgres-lean",
+    store: "postgres",
+    label: "postgres, lean ceiling (one statement per transaction)",
+  },
+  {
+    name: "postgres-lean-no-notify",
+    store: "postgres",
+    label: "diagnostic: the lean ceiling without its NOTIFYs",
+  },
+  { name: "redis", store: "redis", label: "redis" },
+];
+
+const STEPS = ["head", "enqueue", "claim", "reads", "append", "claim (empty)"];
+
+/** Section 1c: each store's Threadline figure beside its bare-driver ceiling, same run. */
+function ceilingReport(
+  ctx: Context,
+  empty: ReadonlyMap<string, AppendResult>,
+  ceilings: ReadonlyMap<string, CeilingResult[]>,
+): void {
+  const sz = ctx.opts.sizes.append;
+  const rows: string[][] = [];
+  for (const { name, store, label } of CEILINGS) {
+    const cs = ceilings.get(name);
+    const t = empty.get(store);
+    if (!cs || !t) continue;
+    const c = [...cs].sort((a, b) => a.usPerEvent - b.usPerEvent)[Math.floor((cs.length - 1) / 2)]!;
+    const rt =
+      t.queriesPerRun !== undefined
+        ? `${fmt(t.queriesPerRun, 1)} / ${fmt(c.queriesPerRun ?? Number.NaN, 1)}`
+        : "";
+    rows.push([
+      label,
+      fmt(t.eventsPerSec),
+      fmt(c.eventsPerSec),
+      fmt(t.usPerEvent, 1),
+      fmt(c.usPerEvent, 1),
+      `${fmt(t.usPerEvent / c.usPerEvent, 2)}×`,
+      STEPS.map((k) => fmt((c.phases[k] ?? 0) / 1000, 2)).join(" / "),
+      t.appendsPerRun !== undefined ? fmt(t.appendsPerRun, 2) : "",
+      rt,
+    ]);
+    if (name === "postgres-lean") {
+      const share = t.eventsPerSec / c.eventsPerSec;
+      ctx.report.target({
+        scenario: "1",
+        text: "Threadline + postgres append throughput ≥ 50% of the bare-driver ceiling (lean: same rows, transactions and commits)",
+        measured: `${fmt(share * 100)}% (${fmt(t.eventsPerSec)} vs ${fmt(c.eventsPerSec)} events/s)`,
+        met: share >= 0.5,
+      });
+    }
+  }
+  if (rows.length === 0) return;
+  ctx.report.section({
+    title: "1c. Store ceilings: the same store work by the bare driver (empty threads)",
+    intro:
+      `The ceiling is a script in bench/ceilings/ that does, with better-sqlite3 / pg / ioredis ` +
+      `alone, the store operations Threadline's store performs for one scenario-1 run — the same ` +
+      `statements (Lua scripts on Redis), transactions and rows: read the thread head, enqueue ` +
+      `(ensure the thread, insert the run), claim (lease, fencing token, active run), read the view ` +
+      `and the run, append the run's ${sz.events} events with its view update and end in one ` +
+      `transaction, and the claim that finds the queue empty — with the event JSON encoded before ` +
+      `the clock starts and no agent, coordinator or @ag-ui/client. ${sz.emptyRuns} runs on fresh ` +
+      `threads, measured right after Threadline's empty-thread figure in the same worker process; ` +
+      `median of the repetitions. Threadline ÷ ceiling = Threadline's cost per event over the ` +
+      `ceiling's (1.00× = nothing left above the database).`,
+    headers: [
+      "store",
+      "Threadline events/s",
+      "ceiling events/s",
+      "Threadline µs/event",
+      "ceiling µs/event",
+      "Threadline ÷ ceiling",
+      `ceiling ms per run: ${STEPS.join(" / ")}`,
+      "Threadline appends per run",
+      "round trips per run: Threadline / ceiling",
+    ],
+    rows,
+    notes: [
+      "The sqlite, postgres and redis ceilings replay the statements Threadline sends today (bench/ceilings/<store>-append.ts): they show what is left above the driver for that SQL. The lean PostgreSQL ceiling (bench/ceilings/postgres-lean.ts) writes the same rows in the same four transactions with the same synchronous commits, each transaction one statement (6 round trips per run instead of 25): what the store could reach; the target is stated against it.",
+      "Each replica commits a run's events in one append, as Threadline's group commit does for a synchronous run; \"Threadline appends per run\" shows how many batches Threadline actually made (above 1.00 when a run's events straddled a commit in flight).",
+    ],
+  });
+  const pgStatements = empty.get("postgres")?.statements;
+  if (pgStatements && rows.length > 0) {
+    const t = empty.get("postgres")!;
+    const total = pgStatements.reduce((n, c) => n + c.ms, 0);
+    ctx.report.section({
+      title: "1d. Where Threadline + postgres spends a run: its statements (empty threads)",
+      intro:
+        `Every statement Threadline's PostgreSQL store sent during the empty-thread measurement ` +
+        `(${fmt(t.runs)} runs), counted by a wrapper around \`pg.Client.prototype.query\` in the ` +
+        `worker (pg_stat_statements is not preloaded on this server). "ms per run" is send → reply, ` +
+        `summed: runs are sequential, so it is wall time the run waited on that statement. The run ` +
+        `took ${fmt(t.ms / t.runs, 2)} ms in all.`,
+      headers: ["statement", "calls per run", "ms per run", "share of statement time"],
+      rows: pgStatements.map((c) => [
+        `\`${c.text.replaceAll("|", "\\|")}\``,
+        fmt(c.calls / t.runs, 2),
+        fmt(c.ms / t.runs, 3),
+        `${fmt((c.ms / total) * 100, 1)}%`,
+      ]),
+    });
+  }
 }
 
 /** The repetition with the median per-event cost. */
@@ -74,6 +186,8 @@ export async function appendScenario(ctx: Context): Promise<void> {
   const history = new Map<string, AppendResult>();
   const historyFailed = new Set<string>();
   const curve = new Map<string, Map<number, AppendResult>>();
+  /** Bare-driver ceilings (bench/ceilings/), by store, every repetition. */
+  const ceilings = new Map<string, CeilingResult[]>();
   const timeoutMs = 15 * 60_000;
   const reps = ctx.opts.sizes.reps;
 
@@ -117,6 +231,23 @@ export async function appendScenario(ctx: Context): Promise<void> {
           empty.set(s.name, medianResult(es));
           ctx.log(`append: ${s.name}, empty threads: ${fmt(e.eventsPerSec)} events/s`);
           ctx.noteProfile(`append, ${s.label}, empty threads`, e.profile);
+          // Right after Threadline's, in the same process: same machine state, same sizes.
+          for (const c of CEILINGS.filter((x) => x.store === s.name)) {
+            const r = await worker
+              .call<CeilingResult>(
+                "ceilingAppend",
+                { store: c.name, runs: sz.emptyRuns, events: sz.events, warmupRuns: sz.warmupRuns },
+                timeoutMs,
+              )
+              .catch((error: unknown) => {
+                ctx.fail(`append ceiling (${c.name})`, error);
+                return undefined;
+              });
+            if (r) {
+              ceilings.set(c.name, [...(ceilings.get(c.name) ?? []), r]);
+              ctx.log(`append: ${c.name} bare-driver ceiling: ${fmt(r.eventsPerSec)} events/s`);
+            }
+          }
           // A subject far slower than its budget is measured once: precision is moot there.
           if (slow || historyFailed.has(s.name)) continue;
           const h = await worker
@@ -249,6 +380,8 @@ export async function appendScenario(ctx: Context): Promise<void> {
         : `not measured: ${ctx.storeUnavailable("sqlite") ?? "sqlite or CopilotKit measurement failed"}`,
     met: sqlite && ck ? sqlite.eventsPerSec >= ck.eventsPerSec : null,
   });
+
+  ceilingReport(ctx, empty, ceilings);
 
   const conc = sz.concurrency;
   ctx.report.section({

@@ -5,6 +5,7 @@
 
 export type { CopilotKitSurfaceOptions } from "../copilotkit-surface/surface.js";
 export { HEADER_AFTER, HEADER_FOLLOW, HEADER_REPLAY } from "../protocol.js";
+export type { RunnerPrincipal, RunnerRequestContext } from "./runner-requests.js";
 export {
   ThreadlineAgentRunner,
   type ThreadlineAgentRunnerOptions,

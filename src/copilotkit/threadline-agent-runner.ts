@@ -9,7 +9,7 @@ import {
   type LocalThreadEndpointRunner,
 } from "@copilotkit/runtime/v2";
 import type { Observable } from "rxjs";
-import { type AgentSource, Coordinator } from "../core/coordinator.js";
+import { type AgentSource, Coordinator, type StartRunRequest } from "../core/coordinator.js";
 import {
   busyState,
   type CopilotDeps,
@@ -24,10 +24,16 @@ import { FanOut } from "../core/fanout.js";
 import { Follow, type FollowOptions } from "../core/follow.js";
 import type { Logger } from "../core/logger.js";
 import type { ThreadStore } from "../core/store.js";
-import type { MultitaskStrategy } from "../core/types.js";
+import type { Telemetry } from "../core/telemetry.js";
+import { type TraceParent, traceParentFrom } from "../core/tracing.js";
+import type { MultitaskStrategy, RunActor } from "../core/types.js";
+import { instrument } from "../observability/instrument.js";
+import type { MetricsOptions, ThreadlineMetrics } from "../observability/metrics.js";
+import { loadTracing } from "../observability/tracing.js";
 import type { Threadline } from "../threadline.js";
 import { followObservable } from "./follow-observable.js";
 import { LocalThreadMirror } from "./local-thread-endpoints.js";
+import { type RunnerPrincipal, RunnerRequests } from "./runner-requests.js";
 
 /** Where the runner keeps threads: its own coordinator on a store, or an existing one. */
 export type ThreadlineBackend =
@@ -40,14 +46,31 @@ export type ThreadlineBackend =
       store: ThreadStore;
       /** Agents for runs this process did not start (queued before a restart, other processes). */
       agents?: Record<string, AgentSource>;
+      /** Logs (and the run log: a line per run transition). */
       logger?: Logger;
       leaseMs?: number;
       instanceId?: string;
+      /**
+       * Prometheus metrics of the runner's runs, the same as `createThreadline`'s (default on;
+       * serve `runner.metrics.scrape()` where you like); false: none.
+       */
+      metrics?: MetricsOptions | false;
+      /** OpenTelemetry spans when `@opentelemetry/api` is installed (default true). */
+      tracing?: boolean;
+      /** Your own observer of run transitions, store calls and followers. */
+      telemetry?: Telemetry;
     };
 
 export type ThreadlineAgentRunnerOptions = ThreadlineBackend & {
   /** When a run arrives while the thread is busy. Default `enqueue` (a message waits its turn). */
   multitask?: MultitaskStrategy;
+  /**
+   * Who starts a run, from its request: recorded as the run's `startedBy` (the run list, the
+   * run log). Gets the headers CopilotKit forwarded to the agent (`authorization`, `x-*`) and,
+   * when the handler options went through `withThreadline`, the runtime's `Request`. Return
+   * undefined for nobody; a throw refuses the run (one RUN_ERROR, the thread unchanged).
+   */
+  principal?: RunnerPrincipal;
 };
 
 /**
@@ -85,55 +108,113 @@ export class ThreadlineAgentRunner extends AgentRunner implements LocalThreadEnd
   /** Runs `run()` is putting into the store, per thread. */
   private readonly starting = new Map<string, Set<Promise<void>>>();
   private readonly deps: CopilotDeps;
+  /** What the runner's runs report through (own coordinator: its own; else the backend's). */
+  private readonly telemetry: Telemetry;
+  /**
+   * Prometheus metrics of this runner's runs: its own (own coordinator, unless `metrics:
+   * false`), the Threadline's (`{ threadline }`); none for `{ coordinator }`.
+   */
+  readonly metrics: ThreadlineMetrics | undefined;
+  /** Run requests `withThreadline` handed on (see `RunnerRequests`). */
+  readonly requests = new RunnerRequests();
+  private readonly principal: RunnerPrincipal | undefined;
 
   constructor(options: ThreadlineAgentRunnerOptions) {
     super();
     this.multitask = options.multitask ?? "enqueue";
+    this.principal = options.principal;
     if ("threadline" in options) {
       this.threadline = options.threadline;
       this.coordinator = options.threadline.coordinator;
       this.owned = false;
       this.ready = options.threadline.ready;
+      this.telemetry = options.threadline.telemetry;
+      this.metrics = options.threadline.metrics;
     } else if ("coordinator" in options) {
       this.coordinator = options.coordinator;
       this.owned = false;
       this.ready = Promise.resolve();
+      this.telemetry = {};
+      this.metrics = undefined;
     } else {
-      this.coordinator = new Coordinator({
+      // The same observers as createThreadline's: the runner's runs count as native runs do.
+      const observed = instrument({
         store: options.store,
+        logger: options.logger,
+        metrics: options.metrics,
+        telemetry: options.telemetry,
+        sources: {
+          queued: () => this.coordinator.queuedHere,
+          running: () => this.coordinator.runningHere,
+        },
+      });
+      this.telemetry = observed.telemetry;
+      this.metrics = observed.metrics;
+      this.coordinator = new Coordinator({
+        store: observed.store,
+        telemetry: observed.telemetry,
         agents: options.agents ?? {},
         ...(options.logger ? { logger: options.logger } : {}),
         ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
         ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
       });
       this.owned = true;
-      this.ready = this.coordinator.start();
+      const coordinator = this.coordinator;
+      // The OpenTelemetry API is an optional peer: loaded (if installed) before any run starts.
+      const tracing = options.tracing === false ? Promise.resolve(undefined) : loadTracing();
+      this.ready = tracing.then((t) => {
+        if (t) coordinator.tracing = t;
+        return coordinator.start();
+      });
       // Surfaced again by every request that awaits `ready`.
       this.ready.catch(() => undefined);
     }
     this.store = this.coordinator.store;
     this.fanout = this.threadline ? undefined : new FanOut(this.store);
-    this.deps = {
+    this.deps = this.depsFor(undefined, undefined);
+  }
+
+  /** The policy's dependencies, acting for a run's request: its runs record who and its trace. */
+  private depsFor(startedBy: RunActor | undefined, traceparent: TraceParent | undefined) {
+    const extra: Partial<StartRunRequest> = {
+      ...(startedBy ? { startedBy } : {}),
+      ...(traceparent ? { traceparent } : {}),
+    };
+    return {
       store: this.store,
       follow: (threadId, opts) => this.follow(threadId, opts),
-      startRun: (req) => this.coordinator.startRun(req),
+      startRun: (req) => this.coordinator.startRun({ ...req, ...extra }),
       cancelRun: (threadId, runId) => this.coordinator.cancelRun(threadId, runId),
-    };
+    } satisfies CopilotDeps;
   }
 
   /**
    * Starts the run at once (eager, as CopilotKit's runners do): from the moment this returns,
    * `isRunning` is true and `stop` cancels it, queued or running. The Observable streams it.
+   * Its principal (`principal`) and trace (the request's `traceparent`) come from its request.
    */
   run(request: AgentRunnerRunRequest): Observable<BaseEvent> {
     const { threadId, agent, input } = request;
+    const agentId = agent.agentId ?? "default";
+    // Before the agent runs: the key header must not reach the agent's backend.
+    const { headers, request: original } = this.requests.take(agent);
     const starting = this.track(
       threadId,
       (async () => {
         await this.ready;
-        return startClientRun(this.deps, {
+        const startedBy = await this.principalOf({
           threadId,
-          agentId: agent.agentId ?? "default",
+          agentId,
+          input,
+          headers,
+          ...(original ? { request: original } : {}),
+        });
+        const traceparent = traceParentFrom((name) =>
+          original ? original.headers.get(name) : headers[name],
+        );
+        return startClientRun(this.depsFor(startedBy, traceparent), {
+          threadId,
+          agentId,
           agent,
           input,
           multitask: runMultitask(input.forwardedProps, this.multitask),
@@ -242,13 +323,42 @@ export class ThreadlineAgentRunner extends AgentRunner implements LocalThreadEnd
     if (set) await Promise.all([...set]);
   }
 
+  /** The run's principal from the `principal` option (checked: a RunActor or nothing). */
+  private async principalOf(ctx: Parameters<RunnerPrincipal>[0]): Promise<RunActor | undefined> {
+    if (!this.principal) return undefined;
+    const actor = await this.principal(ctx);
+    if (actor === undefined) return undefined;
+    if (
+      !actor ||
+      (actor.kind !== "user" && actor.kind !== "token") ||
+      typeof actor.id !== "string" ||
+      actor.id === ""
+    ) {
+      throw new ThreadlineError(
+        "INTERNAL",
+        "ThreadlineAgentRunner: principal() must return { kind: 'user' | 'token', id } or undefined",
+      );
+    }
+    return { kind: actor.kind, id: actor.id };
+  }
+
   private follow(threadId: string, opts: FollowOptions): Follow {
     if (this.threadline) return this.threadline.follow(threadId, opts);
     const f: Follow = new Follow(this.store, this.fanout!, threadId, {
       ...opts,
-      onClose: () => this.follows.delete(f),
+      onClose: () => {
+        if (this.follows.delete(f)) this.telemetry.followerClosed?.();
+        opts.onClose?.();
+      },
+      onOverflow: () => {
+        this.telemetry.followerCutOff?.("overflow");
+        opts.onOverflow?.();
+      },
     });
-    if (!f.closed) this.follows.add(f);
+    if (!f.closed) {
+      this.follows.add(f);
+      this.telemetry.followerOpened?.();
+    }
     return f;
   }
 }

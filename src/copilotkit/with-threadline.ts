@@ -8,6 +8,7 @@ import { deleteThread, updateThread } from "../core/thread-admin.js";
 import type { ThreadPatch } from "../core/types.js";
 import type { AuthorizeHook } from "../http/auth.js";
 import type { Threadline } from "../threadline.js";
+import { RunnerRequests } from "./runner-requests.js";
 import type { ThreadlineAgentRunner } from "./threadline-agent-runner.js";
 
 /** Where the threads of a CopilotRuntime live. */
@@ -71,7 +72,9 @@ function surfaceOf(source: ThreadlineSurfaceSource): CopilotKitSurface {
  * through their public `hooks`: `/info` advertises the run-activity socket (so a stock chat wakes
  * for runs it did not start) and CopilotKit's thread routes are answered from the Threadline
  * store. Serve the socket with `attachThreadlineSocket(server, options)` on the same server.
- * Your own hooks still run (yours first).
+ * A run request reaches the runtime's `ThreadlineAgentRunner` with its `Request` (for the
+ * runner's `principal` option and the request's `traceparent`). Your own hooks still run (yours
+ * first).
  */
 export function withThreadline<O extends object>(
   options: O & { hooks?: CopilotRuntimeHooks },
@@ -87,6 +90,10 @@ export function withThreadline<O extends object>(
       const answer = await threadRoute(surface, ctx.route, request);
       // CopilotKit sends a thrown Response as the answer (through onResponse and CORS).
       if (answer) throw answer;
+      const requests = (ctx.runtime as { runner?: { requests?: unknown } }).runner?.requests;
+      if (ctx.route.method === "agent/run" && requests instanceof RunnerRequests) {
+        return requests.admit(request);
+      }
       return changed;
     },
     async onResponse(ctx) {

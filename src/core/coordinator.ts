@@ -19,7 +19,7 @@ import { RunWriter } from "./run-writer.js";
 import { type SchedulerClock, systemClock, type TimerHandle } from "./scheduler/clock.js";
 import { errorOfTerminal, statusOfTerminal, type ThreadStore } from "./store.js";
 import type { RunEnd, Telemetry } from "./telemetry.js";
-import type { RunTracing, TraceParent } from "./tracing.js";
+import { type RunTracing, type TraceParent, traceToKeep } from "./tracing.js";
 import type {
   Fence,
   MultitaskStrategy,
@@ -78,7 +78,10 @@ export interface StartRunRequest {
   agent?: AbstractAgent;
   /** The principal that asked for the run (recorded on it, shown by the run list). */
   startedBy?: RunActor;
-  /** The trace of the request that asked for it: the run's span is its child (in this process). */
+  /**
+   * The trace of the request that asked for it: stored with the run (when valid), so its span is
+   * a child of that trace on whichever instance executes it.
+   */
   traceparent?: TraceParent;
 }
 
@@ -163,8 +166,6 @@ export class Coordinator {
   private readonly telemetry: Telemetry;
   /** Runs this process accepted that it has not started (bounded; see `queuedHere`). */
   private readonly queued = new Map<string, RunRecord>();
-  /** Traces of the requests of runs waiting here (see `StartRunRequest.traceparent`). */
-  private readonly parents = new Map<string, TraceParent>();
   /** Spans of runs (OpenTelemetry, when installed; see `createThreadline`). */
   tracing: RunTracing | undefined;
 
@@ -249,6 +250,7 @@ export class Coordinator {
       });
     }
     const trigger = req.trigger ?? { kind: "api" };
+    const trace = traceToKeep(req.traceparent);
     // A caller's own id must not take a tick's or a delivery's (see run-ids.ts).
     if (req.runId !== undefined) checkRunId(req.runId, trigger.kind);
     const run: RunRecord = {
@@ -260,6 +262,7 @@ export class Coordinator {
       input: req.input ?? {},
       createdAt: this.now(),
       ...(req.startedBy ? { startedBy: req.startedBy } : {}),
+      ...(trace ? { trace } : {}),
     };
     checkInput(req.agent ?? this.agents.configured(req.agentId), run.input);
     // A thread waiting for a person: the run must answer it (PROTOCOL.md §3.1.4), checked
@@ -289,11 +292,6 @@ export class Coordinator {
     const supplied = this.supplied.get(suppliedKey(run));
     if (supplied) supplied.enqueued = true;
     if (result.interrupted) this.active.get(req.threadId)?.abort("interrupt");
-    if (req.traceparent && this.tracing) {
-      this.parents.set(suppliedKey(run), req.traceparent);
-      if (this.parents.size > MAX_TRACKED_QUEUED)
-        this.parents.delete(this.parents.keys().next().value!);
-    }
     if (result.run.status === "queued") {
       this.queued.set(suppliedKey(run), result.run);
       // Bounded: runs another process started are never seen starting here.
@@ -441,9 +439,8 @@ export class Coordinator {
     const supplied = this.takeSupplied(run);
     this.queued.delete(suppliedKey(run));
     this.telemetry.runStarted?.(run, run.startedAt ?? this.now());
-    const parent = this.parents.get(suppliedKey(run));
-    this.parents.delete(suppliedKey(run));
-    const span = this.tracing?.startRun(run, parent);
+    // The stored trace context: the request may have reached another instance.
+    const span = this.tracing?.startRun(run, run.trace);
     const { view, createdAt, horizon } = await this.loadView(threadId);
     this.views.delete(threadId);
     let fatal: unknown;

@@ -96,6 +96,17 @@ export interface RunRecord {
   startedBy?: RunActor;
   /** Who asked to cancel the run, when a principal did. */
   cancelledBy?: RunActor;
+  /**
+   * The W3C Trace Context of the request that asked for the run, stored with it so that the
+   * instance that executes it (any instance of a shared store) makes the run's span its child.
+   */
+  trace?: TraceParent;
+}
+
+/** W3C Trace Context of a request (`traceparent`, `tracestate`); see `core/tracing.ts`. */
+export interface TraceParent {
+  traceparent: string;
+  tracestate?: string;
 }
 
 /**

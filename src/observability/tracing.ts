@@ -1,12 +1,14 @@
-import type { RunSpan, RunTracing, TraceParent } from "../core/tracing.js";
+import {
+  parseTraceParent,
+  type RunSpan,
+  type RunTracing,
+  type TraceParent,
+} from "../core/tracing.js";
 import type { RunRecord } from "../core/types.js";
 
 /** The part of `@opentelemetry/api` used here (an optional peer dependency, loaded dynamically). */
 type OtelApi = typeof import("@opentelemetry/api");
 type Span = import("@opentelemetry/api").Span;
-
-/** W3C Trace Context: `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`. */
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 /**
  * Loads OpenTelemetry tracing when `@opentelemetry/api` is installed; undefined otherwise (then
@@ -35,12 +37,12 @@ class OtelRunTracing implements RunTracing {
   startRun(run: RunRecord, parent?: TraceParent): RunSpan {
     const api = this.api;
     let ctx = api.ROOT_CONTEXT;
-    const m = parent ? TRACEPARENT.exec(parent.traceparent.trim().toLowerCase()) : null;
-    if (m && m[1] !== "ff" && !/^0+$/.test(m[2]!) && !/^0+$/.test(m[3]!)) {
+    const ids = parent ? parseTraceParent(parent.traceparent) : undefined;
+    if (ids) {
       ctx = api.trace.setSpanContext(ctx, {
-        traceId: m[2]!,
-        spanId: m[3]!,
-        traceFlags: Number.parseInt(m[4]!, 16),
+        traceId: ids.traceId,
+        spanId: ids.spanId,
+        traceFlags: ids.flags,
         isRemote: true,
         ...(parent?.tracestate ? { traceState: api.createTraceState?.(parent.tracestate) } : {}),
       } as import("@opentelemetry/api").SpanContext);

@@ -1,5 +1,5 @@
 import type { Interrupt } from "@ag-ui/core";
-import type { RunActor, RunRecord, RunStatus, ThreadSummary } from "../core/types.js";
+import type { RunActor, RunRecord, RunStatus, ThreadSummary, TraceParent } from "../core/types.js";
 
 /**
  * How every backend turns what it stored back into the store's records: one mapping, so the
@@ -30,6 +30,7 @@ export interface StoredRun {
   cancelRequested: boolean;
   startedBy: RunActor | null;
   cancelledBy: RunActor | null;
+  trace: TraceParent | null;
 }
 
 export function runRecordOf(s: StoredRun): RunRecord {
@@ -52,6 +53,7 @@ export function runRecordOf(s: StoredRun): RunRecord {
   if (s.cancelRequested) run.cancelRequested = true;
   if (s.startedBy !== null) run.startedBy = s.startedBy;
   if (s.cancelledBy !== null) run.cancelledBy = s.cancelledBy;
+  if (s.trace !== null) run.trace = s.trace;
   return run;
 }
 
@@ -106,7 +108,7 @@ export interface RunColumns {
 /** A run from its SQL row and its JSON columns, parsed. */
 export function sqlRunOf(
   row: RunColumns,
-  parsed: Pick<StoredRun, "trigger" | "input" | "error" | "startedBy" | "cancelledBy">,
+  parsed: Pick<StoredRun, "trigger" | "input" | "error" | "startedBy" | "cancelledBy" | "trace">,
 ): RunRecord {
   return runRecordOf({
     runId: row.run_id,
@@ -129,6 +131,7 @@ export function sqlRunOf(
 export function queuedRunValues(run: RunRecord, queuePos: number) {
   const { threadId, runId, agentId, createdAt } = run;
   const startedBy = run.startedBy ? json(run.startedBy) : null;
+  const trace = run.trace ? json(run.trace) : null;
   const [trigger, input] = [json(run.trigger), json(run.input)];
-  return [threadId, runId, agentId, trigger, input, createdAt, queuePos, startedBy] as const;
+  return [threadId, runId, agentId, trigger, input, createdAt, queuePos, startedBy, trace] as const;
 }

@@ -337,12 +337,15 @@ describe("per-user access, route by route", () => {
     const all = samples("bob-private", "r");
     for (const [route, access] of table) {
       if (access.kind === "public") continue;
-      for (const token of [expired, forged, "not-a-token", undefined]) {
-        const sample = all[route]![0]!;
-        const res = await call(token, sample.method, sample.path, sample.body);
-        const body = (await res.json()) as { error: { code: string; message: string } };
-        expect(res.status, `${route} with ${token?.slice(0, 12)}`).toBe(401);
-        expect(body.error.code).toBe("UNAUTHORIZED");
+      // Every sample (each single-route envelope method too), with each bad credential.
+      for (const sample of all[route]!) {
+        for (const token of [expired, forged, "not-a-token", undefined]) {
+          const res = await call(token, sample.method, sample.path, sample.body);
+          const body = (await res.json()) as { error: { code: string; message: string } };
+          const what = `${sample.method} ${sample.path} ${JSON.stringify(sample.body ?? "")}`;
+          expect(res.status, `${what} with ${token?.slice(0, 12)}`).toBe(401);
+          expect(body.error.code).toBe("UNAUTHORIZED");
+        }
       }
     }
     const res = await call(expired, "GET", "/threads");

@@ -3,18 +3,12 @@ import type { AddressInfo } from "node:net";
 import { HttpAgent } from "@ag-ui/client";
 import { type BaseEvent, EventType } from "@ag-ui/core";
 import { EventEncoder } from "@ag-ui/encoder";
-import { trace } from "@opentelemetry/api";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { loadTracing } from "../../src/observability/tracing.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline } from "../../src/threadline.js";
+import { parentOf, recordSpans } from "../helpers/otel.js";
 import { endedRun, waitFor } from "../helpers/wait-for.js";
 
 /**
@@ -23,7 +17,7 @@ import { endedRun, waitFor } from "../helpers/wait-for.js";
  * request (an AG-UI backend, here on loopback) carries the trace on.
  */
 
-const exporter = new InMemorySpanExporter();
+const exporter = recordSpans();
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_ID = "00f067aa0ba902b7";
 
@@ -32,9 +26,6 @@ let backendUrl: string;
 const seenTraceparents: string[] = [];
 
 beforeAll(async () => {
-  trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-  );
   const encoder = new EventEncoder();
   backend = createServer((req, res) => {
     seenTraceparents.push(String(req.headers.traceparent ?? ""));
@@ -60,9 +51,6 @@ beforeAll(async () => {
   backendUrl = `http://127.0.0.1:${(backend.address() as AddressInfo).port}/agent`;
 });
 afterAll(() => new Promise<void>((r) => backend.close(() => r())));
-
-const parentOf = (s: ReadableSpan) =>
-  (s as unknown as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId;
 
 describe("OpenTelemetry traces", () => {
   it("a run started with a traceparent is a child of that trace, with store and agent spans under it", async () => {

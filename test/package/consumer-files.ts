@@ -18,7 +18,11 @@ async function probe(load, dir) {
   const started = await tl.fetch(
     new Request("http://consumer/threads/t1/runs", {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      // A traced request: without @opentelemetry/api installed it runs exactly as any other.
+      headers: {
+        "content-type": "application/json",
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      },
       body: JSON.stringify({ agentId: "demo", messages: [{ id: "m1", role: "user", content: "hi" }] }),
     }),
   );
@@ -29,7 +33,15 @@ async function probe(load, dir) {
     if (item.event.type === "RUN_FINISHED") break;
   }
   out.events = seen[0] + ".." + seen.at(-1);
+  await tl.ready;
+  out.tracing = tl.coordinator.tracing === undefined ? "off" : "on";
   await tl.close();
+  try {
+    await load("@opentelemetry/api");
+    out.otel = "installed";
+  } catch {
+    out.otel = "not installed";
+  }
   const client = await load("threadline/client");
   out.client = typeof client.ThreadlineClient + "," + typeof client.followThread;
   const describe = (e) => (e && e.code ? e.code + ": " : "") + String(e && e.message).split("\\n")[0];

@@ -168,6 +168,9 @@ describe("the packed tarball in a consumer project", () => {
       expect(names).not.toContain(absent);
     }
     for (const dep of Object.keys(pkg.dependencies)) expect(names).toContain(dep);
+    // No OpenTelemetry SDK; the API comes with prom-client (a dependency of its own), so npm's
+    // flat install always has it (see the next test for a tree without it).
+    expect(names.filter((n) => n.startsWith("@opentelemetry/"))).toEqual(["@opentelemetry/api"]);
   });
 
   it("ESM and CommonJS load every subpath; a missing driver says what to install", async () => {
@@ -175,6 +178,9 @@ describe("the packed tarball in a consumer project", () => {
       healthz: 200,
       run: 202,
       events: "RUN_STARTED..RUN_FINISHED",
+      // The API (prom-client's) without an SDK: no-op spans, a traced request runs as any other.
+      otel: "installed",
+      tracing: "on",
       client: "function,function",
       sqlite:
         "DRIVER_MISSING: install better-sqlite3 to use the sqlite store: npm install better-sqlite3",
@@ -187,6 +193,17 @@ describe("the packed tarball in a consumer project", () => {
       expect(out).toMatchObject(expected);
       expect(String(out.copilotkit)).toMatch(/@copilotkit\/runtime/);
     }
+    // A tree where the API cannot be resolved from Threadline (pnpm's strict layout, or an
+    // install without it): hidden by a module hook, everything works the same, untraced.
+    const hidden = await attempt(
+      "node",
+      ["--import", join(ROOT, "test/helpers/hide-modules.mjs"), "esm.mjs", scratch],
+      consumer,
+      { HIDE_MODULES: "@opentelemetry/api" },
+    );
+    expect(hidden.code, hidden.stderr).toBe(0);
+    const out = JSON.parse(hidden.stdout.trim().split("\n").at(-1) as string) as object;
+    expect(out).toMatchObject({ ...expected, otel: "not installed", tracing: "off" });
   });
 
   it("type-checks ESM and CommonJS files under nodenext, strict, skipLibCheck: false", async () => {

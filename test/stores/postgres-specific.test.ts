@@ -81,7 +81,9 @@ describeWithService(probe, "postgres store: schema and LISTEN connection", () =>
       `ALTER TABLE "${name}".threads DROP COLUMN horizon, DROP COLUMN interrupts, DROP COLUMN interrupts_due_at`,
     );
     await pgAdmin(`ALTER TABLE "${name}".messages DROP COLUMN seq`);
-    await pgAdmin(`ALTER TABLE "${name}".runs DROP COLUMN started_by, DROP COLUMN cancelled_by`);
+    await pgAdmin(
+      `ALTER TABLE "${name}".runs DROP COLUMN started_by, DROP COLUMN cancelled_by, DROP COLUMN trace`,
+    );
     await pgAdmin(`DELETE FROM "${name}".threadline_migrations WHERE version > 1`);
     const upgraded = await open(name);
     expect(await upgraded.threads.delete("old-thread")).toBe(true);

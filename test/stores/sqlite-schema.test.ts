@@ -70,6 +70,7 @@ describe("sqlite schema", () => {
     db.exec("DROP INDEX threads_by_interrupts_due");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts_due_at");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts");
+    db.exec("ALTER TABLE runs DROP COLUMN trace");
     db.pragma("user_version = 1");
     db.close();
     const upgraded = createSqliteStore({ path });
@@ -92,6 +93,7 @@ describe("sqlite schema", () => {
     db.exec("DROP INDEX threads_by_interrupts_due");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts_due_at");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts");
+    db.exec("ALTER TABLE runs DROP COLUMN trace");
     db.pragma("user_version = 3");
     db.close();
     const upgraded = createSqliteStore({ path });
@@ -111,6 +113,7 @@ describe("sqlite schema", () => {
     db.exec("DROP INDEX threads_by_interrupts_due");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts_due_at");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts");
+    db.exec("ALTER TABLE runs DROP COLUMN trace");
     db.pragma("user_version = 2");
     db.close();
     const upgraded = createSqliteStore({ path });
@@ -132,6 +135,7 @@ describe("sqlite schema", () => {
     db.exec("DROP INDEX threads_by_interrupts_due");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts_due_at");
     db.exec("ALTER TABLE threads DROP COLUMN interrupts");
+    db.exec("ALTER TABLE runs DROP COLUMN trace");
     db.pragma("user_version = 4");
     db.close();
     const upgraded = createSqliteStore({ path });
@@ -139,6 +143,22 @@ describe("sqlite schema", () => {
     const pending = [{ id: "i1", reason: "approval" }];
     await upgraded.threads.append("t", fence, [], { interrupts: { value: pending } });
     expect((await upgraded.threads.get("t"))!.interrupts).toEqual(pending);
+    await upgraded.close();
+  });
+
+  it("a file from before run traces upgrades: its runs have none, new runs keep theirs", async () => {
+    const store = createSqliteStore({ path });
+    await store.runs.enqueue(newRun("t", "old"), "enqueue");
+    await store.close();
+    const db = new Database(path);
+    db.exec("ALTER TABLE runs DROP COLUMN trace");
+    db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+    db.close();
+    const upgraded = createSqliteStore({ path });
+    expect((await upgraded.runs.get("t", "old"))?.trace).toBeUndefined();
+    const trace = { traceparent: `00-${"1".repeat(32)}-${"2".repeat(16)}-01` };
+    await upgraded.runs.enqueue({ ...newRun("t", "new"), trace }, "enqueue");
+    expect((await upgraded.runs.get("t", "new"))?.trace).toEqual(trace);
     await upgraded.close();
   });
 

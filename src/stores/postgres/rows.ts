@@ -8,6 +8,7 @@ import type {
   RunTrigger,
   ThreadSummary,
   ThreadView,
+  TraceParent,
 } from "../../core/types.js";
 
 import { type SummaryColumns, sqlRunOf, summaryOfColumns } from "../records.js";
@@ -52,6 +53,7 @@ export interface RunRow {
   cancel_requested: boolean;
   started_by: RunActor | null;
   cancelled_by: RunActor | null;
+  trace: TraceParent | null;
 }
 
 /** The run columns a fence or lease check needs: not the input, which may be large. */
@@ -64,7 +66,7 @@ export const THREAD_COLUMNS =
   "thread_id, created_at, updated_at, last_seq, horizon, active_run_id, metadata, interrupts";
 export const RUN_COLUMNS = `thread_id, run_id, agent_id, trigger, input, status, created_at,
   started_at, ended_at, start_seq, error, lease_owner, lease_token, lease_expires_at,
-  cancel_requested, started_by, cancelled_by`;
+  cancel_requested, started_by, cancelled_by, trace`;
 
 export function summaryOf(row: ThreadRow): ThreadSummary {
   return summaryOfColumns(row, (m) => m);
@@ -87,6 +89,7 @@ export function runOf(row: RunRow): RunRecord {
     error: row.error,
     startedBy: row.started_by,
     cancelledBy: row.cancelled_by,
+    trace: row.trace,
   });
 }
 export { json } from "../records.js";

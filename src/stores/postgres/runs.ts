@@ -33,7 +33,8 @@ export class RunTable {
   async insert(db: Queryable, run: RunRecord, pos: number): Promise<RunRecord> {
     const { rows } = await db.query<RunRow>(
       `INSERT INTO ${this.t.runs} (thread_id, run_id, agent_id, trigger, input, status,
-         created_at, queue_pos, started_by) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8)
+         created_at, queue_pos, started_by, trace)
+       VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9)
        RETURNING ${RUN_COLUMNS}`,
       [...queuedRunValues(run, pos)],
     );

@@ -143,6 +143,11 @@ const MIGRATIONS: readonly ((t: Tables) => string)[] = [
   CREATE INDEX ON ${t.threads} (interrupts_due_at, thread_id COLLATE "C")
     WHERE interrupts_due_at IS NOT NULL;
   `,
+  // The trace context of the request that asked for a run (`{ traceparent, tracestate? }`):
+  // the instance that executes it continues that trace (core/tracing.ts).
+  (t) => `
+  ALTER TABLE ${t.runs} ADD COLUMN trace json;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

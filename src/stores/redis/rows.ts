@@ -13,6 +13,8 @@ export interface StaticRun {
   createdAt: number;
   /** Who started the run. */
   by?: T.RunActor;
+  /** The trace context of the request that asked for it. */
+  tp?: T.TraceParent;
 }
 
 export function staticRunOf(run: T.RunRecord): string {
@@ -22,6 +24,7 @@ export function staticRunOf(run: T.RunRecord): string {
     input: run.input,
     createdAt: run.createdAt,
     ...(run.startedBy ? { by: run.startedBy } : {}),
+    ...(run.trace ? { tp: run.trace } : {}),
   };
   return JSON.stringify(s);
 }
@@ -66,7 +69,7 @@ export function runOf(threadId: string, runId: string, r: RunFields): T.RunRecor
   const [stat, status, startedAt, endedAt, startSeq, error, owner, token, expiresAt, cancel, by] =
     r;
   if (!stat || !status) return null;
-  const s = JSON.parse(stat) as StaticRun;
+  const { by: startedBy, tp, ...s } = JSON.parse(stat) as StaticRun;
   return runRecordOf({
     ...s,
     runId,
@@ -80,7 +83,8 @@ export function runOf(threadId: string, runId: string, r: RunFields): T.RunRecor
     leaseToken: token ? Number(token) : null,
     leaseExpiresAt: expiresAt ? Number(expiresAt) : null,
     cancelRequested: cancel === "1",
-    startedBy: s.by ?? null,
+    startedBy: startedBy ?? null,
+    trace: tp ?? null,
     cancelledBy: by ? (JSON.parse(by) as T.RunActor) : null,
   });
 }

@@ -45,6 +45,7 @@ export interface RunRow {
   queue_pos: number | null;
   started_by: string | null;
   cancelled_by: string | null;
+  trace: string | null;
 }
 
 /** The run columns a fence or lease check needs: not the input, which may be large. */
@@ -76,6 +77,7 @@ export function runOf(row: RunRow): T.RunRecord {
     error: row.error_json === null ? null : JSON.parse(row.error_json),
     startedBy: row.started_by === null ? null : JSON.parse(row.started_by),
     cancelledBy: row.cancelled_by === null ? null : JSON.parse(row.cancelled_by),
+    trace: row.trace === null ? null : JSON.parse(row.trace),
   });
 }
 export { json } from "../records.js";

@@ -18,7 +18,7 @@ export class RunTable {
       ),
       insert: db.prepare(
         `INSERT INTO runs (thread_id, run_id, agent_id, trigger_json, input_json, status,
-           created_at, queue_pos, started_by) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
+           created_at, queue_pos, started_by, trace) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
       ),
       queueBounds: db.prepare<[string], { lo: number | null; hi: number | null; n: number }>(
         `SELECT min(queue_pos) AS lo, max(queue_pos) AS hi, count(*) AS n FROM runs

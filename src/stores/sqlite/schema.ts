@@ -112,6 +112,11 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX threads_by_interrupts_due ON threads (interrupts_due_at, thread_id)
     WHERE interrupts_due_at IS NOT NULL;
   `,
+  // The trace context of the request that asked for a run (JSON `{ traceparent, tracestate? }`):
+  // the instance that executes it continues that trace (core/tracing.ts).
+  `
+  ALTER TABLE runs ADD COLUMN trace TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
