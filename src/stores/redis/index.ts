@@ -25,7 +25,13 @@ export async function createRedisStore(opts: RedisStoreOptions = {}): Promise<Th
   let sub: Awaited<ReturnType<typeof connect>> | undefined;
   try {
     const epoch = await RedisEpoch.open(redis, keys.epoch);
-    sub = await connect(opts, `threadline-sub:${keys.prefix}`);
+    // The live tail subscribes again itself on every reconnect, with a handler: ioredis' own
+    // re-subscription has none, so a connection closed while it waits for its answer would end
+    // as an unhandled rejection ("Connection is closed.").
+    sub = await connect(
+      { ...opts, options: { ...opts.options, autoResubscribe: false } },
+      `threadline-sub:${keys.prefix}`,
+    );
     const tail = new RedisLiveTail(
       sub,
       keys.channel,
