@@ -207,7 +207,15 @@ describe("a scheduled run's question, answered after a restart and an hour", {
     });
     // Answered on the server: nothing pending, the resume run is CopilotKit's with `resume`.
     expect((await thread("chat-approvals")).interrupts).toEqual([]);
-    const [resumeRun] = await runs("chat-approvals");
+    // The reply is on the page before the run's RUN_FINISHED is (the text comes first).
+    const resumeRun = await waitFor(
+      async () => {
+        const [latest] = await runs("chat-approvals");
+        return latest?.status === "succeeded" ? latest : undefined;
+      },
+      "the resume run to finish",
+      30_000,
+    );
     expect(resumeRun).toMatchObject({
       status: "succeeded",
       input: {
