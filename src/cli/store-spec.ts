@@ -57,11 +57,15 @@ async function open(spec: string, opts: OpenStoreOptions): Promise<ThreadStore> 
     return createSqliteStore({ path: spec.slice("sqlite:".length) || DEFAULT_STORE.slice(7) });
   }
   if (/^postgres(ql)?:\/\//.test(spec)) {
-    const { url, param } = takeParam(spec, "schema");
+    const schema = takeParam(spec, "schema");
+    const prepared = takeParam(schema.url, "prepared");
     const { createPostgresStore } = await import("../stores/postgres/index.js");
     return createPostgresStore({
-      connectionString: url,
-      ...(param ? { schema: param } : {}),
+      connectionString: prepared.url,
+      ...(schema.param ? { schema: schema.param } : {}),
+      ...(prepared.param === undefined
+        ? {}
+        : { preparedStatements: flag("prepared", prepared.param) }),
       ...onError,
     });
   }
@@ -87,6 +91,16 @@ function takeParam(spec: string, name: string): { url: string; param: string | u
   const param = url.searchParams.get(name) ?? undefined;
   url.searchParams.delete(name);
   return { url: url.toString(), param: param || undefined };
+}
+
+/** A yes/no query parameter of a store URL (`?prepared=false`). */
+export function flag(name: string, value: string): boolean {
+  if (/^(true|1|on|yes)$/i.test(value)) return true;
+  if (/^(false|0|off|no)$/i.test(value)) return false;
+  throw new ThreadlineError(
+    "BAD_REQUEST",
+    `store URL parameter '${name}' must be true or false, not '${value}'`,
+  );
 }
 
 /** The spec with any password masked, for logs and error messages. */

@@ -159,6 +159,11 @@ describe("command line", () => {
       ["serve", "--store", "mysql://x"],
       /unknown store 'mysql:\/\/x': use memory:/,
     ],
+    [
+      "a PostgreSQL URL whose prepared flag is neither true nor false",
+      ["serve", "--port", "0", "--store", "postgres://127.0.0.1:1/db?prepared=maybe"],
+      /store URL parameter 'prepared' must be true or false, not 'maybe'/,
+    ],
     ["a bad port", ["serve", "--port", "99999"], /--port must be an integer 0-65535, got '99999'/],
     ["an unknown command", ["start"], /unknown command 'start'/],
   ])("%s", async (_what, args, expected) => {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type pg from "pg";
 import { loadDriver } from "../driver.js";
 
@@ -14,6 +15,13 @@ export interface PostgresConnectionOptions {
    * deployments (or tests) can share one database with a schema each.
    */
   schema?: string;
+  /**
+   * Run the store's parameterised statements as named prepared statements (default `true`):
+   * PostgreSQL parses and plans each once per connection instead of at every call, which was
+   * ~45% of the server's time per heartbeat run. Set `false` behind a pooler that cannot keep
+   * prepared statements across transactions (PgBouncer in transaction mode before 1.21).
+   */
+  preparedStatements?: boolean;
 }
 
 /** Quotes an SQL identifier (a schema name may hold any character). */
@@ -55,10 +63,38 @@ export function createPool(opts: PostgresConnectionOptions): pg.Pool {
   // in the very read that completed its start-up, before the borrower could. Every client
   // therefore has a listener for its whole life; the failure itself reaches whoever uses it
   // (their query fails, the client is not reused).
+  const named = opts.preparedStatements === false ? undefined : new Map<string, string>();
   pool.on("connect", (client) => {
     client.on("error", () => undefined);
+    if (named) prepareNamed(client, named);
   });
   return pool;
+}
+
+type QueryFn = (config: unknown, values?: unknown, callback?: unknown) => unknown;
+
+/**
+ * Makes a client send every parameterised statement given as text under a name derived from
+ * that text, so `pg` prepares it once per connection and then only binds and executes it. The
+ * name is a hash of the text: one text, one name, and a schema change makes PostgreSQL re-plan
+ * it by itself (every statement names its columns, so no cached plan changes its result type).
+ * Unparameterised statements (BEGIN, COMMIT, VACUUM, DDL) stay simple queries.
+ */
+function prepareNamed(client: pg.PoolClient, names: Map<string, string>): void {
+  // `query` is heavily overloaded in pg's types; the wrapper forwards each call shape unchanged.
+  const target = client as unknown as { query: QueryFn };
+  const query = target.query.bind(client) as QueryFn;
+  target.query = (config, values, callback) => {
+    if (typeof config !== "string" || !Array.isArray(values) || values.length === 0) {
+      return query(config, values, callback);
+    }
+    let name = names.get(config);
+    if (name === undefined) {
+      name = `tl_${createHash("sha1").update(config).digest("hex").slice(0, 24)}`;
+      names.set(config, name);
+    }
+    return query({ name, text: config, values }, callback);
+  };
 }
 
 /** Something to run queries on: the pool, or a client inside a transaction. */
