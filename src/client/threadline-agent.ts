@@ -16,6 +16,7 @@ import {
 } from "@ag-ui/core";
 import { lastValueFrom, map, type Observable } from "rxjs";
 import { ThreadlineError } from "../core/errors.js";
+import { interruptsOf } from "../core/interrupts.js";
 import type { MultitaskStrategy } from "../core/types.js";
 import type { BackoffOptions } from "./backoff.js";
 import { FollowLoop, type FollowMode } from "./follow-loop.js";
@@ -60,6 +61,10 @@ interface LocalRun {
   outcome: Promise<Outcome>;
   abortRequested: boolean;
 }
+
+/** A RUN_FINISHED that leaves interrupts pending. */
+const asksQuestion = (event: BaseEvent | undefined): boolean =>
+  !!event && (interruptsOf(event)?.length ?? 0) > 0;
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 const clone = <T>(v: T): T => structuredClone(v);
@@ -351,7 +356,7 @@ export class ThreadlineAgent extends AbstractAgent {
     const session = this.session;
     if (session) {
       session.push(event);
-      if (isTerminal(event)) await this.closeSession();
+      if (isTerminal(event)) await this.closeSession(event);
     }
     // A snapshot stands for its seq only once it is applied whole.
     if (item.kind !== "snapshot" || !this.session) this.cursor = item.seq;
@@ -414,13 +419,22 @@ export class ThreadlineAgent extends AbstractAgent {
     return super.processApplyEvents(input, ordered, subscribers);
   }
 
-  private async closeSession(): Promise<void> {
+  private async closeSession(terminal?: BaseEvent): Promise<void> {
     const session = this.session;
     if (!session) return;
     this.session = undefined;
     const error = await session.end();
     this.threadState = JSON.stringify(this.state ?? null);
-    if (session.synthetic) return;
+    if (session.synthetic) {
+      // A snapshot is not a run (no lifecycle callbacks), except when it carries the thread's
+      // pending question (RUN_FINISHED outcome interrupt, PROTOCOL.md §3.1): CopilotKit's
+      // useInterrupt takes the question up in onRunFinalized, as after a stock connect, so a
+      // question asked before the page opened is shown.
+      if (error === undefined && asksQuestion(terminal)) {
+        await this.onFinalize(session.input, session.subscribers);
+      }
+      return;
+    }
     const local = this.localRuns.get(session.runId);
     if (local) {
       // runAgent reports the outcome (onRunFailed / onRunFinalized) itself.

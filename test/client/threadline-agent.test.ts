@@ -112,6 +112,33 @@ describe("ThreadlineAgent", () => {
     await verifyWithAgUi(log.events);
   });
 
+  it("a question asked before connecting reaches onRunFinalized, as after a stock connect", async () => {
+    const { runId } = await s.tl.startRun({
+      threadId: "asked",
+      agentId: "demo",
+      input: { forwardedProps: { demo: { delayMs: 0, interrupt: true } } },
+    });
+    await s.tl.coordinator.idle("asked");
+    const agent = agentFor("asked");
+    const log = record(agent);
+    // What CopilotKit's useInterrupt does: collect the outcome, show it when the run finalizes.
+    let seen: string[] = [];
+    const shown: string[][] = [];
+    agent.subscribe({
+      onRunFinishedEvent: (params) => {
+        if (params.outcome === "interrupt") seen = params.interrupts.map((i) => i.id);
+      },
+      onRunFinalized: () => {
+        shown.push(seen);
+      },
+    });
+    await agent.connectAgent();
+    expect(shown).toEqual([[`approve-${runId}`]]);
+    expect(agent.pendingInterrupts.map((i) => i.id)).toEqual([`approve-${runId}`]);
+    expect(log.runningAt).toEqual(["final:false"]);
+    await verifyWithAgUi(log.events);
+  });
+
   it("applies a run the server started, with subscriber callbacks and no client action", async () => {
     const agent = agentFor("t");
     await agent.connectAgent();

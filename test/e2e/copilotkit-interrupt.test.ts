@@ -140,6 +140,28 @@ describe("stock CopilotKit chat: useInterrupt on Threadline", { timeout: 90_000 
     await page.close();
   });
 
+  it("mode=threadline: a question asked before the page opened is shown (compact snapshot) and answered", async () => {
+    const { runId } = await tl.startRun({
+      threadId: "ck-follow-before",
+      agentId: "demo",
+      input: { forwardedProps: { demo: { delayMs: 0, interrupt: true } } },
+    });
+    await tl.coordinator.idle("ck-follow-before");
+    expect((await tl.store.threads.head("ck-follow-before"))!.interrupts).toHaveLength(1);
+    const page = await openChat("ck-follow-before", { mode: "threadline" });
+    await withScreenshotOnFailure(page, "copilotkit-interrupt-threadline-before", async () => {
+      const card = page.locator(
+        `[data-testid=chat-interrupt][data-interrupt-id="approve-${runId}"]`,
+      );
+      await card.waitFor({ timeout: 20_000 });
+      await card.locator("[data-testid=chat-interrupt-approve]").click();
+      await waitForReply(page, `You answered: approve-${runId} resolved {"approved":true}`);
+      await card.waitFor({ state: "detached" });
+    });
+    expect((await tl.store.threads.head("ck-follow-before"))!.interrupts).toEqual([]);
+    await page.close();
+  });
+
   it("cancelling in the chat resumes the agent with status cancelled", async () => {
     const { runId } = await tl.startRun({
       threadId: "ck-cancel",
