@@ -157,7 +157,11 @@ export function hasLimits(policy: EffectivePolicy): boolean {
   );
 }
 
-/** Whether an idle thread is to be deleted now (no run active or queued, quiet long enough). */
+/**
+ * Whether an idle thread is to be deleted now: no run active or queued, no question waiting for a
+ * person (pending interrupts: the thread waits, it is not abandoned; an answer, or the expiry,
+ * ends the wait and the quiet time counts from then), and quiet long enough.
+ */
 export function idleThreadExpired(
   thread: ThreadSummary,
   policy: EffectivePolicy,
@@ -165,6 +169,7 @@ export function idleThreadExpired(
   hasQueued: boolean,
 ): boolean {
   if (policy.deleteIdleAfterMs === undefined || thread.activeRunId || hasQueued) return false;
+  if (thread.interrupts.length > 0) return false;
   return now - thread.updatedAt > policy.deleteIdleAfterMs;
 }
 

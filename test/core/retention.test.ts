@@ -205,6 +205,34 @@ describe("the retention sweep", () => {
     gate.finish();
   });
 
+  it("never deletes a thread that waits for a person; once answered, its idle time counts again", async () => {
+    const { tl, clock } = await instance({ retention: { deleteIdleAfterMs: 7 * DAY } });
+    const { runId } = await tl.startRun({
+      threadId: "asks",
+      agentId: "demo",
+      input: { forwardedProps: { demo: { delayMs: 0, interrupt: true } } },
+    });
+    await tl.coordinator.idle("asks");
+    const [asked] = (await tl.store.threads.head("asks"))!.interrupts;
+    expect(asked?.id).toBe(`approve-${runId}`);
+    await clock.advance(30 * DAY);
+    expect(await tl.retention.sweep()).toMatchObject({ deleted: 0 });
+    expect((await tl.store.threads.head("asks"))!.interrupts).toHaveLength(1);
+
+    await tl.startRun({
+      threadId: "asks",
+      agentId: "demo",
+      input: {
+        resume: [{ interruptId: asked!.id, status: "resolved", payload: { approved: true } }],
+      },
+    });
+    await tl.coordinator.idle("asks");
+    expect((await tl.store.threads.head("asks"))!.interrupts).toEqual([]);
+    await clock.advance(8 * DAY);
+    expect(await tl.retention.sweep()).toMatchObject({ deleted: 1 });
+    expect(await tl.store.threads.head("asks")).toBeNull();
+  });
+
   it("runs on the clock's timer, and one instance sweeps a shared store at a time", async () => {
     const data = createMemoryData();
     const clock = new ManualClock(Date.now());
