@@ -243,7 +243,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
     clock,
   });
-  const fanout = new FanOut(store);
+  const fanout = new FanOut(store, { clock });
   const followers = new Followers({ store, fanout, telemetry, clock, logger });
   const scheduler = new Scheduler({
     store,

@@ -243,6 +243,8 @@ export class RunExecutor {
     const timedOut = await Promise.race([
       all.then(() => false),
       new Promise<boolean>((r) => {
+        // Wall time, not the clock: a shutdown is bounded in real time (a frozen manual
+        // clock must not hold a process's exit), as the process's own exit is.
         timer = setTimeout(() => r(true), graceMs);
       }),
     ]);
@@ -300,15 +302,15 @@ export class RunExecutor {
     }
   }
 
-  /** Waits `ms`, or less when the executor starts closing. */
+  /** Waits `ms` on the clock, or less when the executor starts closing. */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        timer.cancel();
         this.wakeOnClose.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = this.opts.clock.setTimer(done, ms);
       this.wakeOnClose.add(done);
     });
   }
