@@ -19,23 +19,31 @@ afterEach(async () => {
   await store.close();
 });
 
+/**
+ * A memory store whose commits are announced without their records (as another process's are),
+ * so the tail reads them, and whose reads fail while `failing(n)` says so (the n-th read).
+ */
+async function remoteStore(failing: (read: number) => boolean) {
+  store = createMemoryStore();
+  const fence = await claimedRun(store, "t", "r1");
+  const subscribe = store.threads.subscribe.bind(store.threads);
+  store.threads.subscribe = (threadId, listener) =>
+    subscribe(threadId, (notice) => listener({ lastSeq: notice.lastSeq }));
+  const read = store.threads.read.bind(store.threads);
+  const counts = { reads: 0 };
+  store.threads.read = async (threadId, opts) => {
+    counts.reads += 1;
+    if (failing(counts.reads)) throw new Error("store unreachable");
+    return read(threadId, opts);
+  };
+  return { fence, counts };
+}
+
 describe("the live tail's retry after a failed read", () => {
   it("happens on the runtime's clock: when it advances by the retry delay, not before", async () => {
-    store = createMemoryStore();
     const clock = new ManualClock(0);
-    const fence = await claimedRun(store, "t", "r1");
-    // Commits announced without their records (as another process's are): the tail reads them.
-    const subscribe = store.threads.subscribe.bind(store.threads);
-    store.threads.subscribe = (threadId, listener) =>
-      subscribe(threadId, (notice) => listener({ lastSeq: notice.lastSeq }));
     // The first read fails (the store is briefly unreachable), later ones answer.
-    const read = store.threads.read.bind(store.threads);
-    let reads = 0;
-    store.threads.read = async (threadId, opts) => {
-      reads += 1;
-      if (reads === 1) throw new Error("store unreachable");
-      return read(threadId, opts);
-    };
+    const { fence, counts } = await remoteStore((n) => n === 1);
     const errors: unknown[] = [];
     const batches: number[][] = [];
     tail = new LiveTail(store, "t", (b) => batches.push(b.items.map((i) => i.seq)), {
@@ -45,31 +53,22 @@ describe("the live tail's retry after a failed read", () => {
     await tail.ready;
 
     await store.threads.append("t", fence, events);
-    await waitFor(() => reads === 1 && errors.length === 1, "the failed read");
+    await waitFor(() => counts.reads === 1 && errors.length === 1, "the failed read");
     // The retry waits on the clock, nowhere else.
     expect(clock.pending).toBe(1);
     await clock.advance(LIVE_TAIL_RETRY_MS - 1);
-    expect(reads).toBe(1);
+    expect(counts.reads).toBe(1);
     expect(batches).toEqual([]);
 
     await clock.advance(1);
-    expect(reads).toBe(2);
+    expect(counts.reads).toBe(2);
     expect(batches).toEqual([[1, 2]]);
     expect(clock.pending).toBe(0);
   });
 
   it("is dropped when the tail closes", async () => {
-    store = createMemoryStore();
     const clock = new ManualClock(0);
-    const fence = await claimedRun(store, "t", "r1");
-    const subscribe = store.threads.subscribe.bind(store.threads);
-    store.threads.subscribe = (threadId, listener) =>
-      subscribe(threadId, (notice) => listener({ lastSeq: notice.lastSeq }));
-    let reads = 0;
-    store.threads.read = async () => {
-      reads += 1;
-      throw new Error("store unreachable");
-    };
+    const { fence, counts } = await remoteStore(() => true);
     const errors: unknown[] = [];
     tail = new LiveTail(store, "t", () => undefined, {
       clock,
@@ -82,6 +81,6 @@ describe("the live tail's retry after a failed read", () => {
     tail.close();
     expect(clock.pending).toBe(0);
     await clock.advance(10 * LIVE_TAIL_RETRY_MS);
-    expect(reads).toBe(1);
+    expect(counts.reads).toBe(1);
   });
 });
