@@ -222,12 +222,8 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     metrics: options.metrics,
     telemetry: composeTelemetry([
       options.telemetry,
-      // A run that ended here may have left interrupts with a deadline: watch for it now.
-      {
-        runEnded: (run, end) => {
-          if (end.status === "succeeded") void expiry.nudge(run.threadId);
-        },
-      },
+      // A run that ended here may have asked interrupts with a deadline: watch for it now.
+      { runEnded: (_run, end) => expiry.asked(end.interrupts) },
     ]),
     sources: { queued: () => coordinator.queuedHere, running: () => coordinator.runningHere },
   });

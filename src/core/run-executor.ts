@@ -6,6 +6,7 @@ import { runAgentWithHistory } from "./agent-exec.js";
 import { errorText } from "./errors.js";
 import { type AgentHistory, agentHistory } from "./history-window.js";
 import { recordsOnly } from "./interrupt-expiry.js";
+import { interruptsOf } from "./interrupts.js";
 import { endsForGood, keepLease } from "./lease-keeper.js";
 import type { Logger } from "./logger.js";
 import { RecordingAgent } from "./recording-agent.js";
@@ -263,11 +264,14 @@ export class RunExecutor {
     const terminal = writer.tracker.terminal;
     const status = storeFailed || !terminal ? "interrupted" : statusOfTerminal(terminal);
     const code = storeFailed || !terminal ? RUN_ERROR_INTERRUPTED : errorOfTerminal(terminal)?.code;
+    // What the run asked, as the view took it (the same rule): observers need no read for it.
+    const asked = storeFailed || !terminal ? undefined : interruptsOf(terminal);
     const end: RunEnd = {
       status,
       ...(code !== undefined && status !== "succeeded" && status !== "cancelled"
         ? { errorCode: code }
         : {}),
+      ...(asked?.length ? { interrupts: asked } : {}),
       events: writer.eventsWritten,
       at: this.opts.clock.now(),
     };
