@@ -11,6 +11,7 @@ export {
   type StartRunResult,
 } from "./core/coordinator.js";
 export { ThreadlineError } from "./core/errors.js";
+export type { ExpiryOptions } from "./core/expiry-settings.js";
 export { Follow, type FollowItem, type FollowOptions } from "./core/follow.js";
 export {
   EXPIRY_ACTIONS,
@@ -18,7 +19,7 @@ export {
   type ExpiryAction,
   expiryDueAt,
 } from "./core/interrupt-expiry.js";
-export type { AnswerStatus, InterruptLinkRequest } from "./core/interrupt-link.js";
+export type { AnswerStatus, InterruptLink, InterruptLinkRequest } from "./core/interrupt-link.js";
 export type { Logger } from "./core/logger.js";
 export {
   ManualClock,

@@ -8,13 +8,18 @@ import {
   type StartRunRequest,
   shuttingDown,
 } from "./core/coordinator.js";
+import { type ExpiryOptions, expirySettings } from "./core/expiry-settings.js";
 import { FanOut } from "./core/fanout.js";
 import type { Follow, FollowItem, FollowOptions } from "./core/follow.js";
 import { Followers } from "./core/followers.js";
 import type { AgentHistory } from "./core/history-window.js";
 import { InterruptExpirer } from "./core/interrupt-expirer.js";
-import { type ExpiryAction, parseExpiryAction } from "./core/interrupt-expiry.js";
-import { type InterruptLinkRequest, linkGrant } from "./core/interrupt-link.js";
+import {
+  type InterruptLink,
+  type InterruptLinkGrant,
+  type InterruptLinkRequest,
+  makeInterruptLink,
+} from "./core/interrupt-link.js";
 import { type Logger, silentLogger } from "./core/logger.js";
 import { parseRetentionPolicy, type RetentionPolicy } from "./core/retention.js";
 import { RetentionSweeper } from "./core/retention-sweep.js";
@@ -42,7 +47,6 @@ import { SseHandoff } from "./http/sse.js";
 import { instrument } from "./observability/instrument.js";
 import type { MetricsOptions, ThreadlineMetrics } from "./observability/metrics.js";
 import { loadTracing } from "./observability/tracing.js";
-import { QUERY_ACCESS_TOKEN } from "./protocol.js";
 
 export interface ThreadlineOptions {
   store: ThreadStore;
@@ -144,11 +148,7 @@ export interface ThreadlineOptions {
    * `threadline.onInterruptExpiry` wins over both. `pollMs` (default `scheduler.syncMs`, 10 s):
    * how often the store's due index is read for interrupts raised on other instances.
    */
-  interrupts?: {
-    onExpiry?: ExpiryAction;
-    agents?: Record<string, ExpiryAction>;
-    pollMs?: number;
-  };
+  interrupts?: ExpiryOptions;
   scheduler?: {
     /** How often schedules changed by other processes are picked up. Default 10 s. */
     syncMs?: number;
@@ -201,9 +201,7 @@ export interface Threadline {
    * <token>` — GET shows the interrupt, POST `{ status, payload? }` answers it without any other
    * credential. The resume run records `startedBy: { kind: "link", id: sub }`.
    */
-  interruptLink(
-    req: InterruptLinkRequest,
-  ): Promise<{ token: string; path: string; expiresAt: number }>;
+  interruptLink(req: InterruptLinkRequest): Promise<InterruptLink>;
   listen(
     opts?: ListenOptions,
   ): Promise<{ url: string; server: ServerType; close(): Promise<void> }>;
@@ -224,12 +222,8 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     metrics: options.metrics,
     telemetry: composeTelemetry([
       options.telemetry,
-      // A run that ended here may have left interrupts with a deadline: watch for it now.
-      {
-        runEnded: (run, end) => {
-          if (end.status === "succeeded") void expiry.nudge(run.threadId);
-        },
-      },
+      // A run that ended here may have asked interrupts with a deadline: watch for it now.
+      { runEnded: (_run, end) => expiry.asked(end.interrupts) },
     ]),
     sources: { queued: () => coordinator.queuedHere, running: () => coordinator.runningHere },
   });
@@ -243,7 +237,7 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
     clock,
   });
-  const fanout = new FanOut(store);
+  const fanout = new FanOut(store, { clock });
   const followers = new Followers({ store, fanout, telemetry, clock, logger });
   const scheduler = new Scheduler({
     store,
@@ -256,25 +250,13 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     ...(options.schedules ? { declared: options.schedules } : {}),
     ...options.scheduler,
   });
-  const expiryOptions = options.interrupts ?? {};
-  if (expiryOptions.onExpiry !== undefined)
-    parseExpiryAction(expiryOptions.onExpiry, "interrupts.onExpiry");
-  for (const [agentId, action] of Object.entries(expiryOptions.agents ?? {}))
-    parseExpiryAction(action, `interrupts.agents.${agentId}`);
-  const pollMs = expiryOptions.pollMs ?? options.scheduler?.syncMs;
   const expiry = new InterruptExpirer({
     store,
     startRun: (req) => coordinator.startRun(req),
     hasAgent: (agentId) => coordinator.hasAgent(agentId),
     logger,
     clock,
-    ...(expiryOptions.onExpiry ? { onExpiry: expiryOptions.onExpiry } : {}),
-    ...(expiryOptions.agents ? { agents: expiryOptions.agents } : {}),
-    // Interrupts raised elsewhere are learned as often as schedules changed elsewhere.
-    ...(pollMs === undefined ? {} : { pollMs }),
-    ...(options.scheduler?.misfireGraceMs === undefined
-      ? {}
-      : { misfireGraceMs: options.scheduler.misfireGraceMs }),
+    ...expirySettings(options.interrupts, options.scheduler),
   });
   let closing = false;
   // Refused from the moment shutdown begins; the coordinator itself stops only after the
@@ -342,13 +324,13 @@ export function createThreadline(options: ThreadlineOptions): Threadline {
     store,
     options.authorize,
   );
-  const interruptLink = async (req: InterruptLinkRequest) => {
-    const head = await store.threads.head(req.threadId);
-    const { grant, expiresAt } = linkGrant(head, req, clock.now());
-    const token = await gate.auth.mintInterruptLink(grant, expiresAt);
-    const path = `/threads/${encodeURIComponent(req.threadId)}/interrupts/${encodeURIComponent(req.interruptId)}?${QUERY_ACCESS_TOKEN}=${token}`;
-    return { token, path, expiresAt };
+  const linkDeps = {
+    head: (threadId: string) => store.threads.head(threadId),
+    now: () => clock.now(),
+    mint: (grant: InterruptLinkGrant, expiresAt: number) =>
+      gate.auth.mintInterruptLink(grant, expiresAt),
   };
+  const interruptLink = (req: InterruptLinkRequest) => makeInterruptLink(linkDeps, req);
   const copilotkit =
     options.copilotkit === false
       ? undefined

@@ -1,5 +1,7 @@
 import { parseArgs } from "node:util";
 import { ThreadlineError } from "../core/errors.js";
+import { configuredExpiryAction } from "../core/expiry-settings.js";
+import type { ExpiryAction } from "../core/interrupt-expiry.js";
 import type { JwtOptions } from "../http/access/jwt.js";
 import { isLoopbackHost, originPolicy } from "../http/origin-policy.js";
 
@@ -31,7 +33,7 @@ export interface ServeArgs {
   /** Per-user access: users' JWTs (from the flags or the environment). */
   jwt?: JwtOptions;
   /** What an interrupt's expiry does by default (PROTOCOL.md §3.1.7). */
-  interruptExpiry?: "resume" | "record";
+  interruptExpiry?: ExpiryAction;
   /** The server's default retention and its sweep interval (README "Retention"). */
   retention?: {
     keepRuns?: number;
@@ -195,13 +197,10 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     );
   }
   const copilotkitSecret = values["copilotkit-secret"] ?? env.THREADLINE_COPILOTKIT_SECRET;
-  const expiryText = values["interrupt-expiry"] ?? env.THREADLINE_INTERRUPT_EXPIRY;
-  if (expiryText !== undefined && expiryText !== "resume" && expiryText !== "record") {
-    throw new ThreadlineError(
-      "BAD_REQUEST",
-      `--interrupt-expiry must be resume or record, got '${expiryText}'`,
-    );
-  }
+  const interruptExpiry = configuredExpiryAction([
+    ["--interrupt-expiry", values["interrupt-expiry"]],
+    ["THREADLINE_INTERRUPT_EXPIRY", env.THREADLINE_INTERRUPT_EXPIRY],
+  ]);
   const host = values.host ?? env.HOST ?? "127.0.0.1";
   const token = values.token ?? env.THREADLINE_TOKEN ?? undefined;
   const insecure = values.insecure === true;
@@ -238,7 +237,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeArg
     ...(instanceId ? { instanceId } : {}),
     heartbeatMs: values["no-demo"] === true ? 0 : heartbeatMs,
     ...(copilotkitSecret ? { copilotkitSecret } : {}),
-    ...(expiryText === undefined ? {} : { interruptExpiry: expiryText }),
+    ...(interruptExpiry === undefined ? {} : { interruptExpiry }),
     ...(Object.keys(retention).length > 0 ? { retention } : {}),
     ...(jwt ? { jwt } : {}),
   };

@@ -170,7 +170,9 @@ export class ThreadlineAgentRunner extends AgentRunner implements LocalThreadEnd
       this.ready.catch(() => undefined);
     }
     this.store = this.coordinator.store;
-    this.fanout = this.threadline ? undefined : new FanOut(this.store);
+    this.fanout = this.threadline
+      ? undefined
+      : new FanOut(this.store, { clock: this.coordinator.clock });
     this.deps = this.depsFor(undefined, undefined);
   }
 

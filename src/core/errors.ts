@@ -95,3 +95,7 @@ export class ThreadlineError extends Error {
     return value instanceof ThreadlineError && (code === undefined || value.code === code);
   }
 }
+
+/** What an unknown thrown value says: an Error's message, else the value as a string. */
+export const errorText = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);

@@ -1,5 +1,5 @@
 import type { LogBatch } from "./follow-item.js";
-import { LiveTail } from "./live-tail.js";
+import { LiveTail, type LiveTailOptions } from "./live-tail.js";
 import type { ThreadStore } from "./store.js";
 
 export interface LiveSink {
@@ -29,16 +29,17 @@ interface Entry {
 export class FanOut {
   private threads = new Map<string, Entry>();
 
+  /** `opts` go to every thread's tail: the runtime's clock, who hears of read failures. */
   constructor(
     private readonly store: ThreadStore,
-    private readonly onError?: (error: unknown) => void,
+    private readonly opts: LiveTailOptions = {},
   ) {}
 
   attach(threadId: string, sink: LiveSink): Attachment {
     let entry = this.threads.get(threadId);
     if (!entry) {
       const sinks = new Set<LiveSink>();
-      const tail = new LiveTail(this.store, threadId, (b) => deliver(sinks, b), this.onError);
+      const tail = new LiveTail(this.store, threadId, (b) => deliver(sinks, b), this.opts);
       const created: Entry = { tail, sinks };
       entry = created;
       this.threads.set(threadId, created);

@@ -1,4 +1,4 @@
-import type { StartRunRequest, StartRunResult } from "./coordinator.js";
+import type { Interrupt } from "@ag-ui/core";
 import { ThreadlineError } from "./errors.js";
 import {
   type ExpiryAction,
@@ -9,6 +9,7 @@ import {
   expiryTrigger,
 } from "./interrupt-expiry.js";
 import { type Logger, silentLogger } from "./logger.js";
+import type { StartRunRequest, StartRunResult } from "./run-request.js";
 import { type SchedulerClock, systemClock, type TimerHandle } from "./scheduler/clock.js";
 import type { ThreadStore } from "./store.js";
 
@@ -91,18 +92,14 @@ export class InterruptExpirer {
   }
 
   /**
-   * A run on `threadId` ended here: if it left interrupts that fall due, watch for that time
-   * now rather than at the next poll.
+   * A run that ended here asked `interrupts` (`RunEnd.interrupts`): if they fall due, watch for
+   * that time now rather than at the next poll. No store read: what the run asked is what the
+   * thread waits on (`pendingAfter`), and the pass that fires reads the thread again anyway.
    */
-  async nudge(threadId: string): Promise<void> {
-    if (!this.running) return;
-    try {
-      const head = await this.opts.store.threads.head(threadId);
-      const due = head ? expiryDueAt(head.interrupts) : null;
-      if (due !== null) this.arm(due);
-    } catch (error) {
-      this.logger.debug({ err: error, threadId }, "interrupt expiry: could not read the thread");
-    }
+  asked(interrupts: readonly Interrupt[] | undefined): void {
+    if (!this.running || !interrupts?.length) return;
+    const due = expiryDueAt(interrupts);
+    if (due !== null) this.arm(due);
   }
 
   private arm(at: number): void {

@@ -113,6 +113,6 @@ export function parseExpiryAction(value: unknown, where: string): ExpiryAction {
   if (isExpiryAction(value)) return value;
   throw new ThreadlineError(
     "VALIDATION_FAILED",
-    `${where}: expected ${EXPIRY_ACTIONS.join(" or ")}, got ${JSON.stringify(value)}`,
+    `${where} must be ${EXPIRY_ACTIONS.join(" or ")}, got ${JSON.stringify(value)}`,
   );
 }

@@ -1,3 +1,4 @@
+import { QUERY_ACCESS_TOKEN } from "../protocol.js";
 import { ThreadlineError } from "./errors.js";
 import type { ThreadSummary } from "./types.js";
 
@@ -124,4 +125,37 @@ export function checkLinkUse(
       { details: { interruptId: grant.interruptId } },
     );
   }
+}
+
+/** A signed link (`Threadline.interruptLink`): its token, the path it answers at, its end. */
+export interface InterruptLink {
+  token: string;
+  path: string;
+  expiresAt: number;
+}
+
+/** What making a link needs: the thread's head, the time, and the signer (the HTTP layer's). */
+export interface InterruptLinkDeps {
+  /** `store.threads.head`. */
+  head(threadId: string): Promise<ThreadSummary | null>;
+  now(): number;
+  mint(grant: InterruptLinkGrant, expiresAt: number): Promise<string>;
+}
+
+/**
+ * The path a link answers at: the interrupt's own route (GET shows it, POST answers it), the
+ * token in the query, where the access gate looks for it (the token is URL-safe as it is).
+ */
+export const interruptLinkPath = (threadId: string, interruptId: string, token: string): string =>
+  `/threads/${encodeURIComponent(threadId)}/interrupts/${encodeURIComponent(interruptId)}?${QUERY_ACCESS_TOKEN}=${token}`;
+
+/** Makes a link: the grant decided by `linkGrant` on the thread as it is now, then signed. */
+export async function makeInterruptLink(
+  deps: InterruptLinkDeps,
+  req: InterruptLinkRequest,
+): Promise<InterruptLink> {
+  const head = await deps.head(req.threadId);
+  const { grant, expiresAt } = linkGrant(head, req, deps.now());
+  const token = await deps.mint(grant, expiresAt);
+  return { token, path: interruptLinkPath(req.threadId, req.interruptId, token), expiresAt };
 }

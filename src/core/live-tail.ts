@@ -1,9 +1,18 @@
 import { type LogBatch, logBatch } from "./follow-item.js";
+import { type SchedulerClock, systemClock, type TimerHandle } from "./scheduler/clock.js";
 import type { CommitNotice, ThreadStore, Unsubscribe } from "./store.js";
 import type { EventRecord } from "./types.js";
 
 const PAGE = 1000;
-const RETRY_MS = 1000;
+/** How long a tail whose read failed waits before it reads again. */
+export const LIVE_TAIL_RETRY_MS = 1000;
+
+export interface LiveTailOptions {
+  /** Told of a failed read (it is retried) and of a receiver's throw. */
+  onError?: (error: unknown) => void;
+  /** The clock of the retry after a failed read (the runtime's one clock). Default wall time. */
+  clock?: SchedulerClock;
+}
 
 /**
  * The one live tail of a thread in this process: it turns the store's commit announcements
@@ -26,18 +35,22 @@ export class LiveTail {
   private reading = false;
   private again = false;
   private closed = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   /** Batches waiting while one is handed on (a receiver that appends re-enters). */
   private queue: LogBatch[] = [];
   private emitting = false;
   private readonly unsubscribe: Unsubscribe;
+  private readonly onError: (error: unknown) => void;
+  private readonly clock: SchedulerClock;
 
   constructor(
     private readonly store: ThreadStore,
     readonly threadId: string,
     private readonly onBatch: (batch: LogBatch) => void,
-    private readonly onError: (error: unknown) => void = () => undefined,
+    opts: LiveTailOptions = {},
   ) {
+    this.onError = opts.onError ?? (() => undefined);
+    this.clock = opts.clock ?? systemClock;
     this.unsubscribe = store.threads.subscribe(threadId, (n) => this.notice(n));
     this.ready = store.threads.head(threadId).then((head) => {
       if (this.closed) return;
@@ -50,7 +63,7 @@ export class LiveTail {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe();
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.queue = [];
   }
 
@@ -96,9 +109,9 @@ export class LiveTail {
 
   private retry(): void {
     if (this.closed) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.catchUp(), RETRY_MS);
-    this.timer.unref();
+    this.timer?.cancel();
+    // The read's promise is the timer's: a manual clock has it done when `advance` resolves.
+    this.timer = this.clock.setTimer(() => this.catchUp(), LIVE_TAIL_RETRY_MS);
   }
 
   private deliver(records: readonly EventRecord[]): void {

@@ -1,3 +1,4 @@
+import type { Interrupt } from "@ag-ui/core";
 import type { RunRecord, RunStatus } from "./types.js";
 
 /** How a run ended, as observers see it. */
@@ -7,6 +8,11 @@ export interface RunEnd {
   errorCode?: string;
   /** Events the run wrote (when this process executed it). */
   events?: number;
+  /**
+   * The interrupts the run asked (its RUN_FINISHED's `interrupt` outcome: the thread now waits
+   * on them), when this process executed it; absent when it asked none.
+   */
+  interrupts?: Interrupt[];
   /** When it ended (epoch ms). */
   at: number;
 }

@@ -16,7 +16,6 @@ export interface ThreadDeletion {
 export interface ThreadAdminDeps {
   store: ThreadStore;
   coordinator: Coordinator;
-  now?: () => number;
   /**
    * Called once the active run has ended and before the log goes, with the thread's last seq:
    * followers on a store that delivers asynchronously (PostgreSQL, Redis) may not have received
@@ -70,7 +69,8 @@ async function cancelForDeletion(deps: ThreadAdminDeps, threadId: string, runId:
     await coordinator.cancelRun(threadId, runId);
     return;
   }
-  const now = (deps.now ?? Date.now)();
+  // The lease it takes is on the runtime's one clock, as every lease is.
+  const now = coordinator.clock.now();
   const claimed = await store.runs.takeOver(threadId, runId, {
     owner: coordinator.instanceId,
     leaseMs: coordinator.leaseMs,

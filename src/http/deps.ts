@@ -2,7 +2,7 @@ import type { CopilotKitSurface } from "../copilotkit-surface/surface.js";
 import type { AgentDirectory } from "../core/agent-directory.js";
 import type { Coordinator } from "../core/coordinator.js";
 import type { Follow, FollowOptions } from "../core/follow.js";
-import type { InterruptLinkRequest } from "../core/interrupt-link.js";
+import type { InterruptLink, InterruptLinkRequest } from "../core/interrupt-link.js";
 import type { Logger } from "../core/logger.js";
 import type { Scheduler, SchedulerClock } from "../core/scheduler/index.js";
 import type { ThreadStore } from "../core/store.js";
@@ -45,9 +45,7 @@ export interface HttpDeps {
   updateThread(threadId: string, patch: ThreadPatch): Promise<ThreadSummary>;
   deleteThread(threadId: string): Promise<ThreadDeletion>;
   /** A signed link that answers one pending interrupt (PROTOCOL.md §3.1.10). */
-  interruptLink(
-    req: InterruptLinkRequest,
-  ): Promise<{ token: string; path: string; expiresAt: number }>;
+  interruptLink(req: InterruptLinkRequest): Promise<InterruptLink>;
   agents: AgentDirectory;
   scheduler: Pick<Scheduler, "create" | "list" | "get" | "update" | "remove">;
   /** Webhooks (compiled by `hookRoutes`). */

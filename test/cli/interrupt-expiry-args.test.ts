@@ -12,7 +12,7 @@ describe("interrupt expiry on the command line, in the config file and in option
     );
     expect(parseServeArgs([], {}).interruptExpiry).toBeUndefined();
     expect(() => parseServeArgs(["--interrupt-expiry", "ignore"], {})).toThrow(
-      /--interrupt-expiry must be resume or record, got 'ignore'/,
+      /--interrupt-expiry must be resume or record, got "ignore"/,
     );
   });
 
@@ -30,6 +30,6 @@ describe("interrupt expiry on the command line, in the config file and in option
         // @ts-expect-error: a JavaScript caller's typo is refused at once
         interrupts: { agents: { demo: "later" } },
       }),
-    ).toThrow(/interrupts.agents.demo: expected resume or record, got "later"/);
+    ).toThrow(/interrupts.agents.demo must be resume or record, got "later"/);
   });
 });

@@ -4,6 +4,7 @@ import { ManualClock } from "../../src/core/scheduler/index.js";
 import { createMemoryData, createMemoryStore } from "../../src/stores/memory/index.js";
 import { createThreadline, type Threadline } from "../../src/threadline.js";
 import { GateAgent, waitFor } from "../helpers/agents.js";
+import { interceptStore } from "../helpers/intercept-store.js";
 import { verifyWithAgUi } from "../helpers/verify.js";
 
 const open: Threadline[] = [];
@@ -83,6 +84,28 @@ describe("deleteThread", () => {
     run.text("m", " more");
     await waitFor(() => run.unsubscribed, "the runner to stop its agent");
     expect(await runner.store.threads.get("t")).toBeNull();
+  });
+
+  it("takes the other instance's run over at the time of the runtime's clock", async () => {
+    const data = createMemoryData();
+    const runner = instance(data);
+    const clock = new ManualClock(Date.now() + 3_600_000);
+    const takeOvers: unknown[] = [];
+    const admin = createThreadline({
+      store: interceptStore(createMemoryStore({ data }), (method, call, args) => {
+        if (method === "runs.takeOver") takeOvers.push(args[2]);
+        return call(...args);
+      }),
+      agents: { gate: new GateAgent() },
+      clock,
+    });
+    open.push(admin);
+    await admin.ready;
+    await runner.startRun({ threadId: "t", agentId: "gate" });
+    (await GateAgent.nth(0)).started();
+    await waitFor(async () => (await logOf(runner, "t")).length >= 1, "the run's start");
+    await admin.deleteThread("t");
+    expect(takeOvers).toEqual([expect.objectContaining({ now: clock.now(), force: true })]);
   });
 
   it("a follower on another instance of a shared store ends with the deleted marker too", async () => {

@@ -1,5 +1,6 @@
 import type { BaseEvent } from "@ag-ui/core";
 import { afterEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/core/scheduler/index.js";
 import { TERMINAL_RUN_STATUSES } from "../../src/core/types.js";
 import { DemoAgent } from "../../src/demo/demo-agent.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
@@ -64,5 +65,45 @@ describe("a store that fails under a running run", () => {
     const last = events.at(-1) as BaseEvent & { message: string };
     expect(last.message).toMatch(/store failed while the run was writing: connection terminated/);
     expect((await store.threads.get("o"))?.activeRunId).toBeNull();
+  });
+});
+
+describe("closing a run after a store failure", () => {
+  it("retries on the runtime's clock: the next attempt waits for the clock to pass the backoff", async () => {
+    const { store, state } = flakyStore();
+    const clock = new ManualClock(Date.parse("2030-01-01T00:00:00.000Z"));
+    tl = createThreadline({
+      store,
+      agents: { demo: new DemoAgent() },
+      leaseMs: 60_000,
+      clock,
+      copilotkit: false,
+      metrics: false,
+      tracing: false,
+    });
+    await tl.ready;
+    await store.threads.ensure("o");
+    const armed = clock.pending;
+    state.down = true;
+    const { runId } = await tl.startRun({ threadId: "o", agentId: "demo" });
+    // The run's RUN_STARTED fails, then the first attempt to close the run.
+    await waitFor(() => state.failed >= 2, "the run's append and a first close attempt");
+    // Its lease renewal and the backoff before the next attempt, both on the clock.
+    await waitFor(() => clock.pending === armed + 2, "the backoff timer on the clock");
+    expect(state.failed).toBe(2);
+    await clock.advance(99);
+    expect(state.failed).toBe(2);
+    await clock.advance(1);
+    await waitFor(() => state.failed === 3, "the second close attempt");
+    state.down = false;
+    // The backoff doubled: 200 ms of the clock to the attempt that succeeds.
+    await waitFor(() => clock.pending === armed + 2, "the next backoff timer");
+    await clock.advance(200);
+    const run = await waitFor(async () => {
+      const r = await store.runs.get("o", runId);
+      return r && TERMINAL_RUN_STATUSES.has(r.status) ? r : undefined;
+    }, "the run to end");
+    expect(run).toMatchObject({ status: "interrupted", error: { code: "INTERRUPTED" } });
+    expect(state.failed).toBe(3);
   });
 });

@@ -45,3 +45,29 @@ export const systemClock: SchedulerClock = {
     };
   },
 };
+
+/**
+ * Calls `fn` every `ms` on `clock` until the handle is cancelled. Re-armed before `fn` runs, as
+ * `setInterval` would; the timer callback returns `fn`'s promise, so a manual clock has the work
+ * done when its `advance` resolves.
+ */
+export function every(
+  clock: SchedulerClock,
+  ms: number,
+  fn: () => Promise<unknown> | undefined,
+): TimerHandle {
+  let current: TimerHandle | undefined;
+  let cancelled = false;
+  const tick = (): Promise<unknown> | undefined => {
+    if (cancelled) return undefined;
+    current = clock.setTimer(tick, ms);
+    return fn();
+  };
+  current = clock.setTimer(tick, ms);
+  return {
+    cancel() {
+      cancelled = true;
+      current?.cancel();
+    },
+  };
+}
