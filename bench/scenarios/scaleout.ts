@@ -1,0 +1,376 @@
+import type { ProfileSummary } from "../lib/profile.js";
+import { fmt } from "../lib/report.js";
+import { cpuBetween, machineCpuMs, redisCommandsProcessed } from "../lib/server-cpu.js";
+import { median } from "../lib/stats.js";
+import type { Census, ManyResult } from "../procs/scale-commands.js";
+import type { Context } from "./context.js";
+import { pct } from "./fanout.js";
+import { clockSkew, crossInstanceLatency, type LatencyRow, ms } from "./scaleout-latency.js";
+import {
+  type Config,
+  dropStaleNamespaces,
+  instanceName,
+  type ScaleProcesses,
+  SHARED_STORES,
+  scaleoutProcesses,
+  startConfig,
+} from "./scaleout-procs.js";
+
+/** One measured burst on one configuration. */
+interface Burst {
+  events: number;
+  /** First run started to last run ended, across the instances (ms). */
+  windowMs: number;
+  eps: number;
+  /** CPU ms in the window: the instances (summed), the database's part, the whole machine. */
+  tlCpu: number;
+  dbCpu: number;
+  machineBusy: number;
+  machineTotal: number;
+  /** The orchestrator's wall time around it (the CPU shares are of this). */
+  wallMs: number;
+  roundTrips: number;
+  commands: number;
+  /** Redis: commands the server processed in the window, every client's (to spot others). */
+  redisAll?: number;
+}
+
+let bursts = 0;
+
+/**
+ * Starts `threads` new threads' runs spread over the configuration's instances (thread i on
+ * instance i mod n: a run executes where it was started) and waits for all of them to end.
+ */
+async function burst(ctx: Context, cfg: Config, threads: number): Promise<Burst> {
+  const sz = ctx.opts.sizes.scaleout;
+  const n = cfg.servers.length;
+  const tag = `b${++bursts}`;
+  const parts = cfg.servers.map((_, k) =>
+    Array.from({ length: threads }, (_, i) => i)
+      .filter((i) => i % n === k)
+      .map((i) => `${tag}-t${i}`),
+  );
+  const all = (cmd: string) => Promise.all(cfg.servers.map((s) => s.call<number>(cmd)));
+  const census = () => Promise.all(cfg.servers.map((s) => s.call<Census>("counted")));
+  const redis0 = cfg.store === "redis" ? await redisCommandsProcessed() : 0;
+  const [cpu0, rt0, db0, m0] = await Promise.all([
+    all("cpu"),
+    census(),
+    cfg.dbCpu.read(),
+    machineCpuMs(),
+  ]);
+  const w0 = performance.now();
+  const results = await Promise.all(
+    cfg.servers.map((s, k) =>
+      s.call<ManyResult>(
+        "startMany",
+        { threadIds: parts[k], runs: sz.runs, events: sz.events },
+        10 * 60_000,
+      ),
+    ),
+  );
+  const wallMs = performance.now() - w0;
+  const [cpu1, rt1, db1, m1] = await Promise.all([
+    all("cpu"),
+    census(),
+    cfg.dbCpu.read(),
+    machineCpuMs(),
+  ]);
+  const redis1 = cfg.store === "redis" ? await redisCommandsProcessed() : 0;
+  const committed = await Promise.all(
+    cfg.servers.map((s, k) =>
+      s.call<number>("checkMany", { threadIds: parts[k], expect: sz.runs * sz.events }, 5 * 60_000),
+    ),
+  );
+  const events = committed.reduce((x, y) => x + y, 0);
+  const windowMs = Math.max(...results.map((r) => r.t1)) - Math.min(...results.map((r) => r.t0));
+  const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
+  return {
+    events,
+    windowMs,
+    eps: (events * 1000) / windowMs,
+    tlCpu: sum(cpu1.map((c, i) => c - cpu0[i]!)),
+    dbCpu: cpuBetween(db0, db1),
+    machineBusy: m1.busy - m0.busy,
+    machineTotal: m1.total - m0.total,
+    wallMs,
+    roundTrips: sum(rt1.map((r, i) => r.roundTrips - rt0[i]!.roundTrips)),
+    commands: sum(rt1.map((r, i) => r.commands - rt0[i]!.commands)),
+    ...(cfg.store === "redis" ? { redisAll: redis1 - redis0 } : {}),
+  };
+}
+
+/**
+ * Profiles instance A (and, for comparison, every other one) during one extra burst; only A's
+ * summary goes into the report.
+ */
+async function profiledBurst(ctx: Context, cfg: Config): Promise<ProfileSummary | undefined> {
+  await Promise.all(cfg.servers.map((s) => s.call("profileStart")));
+  let summaries: ProfileSummary[] = [];
+  try {
+    await burst(ctx, cfg, ctx.opts.sizes.scaleout.threads);
+  } finally {
+    summaries = await Promise.all(
+      cfg.servers.map((s, i) =>
+        s.call<ProfileSummary>("profileStop", {
+          file: ctx.profileFile(`scaleout-${cfg.store}-${cfg.servers.length}-${instanceName(i)}`),
+        }),
+      ),
+    );
+  }
+  return summaries[0];
+}
+
+/** Runs `fn` on a fresh configuration, closing it (namespace dropped) whatever happens. */
+async function withConfig<T>(
+  procs: ScaleProcesses,
+  store: string,
+  n: number,
+  fn: (cfg: Config) => Promise<T>,
+): Promise<T> {
+  const cfg = await startConfig(procs, store, n);
+  try {
+    return await fn(cfg);
+  } finally {
+    await cfg.close();
+  }
+}
+
+const counts = (max: number) => Array.from({ length: max }, (_, i) => i + 1);
+
+/**
+ * Scenario 9 (issue 18, item 4): 1, 2, 3 Threadline instances (separate processes) on one
+ * PostgreSQL schema / one Redis key prefix. Aggregate events/s of concurrent runs on `threads`
+ * threads started across the instances, the scaling ratio against one instance, where the CPU
+ * went; and a follower on A of a run on B against the same-instance case (p50/p99).
+ */
+export async function scaleoutScenario(ctx: Context): Promise<void> {
+  const sz = ctx.opts.sizes.scaleout;
+  const started = Date.now();
+  const stores = SHARED_STORES.filter((s) => ctx.opts.stores.includes(s));
+  const unavailable = stores.filter((s) => ctx.storeUnavailable(s));
+  for (const s of unavailable) ctx.log(`scaleout: ${s} not available: ${ctx.storeUnavailable(s)}`);
+  const usable = stores.filter((s) => !ctx.storeUnavailable(s));
+  const notes: string[] = unavailable.map(
+    (s) => `${s}: not available (${ctx.storeUnavailable(s)})`,
+  );
+  if (usable.length === 0) {
+    ctx.report.section({
+      title: "9. Scale-out: several instances on one store",
+      headers: ["store", "result"],
+      rows: stores.map((s) => [s, `not available: ${ctx.storeUnavailable(s) ?? "not selected"}`]),
+    });
+    return;
+  }
+  const procs = await scaleoutProcesses(ctx);
+  try {
+    for (const s of usable) {
+      const stale = await dropStaleNamespaces(s).catch((e: unknown) => {
+        ctx.log(`scaleout: ${s}: could not look for stale namespaces: ${String(e)}`);
+        return [];
+      });
+      if (stale.length > 0) ctx.log(`scaleout: ${s}: dropped ${stale.length} stale namespace(s)`);
+    }
+    const latency = new Map<string, LatencyRow[]>();
+    let skew = { skew: 0, uncertainty: 0 };
+    for (const store of usable) {
+      try {
+        const rows = await withConfig(procs, store, 2, async (cfg) => {
+          skew = await clockSkew(cfg.servers, procs.followers);
+          return crossInstanceLatency(
+            procs,
+            cfg,
+            sz.latencyEvents,
+            sz.latencyRate,
+            Math.max(1, ctx.opts.sizes.reps),
+          );
+        });
+        latency.set(store, rows);
+        for (const r of rows)
+          ctx.log(
+            `scaleout: ${store}: follower on ${r.follower}, run on ${r.runOn}: p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms`,
+          );
+      } catch (error) {
+        ctx.fail(`scaleout latency (${store})`, error);
+      }
+    }
+    // Rounds: every (store, instance count) once per round, so load drift on the shared machine
+    // spreads over all of them; per-round ratios against the same round's one instance.
+    const results = new Map<string, Burst[]>();
+    const key = (store: string, n: number) => `${store}:${n}`;
+    const failed = new Set<string>();
+    const rounds = Math.max(1, ctx.opts.sizes.reps);
+    let done = 0;
+    let roundMs = 0;
+    for (let round = 0; round < rounds; round++) {
+      const elapsed = Date.now() - started;
+      if (round > 0 && elapsed + roundMs > sz.budgetMs) {
+        notes.push(
+          `budget (${fmt(sz.budgetMs / 1000)} s) reached after ${done} of ${rounds} rounds`,
+        );
+        break;
+      }
+      const t = Date.now();
+      for (const store of usable) {
+        if (failed.has(store)) continue;
+        for (const n of counts(sz.instances)) {
+          try {
+            const b = await withConfig(procs, store, n, async (cfg) => {
+              // Warm-up: the pools open their connections, the code is optimised.
+              await burst(ctx, cfg, sz.warmupThreads);
+              return burst(ctx, cfg, sz.threads);
+            });
+            const list = results.get(key(store, n)) ?? [];
+            list.push(b);
+            results.set(key(store, n), list);
+            ctx.log(
+              `scaleout: round ${round + 1}: ${store}, ${n} instance(s): ${fmt(b.eps)} events/s, Threadline CPU ${pct(b.tlCpu / b.wallMs)}, database ${pct(b.dbCpu / b.wallMs)}, machine ${pct(b.machineBusy / b.machineTotal)} busy`,
+            );
+          } catch (error) {
+            ctx.fail(`scaleout (${store}, ${n} instances)`, error);
+            failed.add(store);
+            break;
+          }
+        }
+      }
+      done++;
+      roundMs = Date.now() - t;
+    }
+    if (ctx.opts.profile) {
+      for (const store of usable) {
+        for (const n of [1, sz.instances]) {
+          try {
+            const p = await withConfig(procs, store, n, async (cfg) => {
+              await burst(ctx, cfg, sz.warmupThreads);
+              return profiledBurst(ctx, cfg);
+            });
+            ctx.noteProfile(`scale-out, ${store}, ${n} instance(s): instance A`, p);
+          } catch (error) {
+            ctx.fail(`scaleout profile (${store}, ${n})`, error);
+          }
+        }
+      }
+    }
+    report(ctx, usable, results, latency, skew, notes, done);
+  } finally {
+    await ctx.release("scaleout");
+  }
+}
+
+function report(
+  ctx: Context,
+  stores: string[],
+  results: Map<string, Burst[]>,
+  latency: Map<string, LatencyRow[]>,
+  skew: { skew: number; uncertainty: number },
+  notes: string[],
+  rounds: number,
+): void {
+  const sz = ctx.opts.sizes.scaleout;
+  const rows: string[][] = [];
+  for (const store of stores) {
+    const one = results.get(`${store}:1`) ?? [];
+    for (const n of counts(sz.instances)) {
+      const bs = results.get(`${store}:${n}`) ?? [];
+      if (bs.length === 0) {
+        rows.push([store, String(n), "not measured", "", "", "", "", "", "", "", ""]);
+        continue;
+      }
+      const eps = median(bs.map((b) => b.eps));
+      // Per round against the same round's one instance: the machine's load drifts between rounds.
+      const ratios = bs.flatMap((b, i) => (one[i] ? [b.eps / one[i]!.eps] : []));
+      const perK = (f: (b: Burst) => number) => median(bs.map((b) => (f(b) * 1000) / b.events));
+      const share = (f: (b: Burst) => number) => median(bs.map((b) => f(b) / b.wallMs));
+      rows.push([
+        store,
+        String(n),
+        `${fmt(eps)} (${fmt(Math.min(...bs.map((b) => b.eps)))}–${fmt(Math.max(...bs.map((b) => b.eps)))})`,
+        ratios.length > 0 ? `${fmt(median(ratios), 2)}×` : "—",
+        pct(share((b) => b.tlCpu)),
+        pct(share((b) => b.dbCpu)),
+        `${pct(median(bs.map((b) => b.machineBusy / b.machineTotal)))} of ${pct(median(bs.map((b) => b.machineTotal / b.wallMs)))}`,
+        pct(share((b) => Math.max(0, b.machineBusy - b.tlCpu - b.dbCpu))),
+        fmt(perK((b) => b.tlCpu)),
+        fmt(perK((b) => b.dbCpu)),
+        `${fmt(perK((b) => b.roundTrips))}${store === "redis" ? ` (${fmt(perK((b) => b.commands))} cmds; all clients ${fmt(perK((b) => b.redisAll ?? 0))})` : ""}`,
+      ]);
+    }
+  }
+  ctx.report.section({
+    title: `9a. Scale-out: ${fmt(sz.threads)} threads of concurrent runs across 1–${sz.instances} instances on one store`,
+    intro:
+      `Each instance is a Threadline server process (\`procs/threadline-server.ts\`) on one shared ` +
+      `schema / key prefix (fresh for every configuration, dropped after it). ${fmt(sz.threads)} new ` +
+      `threads, ${sz.runs} run(s) of ${sz.events} events each (the scripted agent, as fast as ` +
+      `possible), thread i's runs started on instance i mod n (a run executes where it is started), ` +
+      `all at once; events/s = events committed (checked: every thread's lastSeq) ÷ first start to ` +
+      `last end. A warm-up of ${sz.warmupThreads} threads on every configuration first. Median ` +
+      `(min–max) of ${rounds} round(s), every configuration once per round; the ratio is per round ` +
+      `against that round's one instance. CPU shares are CPU time ÷ wall time (100% = one core).`,
+    headers: [
+      "store",
+      "instances",
+      "events/s",
+      "× 1 instance",
+      "Threadline CPU (all instances)",
+      "database CPU",
+      "machine busy (of all cores)",
+      "other processes' CPU",
+      "Threadline CPU ms / 1k events",
+      "database CPU ms / 1k events",
+      "round trips / 1k events",
+    ],
+    rows,
+    notes: [
+      "database CPU: PostgreSQL: the backends of the instances' own connections (pool and LISTEN, found by application_name in pg_stat_activity, CPU from /proc/<pid>/stat); Redis: the whole redis-server process (INFO cpu), which also serves other clients — 'all clients' counts every command it processed in the window, beside the instances' own.",
+      "other processes' CPU: machine busy time minus the instances and the database figure: other helpers' work on the shared machine, the bench's own processes, PostgreSQL's background writers.",
+      "round trips: PostgreSQL: statements sent by the instances (each its own round trip; pg does not pipeline); Redis: commands sent on their own plus MULTI/pipeline writes.",
+      ...notes,
+    ],
+  });
+  const lrows: string[][] = [];
+  for (const store of stores) {
+    const rs = latency.get(store);
+    if (!rs) continue;
+    for (const r of rs) {
+      const same = rs.find((x) => x.follower === r.follower && !x.cross);
+      lrows.push([
+        store,
+        r.follower,
+        r.runOn,
+        r.cross ? "other instance" : "same instance",
+        ms(r.p50),
+        ms(r.p99),
+        ms(r.max),
+        fmt(r.samples),
+        r.cross && same ? `${fmt(r.p50 / same.p50, 2)}× / ${fmt(r.p99 / same.p99, 2)}×` : "",
+      ]);
+    }
+  }
+  if (lrows.length === 0) return;
+  ctx.report.section({
+    title: "9b. Scale-out: delivery latency to a follower on another instance",
+    intro:
+      `Two instances, one thread, one follower on A and one on B (each in its own load-generator ` +
+      `process, raw node:http, \`?replay=none\`). A run of ${fmt(sz.latencyEvents)} events paced at ` +
+      `${fmt(sz.latencyRate)} tokens/s executes on B, then one on A; each token carries the agent's ` +
+      `\`performance.timeOrigin + performance.now()\`, each follower records receipt − timestamp ` +
+      `(0.05 ms buckets). So each follower sees one run from the other instance and one from its own; ` +
+      `${Math.max(1, ctx.opts.sizes.reps)} round(s) of both, the median round's p50 and p99, the worst max.`,
+    headers: [
+      "store",
+      "follower on",
+      "run on",
+      "case",
+      "p50 ms",
+      "p99 ms",
+      "max ms",
+      "samples",
+      "÷ same instance (p50 / p99)",
+    ],
+    rows: lrows,
+    notes: [
+      `Clocks: the largest offset between an emitting instance's and a follower's clock, measured over IPC (shortest of 15 round trips, read at its midpoint): ${ms(skew.skew)} ms ± ${ms(skew.uncertainty)} ms; latencies are not corrected by it.`,
+    ],
+  });
+}
