@@ -20,6 +20,8 @@ export interface Census {
   roundTrips: number;
   /** PostgreSQL: statements sent; Redis: commands sent (several per MULTI or pipeline). */
   commands: number;
+  /** PostgreSQL: COMMITs sent and their time from send to reply, summed (ms). */
+  commits?: { calls: number; ms: number };
 }
 
 export function scaleCommands(need: () => Threadline) {
@@ -36,8 +38,15 @@ export function scaleCommands(need: () => Threadline) {
     counted(): Census {
       if (census === "postgres") {
         let calls = 0;
-        for (const s of pgSnapshot().values()) calls += s.calls;
-        return { roundTrips: calls, commands: calls };
+        const commits = { calls: 0, ms: 0 };
+        for (const s of pgSnapshot().values()) {
+          calls += s.calls;
+          if (s.text === "COMMIT") {
+            commits.calls += s.calls;
+            commits.ms += s.ms;
+          }
+        }
+        return { roundTrips: calls, commands: calls, commits };
       }
       if (census === "redis") {
         const r = redisSnapshot();

@@ -2,6 +2,7 @@ import type { Child } from "../lib/children.js";
 import { fmt } from "../lib/report.js";
 import { now } from "../lib/script.js";
 import { median } from "../lib/stats.js";
+import type { Census } from "../procs/scale-commands.js";
 import type { WaitResult } from "./fanout.js";
 import { type Config, instanceName, type ScaleProcesses } from "./scaleout-procs.js";
 
@@ -48,6 +49,10 @@ export interface LatencyRow {
   p99: number;
   max: number;
   samples: number;
+  /** Store reads the follower's instance made for the run (its live tail filling from the store). */
+  reads: number;
+  /** PostgreSQL: mean COMMIT round trip (ms) on the run's instance during the run. */
+  commitMs?: number;
 }
 
 /** Polls (with a deadline) until an instance counts `n` followers of the thread. */
@@ -97,11 +102,21 @@ export async function crossInstanceLatency(
     await sees(b, threadId, 1);
     for (const runOn of Array.from({ length: rounds }, () => [1, 0]).flat()) {
       for (const gen of procs.followers) await gen.call("arm", { expect: events, latency: true });
+      for (const s of cfg.servers) await s.call("counters");
+      const census0 = await cfg.servers[runOn]!.call<Census>("counted");
       await cfg.servers[runOn]!.call("run", { threadId, events, rate });
       const timeoutMs = (events / rate) * 1000 + 60_000;
       const waits = await Promise.all(
         procs.followers.map((g) => g.call<WaitResult>("wait", { timeoutMs }, timeoutMs + 10_000)),
       );
+      const census1 = await cfg.servers[runOn]!.call<Census>("counted");
+      const reads = await Promise.all(
+        cfg.servers.map((s) => s.call<{ calls: number; records: number }>("counters")),
+      );
+      const c0 = census0.commits;
+      const c1 = census1.commits;
+      const commitMs =
+        c0 && c1 && c1.calls > c0.calls ? (c1.ms - c0.ms) / (c1.calls - c0.calls) : undefined;
       for (const [i, w] of waits.entries()) {
         if (w.complete !== 1 || !w.latency) {
           throw new Error(
@@ -118,6 +133,8 @@ export async function crossInstanceLatency(
           p99: w.latency.p99,
           max: w.latency.max,
           samples: w.latency.count,
+          reads: reads[i]!.calls,
+          ...(commitMs === undefined ? {} : { commitMs }),
         });
       }
       // The next run starts only after this one ended on its instance.
@@ -134,6 +151,10 @@ export async function crossInstanceLatency(
       p99: median(rs.map((r) => r.p99)),
       max: Math.max(...rs.map((r) => r.max)),
       samples: rs.reduce((x, r) => x + r.samples, 0),
+      reads: median(rs.map((r) => r.reads)),
+      ...(rs[0]!.commitMs === undefined
+        ? {}
+        : { commitMs: median(rs.map((r) => r.commitMs ?? 0)) }),
     });
   }
   return rows;
