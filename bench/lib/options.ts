@@ -84,7 +84,7 @@ const FULL: Sizes = {
     runs: 1,
     events: 200,
     warmupThreads: 30,
-    latencyEvents: 1000,
+    latencyEvents: 600,
     latencyRate: 200,
     budgetMs: 300_000,
   },

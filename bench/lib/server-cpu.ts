@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { pgUrl, redisUrl } from "./stores.js";
 
 /**
@@ -23,6 +23,29 @@ export async function processCpuMs(pid: number): Promise<number | undefined> {
   }
 }
 
+/**
+ * A process's time on a core and time spent runnable but waiting for one (the scheduler's run
+ * queue), summed over its threads, in ms (/proc/<pid>/task/<tid>/schedstat). Waiting for a core
+ * is what a process loses on a machine with more work than cores. Undefined when it is gone.
+ */
+export async function schedMs(pid: number): Promise<{ run: number; wait: number } | undefined> {
+  try {
+    let run = 0;
+    let wait = 0;
+    for (const tid of await readdir(`/proc/${pid}/task`)) {
+      const f = (await readFile(`/proc/${pid}/task/${tid}/schedstat`, "utf8").catch(() => ""))
+        .trim()
+        .split(" ");
+      if (f.length < 2) continue;
+      run += Number(f[0]) / 1e6;
+      wait += Number(f[1]) / 1e6;
+    }
+    return { run, wait };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The whole machine: busy and total CPU time (every core) so far, in ms. */
 export async function machineCpuMs(): Promise<{ busy: number; total: number }> {
   const line = (await readFile("/proc/stat", "utf8")).split("\n")[0]!;
@@ -38,17 +61,35 @@ export interface ServerCpu {
   /** What is counted, for the report. */
   readonly what: string;
   read(): Promise<ServerCpuReading>;
+  /**
+   * PostgreSQL: samples the states of the backends of the first prefix (the pools) every
+   * `everyMs` until the returned stop is called,
+   * which resolves to the counts (running, waiting for the client, a lock, WAL, ...).
+   */
+  sampleStates?(everyMs: number): () => Promise<StateSamples>;
   close(): Promise<void>;
 }
 
 export interface ServerCpuReading {
   ms: Map<string, number>;
+  /** Time runnable but waiting for a core (schedstat), where the process can be read. */
+  waitMs: Map<string, number>;
 }
+
+/** What a server's connections were doing: samples per state, while `sampleStates` ran. */
+export type StateSamples = Map<string, number>;
 
 /** CPU ms between two readings (a process that appeared meanwhile counts whole). */
 export function cpuBetween(a: ServerCpuReading, b: ServerCpuReading): number {
   let ms = 0;
   for (const [k, v] of b.ms) ms += v - (a.ms.get(k) ?? 0);
+  return ms;
+}
+
+/** Run-queue wait ms between two readings, like `cpuBetween`. */
+export function waitBetween(a: ServerCpuReading, b: ServerCpuReading): number {
+  let ms = 0;
+  for (const [k, v] of b.waitMs) ms += v - (a.waitMs.get(k) ?? 0);
   return ms;
 }
 
@@ -62,24 +103,63 @@ export async function pgBackendCpu(prefixes: string[]): Promise<ServerCpu> {
   const pg = (await import("pg")).default;
   const client = new pg.Client({ connectionString: pgUrl(), application_name: "bench-cpu-probe" });
   await client.connect();
+  const patterns = prefixes.map((p) => `${p.replace(/[\\%_]/g, "\\$&")}%`);
   return {
     what: "PostgreSQL backends of the instances' connections (/proc/<pid>/stat)",
     async read() {
       const { rows } = await client.query<{ pid: number }>(
         "SELECT pid FROM pg_stat_activity WHERE application_name LIKE ANY($1)",
-        [prefixes.map((p) => `${p.replace(/[\\%_]/g, "\\$&")}%`)],
+        [patterns],
       );
       const ms = new Map<string, number>();
+      const waitMs = new Map<string, number>();
       for (const { pid } of rows) {
         const cpu = await processCpuMs(pid);
         if (cpu !== undefined) ms.set(String(pid), cpu);
+        const sched = await schedMs(pid);
+        if (sched) waitMs.set(String(pid), sched.wait);
       }
       if (ms.size === 0 && rows.length > 0)
         throw new Error("PostgreSQL backends are not readable in /proc (server not local?)");
-      return { ms };
+      return { ms, waitMs };
+    },
+    sampleStates(everyMs) {
+      const counts: StateSamples = new Map();
+      let stop = false;
+      const loop = (async () => {
+        while (!stop) {
+          const { rows } = await client.query<{
+            state: string | null;
+            wait_event_type: string | null;
+            wait_event: string | null;
+          }>(
+            "SELECT state, wait_event_type, wait_event FROM pg_stat_activity WHERE application_name LIKE ANY($1)",
+            [patterns.slice(0, 1)],
+          );
+          for (const r of rows) {
+            const k = stateName(r.state, r.wait_event_type, r.wait_event);
+            counts.set(k, (counts.get(k) ?? 0) + 1);
+          }
+          await new Promise((resolve) => setTimeout(resolve, everyMs));
+        }
+      })();
+      return async () => {
+        stop = true;
+        await loop;
+        return counts;
+      };
     },
     close: () => client.end(),
   };
+}
+
+/** A backend's state as the report names it. */
+function stateName(state: string | null, type: string | null, event: string | null): string {
+  if (state === "active")
+    return type ? `active, waiting: ${type}:${event}` : "active (on CPU or runnable)";
+  if (state === "idle in transaction") return "in a transaction, waiting for the instance";
+  if (state === "idle") return "idle (no statement)";
+  return state ?? "unknown";
 }
 
 /** redis-server's own CPU (INFO cpu: user + sys of the whole process, every client's work). */
@@ -89,12 +169,18 @@ export async function redisServerCpu(): Promise<ServerCpu> {
   await redis.connect();
   const field = (info: string, name: string) =>
     Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? Number.NaN);
+  // Its pid, for the run-queue wait: readable when the server runs on this machine.
+  const pid = field(await redis.info("server"), "process_id");
   return {
     what: "redis-server process (INFO cpu, shared with every other client)",
     async read() {
       const info = await redis.info("cpu");
       const s = field(info, "used_cpu_sys") + field(info, "used_cpu_user");
-      return { ms: new Map([["redis", s * 1000]]) };
+      const sched = Number.isInteger(pid) ? await schedMs(pid) : undefined;
+      return {
+        ms: new Map([["redis", s * 1000]]),
+        waitMs: sched ? new Map([["redis", sched.wait]]) : new Map(),
+      };
     },
     close: async () => {
       redis.disconnect();

@@ -1,6 +1,12 @@
 import type { ProfileSummary } from "../lib/profile.js";
 import { fmt } from "../lib/report.js";
-import { cpuBetween, machineCpuMs, redisCommandsProcessed } from "../lib/server-cpu.js";
+import {
+  cpuBetween,
+  machineCpuMs,
+  redisCommandsProcessed,
+  schedMs,
+  waitBetween,
+} from "../lib/server-cpu.js";
 import { median } from "../lib/stats.js";
 import type { Census, ManyResult } from "../procs/scale-commands.js";
 import type { Context } from "./context.js";
@@ -25,6 +31,9 @@ interface Burst {
   /** CPU ms in the window: the instances (summed), the database's part, the whole machine. */
   tlCpu: number;
   dbCpu: number;
+  /** Run-queue wait ms in the window (runnable, no core free): the instances, the database. */
+  tlWait: number;
+  dbWait: number;
   machineBusy: number;
   machineTotal: number;
   /** The orchestrator's wall time around it (the CPU shares are of this). */
@@ -33,6 +42,8 @@ interface Burst {
   commands: number;
   /** Redis: commands the server processed in the window, every client's (to spot others). */
   redisAll?: number;
+  /** PostgreSQL: what the pools' backends were doing, sampled every 20 ms. */
+  states?: Map<string, number>;
 }
 
 let bursts = 0;
@@ -52,13 +63,20 @@ async function burst(ctx: Context, cfg: Config, threads: number): Promise<Burst>
   );
   const all = (cmd: string) => Promise.all(cfg.servers.map((s) => s.call<number>(cmd)));
   const census = () => Promise.all(cfg.servers.map((s) => s.call<Census>("counted")));
+  const waits = async () => {
+    let ms = 0;
+    for (const s of cfg.servers) ms += (await schedMs(s.pid))?.wait ?? 0;
+    return ms;
+  };
   const redis0 = cfg.store === "redis" ? await redisCommandsProcessed() : 0;
-  const [cpu0, rt0, db0, m0] = await Promise.all([
+  const [q0, cpu0, rt0, db0, m0] = await Promise.all([
+    waits(),
     all("cpu"),
     census(),
     cfg.dbCpu.read(),
     machineCpuMs(),
   ]);
+  const stopSampling = cfg.dbCpu.sampleStates?.(20);
   const w0 = performance.now();
   const results = await Promise.all(
     cfg.servers.map((s, k) =>
@@ -70,7 +88,9 @@ async function burst(ctx: Context, cfg: Config, threads: number): Promise<Burst>
     ),
   );
   const wallMs = performance.now() - w0;
-  const [cpu1, rt1, db1, m1] = await Promise.all([
+  const states = await stopSampling?.();
+  const [q1, cpu1, rt1, db1, m1] = await Promise.all([
+    waits(),
     all("cpu"),
     census(),
     cfg.dbCpu.read(),
@@ -91,12 +111,15 @@ async function burst(ctx: Context, cfg: Config, threads: number): Promise<Burst>
     eps: (events * 1000) / windowMs,
     tlCpu: sum(cpu1.map((c, i) => c - cpu0[i]!)),
     dbCpu: cpuBetween(db0, db1),
+    tlWait: q1 - q0,
+    dbWait: waitBetween(db0, db1),
     machineBusy: m1.busy - m0.busy,
     machineTotal: m1.total - m0.total,
     wallMs,
     roundTrips: sum(rt1.map((r, i) => r.roundTrips - rt0[i]!.roundTrips)),
     commands: sum(rt1.map((r, i) => r.commands - rt0[i]!.commands)),
     ...(cfg.store === "redis" ? { redisAll: redis1 - redis0 } : {}),
+    ...(states ? { states } : {}),
   };
 }
 
@@ -231,7 +254,7 @@ export async function scaleoutScenario(ctx: Context): Promise<void> {
             list.push(b);
             results.set(key(store, n), list);
             ctx.log(
-              `scaleout: round ${round + 1}: ${store}, ${n} instance(s): ${fmt(b.eps)} events/s, Threadline CPU ${pct(b.tlCpu / b.wallMs)}, database ${pct(b.dbCpu / b.wallMs)}, machine ${pct(b.machineBusy / b.machineTotal)} busy`,
+              `scaleout: round ${round + 1}: ${store}, ${n} instance(s): ${fmt(b.eps)} events/s, Threadline CPU ${pct(b.tlCpu / b.wallMs)} (waiting for a core ${pct(b.tlWait / b.wallMs)}), database ${pct(b.dbCpu / b.wallMs)} (${pct(b.dbWait / b.wallMs)}), machine ${pct(b.machineBusy / b.machineTotal)} busy`,
             );
           } catch (error) {
             ctx.fail(`scaleout (${store}, ${n} instances)`, error);
@@ -293,8 +316,8 @@ function report(
         String(n),
         `${fmt(eps)} (${fmt(Math.min(...bs.map((b) => b.eps)))}–${fmt(Math.max(...bs.map((b) => b.eps)))})`,
         ratios.length > 0 ? `${fmt(median(ratios), 2)}×` : "—",
-        pct(share((b) => b.tlCpu)),
-        pct(share((b) => b.dbCpu)),
+        `${pct(share((b) => b.tlCpu))} / ${pct(share((b) => b.tlWait))}`,
+        `${pct(share((b) => b.dbCpu))} / ${pct(share((b) => b.dbWait))}`,
         `${pct(median(bs.map((b) => b.machineBusy / b.machineTotal)))} of ${pct(median(bs.map((b) => b.machineTotal / b.wallMs)))}`,
         pct(share((b) => Math.max(0, b.machineBusy - b.tlCpu - b.dbCpu))),
         fmt(perK((b) => b.tlCpu)),
@@ -320,8 +343,8 @@ function report(
       "instances",
       "events/s",
       "× 1 instance",
-      "Threadline CPU (all instances)",
-      "database CPU",
+      "Threadline CPU / waiting for a core (all instances)",
+      "database CPU / waiting for a core",
       "machine busy (of all cores)",
       "other processes' CPU",
       "Threadline CPU ms / 1k events",
@@ -331,29 +354,59 @@ function report(
     rows,
     notes: [
       "database CPU: PostgreSQL: the backends of the instances' own connections (pool and LISTEN, found by application_name in pg_stat_activity, CPU from /proc/<pid>/stat); Redis: the whole redis-server process (INFO cpu), which also serves other clients — 'all clients' counts every command it processed in the window, beside the instances' own.",
+      "waiting for a core: time the processes were runnable but no core was free (the scheduler's run queue, /proc/<pid>/task/*/schedstat), ÷ wall time: what the shared machine took from them.",
       "other processes' CPU: machine busy time minus the instances and the database figure: other helpers' work on the shared machine, the bench's own processes, PostgreSQL's background writers.",
       "round trips: PostgreSQL: statements sent by the instances (each its own round trip; pg does not pipeline); Redis: commands sent on their own plus MULTI/pipeline writes.",
       ...notes,
     ],
   });
+  const srows: string[][] = [];
+  for (const store of stores) {
+    for (const n of counts(sz.instances)) {
+      const merged = new Map<string, number>();
+      for (const b of results.get(`${store}:${n}`) ?? []) {
+        for (const [k, v] of b.states ?? []) merged.set(k, (merged.get(k) ?? 0) + v);
+      }
+      const total = [...merged.values()].reduce((x, y) => x + y, 0);
+      if (total === 0) continue;
+      const top = [...merged].sort((x, y) => y[1] - x[1]).slice(0, 6);
+      srows.push([
+        store,
+        String(n),
+        fmt(total),
+        top.map(([k, v]) => `${k} ${pct(v / total)}`).join("; "),
+      ]);
+    }
+  }
+  if (srows.length > 0) {
+    ctx.report.section({
+      title: "9c. Scale-out on PostgreSQL: what the instances' backends were doing",
+      intro:
+        "pg_stat_activity of the instances' pool connections (10 per instance), sampled every 20 ms " +
+        "during the measured bursts of 9a (every round): the share of backend samples in each state.",
+      headers: ["store", "instances", "backend samples", "states (share of samples)"],
+      rows: srows,
+      notes: [
+        "'Lock:object' is the lock a transaction that NOTIFYs takes at commit (PostgreSQL serialises notifying commits, the WAL flush included); 'IO:WALSync' / 'LWLock:WALWrite' the commit's flush; 'in a transaction, waiting for the instance' and 'idle' mean the database waits for Threadline (or for a core).",
+      ],
+    });
+  }
   const lrows: string[][] = [];
   for (const store of stores) {
-    const rs = latency.get(store);
-    if (!rs) continue;
-    for (const r of rs) {
-      const same = rs.find((x) => x.follower === r.follower && !x.cross);
+    const rs = latency.get(store) ?? [];
+    for (const runOn of [...new Set(rs.map((r) => r.runOn))]) {
+      const same = rs.find((r) => r.runOn === runOn && !r.cross);
+      const other = rs.find((r) => r.runOn === runOn && r.cross);
+      if (!same || !other) continue;
       lrows.push([
         store,
-        r.follower,
-        r.runOn,
-        r.cross ? "other instance" : "same instance",
-        ms(r.p50),
-        ms(r.p99),
-        ms(r.max),
-        fmt(r.samples),
-        fmt(r.reads),
-        r.commitMs === undefined ? "—" : ms(r.commitMs),
-        r.cross && same ? `${fmt(r.p50 / same.p50, 2)}× / ${fmt(r.p99 / same.p99, 2)}×` : "",
+        runOn,
+        `${ms(same.p50)} / ${ms(same.p99)} / ${ms(same.max)}`,
+        `${ms(other.p50)} / ${ms(other.p99)} / ${ms(other.max)} (on ${other.follower})`,
+        `${fmt(other.p50 / same.p50, 2)}× / ${fmt(other.p99 / same.p99, 2)}×`,
+        `${fmt(same.samples)} / ${fmt(other.samples)}`,
+        `${fmt(same.reads)} / ${fmt(other.reads)}`,
+        same.commitMs === undefined ? "—" : ms(same.commitMs),
       ]);
     }
   }
@@ -365,20 +418,17 @@ function report(
       `process, raw node:http, \`?replay=none\`). A run of ${fmt(sz.latencyEvents)} events paced at ` +
       `${fmt(sz.latencyRate)} tokens/s executes on B, then one on A; each token carries the agent's ` +
       `\`performance.timeOrigin + performance.now()\`, each follower records receipt − timestamp ` +
-      `(0.05 ms buckets). So each follower sees one run from the other instance and one from its own; ` +
+      `(0.05 ms buckets). So each run has a follower on its own instance and one on the other, receiving the same events at the same time: the ratio compares the two paths under the same conditions; ` +
       `${Math.max(1, ctx.opts.sizes.reps)} round(s) of both, the median round's p50 and p99, the worst max.`,
     headers: [
       "store",
-      "follower on",
       "run on",
-      "case",
-      "p50 ms",
-      "p99 ms",
-      "max ms",
-      "samples",
-      "store reads by the follower's instance",
+      "same-instance follower: p50 / p99 / max ms",
+      "other-instance follower: p50 / p99 / max ms",
+      "other ÷ same (p50 / p99)",
+      "samples: same / other",
+      "store reads by the follower's instance: same / other",
       "COMMIT ms on the run's instance",
-      "÷ same instance (p50 / p99)",
     ],
     rows: lrows,
     notes: [
