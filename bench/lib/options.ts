@@ -86,7 +86,7 @@ const FULL: Sizes = {
     warmupThreads: 30,
     latencyEvents: 600,
     latencyRate: 200,
-    budgetMs: 300_000,
+    budgetMs: 360_000,
   },
   reps: 3,
 };
@@ -169,7 +169,7 @@ const HELP = `npm run bench [-- options]
   --heartbeat-budget-s s
                      time budget per store for them (default 240, quick 30)
   --scaleout-budget-s s
-                     time budget of the scale-out scenario (default 300, quick 90): rounds
+                     time budget of the scale-out scenario (default 360, quick 90): rounds
                      (every instance count once each) stop when the next would not fit
   --out file         where to write the report (default bench/RESULTS.md)`;
 
@@ -213,20 +213,16 @@ export function parseOptions(argv: string[]): Options {
       throw new Error(`--heartbeat-runs must be a positive integer\n${HELP}`);
     sizes.heartbeat.runs = n;
   }
-  const budget = values["heartbeat-budget-s"];
-  if (budget !== undefined) {
-    const s = Number(budget);
-    if (!Number.isFinite(s) || s <= 0)
-      throw new Error(`--heartbeat-budget-s must be positive\n${HELP}`);
-    sizes.heartbeat.budgetMs = s * 1000;
-  }
-  const scaleBudget = values["scaleout-budget-s"];
-  if (scaleBudget !== undefined) {
-    const s = Number(scaleBudget);
-    if (!Number.isFinite(s) || s <= 0)
-      throw new Error(`--scaleout-budget-s must be positive\n${HELP}`);
-    sizes.scaleout.budgetMs = s * 1000;
-  }
+  /** A `--…-budget-s` option in ms, or undefined when absent. */
+  const budgetMs = (name: "heartbeat-budget-s" | "scaleout-budget-s"): number | undefined => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    const s = Number(v);
+    if (!Number.isFinite(s) || s <= 0) throw new Error(`--${name} must be positive\n${HELP}`);
+    return s * 1000;
+  };
+  sizes.heartbeat.budgetMs = budgetMs("heartbeat-budget-s") ?? sizes.heartbeat.budgetMs;
+  sizes.scaleout.budgetMs = budgetMs("scaleout-budget-s") ?? sizes.scaleout.budgetMs;
   const scenarios = values.only
     ? values.only.split(",").map((s) => s.trim() as ScenarioName)
     : [...SCENARIOS];

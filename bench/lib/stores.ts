@@ -39,6 +39,28 @@ export const pgUrl = (): string =>
 export const redisUrl = (): string =>
   process.env.BENCH_REDIS_URL ?? process.env.THREADLINE_TEST_REDIS ?? "redis://127.0.0.1:6379";
 
+type RedisClient = import("ioredis").Redis;
+
+/** Every key matching `pattern` (SCAN, pages of about 1,000), handed to `each` page by page. */
+export async function scanRedis(
+  pattern: string,
+  each: (redis: RedisClient, keys: string[]) => Promise<void> | void,
+): Promise<void> {
+  const { Redis } = await import("ioredis");
+  const redis = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      if (keys.length > 0) await each(redis, keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
 const SPECS: StoreSpec[] = [
   { name: "memory" },
   {
@@ -75,19 +97,9 @@ const SPECS: StoreSpec[] = [
     url: redisUrl,
     options: (ns) => ({ url: redisUrl(), prefix: ns.id }),
     async cleanup(ns) {
-      const { Redis } = await import("ioredis");
-      const redis = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
-      await redis.connect();
-      try {
-        let cursor = "0";
-        do {
-          const [next, keys] = await redis.scan(cursor, "MATCH", `${ns.id}:*`, "COUNT", 1000);
-          if (keys.length > 0) await redis.del(...keys);
-          cursor = next;
-        } while (cursor !== "0");
-      } finally {
-        redis.disconnect();
-      }
+      await scanRedis(`${ns.id}:*`, async (redis, keys) => {
+        await redis.del(...keys);
+      });
     },
   },
 ];

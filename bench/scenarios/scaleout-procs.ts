@@ -1,6 +1,6 @@
 import { type Child, killAllOf, startAll } from "../lib/children.js";
 import { pgBackendCpu, redisServerCpu, type ServerCpu } from "../lib/server-cpu.js";
-import { dropNamespace, pgUrl, redisUrl } from "../lib/stores.js";
+import { dropNamespace, pgUrl, scanRedis } from "../lib/stores.js";
 import type { Context } from "./context.js";
 
 /** The stores several processes can share (the scale-out scenario's subjects). */
@@ -129,25 +129,10 @@ export async function dropStaleNamespaces(store: string): Promise<string[]> {
       await client.end();
     }
   } else if (store === "redis") {
-    const { Redis } = await import("ioredis");
-    const redis = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect();
-    try {
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(
-          cursor,
-          "MATCH",
-          `${NS_PREFIX}*:epoch`,
-          "COUNT",
-          1000,
-        );
-        for (const k of keys) ids.add(k.slice(0, k.indexOf(":")));
-        cursor = next;
-      } while (cursor !== "0");
-    } finally {
-      redis.disconnect();
-    }
+    // Every store's keyspace has an epoch key: one per prefix.
+    await scanRedis(`${NS_PREFIX}*:epoch`, (_, keys) => {
+      for (const k of keys) ids.add(k.slice(0, k.indexOf(":")));
+    });
   }
   const stale = [...ids].filter((id) => {
     const pid = Number(id.slice(NS_PREFIX.length).split("_")[0]);
