@@ -16,6 +16,8 @@ import { fanoutScenario, targetsFor } from "./scenarios/fanout.js";
 import { heartbeatScenario } from "./scenarios/heartbeat.js";
 import { idleScenario } from "./scenarios/idle.js";
 import { replayProcesses, replayScenario } from "./scenarios/replay.js";
+import { scaleoutScenario } from "./scenarios/scaleout.js";
+import { SHARED_STORES, scaleoutProcesses } from "./scenarios/scaleout-procs.js";
 import { tracingScenario } from "./scenarios/tracing.js";
 import { wakeScenario } from "./scenarios/wake.js";
 
@@ -28,6 +30,7 @@ const SCENARIO_FNS: Record<ScenarioName, (ctx: Context) => Promise<void>> = {
   wake: wakeScenario,
   heartbeat: heartbeatScenario,
   tracing: tracingScenario,
+  scaleout: scaleoutScenario,
 };
 
 /** Starts each scenario's processes; all at once, so their start-up costs overlap. */
@@ -43,6 +46,11 @@ const PRESTART: Record<ScenarioName, (ctx: Context) => Promise<unknown>> = {
   heartbeat: async () => undefined,
   // Starts its four processes itself, one after another (they are measured against each other).
   tracing: async () => undefined,
+  // Not when none of its stores can be measured: it reports that without processes.
+  scaleout: (ctx) =>
+    SHARED_STORES.some((s) => ctx.opts.stores.includes(s) && !ctx.storeUnavailable(s))
+      ? scaleoutProcesses(ctx)
+      : Promise.resolve(undefined),
 };
 
 function markdown(

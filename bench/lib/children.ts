@@ -212,6 +212,8 @@ export function serveRpc(handlers: Record<string, Handler>): void {
       const u = process.cpuUsage();
       return (u.user + u.system) / 1000;
     },
+    /** This process's `performance.timeOrigin + performance.now()`: for clock-offset checks. */
+    clock: () => performance.timeOrigin + performance.now(),
     ...handlers,
   };
   process.on("message", async (m: RpcRequest) => {

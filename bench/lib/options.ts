@@ -35,6 +35,22 @@ export interface Sizes {
   heartbeat: { runs: number; keepRuns: number; sweepEvery: number; budgetMs: number };
   /** Tracing overhead: interleaved rounds of `runs` runs of `events` events to `followers`. */
   tracing: { runs: number; events: number; followers: number; rounds: number; warmup: number };
+  /**
+   * Scale-out (issue 18): 1..`instances` Threadline processes on one schema / key prefix;
+   * `threads` threads with `runs` runs of `events` each started across them, in rounds (a
+   * warm-up of `warmupThreads` threads first); the cross-instance latency probe's paced run;
+   * the time budget of the whole scenario.
+   */
+  scaleout: {
+    instances: number;
+    threads: number;
+    runs: number;
+    events: number;
+    warmupThreads: number;
+    latencyEvents: number;
+    latencyRate: number;
+    budgetMs: number;
+  };
   /** Repetitions of each fan-out / attach measurement (the median is reported). */
   reps: number;
 }
@@ -62,6 +78,16 @@ const FULL: Sizes = {
   wake: { runs: 20 },
   heartbeat: { runs: 100_000, keepRuns: 1_000, sweepEvery: 100, budgetMs: 240_000 },
   tracing: { runs: 10, events: 200, followers: 10, rounds: 40, warmup: 3 },
+  scaleout: {
+    instances: 3,
+    threads: 300,
+    runs: 1,
+    events: 200,
+    warmupThreads: 30,
+    latencyEvents: 600,
+    latencyRate: 200,
+    budgetMs: 360_000,
+  },
   reps: 3,
 };
 
@@ -88,6 +114,16 @@ const QUICK: Sizes = {
   wake: { runs: 5 },
   heartbeat: { runs: 5_000, keepRuns: 1_000, sweepEvery: 100, budgetMs: 30_000 },
   tracing: { runs: 10, events: 200, followers: 5, rounds: 8, warmup: 1 },
+  scaleout: {
+    instances: 3,
+    threads: 60,
+    runs: 1,
+    events: 100,
+    warmupThreads: 10,
+    latencyEvents: 300,
+    latencyRate: 200,
+    budgetMs: 90_000,
+  },
   reps: 1,
 };
 
@@ -100,6 +136,7 @@ export const SCENARIOS = [
   "wake",
   "heartbeat",
   "tracing",
+  "scaleout",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -120,7 +157,8 @@ const HELP = `npm run bench [-- options]
   --only a,b         scenarios to run: ${SCENARIOS.join(", ")} (default: all; the scaling
                      curve is part of append and fanout)
   --stores a,b       stores for the append scenario (default: memory,sqlite,postgres,redis;
-                     missing ones are reported as not available)
+                     missing ones are reported as not available); scaleout uses the
+                     shared ones (postgres, redis) among them
   --reps n           repetitions of the append, fan-out and attach measurements (median
                      reported; default 3, quick 1)
   --profile          CPU-profile the server (fan-out, idle) and worker (append) while measuring,
@@ -130,6 +168,9 @@ const HELP = `npm run bench [-- options]
                      issue's figure is 1000000: it takes hours on 2 cores)
   --heartbeat-budget-s s
                      time budget per store for them (default 240, quick 30)
+  --scaleout-budget-s s
+                     time budget of the scale-out scenario (default 360, quick 90): rounds
+                     (every instance count once each) stop when the next would not fit
   --out file         where to write the report (default bench/RESULTS.md)`;
 
 function parse(argv: string[]) {
@@ -143,6 +184,7 @@ function parse(argv: string[]) {
       profile: { type: "boolean", default: false },
       "heartbeat-runs": { type: "string" },
       "heartbeat-budget-s": { type: "string" },
+      "scaleout-budget-s": { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -171,13 +213,16 @@ export function parseOptions(argv: string[]): Options {
       throw new Error(`--heartbeat-runs must be a positive integer\n${HELP}`);
     sizes.heartbeat.runs = n;
   }
-  const budget = values["heartbeat-budget-s"];
-  if (budget !== undefined) {
-    const s = Number(budget);
-    if (!Number.isFinite(s) || s <= 0)
-      throw new Error(`--heartbeat-budget-s must be positive\n${HELP}`);
-    sizes.heartbeat.budgetMs = s * 1000;
-  }
+  /** A `--…-budget-s` option in ms, or undefined when absent. */
+  const budgetMs = (name: "heartbeat-budget-s" | "scaleout-budget-s"): number | undefined => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    const s = Number(v);
+    if (!Number.isFinite(s) || s <= 0) throw new Error(`--${name} must be positive\n${HELP}`);
+    return s * 1000;
+  };
+  sizes.heartbeat.budgetMs = budgetMs("heartbeat-budget-s") ?? sizes.heartbeat.budgetMs;
+  sizes.scaleout.budgetMs = budgetMs("scaleout-budget-s") ?? sizes.scaleout.budgetMs;
   const scenarios = values.only
     ? values.only.split(",").map((s) => s.trim() as ScenarioName)
     : [...SCENARIOS];

@@ -28,6 +28,8 @@ interface Namespace {
   dir: string;
   /** A name unique to this store instance (schema, key prefix, file name). */
   id: string;
+  /** PostgreSQL: the pool's `application_name`, so pg_stat_activity finds its backends. */
+  app?: string;
 }
 
 export const pgUrl = (): string =>
@@ -36,6 +38,28 @@ export const pgUrl = (): string =>
   "postgres://postgres@127.0.0.1:5432/test";
 export const redisUrl = (): string =>
   process.env.BENCH_REDIS_URL ?? process.env.THREADLINE_TEST_REDIS ?? "redis://127.0.0.1:6379";
+
+type RedisClient = import("ioredis").Redis;
+
+/** Every key matching `pattern` (SCAN, pages of about 1,000), handed to `each` page by page. */
+export async function scanRedis(
+  pattern: string,
+  each: (redis: RedisClient, keys: string[]) => Promise<void> | void,
+): Promise<void> {
+  const { Redis } = await import("ioredis");
+  const redis = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      if (keys.length > 0) await each(redis, keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
 
 const SPECS: StoreSpec[] = [
   { name: "memory" },
@@ -50,7 +74,11 @@ const SPECS: StoreSpec[] = [
     module: "postgres/index",
     factory: "createPostgresStore",
     url: pgUrl,
-    options: (ns) => ({ connectionString: pgUrl(), schema: ns.id }),
+    options: (ns) => ({
+      connectionString: pgUrl(),
+      schema: ns.id,
+      ...(ns.app ? { pool: { application_name: ns.app } } : {}),
+    }),
     async cleanup(ns) {
       const pg = (await import("pg")).default;
       const client = new pg.Client({ connectionString: pgUrl() });
@@ -69,19 +97,9 @@ const SPECS: StoreSpec[] = [
     url: redisUrl,
     options: (ns) => ({ url: redisUrl(), prefix: ns.id }),
     async cleanup(ns) {
-      const { Redis } = await import("ioredis");
-      const redis = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
-      await redis.connect();
-      try {
-        let cursor = "0";
-        do {
-          const [next, keys] = await redis.scan(cursor, "MATCH", `${ns.id}:*`, "COUNT", 1000);
-          if (keys.length > 0) await redis.del(...keys);
-          cursor = next;
-        } while (cursor !== "0");
-      } finally {
-        redis.disconnect();
-      }
+      await scanRedis(`${ns.id}:*`, async (redis, keys) => {
+        await redis.del(...keys);
+      });
     },
   },
 ];
@@ -149,12 +167,38 @@ export function storeLocation(store: ThreadStore): StoreLocation | undefined {
   return locations.get(store);
 }
 
-/** Opens a fresh instance of a store (its own file, schema or key prefix); close() cleans up. */
-export async function openStore(name: string, dir: string): Promise<ThreadStore> {
+/**
+ * A namespace (schema, key prefix) several processes open together: the scale-out scenario's
+ * instances. Its owner (the orchestrator) removes it with `dropNamespace`, not the processes:
+ * they are killed with SIGKILL.
+ */
+export interface SharedNamespace {
+  id: string;
+  /** PostgreSQL: `application_name` of this process's pool connections. */
+  app?: string;
+}
+
+/** Removes a namespace a store wrote (a shared one: its processes do not). */
+export async function dropNamespace(name: string, id: string): Promise<void> {
+  await SPECS.find((s) => s.name === name)?.cleanup?.({ dir: "", id });
+}
+
+/**
+ * Opens a fresh instance of a store (its own file, schema or key prefix); close() cleans up.
+ * With `shared`, opens that namespace instead and leaves it in place on close.
+ */
+export async function openStore(
+  name: string,
+  dir: string,
+  shared?: SharedNamespace,
+): Promise<ThreadStore> {
   const spec = SPECS.find((s) => s.name === name);
   if (!spec) throw new Error(`unknown store '${name}'`);
   if (!spec.module) return createMemoryStore();
-  const ns: Namespace = { dir, id: `bench_${process.pid}_${++opened}` };
+  if (shared && !spec.url) throw new Error(`store '${name}' cannot be shared between processes`);
+  const ns: Namespace = shared
+    ? { dir, id: shared.id, ...(shared.app ? { app: shared.app } : {}) }
+    : { dir, id: `bench_${process.pid}_${++opened}` };
   // A computed specifier: the module may not exist on this branch, so tsc must not resolve it.
   const url = new URL(`../../src/stores/${spec.module}.js`, import.meta.url).href;
   const mod = (await import(url)) as Record<string, (opts: unknown) => Promise<ThreadStore>>;
@@ -168,7 +212,7 @@ export async function openStore(name: string, dir: string): Promise<ThreadStore>
     ...(name === "redis" ? { prefix: ns.id } : {}),
   });
   const cleanup = spec.cleanup;
-  if (cleanup) {
+  if (cleanup && !shared) {
     const close = store.close.bind(store);
     store.close = async () => {
       await close();

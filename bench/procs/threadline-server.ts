@@ -11,7 +11,8 @@ import { startProfile, stopProfile } from "../lib/profile.js";
 import { scratchDir } from "../lib/scratch.js";
 import { now } from "../lib/script.js";
 import { seedThreadline } from "../lib/seed.js";
-import { openStore, storeLocation } from "../lib/stores.js";
+import { openStore, type SharedNamespace, storeLocation } from "../lib/stores.js";
+import { scaleCommands } from "./scale-commands.js";
 
 let tl: Threadline | undefined;
 let store: ThreadStore | undefined;
@@ -37,8 +38,10 @@ function need(): Threadline {
 }
 
 serveRpc({
-  async start(a: { store: string; keepaliveMs?: number }) {
-    store = countReads(await openStore(a.store, scratch));
+  /** `shared`: open that schema / key prefix with other instances (the scale-out scenario). */
+  async start(a: { store: string; keepaliveMs?: number; shared?: SharedNamespace }) {
+    if (tl) throw new Error("already started: call stop first");
+    store = countReads(await openStore(a.store, scratch, a.shared));
     tl = createThreadline({
       store,
       agents: { scripted: new ScriptedAgent() },
@@ -94,6 +97,15 @@ serveRpc({
     const { writeHeapSnapshot } = await import("node:v8");
     return writeHeapSnapshot(a.file);
   },
+  /** Closes the server and its store, so the next `start` can open another namespace. */
+  async stop() {
+    const t = tl;
+    tl = undefined;
+    store = undefined;
+    await t?.close({ graceMs: 1000 });
+    return true;
+  },
+  ...scaleCommands(need),
   profileStart: () => startProfile(),
   profileStop: (a: { file: string }) => stopProfile(a.file),
 });
