@@ -18,6 +18,8 @@ export interface TailSource {
  */
 export abstract class ChannelTail {
   private readonly listeners = new CommitListeners();
+  /** Threads with a local append in flight, and the highest seq the channel announced meanwhile. */
+  private readonly local = new Map<string, { pending: number; heard: number; told: number }>();
   protected readonly runStarts = new RunStartListeners();
   private stopped = false;
 
@@ -30,7 +32,12 @@ export abstract class ChannelTail {
   protected heard(message: string): void {
     const a = parseAnnouncement(message);
     if (a) {
-      this.listeners.announce(a.threadId, { lastSeq: a.last });
+      // The echo of a local commit can arrive before the commit's own reply; announced bare, it
+      // would make every follower of the thread read the store for records it is about to be
+      // handed. Held until the local append settles (see `appendLocally`).
+      const held = this.local.get(a.threadId);
+      if (held) held.heard = Math.max(held.heard, a.last);
+      else this.listeners.announce(a.threadId, { lastSeq: a.last });
       return;
     }
     const started = parseRunStartPayload(message);
@@ -54,6 +61,38 @@ export abstract class ChannelTail {
 
   subscribe(threadId: string, listener: CommitListener): Unsubscribe {
     return this.listeners.add(threadId, listener);
+  }
+
+  /**
+   * Runs a local append (`commit` resolves once it is durable) and announces its records. While
+   * it is in flight, the channel's announcements of the thread wait; afterwards any the local
+   * ones did not cover are announced bare (readers read them): a commit whose reply was lost,
+   * or another writer's. Only the fence holder appends, so in practice that is the echo.
+   */
+  async appendLocally(
+    threadId: string,
+    commit: () => Promise<EventRecord[]>,
+  ): Promise<EventRecord[]> {
+    let held = this.local.get(threadId);
+    if (!held) {
+      held = { pending: 0, heard: 0, told: 0 };
+      this.local.set(threadId, held);
+    }
+    held.pending += 1;
+    try {
+      const records = await commit();
+      this.committed(threadId, records);
+      held.told = Math.max(held.told, records[records.length - 1]?.seq ?? 0);
+      return records;
+    } finally {
+      held.pending -= 1;
+      if (held.pending === 0) {
+        this.local.delete(threadId);
+        if (held.heard > held.told && !this.stopped) {
+          this.listeners.announce(threadId, { lastSeq: held.heard });
+        }
+      }
+    }
   }
 
   committed(threadId: string, records: readonly EventRecord[]): void {

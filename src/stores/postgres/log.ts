@@ -57,12 +57,12 @@ export class PgThreadLog implements Store.ThreadLog {
 
   async append(...[threadId, fence, events, view]: Store.AppendArgs): Promise<EventRecord[]> {
     const channel = this.tail.channelName;
-    const records = await inTransaction(this.pool, (db) =>
-      appendInTransaction(db, this.threads, channel, [threadId, fence, events, view], Date.now()),
+    // Announced after the commit: durable before visible.
+    return this.tail.appendLocally(threadId, () =>
+      inTransaction(this.pool, (db) =>
+        appendInTransaction(db, this.threads, channel, [threadId, fence, events, view], Date.now()),
+      ),
     );
-    // After the commit: durable before visible.
-    this.tail.committed(threadId, records);
-    return records;
   }
 
   async compact(threadId: string, step: CompactionStep): Promise<CompactionResult | null> {

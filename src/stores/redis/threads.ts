@@ -143,10 +143,10 @@ export class RedisThreadLog implements Store.ThreadLog {
 
   async append(...[threadId, fence, events, view]: Store.AppendArgs): Promise<EventRecord[]> {
     const now = Date.now();
-    const records = await appendScript(this.epoch, this.keys, [threadId, fence, events, view], now);
-    // After the script ran: durable (as far as Redis persistence goes) before visible.
-    this.tail.committed(threadId, records);
-    return records;
+    // Announced after the script ran: durable (as far as Redis persistence goes) before visible.
+    return this.tail.appendLocally(threadId, () =>
+      appendScript(this.epoch, this.keys, [threadId, fence, events, view], now),
+    );
   }
 
   subscribe(threadId: string, listener: Store.CommitListener): Store.Unsubscribe {
