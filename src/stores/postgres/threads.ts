@@ -140,11 +140,15 @@ export class ThreadTable {
    * so PostgreSQL reuses their space even where autovacuum is off or lags. Never in a
    * transaction (VACUUM refuses one); its lock (SHARE UPDATE EXCLUSIVE) does not conflict with
    * reads or writes, and SKIP_LOCKED passes over a table another vacuum holds (autovacuum).
+   * ANALYZE too: where autovacuum is off nothing else gives the planner statistics, and without
+   * them it cannot tell a thread's one row in the runs table from all of them (it took the
+   * index by creation order over the primary key for a run's lookup, reading every run of the
+   * thread; issue 14). A sample of each table: cheap beside the vacuum.
    */
   async vacuum(db: Queryable): Promise<void> {
     const t = this.t;
     await db.query(
-      `VACUUM (SKIP_LOCKED) ${t.events}, ${t.messages}, ${t.runs}, ${t.threads}, ${t.claims}`,
+      `VACUUM (ANALYZE, SKIP_LOCKED) ${t.events}, ${t.messages}, ${t.runs}, ${t.threads}, ${t.claims}`,
     );
   }
 
@@ -353,34 +357,49 @@ export class ThreadTable {
     update: T.ViewUpdate,
     seq: number,
   ): Promise<number> {
-    let position = next;
-    if (update.replaceMessages) {
-      await db.query(`DELETE FROM ${this.t.messages} WHERE thread_id = $1`, [threadId]);
-      position = 0;
-    }
+    const statement = ThreadTable.messagesStatement(this.t, threadId, next, update, seq);
+    if (statement) await db.query(statement.text, statement.values);
+    return statement?.next ?? next;
+  }
+
+  /**
+   * The messages of a view update as one statement, or null when it has none. Every message of
+   * the update gets the next position in order (`next` + its index) and an existing id keeps its
+   * row's: positions only order the view, so the ones a known id leaves unused are harmless gaps.
+   * No statement reads the thread's other messages: each id is one probe of the unique index
+   * (ON CONFLICT). Looking up which ids were new instead (an anti-join) let the planner scan
+   * every message of the thread, dead versions included, on every append (issue 14). A replace
+   * deletes the messages it does not name and moves the ones it names behind all others.
+   */
+  static messagesStatement(
+    t: Tables,
+    threadId: string,
+    next: number,
+    update: T.ViewUpdate,
+    seq: number,
+  ): { text: string; values: unknown[]; next: number } | null {
+    const replace = update.replaceMessages !== undefined;
     // Collapse repeated ids (first place, last content), as the in-memory view does.
     const latest = new Map<string, Message>();
     for (const m of [...(update.replaceMessages ?? []), ...(update.upsertMessages ?? [])]) {
       latest.set(m.id, m);
     }
-    if (latest.size === 0) return position;
+    if (latest.size === 0 && !replace) return null;
     const ids = [...latest.keys()];
-    // One statement: the ids the thread does not have yet get the next positions, in order;
-    // a known id (position -1 never lands: the conflict updates its row) keeps its place.
-    const { rows } = await db.query<{ fresh: number }>(
-      `WITH u AS (
-         SELECT u.id, u.body, u.n FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(id, body, n)
-       ), fresh AS (
-         SELECT u.id, $4::bigint + row_number() OVER (ORDER BY u.n) - 1 AS p FROM u
-         WHERE NOT EXISTS (SELECT 1 FROM ${this.t.messages} m
-           WHERE m.thread_id = $1 AND m.message_id = u.id)
-       ), ins AS (
-         INSERT INTO ${this.t.messages} (thread_id, position, message_id, body, seq)
-         SELECT $1, coalesce(f.p, -1), u.id, u.body::json, $5 FROM u LEFT JOIN fresh f ON f.id = u.id
-         ON CONFLICT (thread_id, message_id) DO UPDATE SET body = excluded.body
-       ) SELECT count(*)::int AS fresh FROM fresh`,
-      [threadId, ids, ids.map((id) => json(latest.get(id))), position, seq],
-    );
-    return position + (rows[0]?.fresh ?? 0);
+    const bodies = ids.map((id) => json(latest.get(id)));
+    const upsert = `INSERT INTO ${t.messages} (thread_id, position, message_id, body, seq)
+         SELECT $1, $4::bigint + u.n - 1, u.id, u.body::json, $5
+         FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(id, body, n)
+         ON CONFLICT (thread_id, message_id) DO UPDATE SET body = excluded.body${
+           replace ? ", position = excluded.position, seq = excluded.seq" : ""
+}`;
+    // The delete and the upsert touch disjoint rows (ids not named / named), as one statement
+    // must.
+    const text = replace
+      ? `WITH gone AS (DELETE FROM ${t.messages} WHERE thread_id = $1
+           AND NOT (message_id = ANY($2::text[])))
+         ${upsert}`
+      : upsert;
+    return { text, values: [threadId, ids, bodies, next, seq], next: next + ids.length };
   }
 }
