@@ -4,19 +4,22 @@ import type * as Store from "../../core/store.js";
 import { count, dueWindow, listWindow, readWindow } from "../../core/store.js";
 import type { EventRecord, ThreadPatch, ThreadView } from "../../core/types.js";
 
-import { appendInTransaction } from "./append.js";
+import { append } from "./append.js";
 import { inTransaction } from "./connection.js";
 import type { PgLiveTail } from "./live-tail.js";
+import type { Tables } from "./schema.js";
 import type { ThreadTable } from "./threads.js";
 
 /**
- * The PostgreSQL `ThreadLog`. Writes are short transactions that lock the thread's row first;
+ * The PostgreSQL `ThreadLog`. Writes lock the thread's row first (an append: one statement, see
+ * append-sql.ts; the others short transactions);
  * reads are single statements (one snapshot each). Live delivery: see `PgLiveTail`.
  */
 export class PgThreadLog implements Store.ThreadLog {
   constructor(
     private readonly pool: pg.Pool,
     private readonly threads: ThreadTable,
+    private readonly tables: Tables,
     private readonly tail: PgLiveTail,
   ) {}
 
@@ -57,8 +60,12 @@ export class PgThreadLog implements Store.ThreadLog {
 
   async append(...[threadId, fence, events, view]: Store.AppendArgs): Promise<EventRecord[]> {
     const channel = this.tail.channelName;
-    const records = await inTransaction(this.pool, (db) =>
-      appendInTransaction(db, this.threads, channel, [threadId, fence, events, view], Date.now()),
+    const records = await append(
+      this.pool,
+      this.tables,
+      channel,
+      [threadId, fence, events, view],
+      Date.now(),
     );
     // After the commit: durable before visible.
     this.tail.committed(threadId, records);

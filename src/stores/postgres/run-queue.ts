@@ -23,8 +23,15 @@ export class PgRunQueue implements Store.RunQueue {
     return inTransaction(this.pool, (db) => this.enqueueIn(db, run, strategy, Date.now()));
   }
 
-  async claimNext(threadId: string, lease: Store.LeaseRequest): Promise<Store.ClaimedRun | null> {
-    return inTransaction(this.pool, (db) => this.claimNextIn(db, threadId, lease));
+  async claimNext(threadId: string, request: Store.LeaseRequest): Promise<Store.ClaimedRun | null> {
+    const lease = { owner: request.owner, expiresAt: request.now + request.leaseMs };
+    for (;;) {
+      // One statement, no transaction (see `RunTable.claimHead`).
+      const { locked, run } = await this.runs.claimHead(this.pool, threadId, lease, request.now);
+      if (run?.lease) return { run, fence: { runId: run.runId, token: run.lease.token } };
+      // Locked an idle thread but its head was taken meanwhile: look again, on a new snapshot.
+      if (!locked) return null;
+    }
   }
 
   async renew(threadId: string, fence: Fence, term: Store.LeaseTerm) {
@@ -94,18 +101,6 @@ export class PgRunQueue implements Store.RunQueue {
       result.interrupted = decision.interrupt;
     }
     return result;
-  }
-
-  private async claimNextIn(
-    db: Queryable,
-    threadId: string,
-    request: Store.LeaseRequest,
-  ): Promise<Store.ClaimedRun | null> {
-    const head = (await this.threads.lock(db, threadId))?.head;
-    if (!head || head.active_run_id !== null) return null;
-    const lease = { owner: request.owner, expiresAt: request.now + request.leaseMs };
-    const run = await this.runs.startHead(db, threadId, lease, head.fence_token, request.now);
-    return run?.lease ? { run, fence: { runId: run.runId, token: run.lease.token } } : null;
   }
 
   private async renewIn(db: Queryable, threadId: string, fence: Fence, term: Store.LeaseTerm) {

@@ -48,25 +48,41 @@ export class RunTable {
   }
 
   /**
-   * Starts the run at the head of the thread's queue under a new lease (its token issued above
-   * `currentToken`) and makes it the thread's active run, in one statement. Null when the queue
-   * is empty.
+   * The claim as ONE statement in autocommit (`RunQueue.claimNext`): when the thread is idle and
+   * has a queued run, locks its row, starts the run at the head of its queue under a new lease
+   * (its token issued above the thread's) and makes it the active run. `locked` says whether
+   * the row lock was taken; `run` is null when nothing was claimed.
+   *
+   * The idle-and-queued test is `lk`'s WHERE, read first from the statement's snapshot: a
+   * thread with an empty queue or an active run is neither locked nor written (no write
+   * transaction to find an empty queue, as after every run's end). Race-free against an
+   * enqueue from any instance committed meanwhile: every enqueuer claims on its own after its
+   * commit (the coordinator's pump), and of two commits (that enqueue, the end of the active
+   * run) the later one's claim sees the other's; a claim that missed a run the snapshot did not
+   * hold yet was concurrent with its enqueue, and that enqueuer's claim finds it. Once locked,
+   * the row is re-read and re-checked (EvalPlanQual), so two claims never both win: the loser
+   * sees the winner's active run. The head's id comes from the snapshot too; the UPDATE
+   * re-checks it is still queued (a cancel may have taken it off), and a claim that locked an
+   * idle thread without starting anything tells the caller to look again (`locked`), with a
+   * snapshot taken after that cancel. The head is a scalar subquery, so the UPDATE is a
+   * primary-key lookup whatever the planner knows (issue 14).
    */
-  async startHead(
+  async claimHead(
     db: Queryable,
     threadId: string,
     lease: Omit<RunLease, "token">,
-    currentToken: number,
     now: number,
-  ): Promise<RunRecord | null> {
-    // The head's id is a scalar subquery, so the UPDATE is a primary-key lookup whatever the
-    // planner knows: joined to a CTE instead, tables never ANALYZEd (autovacuum off) got a scan
-    // of every run of the thread, dead versions included, on every claim (issue 14).
-    const { rows } = await db.query<RunRow>(
-      `WITH started AS (
+  ): Promise<{ locked: boolean; run: RunRecord | null }> {
+    const { rows } = await db.query<RunRow & { locked: number }>(
+      `WITH lk AS (
+         SELECT fence_token FROM ${this.t.threads} WHERE thread_id = $1 AND active_run_id IS NULL
+           AND EXISTS (SELECT 1 FROM ${this.t.runs} WHERE thread_id = $1 AND queue_pos IS NOT NULL)
+         FOR UPDATE
+       ), started AS (
          UPDATE ${this.t.runs} r SET status = 'running', started_at = $2, queue_pos = NULL,
-           lease_owner = $3, lease_token = ${this.nextToken(4)}, lease_expires_at = $5
-         WHERE r.thread_id = $1 AND r.run_id = (
+           lease_owner = $3, lease_expires_at = $4, lease_token = greatest(
+             (SELECT value FROM ${this.t.counters} WHERE name = 'fence_floor'), lk.fence_token) + 1
+         FROM lk WHERE r.thread_id = $1 AND r.queue_pos IS NOT NULL AND r.run_id = (
            SELECT run_id FROM ${this.t.runs} WHERE thread_id = $1 AND queue_pos IS NOT NULL
            ORDER BY queue_pos LIMIT 1)
          RETURNING ${RUN_COLUMNS.replace(/(\w+)/g, "r.$1")}
@@ -74,10 +90,15 @@ export class RunTable {
          UPDATE ${this.t.threads} t SET active_run_id = started.run_id,
            fence_token = started.lease_token
          FROM started WHERE t.thread_id = $1
-       ) SELECT * FROM started`,
-      [threadId, now, lease.owner, currentToken, lease.expiresAt],
+       ) SELECT started.*, (SELECT count(*) FROM lk)::int AS locked
+       FROM (SELECT 1) AS one LEFT JOIN started ON true`,
+      [threadId, now, lease.owner, lease.expiresAt],
     );
-    return rows[0] ? runOf(rows[0]) : null;
+    const row = rows[0];
+    return {
+      locked: (row?.locked ?? 0) > 0,
+      run: row && row.run_id !== null ? runOf(row) : null,
+    };
   }
 
   /** A new lease for a running run, its token issued above `currentToken`. */
