@@ -80,6 +80,7 @@ export class RunTable {
          FOR UPDATE
        ), started AS (
          UPDATE ${this.t.runs} r SET status = 'running', started_at = $2, queue_pos = NULL,
+           -- nextFenceToken (core/run-rules.ts): above the store's floor and the thread's token.
            lease_owner = $3, lease_expires_at = $4, lease_token = greatest(
              (SELECT value FROM ${this.t.counters} WHERE name = 'fence_floor'), lk.fence_token) + 1
          FROM lk WHERE r.thread_id = $1 AND r.queue_pos IS NOT NULL AND r.run_id = (
