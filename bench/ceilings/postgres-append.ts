@@ -1,15 +1,17 @@
 /**
  * The PostgreSQL ceiling of scenario 1: `pg` alone, the same statements, round trips and
  * transactions Threadline's PostgreSQL store runs for one run — mirrors
- * src/stores/postgres/run-queue.ts (enqueueIn, claimNext), runs.ts (queueBounds, insert,
- * claimHead, get), threads.ts (summary, lock, view) and append.ts / append-sql.ts (one statement
+ * src/stores/postgres/run-queue.ts (enqueueIn, claimNext), runs.ts (insertQueued, claimHead,
+ * get), threads.ts (summary, lock, view) and append.ts / append-sql.ts (one statement
  * per append, in autocommit), with a LISTEN connection on the channel as the store keeps one.
- * The claim and the append send the store's own SQL (`RunTable.claimHead`, `appendStatement`),
+ * The enqueue's insert, the claim and the append send the store's own SQL
+ * (`RunTable.insertQueued`, `RunTable.claimHead`, `appendStatement`),
  * so they cannot drift; when the other files change, change this one. The schema is the store's
  * own (its migrations, run before the clock starts).
  */
 import pg from "pg";
 import type { AppendPlan } from "../../src/core/append-plan.js";
+import type { RunRecord } from "../../src/core/types.js";
 import { appendStatement } from "../../src/stores/postgres/append-sql.js";
 import { RunTable } from "../../src/stores/postgres/runs.js";
 import { migrate, tablesOf } from "../../src/stores/postgres/schema.js";
@@ -119,30 +121,18 @@ export async function postgresAppendCeiling(
             [r.threadId, now, "{}"],
           );
           await lock(db, r.threadId, r.runId);
-          const b = (
-            await q<{ hi: number | null }>(
-              db,
-              `SELECT min(queue_pos) AS lo, max(queue_pos) AS hi, count(*) AS n FROM ${t.runs}
-               WHERE thread_id = $1 AND queue_pos IS NOT NULL`,
-              [r.threadId],
-            )
-          ).rows[0];
-          await q(
-            db,
-            `INSERT INTO ${t.runs} (thread_id, run_id, agent_id, trigger, input, status,
-               created_at, queue_pos, started_by) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8)
-             RETURNING ${RUN_COLUMNS}`,
-            [
-              r.threadId,
-              r.runId,
-              r.agentId,
-              r.triggerJson,
-              r.inputJson,
-              now,
-              (b?.hi ?? 0) + 1,
-              null,
-            ],
-          );
+          // runs.ts insertQueued: the queue's bounds and the insert in one statement.
+          const run: RunRecord = {
+            runId: r.runId,
+            threadId: r.threadId,
+            agentId: r.agentId,
+            trigger: JSON.parse(r.triggerJson),
+            input: JSON.parse(r.inputJson),
+            status: "queued",
+            createdAt: now,
+          };
+          const counted = { query: (text: string, values?: unknown[]) => q(db, text, values) };
+          await runs.insertQueued(counted as Q, run, "tail", { empty: true, queued: true });
         }),
       );
       const claimed = (await phases.time("claim", () => claim(r.threadId, Date.now()))).run?.lease;

@@ -16,29 +16,45 @@ export class RunTable {
     return rows[0] ? runOf(rows[0]) : null;
   }
 
-  /** Number of queued runs and the queue's bounds. */
-  async queueBounds(
+  /**
+   * Inserts a queued run at the head or the tail of the thread's queue, in one statement with
+   * the queue's bounds it needs (read after the caller's row lock, so every enqueue committed
+   * before it counts), when the queue's state is one `when` allows: `empty` (no queued run) or
+   * `queued` (some). Returns the run (null when not inserted) and how many runs were queued.
+   */
+  async insertQueued(
     db: Queryable,
-    threadId: string,
-  ): Promise<{ lo: number | null; hi: number | null; n: number }> {
-    const { rows } = await db.query<{ lo: number | null; hi: number | null; n: number }>(
-      `SELECT min(queue_pos) AS lo, max(queue_pos) AS hi, count(*) AS n FROM ${this.t.runs}
-       WHERE thread_id = $1 AND queue_pos IS NOT NULL`,
-      [threadId],
+    run: RunRecord,
+    at: "head" | "tail",
+    when: { empty: boolean; queued: boolean },
+  ): Promise<{ run: RunRecord | null; queued: number }> {
+    const pos = at === "head" ? "coalesce(b.lo, 1) - 1" : "coalesce(b.hi, 0) + 1";
+    const allowed =
+      when.empty && when.queued
+        ? "true"
+        : when.empty
+          ? "b.n = 0"
+          : when.queued
+            ? "b.n > 0"
+            : "false";
+    const [threadId, runId, agentId, trigger, input, createdAt, , startedBy, trace] =
+      queuedRunValues(run, 0);
+    const { rows } = await db.query<RunRow & { queued_before: number }>(
+      `WITH b AS (
+         SELECT min(queue_pos) AS lo, max(queue_pos) AS hi, count(*)::int AS n FROM ${this.t.runs}
+         WHERE thread_id = $1 AND queue_pos IS NOT NULL
+       ), ins AS (
+         INSERT INTO ${this.t.runs} (thread_id, run_id, agent_id, trigger, input, status,
+           created_at, queue_pos, started_by, trace)
+         SELECT $1::text, $2::text, $3::text, $4::json, $5::json, 'queued', $6::bigint, ${pos},
+           $7::json, $8::json
+         FROM b WHERE ${allowed}
+         RETURNING ${RUN_COLUMNS}
+       ) SELECT b.n AS queued_before, ins.* FROM b LEFT JOIN ins ON true`,
+      [threadId, runId, agentId, trigger, input, createdAt, startedBy, trace],
     );
-    return rows[0] ?? { lo: null, hi: null, n: 0 };
-  }
-
-  /** Inserts a queued run at `pos` in the thread's queue. */
-  async insert(db: Queryable, run: RunRecord, pos: number): Promise<RunRecord> {
-    const { rows } = await db.query<RunRow>(
-      `INSERT INTO ${this.t.runs} (thread_id, run_id, agent_id, trigger, input, status,
-         created_at, queue_pos, started_by, trace)
-       VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9)
-       RETURNING ${RUN_COLUMNS}`,
-      [...queuedRunValues(run, pos)],
-    );
-    return runOf(rows[0]!);
+    const row = rows[0]!;
+    return { run: row.run_id !== null ? runOf(row) : null, queued: row.queued_before };
   }
 
   /** `nextFenceToken(floor, $n)` in SQL: the next token for a thread holding token `$n`. */
