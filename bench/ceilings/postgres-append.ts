@@ -1,13 +1,19 @@
 /**
  * The PostgreSQL ceiling of scenario 1: `pg` alone, the same statements, round trips and
  * transactions Threadline's PostgreSQL store runs for one run — mirrors
- * src/stores/postgres/run-queue.ts (enqueueIn, claimNextIn), runs.ts (queueBounds, insert,
- * startHead, setStartSeq, end, get), threads.ts (summary, lock, view, applyView, saveAppend with
- * its NOTIFYs) and append.ts (appendInTransaction), with a LISTEN connection on the channel as
- * the store keeps one. When those files change, change this one. The schema is the store's own
- * (its migrations, run before the clock starts).
+ * src/stores/postgres/run-queue.ts (enqueueIn, claimNext), runs.ts (insertQueued, claimHead,
+ * get), threads.ts (summary, lock, view) and append.ts / append-sql.ts (one statement
+ * per append, in autocommit), with a LISTEN connection on the channel as the store keeps one.
+ * The enqueue's insert, the claim and the append send the store's own SQL
+ * (`RunTable.insertQueued`, `RunTable.claimHead`, `appendStatement`),
+ * so they cannot drift; when the other files change, change this one. The schema is the store's
+ * own (its migrations, run before the clock starts).
  */
 import pg from "pg";
+import type { AppendPlan } from "../../src/core/append-plan.js";
+import type { RunRecord } from "../../src/core/types.js";
+import { appendStatement } from "../../src/stores/postgres/append-sql.js";
+import { RunTable } from "../../src/stores/postgres/runs.js";
 import { migrate, tablesOf } from "../../src/stores/postgres/schema.js";
 import { type AppendCeiling, LEASE_MS, OWNER } from "./payload.js";
 
@@ -89,32 +95,15 @@ export async function postgresAppendCeiling(
         [threadId, runId],
       )
     ).rows[0];
-  const nextToken = (n: number) =>
-    `greatest((SELECT value FROM ${t.counters} WHERE name = 'fence_floor'), $${n}::bigint) + 1`;
-  /** run-queue.ts claimNextIn + runs.ts startHead. */
+  const runs = new RunTable(t);
+  /** run-queue.ts claimNext: RunTable.claimHead, one statement in autocommit. */
   const claim = (threadId: string, now: number) =>
-    tx(async (db) => {
-      const head = await lock(db, threadId, null);
-      if (!head || head.active_run_id !== null) return null;
-      const { rows } = await q(
-        db,
-        `WITH head AS (
-           SELECT run_id FROM ${t.runs} WHERE thread_id = $1 AND queue_pos IS NOT NULL
-           ORDER BY queue_pos LIMIT 1
-         ), started AS (
-           UPDATE ${t.runs} r SET status = 'running', started_at = $2, queue_pos = NULL,
-             lease_owner = $3, lease_token = ${nextToken(4)}, lease_expires_at = $5
-           FROM head WHERE r.thread_id = $1 AND r.run_id = head.run_id
-           RETURNING ${RUN_COLUMNS.replace(/(\w+)/g, "r.$1")}
-         ), active AS (
-           UPDATE ${t.threads} t SET active_run_id = started.run_id,
-             fence_token = started.lease_token
-           FROM started WHERE t.thread_id = $1
-         ) SELECT * FROM started`,
-        [threadId, now, OWNER, head.fence_token, now + LEASE_MS],
-      );
-      return rows[0] ?? null;
-    });
+    runs.claimHead(
+      { query: (text: string, values?: unknown[]) => q(pool, text, values) } as Q,
+      threadId,
+      { owner: OWNER, expiresAt: now + LEASE_MS },
+      now,
+    );
 
   return {
     stats,
@@ -132,33 +121,22 @@ export async function postgresAppendCeiling(
             [r.threadId, now, "{}"],
           );
           await lock(db, r.threadId, r.runId);
-          const b = (
-            await q<{ hi: number | null }>(
-              db,
-              `SELECT min(queue_pos) AS lo, max(queue_pos) AS hi, count(*) AS n FROM ${t.runs}
-               WHERE thread_id = $1 AND queue_pos IS NOT NULL`,
-              [r.threadId],
-            )
-          ).rows[0];
-          await q(
-            db,
-            `INSERT INTO ${t.runs} (thread_id, run_id, agent_id, trigger, input, status,
-               created_at, queue_pos, started_by) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8)
-             RETURNING ${RUN_COLUMNS}`,
-            [
-              r.threadId,
-              r.runId,
-              r.agentId,
-              r.triggerJson,
-              r.inputJson,
-              now,
-              (b?.hi ?? 0) + 1,
-              null,
-            ],
-          );
+          // runs.ts insertQueued: the queue's bounds and the insert in one statement.
+          const run: RunRecord = {
+            runId: r.runId,
+            threadId: r.threadId,
+            agentId: r.agentId,
+            trigger: JSON.parse(r.triggerJson),
+            input: JSON.parse(r.inputJson),
+            status: "queued",
+            createdAt: now,
+          };
+          const counted = { query: (text: string, values?: unknown[]) => q(db, text, values) };
+          await runs.insertQueued(counted as Q, run, "tail", { empty: true, queued: true });
         }),
       );
-      await phases.time("claim", () => claim(r.threadId, Date.now()));
+      const claimed = (await phases.time("claim", () => claim(r.threadId, Date.now()))).run?.lease;
+      if (!claimed) throw new Error(`ceiling: run ${r.runId} was not claimed`);
       await phases.time("reads", async () => {
         await q(
           pool,
@@ -173,73 +151,27 @@ export async function postgresAppendCeiling(
           r.runId,
         ]);
       });
-      await phases.time("append", () =>
-        tx(async (db) => {
-          const now = Date.now();
-          const head = (await lock(db, r.threadId, r.runId))!;
-          const first = head.last_seq + 1;
-          await q(
-            db,
-            `UPDATE ${t.runs} SET start_seq = $3
-             WHERE thread_id = $1 AND run_id = $2 AND start_seq IS NULL`,
-            [r.threadId, r.runId, first],
-          );
-          await q(
-            db,
-            `UPDATE ${t.runs} SET status = $3, ended_at = $4, error = coalesce($5::json, error),
-               queue_pos = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-             WHERE thread_id = $1 AND run_id = $2 RETURNING ${RUN_COLUMNS}`,
-            [r.threadId, r.runId, "succeeded", now, null],
-          );
-          const last = head.last_seq + r.events.length;
-          const ids = r.messages.map((m) => m.id);
-          const known = new Set(
-            (
-              await q<{ message_id: string }>(
-                db,
-                `SELECT message_id FROM ${t.messages}
-                 WHERE thread_id = $1 AND message_id = ANY($2::text[])`,
-                [r.threadId, ids],
-              )
-            ).rows.map((x) => x.message_id),
-          );
-          let position = head.next_position;
-          const positions = ids.map((id) => (known.has(id) ? -1 : position++));
-          await q(
-            db,
-            `INSERT INTO ${t.messages} (thread_id, position, message_id, body, seq)
-             SELECT $1, u.p, u.id, u.body::json, $5
-             FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(p, id, body)
-             ON CONFLICT (thread_id, message_id) DO UPDATE SET body = excluded.body`,
-            [r.threadId, positions, ids, r.messages.map((m) => m.json), last],
-          );
-          await q(
-            db,
-            `WITH ins AS (
-               INSERT INTO ${t.events} (thread_id, seq, run_id, at, event)
-               SELECT $1, $2 + u.n - 1, $3, $4, u.e::json
-               FROM unnest($5::text[]) WITH ORDINALITY AS u(e, n)
-             ), upd AS (
-               UPDATE ${t.threads} SET last_seq = $6, active_run_id = $7, updated_at = $4,
-                 next_position = $8 WHERE thread_id = $1
-             ) SELECT pg_notify($9, $10),
-                 CASE WHEN $11::text IS NULL THEN NULL ELSE pg_notify($9, $11) END`,
-            [
-              r.threadId,
-              first,
-              r.runId,
-              now,
-              r.events,
-              last,
-              null,
-              position,
-              channel,
-              `${first}:${last}:${r.threadId}`,
-              JSON.stringify({ runStarted: { threadId: r.threadId, runId: r.runId, seq: first } }),
-            ],
-          );
-        }),
-      );
+      await phases.time("append", async () => {
+        // append.ts: the plan core makes (the events' JSON, where the run starts and ends),
+        // then append-sql.ts's one statement.
+        const plan: AppendPlan = {
+          events: [],
+          json: r.events,
+          started: 0,
+          terminal: { index: r.events.length - 1, status: "succeeded" },
+        };
+        const view = { upsertMessages: r.messages.map((m) => JSON.parse(m.json)) };
+        const statement = appendStatement(t, {
+          threadId: r.threadId,
+          fence: { runId: r.runId, token: claimed.token },
+          plan,
+          view,
+          now: Date.now(),
+          channel,
+        });
+        const { rows } = await q(pool, statement.text, statement.values);
+        if (rows.length === 0) throw new Error(`ceiling: the fence of ${r.runId} did not hold`);
+      });
       await phases.time("claim (empty)", () => claim(r.threadId, Date.now()));
     },
     async eventCount(threadId) {

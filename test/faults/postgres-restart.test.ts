@@ -1,4 +1,5 @@
 import type { BaseEvent } from "@ag-ui/core";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FollowItem } from "../../src/core/follow.js";
 import { isTerminalEvent } from "../../src/core/run-tracker.js";
@@ -15,17 +16,17 @@ import { waitFor } from "../helpers/wait-for.js";
  * A PostgreSQL of our own (the shared one serves other test runs), restarted and stopped under
  * a live Threadline: the process survives, runs end validly, /readyz tells the outage.
  */
-let pg: PrivatePostgres;
+let server: PrivatePostgres;
 let tl: Threadline;
 beforeAll(async () => {
-  pg = await startPrivatePostgres();
-  const store = await createPostgresStore({ connectionString: pg.url, pool: { max: 4 } });
+  server = await startPrivatePostgres();
+  const store = await createPostgresStore({ connectionString: server.url, pool: { max: 4 } });
   tl = createThreadline({ store, agents: { demo: new DemoAgent() }, leaseMs: 3_000 });
   await tl.ready;
 }, 60_000);
 afterAll(async () => {
   await tl?.close({ graceMs: 50 });
-  await pg?.destroy();
+  await server?.destroy();
 });
 
 const readyz = async () => {
@@ -52,7 +53,21 @@ describe("a PostgreSQL restart under a run", () => {
       },
     });
     await waitFor(() => seen.length > 20, "the run to stream");
-    await pg.restart("fast");
+    // The restart must hit an append in flight (an append is one short statement: between two
+    // of them a restart could go unnoticed): hold the thread's row until one waits on it.
+    const blocker = new pg.Client({ connectionString: server.url });
+    blocker.on("error", () => undefined);
+    await blocker.connect();
+    await blocker.query("BEGIN");
+    await blocker.query(`SELECT 1 FROM threadline.threads WHERE thread_id = 'r' FOR UPDATE`);
+    await waitFor(async () => {
+      const { rows } = await blocker.query(
+        `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+      );
+      return rows.length > 0;
+    }, "an append to wait on the thread's row");
+    await server.restart("fast");
+    await blocker.end().catch(() => undefined);
     const run = await waitFor(
       async () => {
         const r = await tl.store.runs.get("r", runId).catch(() => null);
@@ -71,14 +86,14 @@ describe("a PostgreSQL restart under a run", () => {
 
   it("/readyz says 503 with the reason while the store is down, /healthz stays 200", async () => {
     expect((await readyz()).status).toBe(200);
-    await pg.stop("fast");
+    await server.stop("fast");
     try {
       const down = await readyz();
       expect(down.status).toBe(503);
       expect(down.body.error?.message).toMatch(/not ready: the postgres store is unavailable: /);
       expect((await tl.app.request("/healthz")).status).toBe(200);
     } finally {
-      await pg.start();
+      await server.start();
     }
     await waitFor(async () => (await readyz()).status === 200, "ready again", 10_000);
   });

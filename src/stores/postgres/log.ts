@@ -4,19 +4,22 @@ import type * as Store from "../../core/store.js";
 import { count, dueWindow, listWindow, readWindow } from "../../core/store.js";
 import type { EventRecord, ThreadPatch, ThreadView } from "../../core/types.js";
 
-import { appendInTransaction } from "./append.js";
+import { append } from "./append.js";
 import { inTransaction } from "./connection.js";
 import type { PgLiveTail } from "./live-tail.js";
+import type { Tables } from "./schema.js";
 import type { ThreadTable } from "./threads.js";
 
 /**
- * The PostgreSQL `ThreadLog`. Writes are short transactions that lock the thread's row first;
+ * The PostgreSQL `ThreadLog`. Writes lock the thread's row first (an append: one statement, see
+ * append-sql.ts; the others short transactions);
  * reads are single statements (one snapshot each). Live delivery: see `PgLiveTail`.
  */
 export class PgThreadLog implements Store.ThreadLog {
   constructor(
     private readonly pool: pg.Pool,
     private readonly threads: ThreadTable,
+    private readonly tables: Tables,
     private readonly tail: PgLiveTail,
   ) {}
 
@@ -59,9 +62,7 @@ export class PgThreadLog implements Store.ThreadLog {
     const channel = this.tail.channelName;
     // Announced after the commit: durable before visible.
     return this.tail.appendLocally(threadId, () =>
-      inTransaction(this.pool, (db) =>
-        appendInTransaction(db, this.threads, channel, [threadId, fence, events, view], Date.now()),
-      ),
+      append(this.pool, this.tables, channel, [threadId, fence, events, view], Date.now()),
     );
   }
 

@@ -23,8 +23,15 @@ export class PgRunQueue implements Store.RunQueue {
     return inTransaction(this.pool, (db) => this.enqueueIn(db, run, strategy, Date.now()));
   }
 
-  async claimNext(threadId: string, lease: Store.LeaseRequest): Promise<Store.ClaimedRun | null> {
-    return inTransaction(this.pool, (db) => this.claimNextIn(db, threadId, lease));
+  async claimNext(threadId: string, request: Store.LeaseRequest): Promise<Store.ClaimedRun | null> {
+    const lease = { owner: request.owner, expiresAt: request.now + request.leaseMs };
+    for (;;) {
+      // One statement, no transaction (see `RunTable.claimHead`).
+      const { locked, run } = await this.runs.claimHead(this.pool, threadId, lease, request.now);
+      if (run?.lease) return { run, fence: { runId: run.runId, token: run.lease.token } };
+      // Locked an idle thread but its head was taken meanwhile: look again, on a new snapshot.
+      if (!locked) return null;
+    }
   }
 
   async renew(threadId: string, fence: Fence, term: Store.LeaseTerm) {
@@ -79,33 +86,30 @@ export class PgRunQueue implements Store.RunQueue {
       locked = (await this.threads.lock(db, run.threadId, run.runId))!;
     }
     const { head, run: existing } = locked;
-    // A statement of its own, after the lock: its snapshot includes every enqueue committed
-    // before the lock was granted (the lock's own statement may predate them).
-    const bounds = await this.runs.queueBounds(db, run.threadId);
-    const decision = decideEnqueue(
-      { runExists: existing !== undefined, activeRunId: head.active_run_id, queued: bounds.n },
-      run,
-      strategy,
-    );
-    const pos = decision.position === "head" ? (bounds.lo ?? 1) - 1 : (bounds.hi ?? 0) + 1;
-    const result: Store.EnqueueResult = { run: await this.runs.insert(db, run, pos) };
+    // The rule (core) for either state of the queue, known to the store only in the insert's
+    // statement: the statement inserts where the rule allows. The rule then has the last word
+    // with the real count (it throws the refusal: CONFLICT, THREAD_BUSY with the count), and a
+    // refusal rolls the insert back.
+    const state = { runExists: existing !== undefined, activeRunId: head.active_run_id };
+    const allows = (queued: number) => {
+      try {
+        return decideEnqueue({ ...state, queued }, run, strategy);
+      } catch {
+        return null;
+      }
+    };
+    const [empty, queued] = [allows(0), allows(1)];
+    const at = (empty ?? queued)?.position ?? "tail";
+    const when = { empty: empty !== null, queued: queued !== null };
+    const inserted = await this.runs.insertQueued(db, run, at, when);
+    const decision = decideEnqueue({ ...state, queued: inserted.queued }, run, strategy);
+    if (!inserted.run) throw new Error("enqueue: the rule allowed a run the statement refused");
+    const result: Store.EnqueueResult = { run: inserted.run };
     if (decision.interrupt !== null) {
       await this.runs.requestCancel(db, run.threadId, decision.interrupt);
       result.interrupted = decision.interrupt;
     }
     return result;
-  }
-
-  private async claimNextIn(
-    db: Queryable,
-    threadId: string,
-    request: Store.LeaseRequest,
-  ): Promise<Store.ClaimedRun | null> {
-    const head = (await this.threads.lock(db, threadId))?.head;
-    if (!head || head.active_run_id !== null) return null;
-    const lease = { owner: request.owner, expiresAt: request.now + request.leaseMs };
-    const run = await this.runs.startHead(db, threadId, lease, head.fence_token, request.now);
-    return run?.lease ? { run, fence: { runId: run.runId, token: run.lease.token } } : null;
   }
 
   private async renewIn(db: Queryable, threadId: string, fence: Fence, term: Store.LeaseTerm) {

@@ -16,29 +16,45 @@ export class RunTable {
     return rows[0] ? runOf(rows[0]) : null;
   }
 
-  /** Number of queued runs and the queue's bounds. */
-  async queueBounds(
+  /**
+   * Inserts a queued run at the head or the tail of the thread's queue, in one statement with
+   * the queue's bounds it needs (read after the caller's row lock, so every enqueue committed
+   * before it counts), when the queue's state is one `when` allows: `empty` (no queued run) or
+   * `queued` (some). Returns the run (null when not inserted) and how many runs were queued.
+   */
+  async insertQueued(
     db: Queryable,
-    threadId: string,
-  ): Promise<{ lo: number | null; hi: number | null; n: number }> {
-    const { rows } = await db.query<{ lo: number | null; hi: number | null; n: number }>(
-      `SELECT min(queue_pos) AS lo, max(queue_pos) AS hi, count(*) AS n FROM ${this.t.runs}
-       WHERE thread_id = $1 AND queue_pos IS NOT NULL`,
-      [threadId],
+    run: RunRecord,
+    at: "head" | "tail",
+    when: { empty: boolean; queued: boolean },
+  ): Promise<{ run: RunRecord | null; queued: number }> {
+    const pos = at === "head" ? "coalesce(b.lo, 1) - 1" : "coalesce(b.hi, 0) + 1";
+    const allowed =
+      when.empty && when.queued
+        ? "true"
+        : when.empty
+          ? "b.n = 0"
+          : when.queued
+            ? "b.n > 0"
+            : "false";
+    const [threadId, runId, agentId, trigger, input, createdAt, , startedBy, trace] =
+      queuedRunValues(run, 0);
+    const { rows } = await db.query<RunRow & { queued_before: number }>(
+      `WITH b AS (
+         SELECT min(queue_pos) AS lo, max(queue_pos) AS hi, count(*)::int AS n FROM ${this.t.runs}
+         WHERE thread_id = $1 AND queue_pos IS NOT NULL
+       ), ins AS (
+         INSERT INTO ${this.t.runs} (thread_id, run_id, agent_id, trigger, input, status,
+           created_at, queue_pos, started_by, trace)
+         SELECT $1::text, $2::text, $3::text, $4::json, $5::json, 'queued', $6::bigint, ${pos},
+           $7::json, $8::json
+         FROM b WHERE ${allowed}
+         RETURNING ${RUN_COLUMNS}
+       ) SELECT b.n AS queued_before, ins.* FROM b LEFT JOIN ins ON true`,
+      [threadId, runId, agentId, trigger, input, createdAt, startedBy, trace],
     );
-    return rows[0] ?? { lo: null, hi: null, n: 0 };
-  }
-
-  /** Inserts a queued run at `pos` in the thread's queue. */
-  async insert(db: Queryable, run: RunRecord, pos: number): Promise<RunRecord> {
-    const { rows } = await db.query<RunRow>(
-      `INSERT INTO ${this.t.runs} (thread_id, run_id, agent_id, trigger, input, status,
-         created_at, queue_pos, started_by, trace)
-       VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9)
-       RETURNING ${RUN_COLUMNS}`,
-      [...queuedRunValues(run, pos)],
-    );
-    return runOf(rows[0]!);
+    const row = rows[0]!;
+    return { run: row.run_id !== null ? runOf(row) : null, queued: row.queued_before };
   }
 
   /** `nextFenceToken(floor, $n)` in SQL: the next token for a thread holding token `$n`. */
@@ -48,34 +64,58 @@ export class RunTable {
   }
 
   /**
-   * Starts the run at the head of the thread's queue under a new lease (its token issued above
-   * `currentToken`) and makes it the thread's active run, in one statement. Null when the queue
-   * is empty.
+   * The claim as ONE statement in autocommit (`RunQueue.claimNext`): when the thread is idle and
+   * has a queued run, locks its row, starts the run at the head of its queue under a new lease
+   * (its token issued above the thread's) and makes it the active run. `locked` says whether
+   * the row lock was taken; `run` is null when nothing was claimed.
+   *
+   * The idle-and-queued test is `lk`'s WHERE, read first from the statement's snapshot: a
+   * thread with an empty queue or an active run is neither locked nor written (no write
+   * transaction to find an empty queue, as after every run's end). Race-free against an
+   * enqueue from any instance committed meanwhile: every enqueuer claims on its own after its
+   * commit (the coordinator's pump), and of two commits (that enqueue, the end of the active
+   * run) the later one's claim sees the other's; a claim that missed a run the snapshot did not
+   * hold yet was concurrent with its enqueue, and that enqueuer's claim finds it. Once locked,
+   * the row is re-read and re-checked (EvalPlanQual), so two claims never both win: the loser
+   * sees the winner's active run. The head's id comes from the snapshot too; the UPDATE
+   * re-checks it is still queued (a cancel may have taken it off), and a claim that locked an
+   * idle thread without starting anything tells the caller to look again (`locked`), with a
+   * snapshot taken after that cancel. The head is a scalar subquery, so the UPDATE is a
+   * primary-key lookup whatever the planner knows (issue 14).
    */
-  async startHead(
+  async claimHead(
     db: Queryable,
     threadId: string,
     lease: Omit<RunLease, "token">,
-    currentToken: number,
     now: number,
-  ): Promise<RunRecord | null> {
-    const { rows } = await db.query<RunRow>(
-      `WITH head AS (
-         SELECT run_id FROM ${this.t.runs} WHERE thread_id = $1 AND queue_pos IS NOT NULL
-         ORDER BY queue_pos LIMIT 1
+  ): Promise<{ locked: boolean; run: RunRecord | null }> {
+    const { rows } = await db.query<RunRow & { locked: number }>(
+      `WITH lk AS (
+         SELECT fence_token FROM ${this.t.threads} WHERE thread_id = $1 AND active_run_id IS NULL
+           AND EXISTS (SELECT 1 FROM ${this.t.runs} WHERE thread_id = $1 AND queue_pos IS NOT NULL)
+         FOR UPDATE
        ), started AS (
          UPDATE ${this.t.runs} r SET status = 'running', started_at = $2, queue_pos = NULL,
-           lease_owner = $3, lease_token = ${this.nextToken(4)}, lease_expires_at = $5
-         FROM head WHERE r.thread_id = $1 AND r.run_id = head.run_id
+           -- nextFenceToken (core/run-rules.ts): above the store's floor and the thread's token.
+           lease_owner = $3, lease_expires_at = $4, lease_token = greatest(
+             (SELECT value FROM ${this.t.counters} WHERE name = 'fence_floor'), lk.fence_token) + 1
+         FROM lk WHERE r.thread_id = $1 AND r.queue_pos IS NOT NULL AND r.run_id = (
+           SELECT run_id FROM ${this.t.runs} WHERE thread_id = $1 AND queue_pos IS NOT NULL
+           ORDER BY queue_pos LIMIT 1)
          RETURNING ${RUN_COLUMNS.replace(/(\w+)/g, "r.$1")}
        ), active AS (
          UPDATE ${this.t.threads} t SET active_run_id = started.run_id,
            fence_token = started.lease_token
          FROM started WHERE t.thread_id = $1
-       ) SELECT * FROM started`,
-      [threadId, now, lease.owner, currentToken, lease.expiresAt],
+       ) SELECT started.*, (SELECT count(*) FROM lk)::int AS locked
+       FROM (SELECT 1) AS one LEFT JOIN started ON true`,
+      [threadId, now, lease.owner, lease.expiresAt],
     );
-    return rows[0] ? runOf(rows[0]) : null;
+    const row = rows[0];
+    return {
+      locked: (row?.locked ?? 0) > 0,
+      run: row && row.run_id !== null ? runOf(row) : null,
+    };
   }
 
   /** A new lease for a running run, its token issued above `currentToken`. */

@@ -28,7 +28,7 @@ export class PostgresStore implements ThreadStore {
   ) {
     const threads = new ThreadTable(tables);
     const runs = new RunTable(tables);
-    this.threads = new PgThreadLog(pool, threads, tail);
+    this.threads = new PgThreadLog(pool, threads, tables, tail);
     this.runs = new PgRunQueue(pool, threads, runs);
     this.records = new PgRecords(pool, tables);
   }

@@ -3,7 +3,6 @@ import type { CompactionStep } from "../../core/compaction.js";
 import { fenceFloorAfterDelete } from "../../core/run-rules.js";
 import { patchedMetadata } from "../../core/thread-patch.js";
 import type * as T from "../../core/types.js";
-import type { RunStatus } from "../../core/types.js";
 import type { Queryable } from "./connection.js";
 import {
   type EventRow,
@@ -16,23 +15,7 @@ import {
   type ThreadRow,
   viewOf,
 } from "./rows.js";
-import { RunTable } from "./runs.js";
 import type { Tables } from "./schema.js";
-
-/** What an append changes on the thread row: its head, and the view's state and interrupts. */
-export interface HeadChanges {
-  lastSeq: number;
-  activeRunId: string | null;
-  next: number;
-  state?: { value: unknown } | undefined;
-  interrupts?: T.ViewUpdate["interrupts"];
-}
-
-/** What an append changes on its run's row: the start seq, the end. */
-export interface RunChanges {
-  startSeq?: number;
-  end?: { status: RunStatus; error?: { code: string; message: string } | undefined };
-}
 
 /** The run columns of `lock`'s LEFT JOIN: null when the run does not exist. */
 type NullableBrief = { [K in keyof RunBrief]: RunBrief[K] | null };
@@ -140,11 +123,15 @@ export class ThreadTable {
    * so PostgreSQL reuses their space even where autovacuum is off or lags. Never in a
    * transaction (VACUUM refuses one); its lock (SHARE UPDATE EXCLUSIVE) does not conflict with
    * reads or writes, and SKIP_LOCKED passes over a table another vacuum holds (autovacuum).
+   * ANALYZE too: where autovacuum is off nothing else gives the planner statistics, and without
+   * them it cannot tell a thread's one row in the runs table from all of them (it took the
+   * index by creation order over the primary key for a run's lookup, reading every run of the
+   * thread; issue 14). A sample of each table: cheap beside the vacuum.
    */
   async vacuum(db: Queryable): Promise<void> {
     const t = this.t;
     await db.query(
-      `VACUUM (SKIP_LOCKED) ${t.events}, ${t.messages}, ${t.runs}, ${t.threads}, ${t.claims}`,
+      `VACUUM (ANALYZE, SKIP_LOCKED) ${t.events}, ${t.messages}, ${t.runs}, ${t.threads}, ${t.claims}`,
     );
   }
 
@@ -253,82 +240,6 @@ export class ThreadTable {
     return rows.map(recordOf);
   }
 
-  /**
-   * Inserts the batch's records, saves the thread's new head (with the view's state and
-   * interrupts), records the run's start or end, and queues the commit's notification — one
-   * statement, so an append is one round trip after its lock. NOTIFY is delivered at commit,
-   * with the data: listeners never hear of an append that did not commit, and hear of a
-   * thread's commits in commit (= seq) order.
-   */
-  async saveAppend(
-    db: Queryable,
-    threadId: string,
-    batch: { runId: string; first: number; at: number; events: readonly string[] },
-    head: HeadChanges,
-    run: RunChanges,
-    notify: { channel: string; payload: string; runStart?: string },
-  ): Promise<void> {
-    const values: unknown[] = [];
-    const $ = (value: unknown) => `$${values.push(value)}`;
-    const id = $(threadId);
-    const runId = $(batch.runId);
-    const at = $(batch.at);
-    const ctes = [
-      `ins AS (
-         INSERT INTO ${this.t.events} (thread_id, seq, run_id, at, event)
-         SELECT ${id}, ${$(batch.first)} + u.n - 1, ${runId}, ${at}, u.e::json
-         FROM unnest(${$(batch.events)}::text[]) WITH ORDINALITY AS u(e, n))`,
-      `upd AS (UPDATE ${this.t.threads} SET ${this.headAssignments(head, at, $)}
-         WHERE thread_id = ${id})`,
-    ];
-    const runSets: string[] = [];
-    if (run.startSeq !== undefined) runSets.push(RunTable.startAssignment($(run.startSeq)));
-    if (run.end) {
-      const error = run.end.error ? json(run.end.error) : null;
-      runSets.push(RunTable.endAssignments(`${$(run.end.status)}::text`, at, $(error)));
-    }
-    if (runSets.length > 0) {
-      ctes.push(`run AS (UPDATE ${this.t.runs} SET ${runSets.join(", ")}
-         WHERE thread_id = ${id} AND run_id = ${runId})`);
-    }
-    const channel = $(notify.channel);
-    const runStart = $(notify.runStart ?? null);
-    await db.query(
-      `WITH ${ctes.join(", ")}
-       SELECT pg_notify(${channel}, ${$(notify.payload)}),
-         CASE WHEN ${runStart}::text IS NULL THEN NULL ELSE pg_notify(${channel}, ${runStart}) END`,
-      values,
-    );
-  }
-
-  /** An append without events (a view update alone). */
-  async saveHead(db: Queryable, threadId: string, head: HeadChanges, updatedAt: number) {
-    const values: unknown[] = [];
-    const $ = (value: unknown) => `$${values.push(value)}`;
-    const id = $(threadId);
-    await db.query(
-      `UPDATE ${this.t.threads} SET ${this.headAssignments(head, $(updatedAt), $)}
-       WHERE thread_id = ${id}`,
-      values,
-    );
-  }
-
-  /** The thread row's SET list of an append: its head, and the view's state and interrupts. */
-  private headAssignments(head: HeadChanges, updatedAt: string, $: (v: unknown) => string) {
-    const sets = [
-      `last_seq = ${$(head.lastSeq)}`,
-      `active_run_id = ${$(head.activeRunId)}`,
-      `updated_at = ${updatedAt}`,
-      `next_position = ${$(head.next)}`,
-    ];
-    if (head.state) sets.push(`state = ${$(json(head.state.value))}::json`);
-    if (head.interrupts) {
-      sets.push(`interrupts = ${$(json(head.interrupts.value))}::json`);
-      sets.push(`interrupts_due_at = ${$(head.interrupts.dueAt ?? null)}::bigint`);
-    }
-    return sets.join(", ");
-  }
-
   async setActive(
     db: Queryable,
     threadId: string,
@@ -339,48 +250,5 @@ export class ThreadTable {
       `UPDATE ${this.t.threads} SET active_run_id = $2, fence_token = $3 WHERE thread_id = $1`,
       [threadId, runId, fenceToken],
     );
-  }
-
-  /**
-   * Persists the messages of a view update like `applyViewUpdate` (replace, then upserts; new
-   * messages at the end, a known id keeps its place); the state and interrupts go with the
-   * head (`saveAppend`). Returns the thread's next message position.
-   */
-  async applyMessages(
-    db: Queryable,
-    threadId: string,
-    next: number,
-    update: T.ViewUpdate,
-    seq: number,
-  ): Promise<number> {
-    let position = next;
-    if (update.replaceMessages) {
-      await db.query(`DELETE FROM ${this.t.messages} WHERE thread_id = $1`, [threadId]);
-      position = 0;
-    }
-    // Collapse repeated ids (first place, last content), as the in-memory view does.
-    const latest = new Map<string, Message>();
-    for (const m of [...(update.replaceMessages ?? []), ...(update.upsertMessages ?? [])]) {
-      latest.set(m.id, m);
-    }
-    if (latest.size === 0) return position;
-    const ids = [...latest.keys()];
-    // One statement: the ids the thread does not have yet get the next positions, in order;
-    // a known id (position -1 never lands: the conflict updates its row) keeps its place.
-    const { rows } = await db.query<{ fresh: number }>(
-      `WITH u AS (
-         SELECT u.id, u.body, u.n FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(id, body, n)
-       ), fresh AS (
-         SELECT u.id, $4::bigint + row_number() OVER (ORDER BY u.n) - 1 AS p FROM u
-         WHERE NOT EXISTS (SELECT 1 FROM ${this.t.messages} m
-           WHERE m.thread_id = $1 AND m.message_id = u.id)
-       ), ins AS (
-         INSERT INTO ${this.t.messages} (thread_id, position, message_id, body, seq)
-         SELECT $1, coalesce(f.p, -1), u.id, u.body::json, $5 FROM u LEFT JOIN fresh f ON f.id = u.id
-         ON CONFLICT (thread_id, message_id) DO UPDATE SET body = excluded.body
-       ) SELECT count(*)::int AS fresh FROM fresh`,
-      [threadId, ids, ids.map((id) => json(latest.get(id))), position, seq],
-    );
-    return position + (rows[0]?.fresh ?? 0);
   }
 }
