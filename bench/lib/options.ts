@@ -32,7 +32,14 @@ export interface Sizes {
   /** Server runs posted while a stock CopilotKit chat is open (after 2 warm-up runs). */
   wake: { runs: number };
   /** The long-lived heartbeat thread: runs appended, retention, sweep period, time budget. */
-  heartbeat: { runs: number; keepRuns: number; sweepEvery: number; budgetMs: number };
+  heartbeat: {
+    runs: number;
+    keepRuns: number;
+    sweepEvery: number;
+    budgetMs: number;
+    /** The sweep's `reclaimAfterRows` (PostgreSQL's VACUUM threshold); undefined: its default. */
+    reclaimAfterRows?: number;
+  };
   /** Tracing overhead: interleaved rounds of `runs` runs of `events` events to `followers`. */
   tracing: { runs: number; events: number; followers: number; rounds: number; warmup: number };
   /**
@@ -168,6 +175,9 @@ const HELP = `npm run bench [-- options]
                      issue's figure is 1000000: it takes hours on 2 cores)
   --heartbeat-budget-s s
                      time budget per store for them (default 240, quick 30)
+  --heartbeat-reclaim-rows n
+                     the retention sweep's reclaimAfterRows for them (default: the server's,
+                     10000): how many removed rows PostgreSQL's VACUUM waits for
   --scaleout-budget-s s
                      time budget of the scale-out scenario (default 360, quick 90): rounds
                      (every instance count once each) stop when the next would not fit
@@ -184,6 +194,7 @@ function parse(argv: string[]) {
       profile: { type: "boolean", default: false },
       "heartbeat-runs": { type: "string" },
       "heartbeat-budget-s": { type: "string" },
+      "heartbeat-reclaim-rows": { type: "string" },
       "scaleout-budget-s": { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -212,6 +223,13 @@ export function parseOptions(argv: string[]): Options {
     if (!Number.isInteger(n) || n < 1)
       throw new Error(`--heartbeat-runs must be a positive integer\n${HELP}`);
     sizes.heartbeat.runs = n;
+  }
+  const reclaimRows = values["heartbeat-reclaim-rows"];
+  if (reclaimRows !== undefined) {
+    const n = Number(reclaimRows);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`--heartbeat-reclaim-rows must be a non-negative integer\n${HELP}`);
+    sizes.heartbeat.reclaimAfterRows = n;
   }
   /** A `--…-budget-s` option in ms, or undefined when absent. */
   const budgetMs = (name: "heartbeat-budget-s" | "scaleout-budget-s"): number | undefined => {

@@ -43,7 +43,7 @@ async function openSqlite(): Promise<Opened> {
   };
 }
 
-async function openPostgres(): Promise<Opened> {
+async function openPostgres(reclaimAfterRows = 10_000): Promise<Opened> {
   const { createPostgresStore } = await import("../../src/stores/postgres/index.js");
   const pg = (await import("pg")).default;
   const url =
@@ -60,7 +60,7 @@ async function openPostgres(): Promise<Opened> {
   return {
     store,
     // Nothing but the product reclaims space here: the sweep's own VACUUM (reclaimAfterRows).
-    note: `autovacuum is ${autovacuum ? "on" : "off"} on this server; the space of removed rows is reclaimed by the retention sweep's own VACUUM (every 10,000 rows removed, its default)`,
+    note: `autovacuum is ${autovacuum ? "on" : "off"} on this server; the space of removed rows is reclaimed by the retention sweep's own VACUUM (every ${reclaimAfterRows.toLocaleString("en-US")} rows removed${reclaimAfterRows === 10_000 ? ", its default" : ""})`,
     // Tables with their indexes and TOAST (pg_total_relation_size), dead tuples included.
     size: async () => {
       const { rows } = await admin.query<{ bytes: string }>(
@@ -147,7 +147,7 @@ interface Checkpoint {
 
 export async function heartbeatScenario(ctx: Context): Promise<void> {
   const sz = ctx.opts.sizes.heartbeat;
-  const openers: Record<string, () => Promise<Opened>> = {
+  const openers: Record<string, (reclaimAfterRows?: number) => Promise<Opened>> = {
     sqlite: openSqlite,
     postgres: openPostgres,
   };
@@ -161,7 +161,7 @@ export async function heartbeatScenario(ctx: Context): Promise<void> {
     }
     let opened: Opened | undefined;
     try {
-      opened = await openers[name]!();
+      opened = await openers[name]!(sz.reclaimAfterRows);
       const { store } = opened;
       const sweeper = new RetentionSweeper({
         store,
@@ -169,6 +169,7 @@ export async function heartbeatScenario(ctx: Context): Promise<void> {
         instanceId: "bench",
         deleteThread: async () => undefined,
         intervalMs: 0,
+        ...(sz.reclaimAfterRows === undefined ? {} : { reclaimAfterRows: sz.reclaimAfterRows }),
       });
       // The reference is the done-when's "2,000 runs" (twice the retention); then halfway, end.
       const reference = Math.min(2 * sz.keepRuns, sz.runs);
