@@ -27,6 +27,14 @@ function countReads(s: ThreadStore): ThreadStore {
     reads.records += out.length;
     return out;
   };
+  // Replay pages are read as stored text.
+  const readText = s.threads.readText.bind(s.threads);
+  s.threads.readText = async (threadId, opts) => {
+    const out = await readText(threadId, opts);
+    reads.calls++;
+    reads.records += out.length;
+    return out;
+  };
   return s;
 }
 const scratch = scratchDir("server");

@@ -1,5 +1,5 @@
 import type { BaseEvent } from "@ag-ui/core";
-import type { EventRecord } from "./types.js";
+import type { EventRecord, EventText } from "./types.js";
 
 /**
  * `event`: a log event. `snapshot` / `reopen`: the synthetic events of a compact replay and of a
@@ -20,6 +20,12 @@ export interface FollowItem {
   kind: FollowItemKind;
   /** The run a log event belongs to (absent on snapshot items). */
   runId?: string;
+  /**
+   * A log event read from the store as text (`ThreadLog.readText`): its stored JSON, which is
+   * what `JSON.stringify(event)` gives (the canonical encoding, made once at append). Its frame
+   * carries it as is; `event` is parsed from it only when someone reads it.
+   */
+  json?: string;
   /** Log events: the batch they came in (shared by every follower that got it). */
   batch?: LogBatch;
   /**
@@ -56,6 +62,40 @@ export function logBatch(threadId: string, records: readonly EventRecord[]): Log
   return batch;
 }
 
+/**
+ * A log event read as stored text: parsed on first use of `event`, so a replay written as SSE
+ * (which needs the text alone) never parses, while an in-process follower still gets objects.
+ */
+class StoredItem implements FollowItem {
+  readonly kind = "event" as const;
+  private parsed: BaseEvent | undefined;
+
+  constructor(
+    readonly seq: number,
+    readonly runId: string,
+    readonly json: string,
+    readonly batch: LogBatch,
+  ) {}
+
+  get event(): BaseEvent {
+    this.parsed ??= JSON.parse(this.json) as BaseEvent;
+    return this.parsed;
+  }
+}
+
+/** The batch of stored `texts` (ascending, contiguous, non-empty), parsed lazily. */
+export function textBatch(threadId: string, texts: readonly EventText[]): LogBatch {
+  const items: FollowItem[] = [];
+  const batch: LogBatch = {
+    threadId,
+    first: texts[0]!.seq,
+    last: texts[texts.length - 1]!.seq,
+    items,
+  };
+  for (const t of texts) items.push(new StoredItem(t.seq, t.runId, t.json, batch));
+  return batch;
+}
+
 /** The item of `batch` at `seq`, if it holds it. */
 export function itemAt(batch: LogBatch, seq: number): FollowItem | undefined {
   const item = batch.items[seq - batch.first];
@@ -72,7 +112,7 @@ export function batchWeight(batch: LogBatch): number {
   let n = jsonBytes.get(batch);
   if (n === undefined) {
     n = 0;
-    for (const item of batch.items) n += JSON.stringify(item.event).length;
+    for (const item of batch.items) n += (item.json ?? JSON.stringify(item.event)).length;
     jsonBytes.set(batch, n);
   }
   return n;

@@ -253,6 +253,21 @@ export class ThreadTable {
     return rows.map(recordOf);
   }
 
+  /** `read`'s rows with the event as stored: `event::text` of a json column is its input text. */
+  async readText(
+    db: Queryable,
+    threadId: string,
+    after: number,
+    limit: number,
+  ): Promise<T.EventText[]> {
+    const { rows } = await db.query<T.EventText>(
+      `SELECT seq, run_id AS "runId", at, event::text AS json FROM ${this.t.events}
+       WHERE thread_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [threadId, after, limit],
+    );
+    return rows;
+  }
+
   /**
    * Inserts the batch's records, saves the thread's new head (with the view's state and
    * interrupts), records the run's start or end, and queues the commit's notification — one

@@ -101,4 +101,16 @@ export function recordOf(entry: [string, string[]]): T.EventRecord {
   };
 }
 
+/** A log entry with its event as stored (`readText`). */
+export function textOf(entry: [string, string[]]): T.EventText {
+  const [id, flat] = entry;
+  const h = hashOf(flat);
+  return {
+    seq: Number(id.slice(0, id.indexOf("-"))),
+    runId: h.r ?? "",
+    at: Number(h.a),
+    json: h.e ?? "null",
+  };
+}
+
 export { json } from "../records.js";

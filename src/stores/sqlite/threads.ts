@@ -81,6 +81,11 @@ export class ThreadTable {
         `SELECT seq, run_id, at, event FROM events WHERE thread_id = ? AND seq > ?
          ORDER BY seq LIMIT ?`,
       ),
+      // The stored text under the record's own names: rows come out as `EventText` as they are.
+      eventTexts: db.prepare<[string, number, number], T.EventText>(
+        `SELECT seq, run_id AS runId, at, event AS json FROM events WHERE thread_id = ? AND seq > ?
+         ORDER BY seq LIMIT ?`,
+      ),
       messages: db.prepare<[string], { json: string }>(
         "SELECT json FROM messages WHERE thread_id = ? ORDER BY position",
       ),
@@ -182,6 +187,10 @@ export class ThreadTable {
 
   read(threadId: string, after: number, limit: number): T.EventRecord[] {
     return this.s.events.all(threadId, after, limit).map(recordOf);
+  }
+
+  readText(threadId: string, after: number, limit: number): T.EventText[] {
+    return this.s.eventTexts.all(threadId, after, limit);
   }
 
   /** Inserts a batch of events with multi-row INSERTs (chunks of INSERT_CHUNK rows). */
