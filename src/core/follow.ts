@@ -5,7 +5,7 @@ import { ThreadlineError } from "./errors.js";
 import type { FanOut, LiveSink } from "./fanout.js";
 import { batchWeight, type FollowItem, type LogBatch } from "./follow-item.js";
 import { interruptOutcome } from "./interrupts.js";
-import type { ReplayPage } from "./replay-pages.js";
+import type { ReplayPage, ReplaySlot } from "./replay-pages.js";
 import { snapshotRunId } from "./run-ids.js";
 import { trackStoredRun } from "./run-log.js";
 import { isTerminalEvent } from "./run-tracker.js";
@@ -104,6 +104,8 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   /** The thread's `createdAt`: its replay pages are not those of a deleted thread of that id. */
   private generation = 0;
   private lastSeqAtOpen = 0;
+  /** This follower's place among the thread's replays while it reads pages (`readPage`). */
+  private slot: ReplaySlot | undefined;
   /** The next replay page, asked for while the current one is written (see `readPage`). */
   private ahead: { after: number; page: Promise<ReplayPage> } | undefined;
 
@@ -192,6 +194,10 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
         this.prefix = all;
       } else if (this.cursor > 0) {
         this.prefix = await this.reopenAt(this.cursor);
+      }
+      // A replay to read: other replays of the thread keep the pages this one has not reached.
+      if (this.cursor < thread.lastSeq && !this.ended) {
+        this.slot = this.fanout.pages.join(this.threadId, this.generation, this.cursor);
       }
     } catch (error) {
       this.close();
@@ -294,6 +300,8 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
         if (!page.full) {
           this.caughtUp = true;
           this.lagging = false;
+          this.slot?.leave();
+          this.slot = undefined;
         }
         // The page is one batch, shared with other replays of it: its bytes are made once.
         if (batch && batch.first === this.cursor + 1) {
@@ -323,7 +331,8 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     const ahead = this.ahead;
     this.ahead = undefined;
     if (ahead?.after === this.cursor) return ahead.page;
-    return this.fanout.pages.read(this.threadId, this.generation, this.cursor, this.committed);
+    this.slot ??= this.fanout.pages.join(this.threadId, this.generation, this.cursor);
+    return this.slot.read(this.cursor, this.committed);
   }
 
   /** A seq known to be committed (pages up to it are complete). */
@@ -337,12 +346,11 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
    * Only a complete page: the log's tail is read when it is needed.
    */
   private readAhead(): void {
-    const { threadId, generation, cursor, committed } = this;
-    const page = this.fanout.pages.ahead(threadId, generation, cursor, committed);
+    const page = this.slot?.ahead(this.cursor, this.committed);
     if (!page) return;
     // Its failure is the next read's (`readPage` hands the same promise on); not unhandled.
     page.catch(() => undefined);
-    this.ahead = { after: cursor, page };
+    this.ahead = { after: this.cursor, page };
   }
 
   /**
@@ -446,6 +454,8 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     this.queue = [];
     this.queueBytes = 0;
     this.ahead = undefined;
+    this.slot?.leave();
+    this.slot = undefined;
     this.notify();
     for (const waiter of [...this.progress]) waiter();
   }

@@ -18,7 +18,6 @@ export interface EventRecord {
 export interface EventText {
   seq: number;
   runId: string;
-  at: number;
   json: string;
 }
 

@@ -6,7 +6,9 @@ import { CommitListeners } from "../commit-listeners.js";
 import { RunStartListeners } from "../run-start-notice.js";
 
 /** A committed event as the memory log keeps it: its JSON, parsed anew for each reader. */
-export type StoredEvent = EventText;
+export interface StoredEvent extends EventText {
+  at: number;
+}
 
 export interface ThreadData {
   summary: ThreadSummary;

@@ -10,16 +10,17 @@ import type * as Store from "../../core/store.js";
 import { count, dueWindow, readWindow } from "../../core/store.js";
 
 import { patchedMetadata } from "../../core/thread-patch.js";
-import type {
-  EventRecord,
-  EventText,
-  ThreadPatch,
-  ThreadSummary,
-  ThreadView,
-} from "../../core/types.js";
+import type { EventRecord, ThreadPatch, ThreadSummary, ThreadView } from "../../core/types.js";
 import { applyViewUpdate } from "../../core/view.js";
 import { runStartsIn } from "../run-start-notice.js";
-import { copy, ensureThreadData, fenceStateOf, type MemoryStoreData, page } from "./data.js";
+import {
+  copy,
+  ensureThreadData,
+  fenceStateOf,
+  type MemoryStoreData,
+  page,
+  type StoredEvent,
+} from "./data.js";
 import { endRun } from "./runs.js";
 
 /** Threads, their logs and views, and in-process live delivery through the shared registry. */
@@ -143,10 +144,10 @@ export class MemoryThreads implements Store.ThreadLog {
   }
 
   async readText(threadId: string, opts: { after: number; limit?: number }) {
-    return this.window(threadId, opts).map((r) => ({ ...r }));
+    return this.window(threadId, opts).map(({ seq, runId, json }) => ({ seq, runId, json }));
   }
 
-  private window(threadId: string, opts: { after: number; limit?: number }): EventText[] {
+  private window(threadId: string, opts: { after: number; limit?: number }): StoredEvent[] {
     const t = this.data.threads.get(threadId);
     if (!t) return [];
     // seq N lives at index N-1-horizon: the log is gapless above the horizon.

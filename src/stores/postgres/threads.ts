@@ -260,12 +260,14 @@ export class ThreadTable {
     after: number,
     limit: number,
   ): Promise<T.EventText[]> {
-    const { rows } = await db.query<T.EventText>(
-      `SELECT seq, run_id AS "runId", at, event::text AS json FROM ${this.t.events}
+    const { rows } = await db.query<[number, string, string]>({
+      text: `SELECT seq, run_id, event::text FROM ${this.t.events}
        WHERE thread_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-      [threadId, after, limit],
-    );
-    return rows;
+      values: [threadId, after, limit],
+      // Rows as arrays: no object with named fields per row that is dropped at once.
+      rowMode: "array",
+    });
+    return rows.map(([seq, runId, json]) => ({ seq, runId, json }));
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   summaryOf,
   type ThreadHead,
   type ThreadRow,
+  textOf,
   viewOf,
 } from "./rows.js";
 
@@ -81,11 +82,12 @@ export class ThreadTable {
         `SELECT seq, run_id, at, event FROM events WHERE thread_id = ? AND seq > ?
          ORDER BY seq LIMIT ?`,
       ),
-      // The stored text under the record's own names: rows come out as `EventText` as they are.
-      eventTexts: db.prepare<[string, number, number], T.EventText>(
-        `SELECT seq, run_id AS runId, at, event AS json FROM events WHERE thread_id = ? AND seq > ?
-         ORDER BY seq LIMIT ?`,
-      ),
+      // Rows as arrays: building the objects in JS costs half what the driver's named rows do.
+      eventTexts: db
+        .prepare<[string, number, number], [number, string, string]>(
+          "SELECT seq, run_id, event FROM events WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .raw(),
       messages: db.prepare<[string], { json: string }>(
         "SELECT json FROM messages WHERE thread_id = ? ORDER BY position",
       ),
@@ -190,7 +192,7 @@ export class ThreadTable {
   }
 
   readText(threadId: string, after: number, limit: number): T.EventText[] {
-    return this.s.eventTexts.all(threadId, after, limit);
+    return this.s.eventTexts.all(threadId, after, limit).map(textOf);
   }
 
   /** Inserts a batch of events with multi-row INSERTs (chunks of INSERT_CHUNK rows). */
