@@ -49,16 +49,28 @@ export interface LogBatch {
 
 /** The batch of `records` (ascending, contiguous, non-empty). */
 export function logBatch(threadId: string, records: readonly EventRecord[]): LogBatch {
+  return batchOf(threadId, records, (r, batch) => ({
+    seq: r.seq,
+    runId: r.runId,
+    event: r.event,
+    kind: "event",
+    batch,
+  }));
+}
+
+function batchOf<R extends { seq: number }>(
+  threadId: string,
+  rows: readonly R[],
+  item: (row: R, batch: LogBatch) => FollowItem,
+): LogBatch {
   const items: FollowItem[] = [];
   const batch: LogBatch = {
     threadId,
-    first: records[0]!.seq,
-    last: records[records.length - 1]!.seq,
+    first: rows[0]!.seq,
+    last: rows[rows.length - 1]!.seq,
     items,
   };
-  for (const r of records) {
-    items.push({ seq: r.seq, runId: r.runId, event: r.event, kind: "event", batch });
-  }
+  for (const r of rows) items.push(item(r, batch));
   return batch;
 }
 
@@ -85,15 +97,7 @@ class StoredItem implements FollowItem {
 
 /** The batch of stored `texts` (ascending, contiguous, non-empty), parsed lazily. */
 export function textBatch(threadId: string, texts: readonly EventText[]): LogBatch {
-  const items: FollowItem[] = [];
-  const batch: LogBatch = {
-    threadId,
-    first: texts[0]!.seq,
-    last: texts[texts.length - 1]!.seq,
-    items,
-  };
-  for (const t of texts) items.push(new StoredItem(t.seq, t.runId, t.json, batch));
-  return batch;
+  return batchOf(threadId, texts, (t, batch) => new StoredItem(t.seq, t.runId, t.json, batch));
 }
 
 /** The item of `batch` at `seq`, if it holds it. */
