@@ -21,13 +21,17 @@ const reads = { calls: 0, records: 0 };
 
 /** Counts the store's reads (the fan-out's slow path) without changing what they return. */
 function countReads(s: ThreadStore): ThreadStore {
-  const read = s.threads.read.bind(s.threads);
-  s.threads.read = async (threadId, opts) => {
-    const out = await read(threadId, opts);
-    reads.calls++;
-    reads.records += out.length;
-    return out;
-  };
+  const counted =
+    <A extends unknown[], R extends readonly unknown[]>(read: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const out = await read(...args);
+      reads.calls++;
+      reads.records += out.length;
+      return out;
+    };
+  s.threads.read = counted(s.threads.read.bind(s.threads));
+  // Replay pages are read as stored text.
+  s.threads.readText = counted(s.threads.readText.bind(s.threads));
   return s;
 }
 const scratch = scratchDir("server");

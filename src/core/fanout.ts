@@ -1,5 +1,6 @@
 import type { LogBatch } from "./follow-item.js";
 import { LiveTail, type LiveTailOptions } from "./live-tail.js";
+import { ReplayPages } from "./replay-pages.js";
 import type { ThreadStore } from "./store.js";
 
 export interface LiveSink {
@@ -24,16 +25,20 @@ interface Entry {
 
 /**
  * Per-process fan-out: one live tail per followed thread (`LiveTail`), each batch it yields
- * handed, as the same object, to every follower of the thread.
+ * handed, as the same object, to every follower of the thread; and the replay pages its
+ * followers read from the store (`ReplayPages`), shared the same way.
  */
 export class FanOut {
   private threads = new Map<string, Entry>();
+  readonly pages: ReplayPages;
 
   /** `opts` go to every thread's tail: the runtime's clock, who hears of read failures. */
   constructor(
     private readonly store: ThreadStore,
     private readonly opts: LiveTailOptions = {},
-  ) {}
+  ) {
+    this.pages = new ReplayPages(store);
+  }
 
   attach(threadId: string, sink: LiveSink): Attachment {
     let entry = this.threads.get(threadId);

@@ -1,5 +1,5 @@
 import type { BaseEvent } from "@ag-ui/core";
-import type { EventRecord } from "./types.js";
+import type { EventRecord, EventText } from "./types.js";
 
 /**
  * `event`: a log event. `snapshot` / `reopen`: the synthetic events of a compact replay and of a
@@ -20,6 +20,12 @@ export interface FollowItem {
   kind: FollowItemKind;
   /** The run a log event belongs to (absent on snapshot items). */
   runId?: string;
+  /**
+   * A log event read from the store as text (`ThreadLog.readText`): its stored JSON, which is
+   * what `JSON.stringify(event)` gives (the canonical encoding, made once at append). Its frame
+   * carries it as is; `event` is parsed from it only when someone reads it.
+   */
+  json?: string;
   /** Log events: the batch they came in (shared by every follower that got it). */
   batch?: LogBatch;
   /**
@@ -43,17 +49,55 @@ export interface LogBatch {
 
 /** The batch of `records` (ascending, contiguous, non-empty). */
 export function logBatch(threadId: string, records: readonly EventRecord[]): LogBatch {
+  return batchOf(threadId, records, (r, batch) => ({
+    seq: r.seq,
+    runId: r.runId,
+    event: r.event,
+    kind: "event",
+    batch,
+  }));
+}
+
+function batchOf<R extends { seq: number }>(
+  threadId: string,
+  rows: readonly R[],
+  item: (row: R, batch: LogBatch) => FollowItem,
+): LogBatch {
   const items: FollowItem[] = [];
   const batch: LogBatch = {
     threadId,
-    first: records[0]!.seq,
-    last: records[records.length - 1]!.seq,
+    first: rows[0]!.seq,
+    last: rows[rows.length - 1]!.seq,
     items,
   };
-  for (const r of records) {
-    items.push({ seq: r.seq, runId: r.runId, event: r.event, kind: "event", batch });
-  }
+  for (const r of rows) items.push(item(r, batch));
   return batch;
+}
+
+/**
+ * A log event read as stored text: parsed on first use of `event`, so a replay written as SSE
+ * (which needs the text alone) never parses, while an in-process follower still gets objects.
+ */
+class StoredItem implements FollowItem {
+  readonly kind = "event" as const;
+  private parsed: BaseEvent | undefined;
+
+  constructor(
+    readonly seq: number,
+    readonly runId: string,
+    readonly json: string,
+    readonly batch: LogBatch,
+  ) {}
+
+  get event(): BaseEvent {
+    this.parsed ??= JSON.parse(this.json) as BaseEvent;
+    return this.parsed;
+  }
+}
+
+/** The batch of stored `texts` (ascending, contiguous, non-empty), parsed lazily. */
+export function textBatch(threadId: string, texts: readonly EventText[]): LogBatch {
+  return batchOf(threadId, texts, (t, batch) => new StoredItem(t.seq, t.runId, t.json, batch));
 }
 
 /** The item of `batch` at `seq`, if it holds it. */
@@ -72,7 +116,7 @@ export function batchWeight(batch: LogBatch): number {
   let n = jsonBytes.get(batch);
   if (n === undefined) {
     n = 0;
-    for (const item of batch.items) n += JSON.stringify(item.event).length;
+    for (const item of batch.items) n += (item.json ?? JSON.stringify(item.event)).length;
     jsonBytes.set(batch, n);
   }
   return n;

@@ -3,8 +3,9 @@ import { ERROR_CODES, type ReplayMode } from "../protocol.js";
 import { type HistoryReset, replayFor, resetEvent } from "./compaction.js";
 import { ThreadlineError } from "./errors.js";
 import type { FanOut, LiveSink } from "./fanout.js";
-import { batchWeight, type FollowItem, type LogBatch, logBatch } from "./follow-item.js";
+import { batchWeight, type FollowItem, type LogBatch } from "./follow-item.js";
 import { interruptOutcome } from "./interrupts.js";
+import type { ReplayPage, ReplaySlot } from "./replay-pages.js";
 import { snapshotRunId } from "./run-ids.js";
 import { trackStoredRun } from "./run-log.js";
 import { isTerminalEvent } from "./run-tracker.js";
@@ -39,7 +40,6 @@ export interface FollowOptions {
   onOverflow?: () => void;
 }
 
-const PAGE = 1000;
 const DEFAULT_MAX_QUEUE_BYTES = 1 << 20;
 
 /**
@@ -101,6 +101,13 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   lost: ThreadlineError | undefined;
   /** The items handed out so far leave a run open (a RUN_STARTED without its terminal event). */
   private runOpen = false;
+  /** The thread's `createdAt`: its replay pages are not those of a deleted thread of that id. */
+  private generation = 0;
+  private lastSeqAtOpen = 0;
+  /** This follower's place among the thread's replays while it reads pages (`readPage`). */
+  private slot: ReplaySlot | undefined;
+  /** The next replay page, asked for while the current one is written (see `readPage`). */
+  private ahead: { after: number; page: Promise<ReplayPage> } | undefined;
 
   constructor(
     private readonly store: ThreadStore,
@@ -157,6 +164,8 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
       if (!thread) {
         throw new ThreadlineError("THREAD_NOT_FOUND", `unknown thread '${this.threadId}'`);
       }
+      this.generation = thread.createdAt;
+      this.lastSeqAtOpen = thread.lastSeq;
       if (this.cursor > thread.lastSeq) {
         throw new ThreadlineError(
           "BAD_REQUEST",
@@ -185,6 +194,10 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
         this.prefix = all;
       } else if (this.cursor > 0) {
         this.prefix = await this.reopenAt(this.cursor);
+      }
+      // A replay to read: other replays of the thread keep the pages this one has not reached.
+      if (this.cursor < thread.lastSeq && !this.ended) {
+        this.slot = this.fanout.pages.join(this.threadId, this.generation, this.cursor);
       }
     } catch (error) {
       this.close();
@@ -241,12 +254,11 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
   /** Next items available (waits for at least one); null when the stream ended. */
   async nextBatch(): Promise<FollowItem[] | null> {
     const items = await this.nextItems();
-    if (items) {
-      for (const item of items) {
-        if (item.event.type === EventType.RUN_STARTED) this.runOpen = true;
-        else if (isTerminalEvent(item.event)) this.runOpen = false;
-      }
-    }
+    // Runs never interleave and nothing comes between them: after any event but a run's
+    // terminal one, a run is open. (Only the last item is looked at: a replay page's events
+    // stay unparsed.)
+    const last = items?.[items.length - 1];
+    if (last) this.runOpen = !isTerminalEvent(last.event);
     for (const waiter of [...this.progress]) waiter();
     return items;
   }
@@ -267,9 +279,9 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
       const live = this.takeLive();
       if (live.length > 0) return live;
       if (!this.caughtUp || this.lagging || this.highestSeen > this.cursor) {
-        let page: Awaited<ReturnType<ThreadStore["threads"]["read"]>>;
+        let page: ReplayPage;
         try {
-          page = await this.store.threads.read(this.threadId, { after: this.cursor, limit: PAGE });
+          page = await this.readPage();
         } catch (error) {
           // The store may notice the loss on this very read: end like every other follower.
           if (!ThreadlineError.is(error, "DATA_LOST")) throw error;
@@ -277,22 +289,25 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
           continue;
         }
         if (this.ended) return null;
-        if (page[0] && page[0].seq > this.cursor + 1) {
+        const batch = page.batch;
+        if (batch && batch.first > this.cursor + 1) {
           // Compacted away while this follower was behind: it ends, and its reconnection from
           // the cursor gets the reset (PROTOCOL.md §2.9) rather than a silent gap.
           this.compacted = true;
           this.close();
           return null;
         }
-        if (page.length < PAGE) {
+        if (!page.full) {
           this.caughtUp = true;
           this.lagging = false;
+          this.slot?.leave();
+          this.slot = undefined;
         }
-        // The page is one batch: its bytes are made once, as one chunk.
-        const out = page[0]?.seq === this.cursor + 1 ? logBatch(this.threadId, page).items : [];
-        if (out.length > 0) {
-          this.cursor = out[out.length - 1]!.seq;
-          return out as FollowItem[];
+        // The page is one batch, shared with other replays of it: its bytes are made once.
+        if (batch && batch.first === this.cursor + 1) {
+          this.cursor = batch.last;
+          if (page.full) this.readAhead();
+          return batch.items as FollowItem[];
         }
         if (!this.live && this.caughtUp) {
           this.close();
@@ -309,6 +324,33 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
         this.wake = resolve;
       });
     }
+  }
+
+  /** The page after the cursor: the one read ahead if it is that one, else read now. */
+  private readPage(): Promise<ReplayPage> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead?.after === this.cursor) return ahead.page;
+    this.slot ??= this.fanout.pages.join(this.threadId, this.generation, this.cursor);
+    return this.slot.read(this.cursor, this.committed);
+  }
+
+  /** A seq known to be committed (pages up to it are complete). */
+  private get committed(): number {
+    return Math.max(this.lastSeqAtOpen, this.highestSeen);
+  }
+
+  /**
+   * Asks for the page after this one while this one is written (the store reads while the
+   * socket drains): one page ahead at most, so a follower that stops reading holds two pages.
+   * Only a complete page: the log's tail is read when it is needed.
+   */
+  private readAhead(): void {
+    const page = this.slot?.ahead(this.cursor, this.committed);
+    if (!page) return;
+    // Its failure is the next read's (`readPage` hands the same promise on); not unhandled.
+    page.catch(() => undefined);
+    this.ahead = { after: this.cursor, page };
   }
 
   /**
@@ -360,8 +402,10 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     this.live = false;
     this.detach?.();
     // A commit's announcement may still be on its way (PostgreSQL NOTIFY, Redis pub/sub): read
-    // the store to its end once more, so nothing committed before `finish` is left out.
+    // the store to its end once more, so nothing committed before `finish` is left out (not a
+    // page read ahead earlier).
     this.caughtUp = false;
+    this.ahead = undefined;
     this.notify();
   }
 
@@ -409,6 +453,9 @@ export class Follow implements AsyncIterable<FollowItem>, LiveSink {
     this.onClose?.();
     this.queue = [];
     this.queueBytes = 0;
+    this.ahead = undefined;
+    this.slot?.leave();
+    this.slot = undefined;
     this.notify();
     for (const waiter of [...this.progress]) waiter();
   }

@@ -69,6 +69,7 @@ export class Followers {
 
   /** The thread is gone: its followers' streams end with the deleted marker. */
   threadDeleted(threadId: string): void {
+    this.opts.fanout.pages.forget(threadId);
     for (const f of [...this.follows]) if (f.threadId === threadId) f.threadDeleted();
   }
 

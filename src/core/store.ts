@@ -4,6 +4,7 @@ import type { CompactionResult, CompactionStep } from "./compaction.js";
 import type { ThreadlineError } from "./errors.js";
 import type {
   EventRecord,
+  EventText,
   Fence,
   MultitaskStrategy,
   RunActor,
@@ -147,6 +148,11 @@ export interface ThreadLog {
    * compaction the first one may be above `after + 1` (never below the horizon + 1).
    */
   read(threadId: string, opts: { after: number; limit?: number }): Promise<EventRecord[]>;
+  /**
+   * What `read` returns, with each event as its stored JSON text instead of parsed (the replay
+   * path writes it into SSE frames as is: no parse, no re-encoding).
+   */
+  readText(threadId: string, opts: { after: number; limit?: number }): Promise<EventText[]>;
   /**
    * The due index of interrupt expiry: threads whose pending interrupts fall due, as the last
    * view update that changed them said (`ViewUpdate.interrupts.dueAt`; the rule is core's,

@@ -9,6 +9,18 @@ export interface EventRecord {
   event: BaseEvent;
 }
 
+/**
+ * A committed event as the store keeps it: its JSON text, made once when it was appended (the
+ * append plan serialises each event once and every store keeps that text as is). It is the
+ * event's canonical encoding: `JSON.stringify` of the parsed event gives the same text, so a
+ * replay writes it into the SSE frame without parsing (`ThreadLog.readText`).
+ */
+export interface EventText {
+  seq: number;
+  runId: string;
+  json: string;
+}
+
 /** `system`: a run Threadline starts on its own (an interrupt's expiry, see `interrupt-expiry.ts`). */
 export const TRIGGER_KINDS = [
   "client",

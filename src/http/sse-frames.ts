@@ -37,11 +37,11 @@ export function concatFrames(frames: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** A batch's frames as one chunk, and where each item's frame starts in it. */
+/** A batch's frames as one chunk, and where each item's frame starts in it (made on demand). */
 interface EncodedBatch {
   chunk: Uint8Array;
-  /** `offsets[i]`..`offsets[i + 1]`: the frame of `items[i]`. */
-  offsets: number[];
+  /** `offsets[i]`..`offsets[i + 1]`: the frame of `items[i]`; until a follower takes a part. */
+  offsets?: number[];
 }
 
 /**
@@ -56,38 +56,41 @@ function encodeBatch(batch: LogBatch): EncodedBatch {
   if (!e) {
     // One string, one UTF-8 encoding: no per-frame buffers to copy together afterwards.
     let text = "";
-    const lengths: number[] = [];
-    for (const item of batch.items) {
-      const frame = frameText(item.event, item.seq, undefined);
-      text += frame;
-      lengths.push(frame.length);
-    }
-    const chunk = utf8.encode(text);
-    e = { chunk, offsets: byteOffsets(text, lengths, chunk.byteLength) };
+    for (const item of batch.items) text += logFrameText(item);
+    e = { chunk: utf8.encode(text) };
     encoded.set(batch, e);
   }
   return e;
 }
 
-/** Byte offsets of frames given in UTF-16 lengths (ASCII-only text: the same numbers). */
-function byteOffsets(text: string, lengths: readonly number[], bytes: number): number[] {
+/**
+ * A log event's frame. An event read as stored text goes into its `data:` line as is: that
+ * text is what `JSON.stringify` of the event gives (it was made so at append), so a replayed
+ * frame is byte for byte the frame the live path makes from the parsed event.
+ */
+function logFrameText(item: FollowItem): string {
+  return item.json === undefined
+    ? frameText(item.event, item.seq, undefined)
+    : `id: ${item.seq}\ndata: ${item.json}\n\n`;
+}
+
+/**
+ * Where each frame of a batch's chunk starts: every frame ends with a blank line ("\n\n") and
+ * holds no other (JSON text has no raw line break), so the ends are found in the bytes. Only a
+ * follower taking part of a batch needs them (its first live batch after a replay).
+ */
+function offsetsOf(e: EncodedBatch, frames: number): number[] {
+  if (e.offsets) return e.offsets;
+  const bytes = Buffer.from(e.chunk.buffer, e.chunk.byteOffset, e.chunk.byteLength);
   const offsets = [0];
-  let at = 0;
-  if (bytes === text.length) {
-    for (const n of lengths) {
-      at += n;
-      offsets.push(at);
-    }
-    return offsets;
+  for (let at = 0, i = 0; i < frames; i++) {
+    at = bytes.indexOf(BLANK_LINE, at) + 2;
+    offsets.push(at);
   }
-  let byte = 0;
-  for (const n of lengths) {
-    byte += Buffer.byteLength(text.slice(at, at + n));
-    at += n;
-    offsets.push(byte);
-  }
+  e.offsets = offsets;
   return offsets;
 }
+const BLANK_LINE = Buffer.from("\n\n");
 
 /** A batch's weight in a follower's queue: the bytes the follower would write (`weigh`). */
 export function batchBytes(batch: LogBatch): number {
@@ -134,10 +137,13 @@ export function framesOf(items: readonly FollowItem[]): Uint8Array[] {
       end++;
       j++;
     }
-    const { chunk, offsets } = encodeBatch(batch);
-    const from = offsets[start]!;
-    const to = offsets[end]!;
-    frames.push(from === 0 && to === chunk.byteLength ? chunk : chunk.subarray(from, to));
+    const e = encodeBatch(batch);
+    if (start === 0 && end === batch.items.length) {
+      frames.push(e.chunk);
+    } else {
+      const offsets = offsetsOf(e, batch.items.length);
+      frames.push(e.chunk.subarray(offsets[start]!, offsets[end]!));
+    }
     i = j;
   }
   return frames;

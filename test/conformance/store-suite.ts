@@ -14,6 +14,7 @@ import { restartTests } from "./store/restart.js";
 import { runStartTests, sharedRunStartTests } from "./store/run-starts.js";
 import { runTests } from "./store/runs.js";
 import { sharedTests } from "./store/shared.js";
+import { storedTextTests } from "./store/stored-text.js";
 import { threadTests } from "./store/threads.js";
 
 export type { StoreFactory } from "./store/fixtures.js";
@@ -62,6 +63,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
 
     logTests(ctx);
     liveTests(ctx);
+    storedTextTests(ctx);
     runTests(ctx);
     threadTests(ctx);
     claimTests(ctx);

@@ -28,7 +28,8 @@ describe("a follower's wake-up", () => {
 
     // The follower's store read returns what it saw before the commit, and completes only after
     // the committed batch was pushed to it live (the interleaving that lost the wake-up).
-    const realRead = store.threads.read.bind(store.threads);
+    // (A follower reads its replay pages as stored text: `readText`.)
+    const realRead = store.threads.readText.bind(store.threads);
     let release!: () => void;
     const held = new Promise<void>((resolve) => {
       release = resolve;
@@ -38,7 +39,7 @@ describe("a follower's wake-up", () => {
       readStarted = resolve;
     });
     let first = true;
-    store.threads.read = async (threadId, opts) => {
+    store.threads.readText = async (threadId, opts) => {
       const page = await realRead(threadId, opts);
       if (first) {
         first = false;

@@ -44,6 +44,11 @@ describeWithService(probe, "postgres store: prepared statements", () => {
       client.release();
     }
     expect((await prepared(pool)).length).toBe(2);
+    // A query config (rows as arrays, as the replay's read asks) is prepared too.
+    const c = "SELECT $1::int * 2 AS z";
+    const res = await pool.query<[number]>({ text: c, values: [21], rowMode: "array" });
+    expect(res.rows[0]).toEqual([42]);
+    expect((await prepared(pool)).map((r) => r.statement)).toContain(c);
   });
 
   it("sends plain statements when preparedStatements is false (poolers without them)", async () => {

@@ -1,16 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { Message } from "@ag-ui/core";
 import { listWindow, type ScheduleRecordBase } from "../../core/store.js";
-import type { RunRecord, ThreadSummary } from "../../core/types.js";
+import type { EventText, RunRecord, ThreadSummary } from "../../core/types.js";
 import { CommitListeners } from "../commit-listeners.js";
 import { RunStartListeners } from "../run-start-notice.js";
 
 /** A committed event as the memory log keeps it: its JSON, parsed anew for each reader. */
-export interface StoredEvent {
-  seq: number;
-  runId: string;
+export interface StoredEvent extends EventText {
   at: number;
-  json: string;
 }
 
 export interface ThreadData {

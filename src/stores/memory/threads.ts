@@ -13,7 +13,14 @@ import { patchedMetadata } from "../../core/thread-patch.js";
 import type { EventRecord, ThreadPatch, ThreadSummary, ThreadView } from "../../core/types.js";
 import { applyViewUpdate } from "../../core/view.js";
 import { runStartsIn } from "../run-start-notice.js";
-import { copy, ensureThreadData, fenceStateOf, type MemoryStoreData, page } from "./data.js";
+import {
+  copy,
+  ensureThreadData,
+  fenceStateOf,
+  type MemoryStoreData,
+  page,
+  type StoredEvent,
+} from "./data.js";
 import { endRun } from "./runs.js";
 
 /** Threads, their logs and views, and in-process live delivery through the shared registry. */
@@ -128,14 +135,25 @@ export class MemoryThreads implements Store.ThreadLog {
   }
 
   async read(threadId: string, opts: { after: number; limit?: number }) {
+    return this.window(threadId, opts).map((r) => ({
+      seq: r.seq,
+      runId: r.runId,
+      at: r.at,
+      event: JSON.parse(r.json),
+    }));
+  }
+
+  async readText(threadId: string, opts: { after: number; limit?: number }) {
+    return this.window(threadId, opts).map(({ seq, runId, json }) => ({ seq, runId, json }));
+  }
+
+  private window(threadId: string, opts: { after: number; limit?: number }): StoredEvent[] {
     const t = this.data.threads.get(threadId);
     if (!t) return [];
     // seq N lives at index N-1-horizon: the log is gapless above the horizon.
     const { after, limit } = readWindow(opts);
     const from = Math.max(0, after - t.summary.horizon);
-    return t.events
-      .slice(from, from + limit)
-      .map((r) => ({ seq: r.seq, runId: r.runId, at: r.at, event: JSON.parse(r.json) }));
+    return t.events.slice(from, from + limit);
   }
 
   async interruptsDue(opts?: { until?: number; limit?: number }): Promise<Store.InterruptsDue[]> {

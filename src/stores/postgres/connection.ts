@@ -84,16 +84,31 @@ function prepareNamed(client: pg.PoolClient, names: Map<string, string>): void {
   // `query` is heavily overloaded in pg's types; the wrapper forwards each call shape unchanged.
   const target = client as unknown as { query: QueryFn };
   const query = target.query.bind(client) as QueryFn;
-  target.query = (config, values, callback) => {
-    if (typeof config !== "string" || !Array.isArray(values) || values.length === 0) {
-      return query(config, values, callback);
-    }
-    let name = names.get(config);
+  const nameOf = (text: string): string => {
+    let name = names.get(text);
     if (name === undefined) {
-      name = `tl_${createHash("sha1").update(config).digest("hex").slice(0, 24)}`;
-      names.set(config, name);
+      name = `tl_${createHash("sha1").update(text).digest("hex").slice(0, 24)}`;
+      names.set(text, name);
     }
-    return query({ name, text: config, values }, callback);
+    return name;
+  };
+  target.query = (config, values, callback) => {
+    if (typeof config === "string" && Array.isArray(values) && values.length > 0) {
+      return query({ name: nameOf(config), text: config, values }, callback);
+    }
+    // A query config (e.g. rows as arrays) with parameters and no name of its own.
+    const c = config as { text?: unknown; values?: unknown; name?: unknown } | null;
+    if (
+      c &&
+      typeof c === "object" &&
+      typeof c.text === "string" &&
+      c.name === undefined &&
+      Array.isArray(c.values) &&
+      c.values.length > 0
+    ) {
+      return query({ ...c, name: nameOf(c.text) }, values, callback);
+    }
+    return query(config, values, callback);
   };
 }
 

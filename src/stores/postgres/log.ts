@@ -79,6 +79,11 @@ export class PgThreadLog implements Store.ThreadLog {
     return this.threads.read(this.pool, threadId, after, limit);
   }
 
+  async readText(threadId: string, opts: { after: number; limit?: number }) {
+    const { after, limit } = readWindow(opts);
+    return this.threads.readText(this.pool, threadId, after, limit);
+  }
+
   subscribe(threadId: string, listener: Store.CommitListener): Store.Unsubscribe {
     return this.tail.subscribe(threadId, listener);
   }

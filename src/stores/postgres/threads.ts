@@ -240,6 +240,23 @@ export class ThreadTable {
     return rows.map(recordOf);
   }
 
+  /** `read`'s rows with the event as stored: `event::text` of a json column is its input text. */
+  async readText(
+    db: Queryable,
+    threadId: string,
+    after: number,
+    limit: number,
+  ): Promise<T.EventText[]> {
+    const { rows } = await db.query<[number, string, string]>({
+      text: `SELECT seq, run_id, event::text FROM ${this.t.events}
+       WHERE thread_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      values: [threadId, after, limit],
+      // Rows as arrays: no object with named fields per row that is dropped at once.
+      rowMode: "array",
+    });
+    return rows.map(([seq, runId, json]) => ({ seq, runId, json }));
+  }
+
   async setActive(
     db: Queryable,
     threadId: string,

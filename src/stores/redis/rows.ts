@@ -101,4 +101,17 @@ export function recordOf(entry: [string, string[]]): T.EventRecord {
   };
 }
 
+/** A log entry with its event as stored (`readText`). */
+export function textOf(entry: [string, string[]]): T.EventText {
+  const [id, flat] = entry;
+  let runId = "";
+  let json = "null";
+  // The entry's fields without building a hash of them.
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    if (flat[i] === "r") runId = flat[i + 1]!;
+    else if (flat[i] === "e") json = flat[i + 1]!;
+  }
+  return { seq: Number.parseInt(id, 10), runId, json };
+}
+
 export { json } from "../records.js";

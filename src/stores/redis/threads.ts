@@ -3,14 +3,20 @@ import type * as Store from "../../core/store.js";
 import { dueWindow, listWindow, readWindow } from "../../core/store.js";
 
 import { patchedMetadata } from "../../core/thread-patch.js";
-import type { EventRecord, ThreadPatch, ThreadSummary, ThreadView } from "../../core/types.js";
+import type {
+  EventRecord,
+  EventText,
+  ThreadPatch,
+  ThreadSummary,
+  ThreadView,
+} from "../../core/types.js";
 import { appendScript } from "./append.js";
 import type { RedisEpoch } from "./epoch.js";
 import type { RedisKeys } from "./keys.js";
 import type { RedisLiveTail } from "./live-tail.js";
 import { ENSURE_THREAD, GET_THREAD } from "./lua-runs.js";
 import { COMPACT, DELETE_THREAD, SET_METADATA } from "./lua-threads.js";
-import { hashOf, json, recordOf, summaryOf, viewOf } from "./rows.js";
+import { hashOf, json, recordOf, summaryOf, textOf, viewOf } from "./rows.js";
 
 /**
  * The Redis `ThreadLog`: threads, their logs (one stream each) and their materialized views.
@@ -159,7 +165,12 @@ export class RedisThreadLog implements Store.ThreadLog {
 
   async read(threadId: string, opts: { after: number; limit?: number }): Promise<EventRecord[]> {
     const { after, limit } = readWindow(opts);
-    return readLog(this.epoch, this.keys, threadId, after, limit);
+    return (await logEntries(this.epoch, this.keys, threadId, after, limit)).map(recordOf);
+  }
+
+  async readText(threadId: string, opts: { after: number; limit?: number }): Promise<EventText[]> {
+    const { after, limit } = readWindow(opts);
+    return (await logEntries(this.epoch, this.keys, threadId, after, limit)).map(textOf);
   }
 }
 
@@ -170,16 +181,16 @@ export async function lastSeqOf(epoch: RedisEpoch, keys: RedisKeys, threadId: st
 }
 
 /** Log entries after `after` (XRANGE from the next entry id), at most `limit`. */
-export async function readLog(
+async function logEntries(
   epoch: RedisEpoch,
   keys: RedisKeys,
   threadId: string,
   after: number,
   limit: number,
-): Promise<EventRecord[]> {
+): Promise<[string, string[]][]> {
   if (limit <= 0) return [];
   const [entries] = await epoch.exec((m) =>
     m.xrange(keys.log(threadId), `${after + 1}-0`, "+", "COUNT", limit),
   );
-  return (entries as [string, string[]][]).map(recordOf);
+  return entries as [string, string[]][];
 }

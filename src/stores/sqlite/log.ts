@@ -87,6 +87,11 @@ export class SqliteThreadLog implements Store.ThreadLog {
     return this.threads.read(threadId, after, limit);
   }
 
+  async readText(threadId: string, opts: { after: number; limit?: number }) {
+    const { after, limit } = readWindow(opts);
+    return this.threads.readText(threadId, after, limit);
+  }
+
   subscribe(threadId: string, listener: Store.CommitListener): Store.Unsubscribe {
     return this.tail.subscribe(threadId, listener);
   }

@@ -70,6 +70,11 @@ export function recordOf(row: EventRow): T.EventRecord {
   return { seq: row.seq, runId: row.run_id, at: row.at, event: JSON.parse(row.event) };
 }
 
+/** A `readText` row: seq, run id, the event's JSON. */
+export function textOf([seq, runId, json]: [number, string, string]): T.EventText {
+  return { seq, runId, json };
+}
+
 export function runOf(row: RunRow): T.RunRecord {
   return sqlRunOf(row, {
     trigger: JSON.parse(row.trigger_json),
