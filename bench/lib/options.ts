@@ -177,7 +177,7 @@ const HELP = `npm run bench [-- options]
                      time budget per store for them (default 240, quick 30)
   --heartbeat-reclaim-rows n
                      the retention sweep's reclaimAfterRows for them (default: the server's,
-                     10000): how many removed rows PostgreSQL's VACUUM waits for
+                     2000): how many removed rows PostgreSQL's VACUUM waits for
   --scaleout-budget-s s
                      time budget of the scale-out scenario (default 360, quick 90): rounds
                      (every instance count once each) stop when the next would not fit

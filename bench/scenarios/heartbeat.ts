@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { BaseEvent } from "@ag-ui/core";
 import { FanOut } from "../../src/core/fanout.js";
 import { Follow } from "../../src/core/follow.js";
+import { RECLAIM_AFTER_ROWS } from "../../src/core/retention.js";
 import { RetentionSweeper } from "../../src/core/retention-sweep.js";
 import type { ThreadStore } from "../../src/core/store.js";
 import { fmt } from "../lib/report.js";
@@ -43,7 +44,7 @@ async function openSqlite(): Promise<Opened> {
   };
 }
 
-async function openPostgres(reclaimAfterRows = 10_000): Promise<Opened> {
+async function openPostgres(reclaimAfterRows = RECLAIM_AFTER_ROWS): Promise<Opened> {
   const { createPostgresStore } = await import("../../src/stores/postgres/index.js");
   const pg = (await import("pg")).default;
   const url =
@@ -60,7 +61,7 @@ async function openPostgres(reclaimAfterRows = 10_000): Promise<Opened> {
   return {
     store,
     // Nothing but the product reclaims space here: the sweep's own VACUUM (reclaimAfterRows).
-    note: `autovacuum is ${autovacuum ? "on" : "off"} on this server; the space of removed rows is reclaimed by the retention sweep's own VACUUM (every ${reclaimAfterRows.toLocaleString("en-US")} rows removed${reclaimAfterRows === 10_000 ? ", its default" : ""})`,
+    note: `autovacuum is ${autovacuum ? "on" : "off"} on this server; the space of removed rows is reclaimed by the retention sweep's own VACUUM (every ${reclaimAfterRows.toLocaleString("en-US")} rows removed${reclaimAfterRows === RECLAIM_AFTER_ROWS ? ", its default" : ""})`,
     // Tables with their indexes and TOAST (pg_total_relation_size), dead tuples included.
     size: async () => {
       const { rows } = await admin.query<{ bytes: string }>(

@@ -92,7 +92,7 @@ Options:
                       THREADLINE_RETENTION_SWEEP_MS)
   --retention-reclaim-rows <n>
                       PostgreSQL: VACUUM the store's tables after the sweep removed n rows
-                      (default 10000; 0 = never, leave it to autovacuum; env
+                      (default 2000; 0 = never, leave it to autovacuum; env
                       THREADLINE_RETENTION_RECLAIM_ROWS)
   --interrupt-expiry <resume|record>
                       what an expired interrupt does: resume the agent with it cancelled

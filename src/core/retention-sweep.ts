@@ -8,6 +8,7 @@ import {
   keptRunsBoundary,
   nextCompactionStep,
   nthNewestStartSeq,
+  RECLAIM_AFTER_ROWS,
   type RetentionPolicy,
   reclaimDue,
 } from "./retention.js";
@@ -36,7 +37,7 @@ export interface RetentionSweepOptions {
   /**
    * Rows removed (events, runs, messages; over one or more sweeps) after which the sweep asks
    * the store to reclaim their space (`ThreadLog.reclaim`: PostgreSQL's plain VACUUM), so the
-   * disk stays flat whatever autovacuum's settings. Default 10,000; 0 never (leave it to
+   * disk stays flat whatever autovacuum's settings. Default `RECLAIM_AFTER_ROWS`; 0 never (leave it to
    * autovacuum). Stores that reuse freed space by themselves are never asked.
    */
   reclaimAfterRows?: number;
@@ -89,7 +90,7 @@ export class RetentionSweeper {
     this.intervalMs = opts.intervalMs ?? 60_000;
     this.batchEvents = Math.max(2, opts.batchEvents ?? 1_000);
     this.maxSteps = Math.max(1, opts.maxStepsPerThread ?? 100);
-    this.reclaimAfterRows = Math.max(0, opts.reclaimAfterRows ?? 10_000);
+    this.reclaimAfterRows = Math.max(0, opts.reclaimAfterRows ?? RECLAIM_AFTER_ROWS);
   }
 
   start(): void {
