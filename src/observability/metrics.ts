@@ -221,7 +221,7 @@ export class ThreadlineMetrics implements Telemetry {
     else if (op === "append") {
       this.appendSeconds.observe({ store }, seconds);
       this.eventsAppended.inc({ store }, events ?? 0);
-    } else if (op === "read") this.replayReads.inc({ store });
+    } else if (op === "read" || op === "readText") this.replayReads.inc({ store });
   }
 
   followerOpened(): void {
