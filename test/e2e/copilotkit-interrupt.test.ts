@@ -60,6 +60,15 @@ async function openChat(thread: string, query: Record<string, string> = {}): Pro
   return page;
 }
 
+/** Waits for the demo agent's question of run `runId` in the chat, approves it, sees the answer. */
+async function approveInChat(page: Page, runId: string): Promise<void> {
+  const card = page.locator(`[data-testid=chat-interrupt][data-interrupt-id="approve-${runId}"]`);
+  await card.waitFor({ timeout: 20_000 });
+  await card.locator("[data-testid=chat-interrupt-approve]").click();
+  await waitForReply(page, `You answered: approve-${runId} resolved {"approved":true}`);
+  await card.waitFor({ state: "detached" });
+}
+
 // A browser on a loaded 2-core machine: generous per-test deadlines.
 describe("stock CopilotKit chat: useInterrupt on Threadline", { timeout: 90_000 }, () => {
   it("a run the chat started asks; approving it in the chat resumes the agent there", async () => {
@@ -122,13 +131,7 @@ describe("stock CopilotKit chat: useInterrupt on Threadline", { timeout: 90_000 
         input: { forwardedProps: { demo: { delayMs: 0, interrupt: true } } },
       });
       asked = runId;
-      const card = page.locator(
-        `[data-testid=chat-interrupt][data-interrupt-id="approve-${runId}"]`,
-      );
-      await card.waitFor({ timeout: 20_000 });
-      await card.locator("[data-testid=chat-interrupt-approve]").click();
-      await waitForReply(page, `You answered: approve-${runId} resolved {"approved":true}`);
-      await card.waitFor({ state: "detached" });
+      await approveInChat(page, runId);
     });
     expect((await tl.store.threads.head("ck-follow"))!.interrupts).toEqual([]);
     const [resumed] = await tl.store.runs.list("ck-follow", { limit: 1 });
@@ -150,13 +153,7 @@ describe("stock CopilotKit chat: useInterrupt on Threadline", { timeout: 90_000 
     expect((await tl.store.threads.head("ck-follow-before"))!.interrupts).toHaveLength(1);
     const page = await openChat("ck-follow-before", { mode: "threadline" });
     await withScreenshotOnFailure(page, "copilotkit-interrupt-threadline-before", async () => {
-      const card = page.locator(
-        `[data-testid=chat-interrupt][data-interrupt-id="approve-${runId}"]`,
-      );
-      await card.waitFor({ timeout: 20_000 });
-      await card.locator("[data-testid=chat-interrupt-approve]").click();
-      await waitForReply(page, `You answered: approve-${runId} resolved {"approved":true}`);
-      await card.waitFor({ state: "detached" });
+      await approveInChat(page, runId);
     });
     expect((await tl.store.threads.head("ck-follow-before"))!.interrupts).toEqual([]);
     await page.close();
