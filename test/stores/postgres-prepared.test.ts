@@ -1,6 +1,10 @@
+import type { BaseEvent } from "@ag-ui/core";
 import type pg from "pg";
-import { afterEach, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { planAppend } from "../../src/core/append-plan.js";
+import { appendStatement } from "../../src/stores/postgres/append-sql.js";
 import { createPool } from "../../src/stores/postgres/connection.js";
+import { tablesOf } from "../../src/stores/postgres/schema.js";
 import { describeWithService, PG_URL, probePostgres } from "../helpers/services.js";
 
 const probe = await probePostgres();
@@ -60,5 +64,30 @@ describeWithService(probe, "postgres store: prepared statements", () => {
     pools.push(pool);
     expect((await pool.query<{ x: number }>("SELECT $1::int AS x", [7])).rows[0]?.x).toBe(7);
     expect(await prepared(pool)).toEqual([]);
+  });
+});
+
+describe("postgres store: the append's statement text", () => {
+  const text = (events: BaseEvent[], messages: number) =>
+    appendStatement(tablesOf("s"), {
+      threadId: "t",
+      fence: { runId: "r", token: 1 },
+      plan: planAppend(events),
+      view: {
+        upsertMessages: Array.from({ length: messages }, (_, i) => ({
+          id: `m${i}`,
+          role: "user" as const,
+          content: "x",
+        })),
+      },
+      now: 1,
+      channel: "c",
+    }).text;
+  const delta = (i: number) => ({ type: "CUSTOM", name: "n", value: i }) as BaseEvent;
+  const started = { type: "RUN_STARTED", threadId: "t", runId: "r" } as BaseEvent;
+
+  it("depends on the batch's shape, not its sizes (one prepared statement per shape)", () => {
+    expect(text([delta(1)], 1)).toBe(text([delta(1), delta(2), delta(3)], 4));
+    expect(text([started, delta(1)], 1)).toBe(text([delta(0), started, delta(1), delta(2)], 2));
   });
 });

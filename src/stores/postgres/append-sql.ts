@@ -52,6 +52,10 @@ export function appendStatement(t: Tables, input: AppendInput): Statement {
   const runId = $(fence.runId);
   const at = `${$(now)}::bigint`;
   const n = plan.json.length;
+  // Counts and offsets are parameters, never literals: the text depends only on the batch's
+  // shape, so the prepared statements per connection stay a handful (connection.ts).
+  const count = `${$(n)}::bigint`;
+  const startedAt = plan.started >= 0 ? `(lk.last_seq + ${$(plan.started + 1)}::bigint)` : "";
   const ctes = [
     `lk AS (
        SELECT t.last_seq, t.next_position FROM ${t.threads} t
@@ -70,7 +74,7 @@ export function appendStatement(t: Tables, input: AppendInput): Statement {
   // The run's start and end: one UPDATE of its row, also when the batch holds both.
   const runSets: string[] = [];
   if (plan.started >= 0) {
-    runSets.push(RunTable.startAssignment(`(lk.last_seq + ${plan.started + 1})`));
+    runSets.push(RunTable.startAssignment(startedAt));
   }
   if (plan.terminal) {
     const error = plan.terminal.error ? json(plan.terminal.error) : null;
@@ -81,11 +85,11 @@ export function appendStatement(t: Tables, input: AppendInput): Statement {
        FROM lk WHERE thread_id = ${id} AND run_id = ${runId})`);
   }
   // Messages are stamped with the batch's last seq (compaction's horizon test).
-  const messages = view ? messageCtes(t, view, id, `lk.last_seq + ${n}`, $) : undefined;
+  const messages = view ? messageCtes(t, view, id, `lk.last_seq + ${count}`, $) : undefined;
   if (messages) ctes.push(...messages.ctes);
-  const sets = [`last_seq = lk.last_seq + ${n}`, `updated_at = ${at}`];
+  const sets = [`last_seq = lk.last_seq + ${count}`, `updated_at = ${at}`];
   if (plan.terminal) sets.push("active_run_id = NULL");
-  if (messages) sets.push(`next_position = lk.next_position + ${messages.count}`);
+  if (messages) sets.push(`next_position = lk.next_position + ${$(messages.count)}::bigint`);
   if (view?.state) sets.push(`state = ${$(json(view.state.value))}::json`);
   if (view?.interrupts) {
     sets.push(`interrupts = ${$(json(view.interrupts.value))}::json`);
@@ -98,13 +102,13 @@ export function appendStatement(t: Tables, input: AppendInput): Statement {
     const ch = $(channel);
     // announcement.ts's `first:last:threadId`.
     notices.push(
-      `pg_notify(${ch}, (lk.last_seq + 1) || ':' || (lk.last_seq + ${n}) || ':' || ${id})`,
+      `pg_notify(${ch}, (lk.last_seq + 1) || ':' || (lk.last_seq + ${count}) || ':' || ${id})`,
     );
     // run-start-notice.ts's `{"runStarted":{threadId,runId,seq}}`, on the same channel.
     if (plan.started >= 0) {
       notices.push(`pg_notify(${ch}, json_build_object('runStarted', json_build_object(
         'threadId', ${id}::text, 'runId', ${runId}::text,
-        'seq', lk.last_seq + ${plan.started + 1}))::text)`);
+        'seq', ${startedAt}))::text)`);
     }
   }
   const text = `WITH ${ctes.join(",\n")}

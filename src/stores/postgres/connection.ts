@@ -71,6 +71,9 @@ export function createPool(opts: PostgresConnectionOptions): pg.Pool {
   return pool;
 }
 
+/** Statement texts a pool names at most (the store has a few dozen per schema). */
+const MAX_PREPARED = 256;
+
 type QueryFn = (config: unknown, values?: unknown, callback?: unknown) => unknown;
 
 /**
@@ -84,9 +87,11 @@ function prepareNamed(client: pg.PoolClient, names: Map<string, string>): void {
   // `query` is heavily overloaded in pg's types; the wrapper forwards each call shape unchanged.
   const target = client as unknown as { query: QueryFn };
   const query = target.query.bind(client) as QueryFn;
-  const nameOf = (text: string): string => {
+  const nameOf = (text: string): string | undefined => {
     let name = names.get(text);
-    if (name === undefined) {
+    // The store's texts are a fixed set per schema; past the cap a text runs unnamed rather
+    // than leave one more prepared statement on every connection for good.
+    if (name === undefined && names.size < MAX_PREPARED) {
       name = `tl_${createHash("sha1").update(text).digest("hex").slice(0, 24)}`;
       names.set(text, name);
     }
@@ -94,7 +99,10 @@ function prepareNamed(client: pg.PoolClient, names: Map<string, string>): void {
   };
   target.query = (config, values, callback) => {
     if (typeof config === "string" && Array.isArray(values) && values.length > 0) {
-      return query({ name: nameOf(config), text: config, values }, callback);
+      const name = nameOf(config);
+      return name
+        ? query({ name, text: config, values }, callback)
+        : query(config, values, callback);
     }
     // A query config (e.g. rows as arrays) with parameters and no name of its own.
     const c = config as { text?: unknown; values?: unknown; name?: unknown } | null;
@@ -106,7 +114,8 @@ function prepareNamed(client: pg.PoolClient, names: Map<string, string>): void {
       Array.isArray(c.values) &&
       c.values.length > 0
     ) {
-      return query({ ...c, name: nameOf(c.text) }, values, callback);
+      const name = nameOf(c.text);
+      return query(name ? { ...c, name } : config, values, callback);
     }
     return query(config, values, callback);
   };
