@@ -155,8 +155,8 @@ export async function postgresAppendCeiling(
         // append.ts: the plan core makes (the events' JSON, where the run starts and ends),
         // then append-sql.ts's one statement.
         const plan: AppendPlan = {
-          events: [],
           json: r.events,
+          types: [],
           started: 0,
           terminal: { index: r.events.length - 1, status: "succeeded" },
         };

@@ -1,4 +1,5 @@
 import type { BaseEvent } from "@ag-ui/core";
+import { CommittedEvent } from "./append-plan.js";
 import type { EventRecord, EventText } from "./types.js";
 
 /**
@@ -47,15 +48,37 @@ export interface LogBatch {
   readonly items: readonly FollowItem[];
 }
 
-/** The batch of `records` (ascending, contiguous, non-empty). */
+/**
+ * The batch of `records` (ascending, contiguous, non-empty). A committed event's item carries
+ * its stored JSON (its frame takes it as is) and parses only when someone reads `event`.
+ */
 export function logBatch(threadId: string, records: readonly EventRecord[]): LogBatch {
-  return batchOf(threadId, records, (r, batch) => ({
-    seq: r.seq,
-    runId: r.runId,
-    event: r.event,
-    kind: "event",
-    batch,
-  }));
+  return batchOf(threadId, records, (r, batch) =>
+    r instanceof CommittedEvent
+      ? new CommittedItem(r, batch)
+      : { seq: r.seq, runId: r.runId, event: r.event, kind: "event", batch },
+  );
+}
+
+/** A live item of a committed event: its record's JSON, and its record's (lazy) event. */
+class CommittedItem implements FollowItem {
+  readonly kind = "event" as const;
+  readonly seq: number;
+  readonly runId: string;
+  readonly json: string;
+
+  constructor(
+    private readonly record: CommittedEvent,
+    readonly batch: LogBatch,
+  ) {
+    this.seq = record.seq;
+    this.runId = record.runId;
+    this.json = record.json;
+  }
+
+  get event(): BaseEvent {
+    return this.record.event;
+  }
 }
 
 function batchOf<R extends { seq: number }>(

@@ -1,4 +1,6 @@
+import { typeOfRecord } from "../core/append-plan.js";
 import type { RunStartListener, RunStartNotice, Unsubscribe } from "../core/store.js";
+import type { EventRecord } from "../core/types.js";
 
 /**
  * Run starts travel on a shared store's commit channel next to the commit announcements
@@ -55,13 +57,10 @@ export class RunStartListeners {
 }
 
 /** The notices of a committed batch: its RUN_STARTED records. */
-export function runStartsIn(
-  threadId: string,
-  records: readonly { seq: number; runId: string; event: { type: string } }[],
-): RunStartNotice[] {
+export function runStartsIn(threadId: string, records: readonly EventRecord[]): RunStartNotice[] {
   const out: RunStartNotice[] = [];
   for (const r of records) {
-    if (r.event.type === "RUN_STARTED") out.push({ threadId, runId: r.runId, seq: r.seq });
+    if (typeOfRecord(r) === "RUN_STARTED") out.push({ threadId, runId: r.runId, seq: r.seq });
   }
   return out;
 }
