@@ -161,6 +161,9 @@ describeWithService(probe, "redis store: subscriber connection and key layout", 
     const p = prefix();
     const a = await open(p);
     const b = await open(p);
+    // Two more instances, each to see the loss first through one read.
+    const c = await open(p);
+    const d = await open(p);
     expect(a.epoch).toBeDefined();
     expect(b.epoch).toBe(a.epoch);
     const { fence } = await activeRun(a, "t");
@@ -175,7 +178,12 @@ describeWithService(probe, "redis store: subscriber connection and key layout", 
       expect(ThreadlineError.is(append, "DATA_LOST")).toBe(true);
       expect((append as ThreadlineError).status).toBe(503);
       expect(lost).toHaveLength(1);
-      // Reads check it too (in their MULTI), and a claim (exactly-once ticks) is refused.
+      // Reads check it too (in their MULTI or their script), and a claim (exactly-once ticks) is
+      // refused. The head and a run's record are the hot reads, one script each.
+      expect(ThreadlineError.is(await c.threads.head("t").catch((e) => e), "DATA_LOST")).toBe(true);
+      expect(
+        ThreadlineError.is(await d.runs.get("t", fence.runId).catch((e) => e), "DATA_LOST"),
+      ).toBe(true);
       expect(
         ThreadlineError.is(await b.threads.read("t", { after: 0 }).catch((e) => e), "DATA_LOST"),
       ).toBe(true);

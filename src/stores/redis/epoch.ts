@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ChainableCommander, Redis } from "ioredis";
 import { ThreadlineError } from "../../core/errors.js";
 import type { DataLossListener, Unsubscribe } from "../../core/store.js";
-import type { LuaScript } from "./script.js";
+import { LuaScript } from "./script.js";
 
 /** The prefix of the error reply a script gives when the epoch key is gone or another one. */
 const LOST_REPLY = "DATA_LOST";
@@ -17,6 +17,11 @@ if redis.call('GET', KEYS[#KEYS]) ~= ARGV[#ARGV] then
   return redis.error_reply('${LOST_REPLY} the epoch key ' .. KEYS[#KEYS] .. ' is gone or changed')
 end
 `;
+
+/** `RedisEpoch.hmget`: KEYS[1] the hash, ARGV its fields (the epoch key and value last). */
+const HMGET_CHECKED = new LuaScript(`${EPOCH_CHECK}
+return redis.call('HMGET', KEYS[1], unpack(ARGV, 1, #ARGV - 1))
+`);
 
 /**
  * The generation of a Redis keyspace. The first store to open a prefix writes `P:epoch` (a
@@ -91,6 +96,15 @@ export class RedisEpoch {
       if (String((error as Error)?.message).startsWith(LOST_REPLY)) throw this.markLost(undefined);
       throw error;
     }
+  }
+
+  /**
+   * HMGET of one hash, checked against the epoch in the same script: the hot reads (a run's
+   * record, a thread's head) as one command, not a four-command MULTI (its client-side cost was a
+   * third of a Redis run's CPU beside the append itself).
+   */
+  async hmget(key: string, fields: readonly string[]): Promise<(string | null)[]> {
+    return (await this.run(HMGET_CHECKED, [key], fields)) as (string | null)[];
   }
 
   /**

@@ -109,8 +109,9 @@ export class RedisRunQueue implements Store.RunQueue {
   }
 
   async get(threadId: string, runId: string): Promise<RunRecord | null> {
-    const [fields] = await this.epoch.exec((m) =>
-      m.hmget(this.keys.runs(threadId), ...RUN_FIELDS.map((f) => runField(runId, f))),
+    const fields = await this.epoch.hmget(
+      this.keys.runs(threadId),
+      RUN_FIELDS.map((f) => runField(runId, f)),
     );
     return runOf(threadId, runId, fields as RunFields);
   }

@@ -18,6 +18,9 @@ import { ENSURE_THREAD, GET_THREAD } from "./lua-runs.js";
 import { COMPACT, DELETE_THREAD, SET_METADATA } from "./lua-threads.js";
 import { hashOf, json, recordOf, summaryOf, textOf, viewOf } from "./rows.js";
 
+/** The thread hash fields a head reads. */
+const HEAD_FIELDS = ["ca", "ua", "seq", "act", "meta", "hz", "intr"];
+
 /**
  * The Redis `ThreadLog`: threads, their logs (one stream each) and their materialized views.
  * Every write is one Lua script (atomic, ordered with every other command on the server). Live
@@ -47,12 +50,10 @@ export class RedisThreadLog implements Store.ThreadLog {
     return reply ? viewOf(threadId, hashOf(reply[0]), reply[1]) : null;
   }
 
-  /** The summary fields alone: the state is not read. */
+  /** The summary fields alone (`HEAD_FIELDS`): the state is not read. */
   async head(threadId: string): Promise<ThreadSummary | null> {
-    const [fields] = await this.epoch.exec((m) =>
-      m.hmget(this.keys.thread(threadId), "ca", "ua", "seq", "act", "meta", "hz", "intr"),
-    );
-    const [ca, ua, seq, act, meta, hz, intr] = fields as (string | null)[];
+    const fields = await this.epoch.hmget(this.keys.thread(threadId), HEAD_FIELDS);
+    const [ca, ua, seq, act, meta, hz, intr] = fields;
     if (ca === null || ca === undefined) return null;
     const h: Record<string, string> = {
       ca,
