@@ -12,6 +12,7 @@ import {
   waitForRunning,
 } from "../helpers/chat-page.js";
 import { serveStatic } from "../helpers/static-server.js";
+import { endedRun } from "../helpers/wait-for.js";
 import { SocketWatch } from "../helpers/wake-page.js";
 
 /**
@@ -134,7 +135,9 @@ describe("stock CopilotKit chat: useInterrupt on Threadline", { timeout: 90_000 
       await approveInChat(page, runId);
     });
     expect((await tl.store.threads.head("ck-follow"))!.interrupts).toEqual([]);
-    const [resumed] = await tl.store.runs.list("ck-follow", { limit: 1 });
+    const [latest] = await tl.store.runs.list("ck-follow", { limit: 1 });
+    // The reply reaches the page before the run's RUN_FINISHED is committed: wait for its end.
+    const resumed = await endedRun(tl.store, "ck-follow", latest!.runId, 20_000);
     expect(resumed).toMatchObject({ trigger: { kind: "client" }, status: "succeeded" });
     expect(resumed!.runId).not.toBe(asked);
     expect(resumed!.input.resume).toEqual([
