@@ -177,14 +177,23 @@ export class Coordinator {
     };
     checkInput(req.agent ?? this.agents.configured(req.agentId), run.input);
     // A thread waiting for a person: the run must answer it (PROTOCOL.md §3.1.4), checked
-    // before anything is stored.
-    const head = await this.store.threads.head(req.threadId);
-    checkResume(head?.interrupts ?? [], run.input.resume, this.clock.now());
+    // before anything is stored. A run that answers none is checked by the store, atomically
+    // with its enqueue (no head read first); one that answers some is checked here.
+    const answersNone = (run.input.resume ?? []).length === 0;
+    if (!answersNone) await this.checkResume(run);
     if (req.agent) this.supplied.hold(run, req.agent);
     // A run id already taken is refused by the store (CONFLICT), atomically with the enqueue.
     let result: Awaited<ReturnType<ThreadStore["runs"]["enqueue"]>>;
+    const strategy = req.multitask ?? "reject";
     try {
-      result = await this.store.runs.enqueue(run, req.multitask ?? "reject");
+      try {
+        result = await this.store.runs.enqueue(run, strategy, { ifNoInterrupts: answersNone });
+      } catch (error) {
+        if (!answersNone || !ThreadlineError.is(error, "INTERRUPTS_PENDING")) throw error;
+        // The full refusal names the interrupts; answered in the meantime, the run goes ahead.
+        await this.checkResume(run);
+        result = await this.store.runs.enqueue(run, strategy);
+      }
     } catch (error) {
       if (req.agent) this.supplied.drop(run);
       throw error;
@@ -229,6 +238,12 @@ export class Coordinator {
       return (await this.store.runs.get(threadId, runId)) ?? run;
     }
     return run;
+  }
+
+  /** `checkResume` (resume-check.ts) against the thread's pending interrupts, read now. */
+  private async checkResume(run: RunRecord): Promise<void> {
+    const head = await this.store.threads.head(run.threadId);
+    checkResume(head?.interrupts ?? [], run.input.resume, this.clock.now());
   }
 
   /**

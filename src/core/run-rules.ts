@@ -1,4 +1,5 @@
 import { ThreadlineError } from "./errors.js";
+import type { EnqueueOptions } from "./store.js";
 import type { Fence, MultitaskStrategy, RunStatus } from "./types.js";
 
 /**
@@ -56,15 +57,25 @@ export interface EnqueueDecision {
 }
 
 /**
- * The multitask rule: a run id the thread already has is a CONFLICT; `reject` is THREAD_BUSY while
- * any run is active or queued; `interrupt` goes first and stops the active run; `enqueue` queues.
+ * The multitask rule: a run id the thread already has is a CONFLICT; a run that answers no
+ * interrupt (`ifNoInterrupts`) on a thread that waits on some is INTERRUPTS_PENDING; `reject` is
+ * THREAD_BUSY while any run is active or queued; `interrupt` goes first and stops the active run;
+ * `enqueue` queues.
  */
 export function decideEnqueue(
-  state: { runExists: boolean; activeRunId: string | null; queued: number },
+  state: {
+    runExists: boolean;
+    activeRunId: string | null;
+    queued: number;
+    /** The thread has pending interrupts (a non-empty `interrupts`). */
+    interruptsPending?: boolean;
+  },
   run: { threadId: string; runId: string },
   strategy: MultitaskStrategy,
+  opts: EnqueueOptions = {},
 ): EnqueueDecision {
   if (state.runExists) throw runExists(run.runId);
+  if (opts.ifNoInterrupts && state.interruptsPending) throw interruptsPending(run.threadId);
   if (strategy === "reject" && (state.activeRunId !== null || state.queued > 0)) {
     throw threadBusy(run.threadId, state.activeRunId, state.queued);
   }
@@ -98,6 +109,14 @@ export function takeOverAllowed(
 /** The one LEASE_LOST every store throws for an append whose fence no longer holds. */
 export function leaseLost(threadId: string, runId: string): ThreadlineError {
   return new ThreadlineError("LEASE_LOST", `run ${runId} no longer holds ${threadId}`);
+}
+
+/**
+ * The store's refusal of an `ifNoInterrupts` enqueue. Without the interrupts' ids: the
+ * coordinator reads them and gives the request `checkResume`'s full refusal (resume-check.ts).
+ */
+export function interruptsPending(threadId: string): ThreadlineError {
+  return new ThreadlineError("INTERRUPTS_PENDING", `thread ${threadId} waits on interrupts`);
 }
 
 export function runExists(runId: string): ThreadlineError {

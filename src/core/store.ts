@@ -51,6 +51,15 @@ export interface InterruptsDue {
   dueAt: number;
 }
 
+export interface EnqueueOptions {
+  /**
+   * Refuse (INTERRUPTS_PENDING) when the thread has pending interrupts: how a run that answers
+   * none is checked against the thread without reading its head first (one round trip less
+   * per run start on a networked store).
+   */
+  ifNoInterrupts?: boolean;
+}
+
 export interface EnqueueResult {
   run: RunRecord;
   /** The active run that was asked to stop (multitask `interrupt`). */
@@ -184,9 +193,15 @@ export interface RunQueue {
    * Adds a queued run, atomically applying the multitask strategy against the thread's active
    * and queued runs: `reject` fails with THREAD_BUSY when any exists, `interrupt` asks the
    * active run to stop and puts the new run first in the queue, `enqueue` appends to the FIFO.
-   * A run id the thread already has fails with CONFLICT. Creates the thread if missing.
+   * A run id the thread already has fails with CONFLICT. Creates the thread if missing. With
+   * `ifNoInterrupts`, a thread that waits on interrupts refuses it with INTERRUPTS_PENDING
+   * (`decideEnqueue`), atomically with the enqueue.
    */
-  enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<EnqueueResult>;
+  enqueue(
+    run: RunRecord,
+    strategy: MultitaskStrategy,
+    opts?: EnqueueOptions,
+  ): Promise<EnqueueResult>;
   /** Starts the thread's next queued run under a new lease if no run is active. */
   claimNext(threadId: string, lease: LeaseRequest): Promise<ClaimedRun | null>;
   /** Extends the lease; `ok: false` when the fence is stale (the run was taken over or ended). */

@@ -35,16 +35,22 @@ export class MemoryRuns implements Store.RunQueue {
     return t.fenceToken;
   }
 
-  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<Store.EnqueueResult> {
+  async enqueue(
+    run: RunRecord,
+    strategy: MultitaskStrategy,
+    opts?: Store.EnqueueOptions,
+  ): Promise<Store.EnqueueResult> {
     const t = ensureThreadData(this.data, run.threadId);
     const decision = decideEnqueue(
       {
         runExists: t.runs.has(run.runId),
         activeRunId: t.summary.activeRunId,
         queued: t.queue.length,
+        interruptsPending: (t.summary.interrupts?.length ?? 0) > 0,
       },
       run,
       strategy,
+      opts,
     );
     const stored = copy({ ...run, status: "queued" as const });
     t.runs.set(run.runId, stored);

@@ -19,8 +19,12 @@ export class PgRunQueue implements Store.RunQueue {
     private readonly runs: RunTable,
   ) {}
 
-  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<Store.EnqueueResult> {
-    return inTransaction(this.pool, (db) => this.enqueueIn(db, run, strategy, Date.now()));
+  async enqueue(
+    run: RunRecord,
+    strategy: MultitaskStrategy,
+    opts?: Store.EnqueueOptions,
+  ): Promise<Store.EnqueueResult> {
+    return inTransaction(this.pool, (db) => this.enqueueIn(db, run, strategy, Date.now(), opts));
   }
 
   async claimNext(threadId: string, request: Store.LeaseRequest): Promise<Store.ClaimedRun | null> {
@@ -78,6 +82,7 @@ export class PgRunQueue implements Store.RunQueue {
     run: RunRecord,
     strategy: MultitaskStrategy,
     now: number,
+    opts?: Store.EnqueueOptions,
   ): Promise<Store.EnqueueResult> {
     // The thread usually exists: it is created (idempotently) only when the lock finds none.
     let locked = await this.threads.lock(db, run.threadId, run.runId);
@@ -90,10 +95,14 @@ export class PgRunQueue implements Store.RunQueue {
     // statement: the statement inserts where the rule allows. The rule then has the last word
     // with the real count (it throws the refusal: CONFLICT, THREAD_BUSY with the count), and a
     // refusal rolls the insert back.
-    const state = { runExists: existing !== undefined, activeRunId: head.active_run_id };
+    const state = {
+      runExists: existing !== undefined,
+      activeRunId: head.active_run_id,
+      interruptsPending: head.interrupts_pending,
+    };
     const allows = (queued: number) => {
       try {
-        return decideEnqueue({ ...state, queued }, run, strategy);
+        return decideEnqueue({ ...state, queued }, run, strategy, opts);
       } catch {
         return null;
       }
@@ -102,7 +111,7 @@ export class PgRunQueue implements Store.RunQueue {
     const at = (empty ?? queued)?.position ?? "tail";
     const when = { empty: empty !== null, queued: queued !== null };
     const inserted = await this.runs.insertQueued(db, run, at, when);
-    const decision = decideEnqueue({ ...state, queued: inserted.queued }, run, strategy);
+    const decision = decideEnqueue({ ...state, queued: inserted.queued }, run, strategy, opts);
     if (!inserted.run) throw new Error("enqueue: the rule allowed a run the statement refused");
     const result: Store.EnqueueResult = { run: inserted.run };
     if (decision.interrupt !== null) {

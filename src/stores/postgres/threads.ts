@@ -153,7 +153,8 @@ export class ThreadTable {
     runId: string | null = null,
   ): Promise<{ head: ThreadHead; run: RunBrief | undefined } | undefined> {
     const { rows } = await db.query<ThreadHead & NullableBrief>(
-      `SELECT t.last_seq, t.active_run_id, t.fence_token, t.next_position, r.status,
+      `SELECT t.last_seq, t.active_run_id, t.fence_token, t.next_position,
+         json_array_length(t.interrupts) > 0 AS interrupts_pending, r.status,
          r.lease_owner, r.lease_token, r.lease_expires_at, r.cancel_requested
        FROM ${this.t.threads} t
        LEFT JOIN ${this.t.runs} r ON r.thread_id = t.thread_id AND r.run_id = $2
@@ -162,9 +163,11 @@ export class ThreadTable {
     );
     const row = rows[0];
     if (!row) return undefined;
-    const { last_seq, active_run_id, fence_token, next_position, status, ...lease } = row;
+    const { last_seq, active_run_id, fence_token, next_position, interrupts_pending } = row;
+    const { status, lease_owner, lease_token, lease_expires_at, cancel_requested } = row;
+    const lease = { lease_owner, lease_token, lease_expires_at, cancel_requested };
     return {
-      head: { last_seq, active_run_id, fence_token, next_position },
+      head: { last_seq, active_run_id, fence_token, next_position, interrupts_pending },
       run:
         status === null
           ? undefined

@@ -75,9 +75,10 @@ return {head, msgs}
 `);
 
 /**
- * ARGV: tid, rid, strategy, now, static run JSON, the call's id → {'OK', interrupted run id or
- * ''} | {'CONFLICT'} | {'BUSY', active run id or '', queued count}. The same call again (ioredis
- * resent a command whose reply was lost; its id is kept in field `nq`) is 'OK'.
+ * ARGV: tid, rid, strategy, now, static run JSON, the call's id, '1' if no interrupts may be
+ * pending → {'OK', interrupted run id or ''} | {'CONFLICT'} | {'INTERRUPTS'} | {'BUSY', active
+ * run id or '', queued count}, in `decideEnqueue`'s order. The same call again (ioredis resent a
+ * command whose reply was lost; its id is kept in field `nq`) is 'OK'.
  */
 export const ENQUEUE = script(`
 local rid, strategy, now = ARGV[2], ARGV[3], ARGV[4]
@@ -85,6 +86,10 @@ ensureThread(now, '{}')
 if redis.call('HEXISTS', K_RUNS, f(rid, 'st')) == 1 then
   if redis.call('HGET', K_RUNS, f(rid, 'nq')) == ARGV[6] then return {'OK', ''} end
   return {'CONFLICT'}
+end
+if ARGV[7] == '1' then
+  local intr = redis.call('HGET', K_THREAD, 'intr')
+  if intr and #cjson.decode(intr) > 0 then return {'INTERRUPTS'} end
 end
 local act = redis.call('HGET', K_THREAD, 'act')
 local queued = redis.call('LLEN', K_QUEUE)

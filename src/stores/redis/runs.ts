@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { runExists, threadBusy } from "../../core/run-rules.js";
+import { interruptsPending, runExists, threadBusy } from "../../core/run-rules.js";
 import type * as Store from "../../core/store.js";
 import { listWindow } from "../../core/store.js";
 import type { Fence, MultitaskStrategy, RunActor, RunRecord } from "../../core/types.js";
@@ -31,7 +31,11 @@ export class RedisRunQueue implements Store.RunQueue {
     return this.epoch.run(script, this.keys.forThread(threadId), [threadId, ...args]);
   }
 
-  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<Store.EnqueueResult> {
+  async enqueue(
+    run: RunRecord,
+    strategy: MultitaskStrategy,
+    opts?: Store.EnqueueOptions,
+  ): Promise<Store.EnqueueResult> {
     const reply = (await this.run(ENQUEUE, run.threadId, [
       run.runId,
       strategy,
@@ -39,9 +43,11 @@ export class RedisRunQueue implements Store.RunQueue {
       staticRunOf(run),
       // Tells a resend of this call (after a dropped connection) from a second enqueue.
       randomUUID(),
+      opts?.ifNoInterrupts ? "1" : "0",
     ])) as [string, string?, number?];
     // The script decides as `decideEnqueue` does; the errors are the same ones.
     if (reply[0] === "CONFLICT") throw runExists(run.runId);
+    if (reply[0] === "INTERRUPTS") throw interruptsPending(run.threadId);
     if (reply[0] === "BUSY")
       throw threadBusy(run.threadId, reply[1] || null, Number(reply[2] ?? 0));
     const result: Store.EnqueueResult = { run: { ...structuredClone(run), status: "queued" } };

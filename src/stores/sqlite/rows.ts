@@ -17,7 +17,10 @@ export type SummaryRow = SummaryColumns<string>;
 export type ThreadHead = Pick<
   ThreadRow,
   "last_seq" | "active_run_id" | "fence_token" | "next_position"
->;
+> & {
+  /** 1 when the thread waits on interrupts (`json_array_length(interrupts) > 0`). */
+  interrupts_pending: 0 | 1;
+};
 
 export interface EventRow {
   seq: number;

@@ -17,7 +17,11 @@ export class SqliteRunQueue implements Store.RunQueue {
     private readonly runs: RunTable,
   ) {}
 
-  async enqueue(run: RunRecord, strategy: MultitaskStrategy): Promise<Store.EnqueueResult> {
+  async enqueue(
+    run: RunRecord,
+    strategy: MultitaskStrategy,
+    opts?: Store.EnqueueOptions,
+  ): Promise<Store.EnqueueResult> {
     return this.db.write(() => {
       this.threads.ensure(run.threadId, undefined, Date.now());
       const thread = this.threads.head(run.threadId)!;
@@ -26,9 +30,11 @@ export class SqliteRunQueue implements Store.RunQueue {
           runExists: this.runs.brief(run.threadId, run.runId) !== undefined,
           activeRunId: thread.active_run_id,
           queued: this.runs.queued(run.threadId),
+          interruptsPending: thread.interrupts_pending === 1,
         },
         run,
         strategy,
+        opts,
       );
       this.runs.insert(run, decision.position === "head");
       const result: Store.EnqueueResult = { run: this.runs.get(run.threadId, run.runId)! };

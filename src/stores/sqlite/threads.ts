@@ -46,8 +46,9 @@ export class ThreadTable {
       deleteThread: db.prepare("DELETE FROM threads WHERE thread_id = ?"),
       deleteEvents: db.prepare("DELETE FROM events WHERE thread_id = ?"),
       head: db.prepare<[string], ThreadHead>(
-        `SELECT last_seq, active_run_id, fence_token, next_position FROM threads
-         WHERE thread_id = ?`,
+        `SELECT last_seq, active_run_id, fence_token, next_position,
+           json_array_length(interrupts) > 0 AS interrupts_pending
+         FROM threads WHERE thread_id = ?`,
       ),
       lastSeq: db
         .prepare<[string], number>("SELECT last_seq FROM threads WHERE thread_id = ?")

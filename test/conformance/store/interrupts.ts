@@ -7,6 +7,7 @@ import { ViewBuilder } from "../../../src/core/view.js";
 import { verifyWithAgUi } from "../../helpers/verify.js";
 import {
   activeRun,
+  newRun,
   rejectsWith,
   runFinished,
   runStarted,
@@ -93,6 +94,47 @@ export function interruptTests(ctx: SuiteContext): void {
       expect((await store.threads.head(t))!.interrupts).toEqual([approval, detail]);
       const listed = (await store.threads.list({ limit: 1000 })).find((s) => s.threadId === t);
       expect(listed?.interrupts).toEqual([approval, detail]);
+    });
+
+    it("an enqueue that answers none is refused atomically while any is pending (ifNoInterrupts)", async () => {
+      const store = ctx.store();
+      // A new thread: accepted (the enqueue creates it).
+      const t = uid("t");
+      const first = newRun(t);
+      await store.runs.enqueue(first, "enqueue", { ifNoInterrupts: true });
+      expect((await store.runs.get(t, first.runId))!.status).toBe("queued");
+      // A reused run id is CONFLICT before the interrupts are looked at (decideEnqueue's order).
+      await rejectsWith(store.runs.enqueue(first, "enqueue", { ifNoInterrupts: true }), "CONFLICT");
+
+      const u = uid("t");
+      await appendRun(store, u, (r) => [runStarted(u, r), interrupted(u, r, [approval])]);
+      const refused = newRun(u);
+      for (const strategy of ["enqueue", "interrupt", "reject"] as const) {
+        await rejectsWith(
+          store.runs.enqueue(refused, strategy, { ifNoInterrupts: true }),
+          "INTERRUPTS_PENDING",
+        );
+      }
+      // Nothing of it was stored.
+      expect(await store.runs.get(u, refused.runId)).toBeNull();
+      const lease = { owner: "me", now: Date.now(), leaseMs: 60_000 };
+      expect(await store.runs.claimNext(u, lease)).toBeNull();
+      // Answered by a resume run: accepted again.
+      await appendRun(store, u, (r) => [
+        resumed(u, r, [{ interruptId: approval.id, status: "resolved" }]),
+        runFinished(u, r),
+      ]);
+      await store.runs.enqueue(refused, "enqueue", { ifNoInterrupts: true });
+      expect((await store.runs.get(u, refused.runId))!.status).toBe("queued");
+    });
+
+    it("without ifNoInterrupts, an enqueue does not look at them (the caller checked the resume)", async () => {
+      const store = ctx.store();
+      const u = uid("t");
+      await appendRun(store, u, (r) => [runStarted(u, r), interrupted(u, r, [approval])]);
+      const run = newRun(u);
+      await store.runs.enqueue(run, "enqueue");
+      expect((await store.runs.get(u, run.runId))!.status).toBe("queued");
     });
 
     it("stay pending across runs until a run's resume answers them, one or all", async () => {
