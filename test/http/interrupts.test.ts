@@ -224,7 +224,12 @@ describe("resume is validated before anything is stored (PROTOCOL.md §3.1.4)", 
       }),
     });
     expect(res.status).toBe(status);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+    const body = (await res.json()) as { error: { code: string; details?: unknown } };
+    expect(body.error.code).toBe(code);
+    // Refused by the store's enqueue (no resume: no head read first), the refusal still names
+    // every interrupt the run leaves unanswered.
+    if (resume === undefined)
+      expect(body.error.details).toEqual({ missing: [expiring.id, detail.id] });
     expect(await snapshot("w")).toEqual(before);
   });
 
