@@ -8,16 +8,23 @@ import { FrameReader } from "../helpers/sse.js";
 import { verifyWithAgUi } from "../helpers/verify.js";
 
 const dir = mkdtempSync(join(tmpdir(), "threadline-stop-"));
-let server: ServerProcess | undefined;
+// Every server a test starts: the first test starts two (the restart after SIGTERM), and one
+// variable for all of them left the restarted one running after the file (a leaked process).
+const started: ServerProcess[] = [];
+async function start(args: string[]): Promise<ServerProcess> {
+  const s = await startServerProcess(args);
+  started.push(s);
+  return s;
+}
 afterAll(async () => {
-  await server?.kill9();
+  await Promise.all(started.map((s) => s.kill9()));
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe("graceful shutdown", () => {
   it("SIGTERM closes a run in progress as INTERRUPTED before followers are cut, and exits 0", async () => {
     const store = `sqlite:${join(dir, "t.db")}`;
-    server = await startServerProcess(["--port", "0", "--store", store, "--grace-ms", "100"]);
+    let server = await start(["--port", "0", "--store", store, "--grace-ms", "100"]);
     const base = server.url;
     const res = await fetch(`${base}/threads/demo/events`);
     const reader = new FrameReader(res.body!);
@@ -37,7 +44,7 @@ describe("graceful shutdown", () => {
     const events = reader.frames.filter((f) => f.data).map((f) => f.data as BaseEvent);
     expect(events.at(-1)).toMatchObject({ type: "RUN_ERROR", code: "INTERRUPTED" });
     await verifyWithAgUi(events);
-    server = await startServerProcess(["--port", "0", "--store", store]);
+    server = await start(["--port", "0", "--store", store]);
     const runs = (await (await fetch(`${server.url}/threads/demo/runs`)).json()) as {
       runs: Array<{ runId: string; status: string }>;
     };
@@ -48,7 +55,7 @@ describe("graceful shutdown", () => {
 
 describe("shutdown never waits on the logger", () => {
   it("SIGTERM exits 0 promptly when stdout is a pipe whose reader went away (serve | head)", async () => {
-    server = await startServerProcess(["--port", "0", "--store", "memory:", "--heartbeat-ms", "0"]);
+    const server = await start(["--port", "0", "--store", "memory:", "--heartbeat-ms", "0"]);
     // The reader exits, as `head` does after its lines; the next log line meets a broken pipe.
     server.child.stdout!.destroy();
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
