@@ -177,22 +177,25 @@ export class Coordinator {
     };
     checkInput(req.agent ?? this.agents.configured(req.agentId), run.input);
     // A thread waiting for a person: the run must answer it (PROTOCOL.md §3.1.4), checked
-    // before anything is stored. A run that answers none is checked by the store, atomically
-    // with its enqueue (no head read first); one that answers some is checked here.
+    // before anything is stored, against interrupts the store confirms atomically with the
+    // enqueue (two answers racing cannot both be accepted). A run that answers none is checked
+    // against none: no head read first.
     const answersNone = (run.input.resume ?? []).length === 0;
-    if (!answersNone) await this.checkResume(run);
+    let checked: readonly string[] = answersNone ? [] : await this.checkResume(run);
     if (req.agent) this.supplied.hold(run, req.agent);
     // A run id already taken is refused by the store (CONFLICT), atomically with the enqueue.
-    let result: Awaited<ReturnType<ThreadStore["runs"]["enqueue"]>>;
+    let result: Awaited<ReturnType<ThreadStore["runs"]["enqueue"]>> | undefined;
     const strategy = req.multitask ?? "reject";
     try {
-      try {
-        result = await this.store.runs.enqueue(run, strategy, { ifNoInterrupts: answersNone });
-      } catch (error) {
-        if (!answersNone || !ThreadlineError.is(error, "INTERRUPTS_PENDING")) throw error;
-        // The full refusal names the interrupts; answered in the meantime, the run goes ahead.
-        await this.checkResume(run);
-        result = await this.store.runs.enqueue(run, strategy);
+      for (let attempt = 1; !result; attempt++) {
+        try {
+          result = await this.store.runs.enqueue(run, strategy, { interrupts: checked });
+        } catch (error) {
+          if (!ThreadlineError.is(error, "INTERRUPTS_PENDING") || attempt >= 3) throw error;
+          // The thread's interrupts are others now: the check again, against them, gives the
+          // refusal that names them (or passes, and the enqueue goes again).
+          checked = await this.checkResume(run);
+        }
       }
     } catch (error) {
       if (req.agent) this.supplied.drop(run);
@@ -240,10 +243,14 @@ export class Coordinator {
     return run;
   }
 
-  /** `checkResume` (resume-check.ts) against the thread's pending interrupts, read now. */
-  private async checkResume(run: RunRecord): Promise<void> {
-    const head = await this.store.threads.head(run.threadId);
-    checkResume(head?.interrupts ?? [], run.input.resume, this.clock.now());
+  /**
+   * `checkResume` (resume-check.ts) against the thread's pending interrupts, read now; their
+   * ids, for the store to confirm at the enqueue.
+   */
+  private async checkResume(run: RunRecord): Promise<string[]> {
+    const pending = (await this.store.threads.head(run.threadId))?.interrupts ?? [];
+    checkResume(pending, run.input.resume, this.clock.now());
+    return pending.map((i) => i.id);
   }
 
   /**

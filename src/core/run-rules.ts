@@ -57,8 +57,8 @@ export interface EnqueueDecision {
 }
 
 /**
- * The multitask rule: a run id the thread already has is a CONFLICT; a run that answers no
- * interrupt (`ifNoInterrupts`) on a thread that waits on some is INTERRUPTS_PENDING; `reject` is
+ * The multitask rule: a run id the thread already has is a CONFLICT; a run checked against other
+ * pending interrupts than the thread's (`opts.interrupts`) is INTERRUPTS_PENDING; `reject` is
  * THREAD_BUSY while any run is active or queued; `interrupt` goes first and stops the active run;
  * `enqueue` queues.
  */
@@ -67,15 +67,16 @@ export function decideEnqueue(
     runExists: boolean;
     activeRunId: string | null;
     queued: number;
-    /** The thread has pending interrupts (a non-empty `interrupts`). */
-    interruptsPending?: boolean;
+    /** The ids of the thread's pending interrupts, in order. */
+    pendingInterrupts?: readonly string[];
   },
   run: { threadId: string; runId: string },
   strategy: MultitaskStrategy,
   opts: EnqueueOptions = {},
 ): EnqueueDecision {
   if (state.runExists) throw runExists(run.runId);
-  if (opts.ifNoInterrupts && state.interruptsPending) throw interruptsPending(run.threadId);
+  if (opts.interrupts && !sameIds(state.pendingInterrupts ?? [], opts.interrupts))
+    throw interruptsPending(run.threadId);
   if (strategy === "reject" && (state.activeRunId !== null || state.queued > 0)) {
     throw threadBusy(run.threadId, state.activeRunId, state.queued);
   }
@@ -111,12 +112,19 @@ export function leaseLost(threadId: string, runId: string): ThreadlineError {
   return new ThreadlineError("LEASE_LOST", `run ${runId} no longer holds ${threadId}`);
 }
 
+const sameIds = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((id, i) => id === b[i]);
+
 /**
- * The store's refusal of an `ifNoInterrupts` enqueue. Without the interrupts' ids: the
- * coordinator reads them and gives the request `checkResume`'s full refusal (resume-check.ts).
+ * The store's refusal of an enqueue checked against other interrupts than the thread's. Without
+ * their ids: the coordinator reads them and gives the request `checkResume`'s full refusal
+ * (resume-check.ts), or enqueues again if the run answers the new ones.
  */
 export function interruptsPending(threadId: string): ThreadlineError {
-  return new ThreadlineError("INTERRUPTS_PENDING", `thread ${threadId} waits on interrupts`);
+  return new ThreadlineError(
+    "INTERRUPTS_PENDING",
+    `the pending interrupts of thread ${threadId} are not the ones the run was checked against`,
+  );
 }
 
 export function runExists(runId: string): ThreadlineError {

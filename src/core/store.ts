@@ -53,11 +53,12 @@ export interface InterruptsDue {
 
 export interface EnqueueOptions {
   /**
-   * Refuse (INTERRUPTS_PENDING) when the thread has pending interrupts: how a run that answers
-   * none is checked against the thread without reading its head first (one round trip less
-   * per run start on a networked store).
+   * The ids, in order, of the pending interrupts the run was checked against (`checkResume`);
+   * `[]` for a run that answers none. The store refuses (INTERRUPTS_PENDING) when the thread's
+   * are others, atomically with the enqueue: two answers racing (a person and the expiry) cannot
+   * both be accepted, and a run that answers none needs no head read first.
    */
-  ifNoInterrupts?: boolean;
+  interrupts?: readonly string[];
 }
 
 export interface EnqueueResult {
@@ -194,8 +195,8 @@ export interface RunQueue {
    * and queued runs: `reject` fails with THREAD_BUSY when any exists, `interrupt` asks the
    * active run to stop and puts the new run first in the queue, `enqueue` appends to the FIFO.
    * A run id the thread already has fails with CONFLICT. Creates the thread if missing. With
-   * `ifNoInterrupts`, a thread that waits on interrupts refuses it with INTERRUPTS_PENDING
-   * (`decideEnqueue`), atomically with the enqueue.
+   * `interrupts`, a thread whose pending interrupts are others refuses it with
+   * INTERRUPTS_PENDING (`decideEnqueue`), atomically with the enqueue.
    */
   enqueue(
     run: RunRecord,

@@ -46,7 +46,7 @@ export class MemoryRuns implements Store.RunQueue {
         runExists: t.runs.has(run.runId),
         activeRunId: t.summary.activeRunId,
         queued: t.queue.length,
-        interruptsPending: (t.summary.interrupts?.length ?? 0) > 0,
+        pendingInterrupts: (t.summary.interrupts ?? []).map((i) => i.id),
       },
       run,
       strategy,

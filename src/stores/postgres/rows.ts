@@ -26,8 +26,8 @@ export interface ThreadHead {
   active_run_id: string | null;
   fence_token: number;
   next_position: number;
-  /** The thread waits on interrupts (`json_array_length(interrupts) > 0`). */
-  interrupts_pending: boolean;
+  /** The pending interrupts' ids, in order. */
+  interrupt_ids: string[];
 }
 
 export interface EventRow {

@@ -98,7 +98,7 @@ export class PgRunQueue implements Store.RunQueue {
     const state = {
       runExists: existing !== undefined,
       activeRunId: head.active_run_id,
-      interruptsPending: head.interrupts_pending,
+      pendingInterrupts: head.interrupt_ids,
     };
     const allows = (queued: number) => {
       try {

@@ -154,7 +154,8 @@ export class ThreadTable {
   ): Promise<{ head: ThreadHead; run: RunBrief | undefined } | undefined> {
     const { rows } = await db.query<ThreadHead & NullableBrief>(
       `SELECT t.last_seq, t.active_run_id, t.fence_token, t.next_position,
-         json_array_length(t.interrupts) > 0 AS interrupts_pending, r.status,
+         (SELECT coalesce(json_agg(e->>'id'), '[]') FROM json_array_elements(t.interrupts) e)
+           AS interrupt_ids, r.status,
          r.lease_owner, r.lease_token, r.lease_expires_at, r.cancel_requested
        FROM ${this.t.threads} t
        LEFT JOIN ${this.t.runs} r ON r.thread_id = t.thread_id AND r.run_id = $2
@@ -163,11 +164,11 @@ export class ThreadTable {
     );
     const row = rows[0];
     if (!row) return undefined;
-    const { last_seq, active_run_id, fence_token, next_position, interrupts_pending } = row;
+    const { last_seq, active_run_id, fence_token, next_position, interrupt_ids } = row;
     const { status, lease_owner, lease_token, lease_expires_at, cancel_requested } = row;
     const lease = { lease_owner, lease_token, lease_expires_at, cancel_requested };
     return {
-      head: { last_seq, active_run_id, fence_token, next_position, interrupts_pending },
+      head: { last_seq, active_run_id, fence_token, next_position, interrupt_ids },
       run:
         status === null
           ? undefined

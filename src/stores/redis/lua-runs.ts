@@ -75,9 +75,10 @@ return {head, msgs}
 `);
 
 /**
- * ARGV: tid, rid, strategy, now, static run JSON, the call's id, '1' if no interrupts may be
- * pending → {'OK', interrupted run id or ''} | {'CONFLICT'} | {'INTERRUPTS'} | {'BUSY', active
- * run id or '', queued count}, in `decideEnqueue`'s order. The same call again (ioredis resent a
+ * ARGV: tid, rid, strategy, now, static run JSON, the call's id, the JSON ids of the pending
+ * interrupts the run was checked against ('': not checked) → {'OK', interrupted run id or ''} |
+ * {'CONFLICT'} | {'INTERRUPTS'} | {'BUSY', active run id or '', queued count}, in
+ * `decideEnqueue`'s order. The same call again (ioredis resent a
  * command whose reply was lost; its id is kept in field `nq`) is 'OK'.
  */
 export const ENQUEUE = script(`
@@ -87,9 +88,14 @@ if redis.call('HEXISTS', K_RUNS, f(rid, 'st')) == 1 then
   if redis.call('HGET', K_RUNS, f(rid, 'nq')) == ARGV[6] then return {'OK', ''} end
   return {'CONFLICT'}
 end
-if ARGV[7] == '1' then
+if ARGV[7] ~= '' then
+  local want = cjson.decode(ARGV[7])
   local intr = redis.call('HGET', K_THREAD, 'intr')
-  if intr and #cjson.decode(intr) > 0 then return {'INTERRUPTS'} end
+  local have = intr and cjson.decode(intr) or {}
+  if #have ~= #want then return {'INTERRUPTS'} end
+  for i = 1, #have do
+    if have[i].id ~= want[i] then return {'INTERRUPTS'} end
+  end
 end
 local act = redis.call('HGET', K_THREAD, 'act')
 local queued = redis.call('LLEN', K_QUEUE)

@@ -43,7 +43,7 @@ export class RedisRunQueue implements Store.RunQueue {
       staticRunOf(run),
       // Tells a resend of this call (after a dropped connection) from a second enqueue.
       randomUUID(),
-      opts?.ifNoInterrupts ? "1" : "0",
+      opts?.interrupts ? JSON.stringify(opts.interrupts) : "",
     ])) as [string, string?, number?];
     // The script decides as `decideEnqueue` does; the errors are the same ones.
     if (reply[0] === "CONFLICT") throw runExists(run.runId);

@@ -18,8 +18,8 @@ export type ThreadHead = Pick<
   ThreadRow,
   "last_seq" | "active_run_id" | "fence_token" | "next_position"
 > & {
-  /** 1 when the thread waits on interrupts (`json_array_length(interrupts) > 0`). */
-  interrupts_pending: 0 | 1;
+  /** The pending interrupts' ids, in order, as a JSON array. */
+  interrupt_ids: string;
 };
 
 export interface EventRow {

@@ -30,7 +30,7 @@ export class SqliteRunQueue implements Store.RunQueue {
           runExists: this.runs.brief(run.threadId, run.runId) !== undefined,
           activeRunId: thread.active_run_id,
           queued: this.runs.queued(run.threadId),
-          interruptsPending: thread.interrupts_pending === 1,
+          pendingInterrupts: JSON.parse(thread.interrupt_ids) as string[],
         },
         run,
         strategy,

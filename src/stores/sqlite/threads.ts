@@ -47,7 +47,8 @@ export class ThreadTable {
       deleteEvents: db.prepare("DELETE FROM events WHERE thread_id = ?"),
       head: db.prepare<[string], ThreadHead>(
         `SELECT last_seq, active_run_id, fence_token, next_position,
-           json_array_length(interrupts) > 0 AS interrupts_pending
+           (SELECT json_group_array(json_extract(value, '$.id')) FROM json_each(interrupts))
+             AS interrupt_ids
          FROM threads WHERE thread_id = ?`,
       ),
       lastSeq: db

@@ -96,22 +96,22 @@ export function interruptTests(ctx: SuiteContext): void {
       expect(listed?.interrupts).toEqual([approval, detail]);
     });
 
-    it("an enqueue that answers none is refused atomically while any is pending (ifNoInterrupts)", async () => {
+    it("an enqueue checked against no interrupts is refused atomically while any is pending", async () => {
       const store = ctx.store();
       // A new thread: accepted (the enqueue creates it).
       const t = uid("t");
       const first = newRun(t);
-      await store.runs.enqueue(first, "enqueue", { ifNoInterrupts: true });
+      await store.runs.enqueue(first, "enqueue", { interrupts: [] });
       expect((await store.runs.get(t, first.runId))!.status).toBe("queued");
       // A reused run id is CONFLICT before the interrupts are looked at (decideEnqueue's order).
-      await rejectsWith(store.runs.enqueue(first, "enqueue", { ifNoInterrupts: true }), "CONFLICT");
+      await rejectsWith(store.runs.enqueue(first, "enqueue", { interrupts: [] }), "CONFLICT");
 
       const u = uid("t");
       await appendRun(store, u, (r) => [runStarted(u, r), interrupted(u, r, [approval])]);
       const refused = newRun(u);
       for (const strategy of ["enqueue", "interrupt", "reject"] as const) {
         await rejectsWith(
-          store.runs.enqueue(refused, strategy, { ifNoInterrupts: true }),
+          store.runs.enqueue(refused, strategy, { interrupts: [] }),
           "INTERRUPTS_PENDING",
         );
       }
@@ -124,14 +124,26 @@ export function interruptTests(ctx: SuiteContext): void {
         resumed(u, r, [{ interruptId: approval.id, status: "resolved" }]),
         runFinished(u, r),
       ]);
-      await store.runs.enqueue(refused, "enqueue", { ifNoInterrupts: true });
+      await store.runs.enqueue(refused, "enqueue", { interrupts: [] });
       expect((await store.runs.get(u, refused.runId))!.status).toBe("queued");
     });
 
-    it("without ifNoInterrupts, an enqueue does not look at them (the caller checked the resume)", async () => {
+    it("an enqueue checked against the pending ones is accepted; against others refused; unchecked, not looked at", async () => {
       const store = ctx.store();
       const u = uid("t");
-      await appendRun(store, u, (r) => [runStarted(u, r), interrupted(u, r, [approval])]);
+      await appendRun(store, u, (r) => [runStarted(u, r), interrupted(u, r, [approval, detail])]);
+      const other = newRun(u);
+      // Two answers racing: the one checked against what is no longer pending is refused.
+      for (const ids of [[approval.id], [detail.id, approval.id], [approval.id, detail.id, "x"]]) {
+        await rejectsWith(
+          store.runs.enqueue(other, "reject", { interrupts: ids }),
+          "INTERRUPTS_PENDING",
+        );
+      }
+      expect(await store.runs.get(u, other.runId)).toBeNull();
+      await store.runs.enqueue(other, "reject", { interrupts: [approval.id, detail.id] });
+      expect((await store.runs.get(u, other.runId))!.status).toBe("queued");
+      // Without `interrupts` the store does not look (the caller checked nothing against it).
       const run = newRun(u);
       await store.runs.enqueue(run, "enqueue");
       expect((await store.runs.get(u, run.runId))!.status).toBe("queued");
