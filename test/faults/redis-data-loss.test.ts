@@ -45,11 +45,16 @@ describe("a Redis that lost its data", () => {
   it("ends the run's followers with DATA_LOST, writes nothing more, keeps the process", async () => {
     // A follower on the real client and one reading the raw stream (the wire frames).
     const seen: ThreadEvent[] = [];
+    // Its end (the DATA_LOST rejection) is taken at once: it can come while the test still
+    // awaits the restart, and a rejection nobody holds yet is an unhandled one.
     const client = (async () => {
       for await (const item of followThread(url, "t", { after: 0, replay: "full" })) {
         seen.push(item);
       }
-    })();
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const raw: Frame[] = [];
     await tl.store.threads.ensure("t");
     const res = await fetch(`${url}/threads/t/events?replay=full`);
@@ -78,10 +83,7 @@ describe("a Redis that lost its data", () => {
     await waitFor(() => seen.length > 20 && raw.length > 20, "the run to stream");
     await redis.restart();
 
-    const error = await client.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await client;
     expect(ThreadlineError.is(error, "DATA_LOST")).toBe(true);
     await rawDone;
     await idleDone;
