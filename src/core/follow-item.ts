@@ -55,30 +55,9 @@ export interface LogBatch {
 export function logBatch(threadId: string, records: readonly EventRecord[]): LogBatch {
   return batchOf(threadId, records, (r, batch) =>
     r instanceof CommittedEvent
-      ? new CommittedItem(r, batch)
+      ? new StoredItem(r.seq, r.runId, r.json, batch, r)
       : { seq: r.seq, runId: r.runId, event: r.event, kind: "event", batch },
   );
-}
-
-/** A live item of a committed event: its record's JSON, and its record's (lazy) event. */
-class CommittedItem implements FollowItem {
-  readonly kind = "event" as const;
-  readonly seq: number;
-  readonly runId: string;
-  readonly json: string;
-
-  constructor(
-    private readonly record: CommittedEvent,
-    readonly batch: LogBatch,
-  ) {
-    this.seq = record.seq;
-    this.runId = record.runId;
-    this.json = record.json;
-  }
-
-  get event(): BaseEvent {
-    return this.record.event;
-  }
 }
 
 function batchOf<R extends { seq: number }>(
@@ -98,8 +77,9 @@ function batchOf<R extends { seq: number }>(
 }
 
 /**
- * A log event read as stored text: parsed on first use of `event`, so a replay written as SSE
- * (which needs the text alone) never parses, while an in-process follower still gets objects.
+ * A log event as stored text, read from the store or just committed (`committed`: its record,
+ * whose one parse it shares): parsed on first use of `event`, so a frame written as SSE (which
+ * needs the text alone) never parses, while an in-process follower still gets objects.
  */
 class StoredItem implements FollowItem {
   readonly kind = "event" as const;
@@ -110,9 +90,11 @@ class StoredItem implements FollowItem {
     readonly runId: string,
     readonly json: string,
     readonly batch: LogBatch,
+    private readonly committed?: CommittedEvent,
   ) {}
 
   get event(): BaseEvent {
+    if (this.committed) return this.committed.event;
     this.parsed ??= JSON.parse(this.json) as BaseEvent;
     return this.parsed;
   }

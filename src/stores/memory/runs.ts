@@ -46,7 +46,9 @@ export class MemoryRuns implements Store.RunQueue {
         runExists: t.runs.has(run.runId),
         activeRunId: t.summary.activeRunId,
         queued: t.queue.length,
-        pendingInterrupts: (t.summary.interrupts ?? []).map((i) => i.id),
+        ...(opts?.interrupts
+          ? { pendingInterrupts: (t.summary.interrupts ?? []).map((i) => i.id) }
+          : {}),
       },
       run,
       strategy,

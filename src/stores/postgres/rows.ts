@@ -26,8 +26,8 @@ export interface ThreadHead {
   active_run_id: string | null;
   fence_token: number;
   next_position: number;
-  /** The pending interrupts' ids, in order. */
-  interrupt_ids: string[];
+  /** The pending interrupts' ids, in order (when the lock was asked for them). */
+  interrupt_ids?: string[];
 }
 
 export interface EventRow {

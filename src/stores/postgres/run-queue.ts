@@ -85,10 +85,11 @@ export class PgRunQueue implements Store.RunQueue {
     opts?: Store.EnqueueOptions,
   ): Promise<Store.EnqueueResult> {
     // The thread usually exists: it is created (idempotently) only when the lock finds none.
-    let locked = await this.threads.lock(db, run.threadId, run.runId);
+    const withIds = { interrupts: opts?.interrupts !== undefined };
+    let locked = await this.threads.lock(db, run.threadId, run.runId, withIds);
     if (!locked) {
       await this.threads.ensure(db, run.threadId, undefined, now);
-      locked = (await this.threads.lock(db, run.threadId, run.runId))!;
+      locked = (await this.threads.lock(db, run.threadId, run.runId, withIds))!;
     }
     const { head, run: existing } = locked;
     // The rule (core) for either state of the queue, known to the store only in the insert's
@@ -98,7 +99,7 @@ export class PgRunQueue implements Store.RunQueue {
     const state = {
       runExists: existing !== undefined,
       activeRunId: head.active_run_id,
-      pendingInterrupts: head.interrupt_ids,
+      ...(head.interrupt_ids ? { pendingInterrupts: head.interrupt_ids } : {}),
     };
     const allows = (queued: number) => {
       try {

@@ -151,11 +151,15 @@ export class ThreadTable {
     db: Queryable,
     threadId: string,
     runId: string | null = null,
+    opts: { interrupts?: boolean } = {},
   ): Promise<{ head: ThreadHead; run: RunBrief | undefined } | undefined> {
+    // The pending interrupts' ids only for an enqueue that checks them.
+    const ids = opts.interrupts
+      ? `(SELECT coalesce(json_agg(e->>'id'), '[]') FROM json_array_elements(t.interrupts) e)`
+      : "NULL";
     const { rows } = await db.query<ThreadHead & NullableBrief>(
       `SELECT t.last_seq, t.active_run_id, t.fence_token, t.next_position,
-         (SELECT coalesce(json_agg(e->>'id'), '[]') FROM json_array_elements(t.interrupts) e)
-           AS interrupt_ids, r.status,
+         ${ids} AS interrupt_ids, r.status,
          r.lease_owner, r.lease_token, r.lease_expires_at, r.cancel_requested
        FROM ${this.t.threads} t
        LEFT JOIN ${this.t.runs} r ON r.thread_id = t.thread_id AND r.run_id = $2
@@ -168,7 +172,13 @@ export class ThreadTable {
     const { status, lease_owner, lease_token, lease_expires_at, cancel_requested } = row;
     const lease = { lease_owner, lease_token, lease_expires_at, cancel_requested };
     return {
-      head: { last_seq, active_run_id, fence_token, next_position, interrupt_ids },
+      head: {
+        last_seq,
+        active_run_id,
+        fence_token,
+        next_position,
+        ...(interrupt_ids ? { interrupt_ids } : {}),
+      },
       run:
         status === null
           ? undefined

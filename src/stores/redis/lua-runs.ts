@@ -78,8 +78,8 @@ return {head, msgs}
  * ARGV: tid, rid, strategy, now, static run JSON, the call's id, the JSON ids of the pending
  * interrupts the run was checked against ('': not checked) → {'OK', interrupted run id or ''} |
  * {'CONFLICT'} | {'INTERRUPTS'} | {'BUSY', active run id or '', queued count}, in
- * `decideEnqueue`'s order. The same call again (ioredis resent a
- * command whose reply was lost; its id is kept in field `nq`) is 'OK'.
+ * `decideEnqueue`'s order. The same call again (ioredis resent a command whose reply was lost;
+ * its id is kept in field `nq`) is 'OK'.
  */
 export const ENQUEUE = script(`
 local rid, strategy, now = ARGV[2], ARGV[3], ARGV[4]

@@ -17,10 +17,7 @@ export type SummaryRow = SummaryColumns<string>;
 export type ThreadHead = Pick<
   ThreadRow,
   "last_seq" | "active_run_id" | "fence_token" | "next_position"
-> & {
-  /** The pending interrupts' ids, in order, as a JSON array. */
-  interrupt_ids: string;
-};
+>;
 
 export interface EventRow {
   seq: number;

@@ -30,7 +30,10 @@ export class SqliteRunQueue implements Store.RunQueue {
           runExists: this.runs.brief(run.threadId, run.runId) !== undefined,
           activeRunId: thread.active_run_id,
           queued: this.runs.queued(run.threadId),
-          pendingInterrupts: JSON.parse(thread.interrupt_ids) as string[],
+          // Read only for an enqueue that carries the interrupts it was checked against.
+          ...(opts?.interrupts
+            ? { pendingInterrupts: this.threads.pendingInterruptIds(run.threadId) }
+            : {}),
         },
         run,
         strategy,

@@ -46,11 +46,15 @@ export class ThreadTable {
       deleteThread: db.prepare("DELETE FROM threads WHERE thread_id = ?"),
       deleteEvents: db.prepare("DELETE FROM events WHERE thread_id = ?"),
       head: db.prepare<[string], ThreadHead>(
-        `SELECT last_seq, active_run_id, fence_token, next_position,
-           (SELECT json_group_array(json_extract(value, '$.id')) FROM json_each(interrupts))
-             AS interrupt_ids
-         FROM threads WHERE thread_id = ?`,
+        `SELECT last_seq, active_run_id, fence_token, next_position FROM threads
+         WHERE thread_id = ?`,
       ),
+      interruptIds: db
+        .prepare<[string], string>(
+          `SELECT (SELECT json_group_array(json_extract(value, '$.id')) FROM json_each(interrupts))
+           FROM threads WHERE thread_id = ?`,
+        )
+        .pluck(),
       lastSeq: db
         .prepare<[string], number>("SELECT last_seq FROM threads WHERE thread_id = ?")
         .pluck(),
@@ -125,6 +129,12 @@ export class ThreadTable {
   /** What writes need of a thread; skips the state and metadata JSON. */
   head(threadId: string): ThreadHead | undefined {
     return this.s.head.get(threadId);
+  }
+
+  /** The ids of the thread's pending interrupts, in order (an enqueue's check, not the head's). */
+  pendingInterruptIds(threadId: string): string[] {
+    const ids = this.s.interruptIds.get(threadId);
+    return ids ? (JSON.parse(ids) as string[]) : [];
   }
 
   /** The summary alone: neither the state nor the messages are read. */
